@@ -1,0 +1,1 @@
+//! BetBet benchmarks and the load generator.

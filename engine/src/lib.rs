@@ -1,0 +1,1 @@
+//! BetBet core: the deterministic state machine and the runtime thread around it.

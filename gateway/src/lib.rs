@@ -1,0 +1,1 @@
+//! BetBet gateways: REST/WebSocket (axum) and the market-maker QUIC feed (quinn).
