@@ -1,1 +1,329 @@
-//! BetBet core: the deterministic state machine and the runtime thread around it.
+//! BetBet's core: one deterministic state machine for money, markets and users, and the
+//! runtime thread that feeds it.
+//!
+//! [`Engine::apply`] takes a command and the context the runtime stamped on it (time, seed,
+//! journal sequence) and returns a [`Response`], pushing the events it caused. It does no IO,
+//! reads no clock, draws no randomness of its own and allocates nothing on the trading hot
+//! path once its arenas are warm, so replaying the journal reproduces the live run exactly
+//! (see [`Engine::state_hash`]).
+//!
+//! Every command either applies completely or is rejected with a [`ResultCode`] having
+//! changed nothing: handlers check everything first and mutate after. Broken invariants
+//! (a negative balance, a crossed book, an escrow that does not cover its shares) are
+//! `assert!`s that stay on in release builds — stopping is better than inventing money.
+//!
+//! Module map: [`ledger`] (double-entry accounts), [`book`] (the direct-addressed order
+//! book), `market` (markets, outcomes, settlement), `trading` (risk, matching, positions),
+//! `pool` (betting pools), `users` (accounts, sessions, 2FA, KYC), `wallet` (deposits,
+//! withdrawals, transfers, history), `query` (reads), [`snapshot`] (state encoding),
+//! and, around the engine, `runtime` (the thread, the journal and the sockets — the only
+//! module with IO).
+
+#![deny(clippy::float_arithmetic)]
+
+pub mod book;
+pub mod ledger;
+mod market;
+mod pool;
+mod query;
+pub mod snapshot;
+mod text;
+mod totp;
+mod trading;
+mod users;
+mod wallet;
+
+#[cfg(test)]
+mod tests;
+
+use betbet_protocol::command::{Command, Configure};
+use betbet_protocol::event::Event;
+use betbet_protocol::message::{Empty, Reply, Response};
+use betbet_protocol::result::ResultCode;
+use betbet_protocol::types::{Amount, Currency, Timestamp, UserId};
+
+pub use market::Markets;
+pub use pool::Pools;
+pub use trading::Trading;
+pub use users::Users;
+pub use wallet::Wallet;
+
+/// What the runtime stamps on a command before journaling it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ctx {
+    /// The command's time. The engine's clock never runs backwards: an earlier stamp (a
+    /// wall-clock step back) is treated as "no time passed".
+    pub at: Timestamp,
+    /// Randomness for this command (referral codes today).
+    pub seed: u64,
+    /// The command's journal sequence number.
+    pub seq: u64,
+}
+
+/// Capacities fixed when the engine is created. Each collection the engine owns is bounded
+/// by one of these; going over is a typed rejection, never growth without limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub users_max: u32,
+    pub accounts_max: u32,
+    pub markets_max: u32,
+    pub outcomes_per_market_max: u32,
+    /// Open (resting or being matched) orders across all books.
+    pub orders_max: u32,
+    /// Positions across all accounts and contracts.
+    pub positions_max: u32,
+    /// Finished orders kept for duplicate client-order-id answers and order history.
+    pub closed_orders_kept: u32,
+    /// Wallet transactions kept in memory (older ones live in the Postgres projection).
+    pub transactions_kept: u32,
+    pub sessions_per_user_max: u32,
+    pub sessions_max: u32,
+    pub idempotency_kept: u32,
+    pub pools_max: u32,
+    pub pool_members_max: u32,
+    pub kyc_documents_per_user_max: u32,
+    pub payment_methods_per_user_max: u32,
+    pub wallets_per_user_max: u32,
+    /// Recent trades kept per contract for market-data snapshots.
+    pub recent_trades_kept: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            users_max: 1_000_000,
+            accounts_max: 4_000_000,
+            markets_max: 100_000,
+            outcomes_per_market_max: 32,
+            orders_max: 2_000_000,
+            positions_max: 4_000_000,
+            closed_orders_kept: 1_000_000,
+            transactions_kept: 1_000_000,
+            sessions_per_user_max: 16,
+            sessions_max: 2_000_000,
+            idempotency_kept: 1_000_000,
+            pools_max: 100_000,
+            pool_members_max: 1_000,
+            kyc_documents_per_user_max: 20,
+            payment_methods_per_user_max: 10,
+            wallets_per_user_max: 10,
+            recent_trades_kept: 100,
+        }
+    }
+}
+
+/// Settings that change results; they arrive as a journaled [`Command::Configure`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub platform_fee_bp: u16,
+    pub withdrawal_fee_bp: u16,
+    pub withdrawal_limits: Vec<Amount>,
+    pub open_orders_per_user_max: u32,
+    pub currencies: Vec<Currency>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let units = |n: i64| Amount(n * betbet_protocol::types::AMOUNT_SCALE);
+        Config {
+            platform_fee_bp: 200,
+            withdrawal_fee_bp: 0,
+            // Level 0 (unverified) may not withdraw; each verified level raises the cap.
+            withdrawal_limits: vec![units(0), units(1_000), units(10_000), units(1_000_000)],
+            open_orders_per_user_max: 1_000,
+            currencies: ["USD", "EUR", "GBP", "USDC", "BTC", "ETH", "ZWG"]
+                .iter()
+                .map(|c| Currency::new(c).expect("valid currency"))
+                .collect(),
+        }
+    }
+}
+
+/// Validation limits of `Configure` itself.
+const CONFIG_CURRENCIES_MAX: usize = 64;
+const CONFIG_LEVELS_MAX: usize = 16;
+const FEE_BP_MAX: u16 = 5_000;
+
+/// The state machine. See the crate docs. Compare two engines by [`Engine::state_hash`].
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(crate) limits: Limits,
+    pub(crate) config: Config,
+    pub(crate) now: Timestamp,
+    /// The journal sequence of the last applied command.
+    pub(crate) seq: u64,
+    pub(crate) ledger: ledger::Ledger,
+    pub(crate) users: Users,
+    pub(crate) wallet: Wallet,
+    pub(crate) markets: Markets,
+    pub(crate) trading: Trading,
+    pub(crate) pools: Pools,
+}
+
+impl Engine {
+    pub fn new(limits: Limits) -> Self {
+        Engine {
+            trading: Trading::new(&limits),
+            limits,
+            config: Config::default(),
+            now: Timestamp::ZERO,
+            seq: 0,
+            ledger: ledger::Ledger::new(),
+            users: Users::default(),
+            wallet: Wallet::default(),
+            markets: Markets::default(),
+            pools: Pools::default(),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The journal sequence of the last command applied.
+    pub fn last_seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn ledger(&self) -> &ledger::Ledger {
+        &self.ledger
+    }
+
+    /// Applies one command. Rejections change nothing and push no events (with one
+    /// deliberate exception: presenting a rotated-away refresh token revokes its session
+    /// *and* is refused, because the token is evidence of theft).
+    pub fn apply(&mut self, command: &Command, ctx: &Ctx, out: &mut Vec<Event>) -> Response {
+        if ctx.at > self.now {
+            self.now = ctx.at;
+        }
+        self.seq = ctx.seq;
+        let events_before = out.len();
+        let result = self.dispatch(command, ctx, out);
+        if let Err(code) = result {
+            assert!(
+                out.len() == events_before || code == ResultCode::RefreshTokenReused,
+                "{} rejected with {code} after emitting events",
+                command.kind()
+            );
+        }
+        Response::from(result)
+    }
+
+    fn dispatch(
+        &mut self,
+        command: &Command,
+        ctx: &Ctx,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        match command {
+            Command::Tick(_) => {
+                self.tick(out);
+                Ok(done())
+            }
+            Command::Configure(c) => self.configure(c),
+            Command::RegisterUser(c) => self.register_user(c, ctx, out),
+            Command::SetUserRole(c) => self.set_user_role(c, out),
+            Command::SetUserStatus(c) => self.set_user_status(c, out),
+            Command::OpenSession(c) => self.open_session(c, out),
+            Command::RefreshSession(c) => self.refresh_session(c, out),
+            Command::RevokeSession(c) => self.revoke_session(c, out),
+            Command::BeginTwoFa(c) => self.begin_two_fa(c),
+            Command::VerifyTwoFa(c) => self.verify_two_fa(c, out),
+            Command::UpdateProfile(c) => self.update_profile(c, out),
+            Command::SubmitKyc(c) => self.submit_kyc(c),
+            Command::DecideKyc(c) => self.decide_kyc(c, out),
+            Command::CreateWallet(c) => self.create_wallet(c, out),
+            Command::InitiateDeposit(c) => self.initiate_deposit(c, command, out),
+            Command::ConfirmDeposit(c) => self.confirm_deposit(c, out),
+            Command::RequestWithdrawal(c) => self.request_withdrawal(c, command, out),
+            Command::CancelWithdrawal(c) => self.cancel_withdrawal(c, out),
+            Command::DecideWithdrawal(c) => self.decide_withdrawal(c, out),
+            Command::Transfer(c) => self.transfer(c, command, out),
+            Command::AddPaymentMethod(c) => self.add_payment_method(c),
+            Command::RemovePaymentMethod(c) => self.remove_payment_method(c),
+            Command::CreateMarket(c) => self.create_market(c, out),
+            Command::UpdateMarket(c) => self.update_market(c, out),
+            Command::HaltMarket(c) => self.halt_market(c, out),
+            Command::ResolveMarket(c) => self.resolve_market(c, out),
+            Command::VoidMarket(c) => self.void_market(c, out),
+            Command::PlaceOrder(c) => self.place_order(c, out),
+            Command::CancelOrder(c) => self.cancel_order(c, out),
+            Command::CancelAll(c) => self.cancel_all(c, out),
+            Command::AmendOrder(c) => self.amend_order(c, out),
+            Command::ClosePosition(c) => self.close_position(c, out),
+            Command::MintShares(c) => self.mint_shares(c, out),
+            Command::MergeShares(c) => self.merge_shares(c, out),
+            Command::CreatePool(c) => self.create_pool(c, out),
+            Command::JoinPool(c) => self.join_pool(c, out),
+            Command::LeavePool(c) => self.leave_pool(c, out),
+            Command::StartPool(c) => self.start_pool(c, out),
+            Command::SettlePool(c) => self.settle_pool(c, out),
+        }
+    }
+
+    /// Time-driven rules, in a fixed order so replay matches: orders expire, markets reach
+    /// their close time, sessions and idempotency records age out.
+    fn tick(&mut self, out: &mut Vec<Event>) {
+        self.expire_orders(out);
+        self.close_due_markets(out);
+        self.expire_sessions();
+        self.expire_idempotency();
+    }
+
+    fn configure(&mut self, c: &Configure) -> Result<Reply, ResultCode> {
+        if c.actor != UserId::SYSTEM && !self.is_admin(c.actor) {
+            return Err(ResultCode::Forbidden);
+        }
+        if c.platform_fee_bp > FEE_BP_MAX || c.withdrawal_fee_bp > FEE_BP_MAX {
+            return Err(ResultCode::InvalidFee);
+        }
+        if c.withdrawal_limits.is_empty()
+            || c.withdrawal_limits.len() > CONFIG_LEVELS_MAX
+            || c.withdrawal_limits.iter().any(|a| a.0 < 0)
+            || c.currencies.is_empty()
+            || c.currencies.len() > CONFIG_CURRENCIES_MAX
+            || c.open_orders_per_user_max == 0
+            || c.open_orders_per_user_max > self.limits.orders_max
+        {
+            return Err(ResultCode::InvalidRequest);
+        }
+        self.config = Config {
+            platform_fee_bp: c.platform_fee_bp,
+            withdrawal_fee_bp: c.withdrawal_fee_bp,
+            withdrawal_limits: c.withdrawal_limits.clone(),
+            open_orders_per_user_max: c.open_orders_per_user_max,
+            currencies: c.currencies.clone(),
+        };
+        Ok(done())
+    }
+
+    pub(crate) fn is_admin(&self, user: UserId) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|u| u.role == betbet_protocol::command::Role::Admin)
+    }
+
+    pub(crate) fn currency_supported(&self, currency: Currency) -> bool {
+        self.config.currencies.contains(&currency)
+    }
+
+    /// Asserts every cross-cutting invariant: the ledger balances, no balance is negative,
+    /// books are consistent and uncrossed, escrow covers every outstanding share, locks match
+    /// open orders. O(state), so tests call it after every command and production does not.
+    pub fn check(&self) {
+        self.ledger.check();
+        self.check_trading();
+    }
+}
+
+pub(crate) fn done() -> Reply {
+    Reply::Done(Empty {})
+}

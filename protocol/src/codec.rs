@@ -262,6 +262,143 @@ impl<T: Decode> Decode for Option<T> {
     }
 }
 
+/// Collections used by the engine's snapshot. Maps and sets encode their entries sorted by
+/// key, so equal contents always give equal bytes (and equal state hashes), whatever order
+/// they were built in.
+impl<T: Encode> Encode for std::collections::VecDeque<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let len = u32::try_from(self.len()).expect("deque longer than u32::MAX");
+        len.encode(out);
+        for item in self {
+            item.encode(out);
+        }
+    }
+}
+
+impl<T: Decode> Decode for std::collections::VecDeque<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Vec::<T>::decode(r)?.into())
+    }
+}
+
+impl<K, V, S> Encode for std::collections::HashMap<K, V, S>
+where
+    K: Encode + Ord,
+    V: Encode,
+{
+    fn encode(&self, out: &mut Vec<u8>) {
+        let mut entries: Vec<(&K, &V)> = self.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let len = u32::try_from(entries.len()).expect("map longer than u32::MAX");
+        len.encode(out);
+        for (key, value) in entries {
+            key.encode(out);
+            value.encode(out);
+        }
+    }
+}
+
+impl<K, V, S> Decode for std::collections::HashMap<K, V, S>
+where
+    K: Decode + Eq + std::hash::Hash,
+    V: Decode,
+    S: std::hash::BuildHasher + Default,
+{
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = u32::decode(r)? as usize;
+        if len > r.remaining() {
+            return Err(DecodeError::LengthOverrun {
+                what: "map",
+                len,
+                remaining: r.remaining(),
+            });
+        }
+        let mut map = std::collections::HashMap::with_capacity_and_hasher(len, S::default());
+        for _ in 0..len {
+            let key = K::decode(r)?;
+            let value = V::decode(r)?;
+            if map.insert(key, value).is_some() {
+                return Err(DecodeError::InvalidValue {
+                    what: "duplicate map key",
+                });
+            }
+        }
+        Ok(map)
+    }
+}
+
+impl<T: Encode> Encode for std::collections::BTreeSet<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let len = u32::try_from(self.len()).expect("set longer than u32::MAX");
+        len.encode(out);
+        for item in self {
+            item.encode(out);
+        }
+    }
+}
+
+impl<T: Decode + Ord> Decode for std::collections::BTreeSet<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let items = Vec::<T>::decode(r)?;
+        let len = items.len();
+        let set: std::collections::BTreeSet<T> = items.into_iter().collect();
+        if set.len() != len {
+            return Err(DecodeError::InvalidValue {
+                what: "duplicate set item",
+            });
+        }
+        Ok(set)
+    }
+}
+
+impl<T: Encode + Ord + Clone> Encode for std::collections::BinaryHeap<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.clone().into_sorted_vec().encode(out);
+    }
+}
+
+impl<T: Decode + Ord> Decode for std::collections::BinaryHeap<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Vec::<T>::decode(r)?.into())
+    }
+}
+
+impl<T: Encode> Encode for std::cmp::Reverse<T> {
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.0.encode(out);
+    }
+}
+
+impl<T: Decode> Decode for std::cmp::Reverse<T> {
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(std::cmp::Reverse(T::decode(r)?))
+    }
+}
+
+macro_rules! tuple_codec {
+    ($($name:ident),+) => {
+        impl<$($name: Encode),+> Encode for ($($name,)+) {
+            #[inline]
+            #[allow(non_snake_case)]
+            fn encode(&self, out: &mut Vec<u8>) {
+                let ($($name,)+) = self;
+                $( $name.encode(out); )+
+            }
+        }
+        impl<$($name: Decode),+> Decode for ($($name,)+) {
+            #[inline]
+            fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                Ok(($( $name::decode(r)?, )+))
+            }
+        }
+    };
+}
+tuple_codec!(A, B);
+tuple_codec!(A, B, C);
+tuple_codec!(A, B, C, D);
+
 /// Declares a struct whose wire form is its fields in order.
 ///
 /// `#[fixed(N)]` before the struct additionally implements [`FixedSize`] and asserts at

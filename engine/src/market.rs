@@ -1,0 +1,761 @@
+//! Markets, their outcomes and contracts, and how they end.
+//!
+//! A *contract* is one YES/NO pair with one order book. A binary market has one contract
+//! (its two outcomes, YES and NO, are the two sides of it); a scalar market likewise (LONG
+//! and SHORT); a multiple-outcome market has one contract per outcome (YES_k / NO_k), and a
+//! complete set — one YES of every outcome — can be minted and redeemed for exactly one unit.
+//!
+//! Collateral sits in the market's escrow account. Shares are only created by minting (a
+//! trade that pairs a YES buyer with a NO buyer mints; [`crate::command::MintShares`] mints
+//! directly) and destroyed by burning (the reverse), each moving exactly one unit per pair or
+//! set through escrow. Hence at all times, for every possible winner, escrow equals the total
+//! payout — the invariant `check_trading` asserts, and settlement ends with escrow at zero.
+//!
+//! Status runs open → closed (at `closes_at`, or halted) → resolved, or → voided. Closing,
+//! resolving and voiding cancel resting orders and release their holds first.
+
+use crate::book::Book;
+use crate::ledger::Owner;
+use crate::wallet::Reference;
+use crate::{Engine, done, text};
+use betbet_protocol::command::{
+    CreateMarket, HaltMarket, MarketStatus, MarketType, OracleType, ResolveMarket, TickSize,
+    UpdateMarket, UserStatus, VoidMarket,
+};
+use betbet_protocol::event::{
+    BookSide, DoneReason, Event, LedgerReason, MarketCreated, MarketResolved, MarketStatusChanged,
+    Payout, TxStatus, TxType,
+};
+use betbet_protocol::message::{MarketCreatedReply, Reply};
+use betbet_protocol::result::ResultCode;
+use betbet_protocol::types::{
+    AccountId, Amount, Currency, MarketId, OutcomeId, PRICE_SCALE, Price, Qty, Timestamp, UserId,
+    notional,
+};
+use std::collections::{BTreeSet, VecDeque};
+
+/// The largest creator fee: 10 % of net winnings.
+pub const CREATOR_FEE_BP_MAX: u16 = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Market {
+    pub id: MarketId,
+    pub creator: UserId,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub market_type: MarketType,
+    pub tick: TickSize,
+    pub currency: Currency,
+    pub opens_at: Timestamp,
+    pub closes_at: Timestamp,
+    pub creator_fee_bp: u16,
+    pub oracle_type: OracleType,
+    pub resolution_source: String,
+    pub scalar_low: Amount,
+    pub scalar_high: Amount,
+    pub status: MarketStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub resolved_at: Option<Timestamp>,
+    pub winner: Option<OutcomeId>,
+    pub scalar_value: Option<Amount>,
+    pub escrow: AccountId,
+    pub outcomes: Vec<OutcomeId>,
+    pub outcome_texts: Vec<String>,
+    /// Contract indices, in outcome order for multiple markets.
+    pub contracts: Vec<u32>,
+    /// Net complete sets: how many more YES than NO shares every contract of a multiple
+    /// market has (equal across contracts; negative once sets of YES bought on the books are
+    /// redeemed). Escrow always equals `sets + Σ no_supply` units.
+    pub sets: i64,
+    /// Money committed by takers: Σ quantity × the taker's own price.
+    pub volume: i64,
+    pub trades: u64,
+    /// Accounts holding a position record in this market, in arrival order.
+    pub accounts: Vec<AccountId>,
+    /// Accounts that have traded here at least once.
+    pub participants: u32,
+}
+
+impl Market {
+    pub fn is_settled(&self) -> bool {
+        matches!(self.status, MarketStatus::Resolved | MarketStatus::Voided)
+    }
+
+    /// Trading is allowed: open, past `opens_at`, before `closes_at`.
+    pub fn is_trading(&self, now: Timestamp) -> bool {
+        self.status == MarketStatus::Open && now >= self.opens_at && now < self.closes_at
+    }
+}
+
+/// One trade as kept for market-data snapshots and charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradeRecord {
+    pub trade: u64,
+    pub price: Price,
+    pub qty: Qty,
+    pub taker_side: BookSide,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contract {
+    pub market: MarketId,
+    /// The YES outcome of this contract (the book's id in market data).
+    pub outcome: OutcomeId,
+    pub book: Book,
+    pub yes_supply: u64,
+    pub no_supply: u64,
+    pub last_price: Option<Price>,
+    pub volume_shares: u64,
+    pub trades: u64,
+    pub recent: VecDeque<TradeRecord>,
+}
+
+/// Where an outcome id points: its market, contract, and whether it is the NO side of a
+/// binary or scalar contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutcomeRef {
+    pub market: MarketId,
+    pub contract: u32,
+    pub index: u8,
+    pub no_view: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Markets {
+    /// `markets[i]` has id `i + 1`.
+    pub markets: Vec<Market>,
+    pub contracts: Vec<Contract>,
+    /// `outcomes[i]` has id `i + 1`.
+    pub outcomes: Vec<OutcomeRef>,
+    /// Open markets by close time, so the timer finds due ones without a scan.
+    pub closing: BTreeSet<(Timestamp, MarketId)>,
+    pub next_trade: u64,
+}
+
+impl Markets {
+    pub fn get(&self, id: MarketId) -> Option<&Market> {
+        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.markets.get(index)
+    }
+
+    pub fn get_mut(&mut self, id: MarketId) -> Option<&mut Market> {
+        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.markets.get_mut(index)
+    }
+
+    pub fn outcome(&self, id: OutcomeId) -> Option<OutcomeRef> {
+        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.outcomes.get(index).copied()
+    }
+}
+
+/// How a market ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The winning outcome's index.
+    Winner(u8),
+    /// A scalar result: what one LONG share pays, in price units (0..=PRICE_SCALE).
+    Scalar(u32),
+    Void,
+}
+
+fn default_outcomes(market_type: MarketType) -> Option<[&'static str; 2]> {
+    match market_type {
+        MarketType::Binary => Some(["Yes", "No"]),
+        MarketType::Scalar => Some(["Long", "Short"]),
+        MarketType::Multiple => None,
+    }
+}
+
+impl Engine {
+    pub(crate) fn create_market(
+        &mut self,
+        c: &CreateMarket,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let creator = self.users.get(c.actor).ok_or(ResultCode::UserNotFound)?;
+        if creator.status != UserStatus::Active {
+            return Err(ResultCode::AccountSuspended);
+        }
+        text::line(&c.title, text::TITLE_MAX)?;
+        text::body(&c.description, text::DESCRIPTION_MAX)?;
+        text::line(&c.category, text::CATEGORY_MAX)?;
+        text::body(&c.resolution_source, text::RESOLUTION_SOURCE_MAX)?;
+        if !self.currency_supported(c.currency) {
+            return Err(ResultCode::UnsupportedCurrency);
+        }
+        if c.creator_fee_bp > CREATOR_FEE_BP_MAX {
+            return Err(ResultCode::InvalidFee);
+        }
+        let opens_at = c.opens_at.max(self.now);
+        if c.closes_at <= self.now || c.closes_at <= opens_at {
+            return Err(ResultCode::InvalidCloseTime);
+        }
+        let outcomes: Vec<String> = match (c.market_type, default_outcomes(c.market_type)) {
+            (_, Some(defaults)) if c.outcomes.is_empty() => {
+                defaults.iter().map(|s| (*s).to_owned()).collect()
+            }
+            (MarketType::Multiple, _) => c.outcomes.clone(),
+            _ if c.outcomes.len() == 2 => c.outcomes.clone(),
+            _ => return Err(ResultCode::InvalidOutcomes),
+        };
+        let outcomes_max = self.limits.outcomes_per_market_max as usize;
+        if outcomes.len() < 2 || outcomes.len() > outcomes_max {
+            return Err(ResultCode::InvalidOutcomes);
+        }
+        for (i, outcome) in outcomes.iter().enumerate() {
+            text::line(outcome, text::OUTCOME_TEXT_MAX)?;
+            if outcomes[..i]
+                .iter()
+                .any(|other| other.trim().eq_ignore_ascii_case(outcome.trim()))
+            {
+                return Err(ResultCode::InvalidOutcomes);
+            }
+        }
+        if c.market_type == MarketType::Scalar && c.scalar_low >= c.scalar_high {
+            return Err(ResultCode::InvalidScalarRange);
+        }
+        if self.markets.markets.len() >= self.limits.markets_max as usize {
+            return Err(ResultCode::TooManyMarkets);
+        }
+        // The escrow account, and the creator's wallet that collects the creator fee.
+        let creator_wallet = creator.wallet(c.currency);
+        let needed = 1 + usize::from(creator_wallet.is_none());
+        if !self
+            .ledger
+            .can_open(needed, self.limits.accounts_max as usize)
+        {
+            return Err(ResultCode::AccountLimitReached);
+        }
+        if creator_wallet.is_none()
+            && creator.wallets.len() >= self.limits.wallets_per_user_max as usize
+        {
+            return Err(ResultCode::TooManyWallets);
+        }
+
+        let id = MarketId(self.markets.markets.len() as u64 + 1);
+        self.open_wallet(c.actor, c.currency, out);
+        let escrow = self.ledger.open(Owner::Escrow(id), c.currency, self.now.0);
+        let first_outcome = self.markets.outcomes.len() as u64 + 1;
+        let outcome_ids: Vec<OutcomeId> = (0..outcomes.len() as u64)
+            .map(|i| OutcomeId(first_outcome + i))
+            .collect();
+        let contract_count = match c.market_type {
+            MarketType::Multiple => outcomes.len(),
+            MarketType::Binary | MarketType::Scalar => 1,
+        };
+        let first_contract = self.markets.contracts.len() as u32;
+        for (k, &outcome) in outcome_ids.iter().enumerate().take(contract_count) {
+            let _ = k;
+            self.markets.contracts.push(Contract {
+                market: id,
+                outcome,
+                book: Book::new(c.tick_size),
+                yes_supply: 0,
+                no_supply: 0,
+                last_price: None,
+                volume_shares: 0,
+                trades: 0,
+                recent: VecDeque::new(),
+            });
+        }
+        for index in 0..outcomes.len() {
+            let (contract, no_view) = match c.market_type {
+                MarketType::Multiple => (first_contract + index as u32, false),
+                MarketType::Binary | MarketType::Scalar => (first_contract, index == 1),
+            };
+            self.markets.outcomes.push(OutcomeRef {
+                market: id,
+                contract,
+                index: index as u8,
+                no_view,
+            });
+        }
+        self.markets.markets.push(Market {
+            id,
+            creator: c.actor,
+            title: c.title.clone(),
+            description: c.description.clone(),
+            category: c.category.clone(),
+            market_type: c.market_type,
+            tick: c.tick_size,
+            currency: c.currency,
+            opens_at,
+            closes_at: c.closes_at,
+            creator_fee_bp: c.creator_fee_bp,
+            oracle_type: c.oracle_type,
+            resolution_source: c.resolution_source.clone(),
+            scalar_low: c.scalar_low,
+            scalar_high: c.scalar_high,
+            status: MarketStatus::Open,
+            created_at: self.now,
+            updated_at: self.now,
+            resolved_at: None,
+            winner: None,
+            scalar_value: None,
+            escrow,
+            outcomes: outcome_ids.clone(),
+            outcome_texts: outcomes,
+            contracts: (first_contract..first_contract + contract_count as u32).collect(),
+            sets: 0,
+            volume: 0,
+            trades: 0,
+            accounts: Vec::new(),
+            participants: 0,
+        });
+        self.markets.closing.insert((c.closes_at, id));
+        out.push(Event::MarketCreated(MarketCreated {
+            market: id,
+            creator: c.actor,
+        }));
+        Ok(Reply::Market(MarketCreatedReply {
+            market: id,
+            outcomes: outcome_ids,
+        }))
+    }
+
+    /// The market, if the actor is its creator or an admin.
+    fn market_for_manager(&self, actor: UserId, id: MarketId) -> Result<&Market, ResultCode> {
+        let market = self.markets.get(id).ok_or(ResultCode::MarketNotFound)?;
+        if market.creator != actor && !self.is_admin(actor) {
+            return Err(ResultCode::NotMarketCreator);
+        }
+        Ok(market)
+    }
+
+    pub(crate) fn update_market(
+        &mut self,
+        c: &UpdateMarket,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self.market_for_manager(c.actor, c.market)?;
+        if market.status != MarketStatus::Open {
+            return Err(ResultCode::MarketNotUpdatable);
+        }
+        if let Some(title) = &c.title {
+            text::line(title, text::TITLE_MAX)?;
+        }
+        if let Some(description) = &c.description {
+            text::body(description, text::DESCRIPTION_MAX)?;
+        }
+        if let Some(category) = &c.category {
+            text::line(category, text::CATEGORY_MAX)?;
+        }
+        if let Some(source) = &c.resolution_source {
+            text::body(source, text::RESOLUTION_SOURCE_MAX)?;
+        }
+        // What a trader agreed to — the question and how it is decided — is fixed once
+        // anyone has traded; wording and category may still be tidied.
+        if market.trades > 0 && (c.title.is_some() || c.resolution_source.is_some()) {
+            return Err(ResultCode::MarketNotUpdatable);
+        }
+        if let Some(closes_at) = c.closes_at
+            && (closes_at <= self.now || closes_at <= market.opens_at)
+        {
+            return Err(ResultCode::InvalidCloseTime);
+        }
+        let now = self.now;
+        let old_close = market.closes_at;
+        let market = self.markets.get_mut(c.market).expect("found");
+        if let Some(title) = &c.title {
+            market.title.clone_from(title);
+        }
+        if let Some(description) = &c.description {
+            market.description.clone_from(description);
+        }
+        if let Some(category) = &c.category {
+            market.category.clone_from(category);
+        }
+        if let Some(source) = &c.resolution_source {
+            market.resolution_source.clone_from(source);
+        }
+        if let Some(closes_at) = c.closes_at {
+            market.closes_at = closes_at;
+            self.markets.closing.remove(&(old_close, c.market));
+            self.markets.closing.insert((closes_at, c.market));
+        }
+        let market = self.markets.get_mut(c.market).expect("found");
+        market.updated_at = now;
+        out.push(Event::MarketUpdated(MarketCreated {
+            market: c.market,
+            creator: market.creator,
+        }));
+        Ok(done())
+    }
+
+    pub(crate) fn halt_market(
+        &mut self,
+        c: &HaltMarket,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self.market_for_manager(c.actor, c.market)?;
+        if market.status != MarketStatus::Open {
+            return Err(ResultCode::MarketNotOpen);
+        }
+        self.close_market(c.market, out);
+        Ok(done())
+    }
+
+    /// Open → closed: cancel every resting order and stop the close timer.
+    fn close_market(&mut self, id: MarketId, out: &mut Vec<Event>) {
+        let market = self.markets.get_mut(id).expect("caller found the market");
+        assert_eq!(market.status, MarketStatus::Open);
+        market.status = MarketStatus::Closed;
+        market.updated_at = self.now;
+        let closes_at = market.closes_at;
+        self.markets.closing.remove(&(closes_at, id));
+        self.cancel_market_orders(id, out);
+        out.push(Event::MarketStatusChanged(MarketStatusChanged {
+            market: id,
+            status: MarketStatus::Closed,
+        }));
+    }
+
+    pub(crate) fn close_due_markets(&mut self, out: &mut Vec<Event>) {
+        while let Some(&(closes_at, id)) = self.markets.closing.first() {
+            if closes_at > self.now {
+                break;
+            }
+            self.close_market(id, out);
+        }
+    }
+
+    pub(crate) fn resolve_market(
+        &mut self,
+        c: &ResolveMarket,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self
+            .markets
+            .get(c.market)
+            .ok_or(ResultCode::MarketNotFound)?;
+        if !self.is_admin(c.actor) {
+            if market.creator != c.actor {
+                return Err(ResultCode::NotMarketCreator);
+            }
+            if market.oracle_type != OracleType::Manual {
+                return Err(ResultCode::OracleNotManual);
+            }
+        }
+        if market.is_settled() {
+            return Err(ResultCode::MarketAlreadySettled);
+        }
+        let ending = match (market.market_type, c.winner, c.scalar_value) {
+            (MarketType::Scalar, None, Some(value)) => {
+                let (low, high) = (
+                    i128::from(market.scalar_low.0),
+                    i128::from(market.scalar_high.0),
+                );
+                let value = i128::from(value.0).clamp(low, high);
+                let long = (value - low) * i128::from(PRICE_SCALE) / (high - low);
+                Ending::Scalar(long as u32)
+            }
+            (MarketType::Binary | MarketType::Multiple, Some(winner), None) => {
+                let index = market
+                    .outcomes
+                    .iter()
+                    .position(|&o| o == winner)
+                    .ok_or(ResultCode::InvalidResolution)?;
+                Ending::Winner(index as u8)
+            }
+            _ => return Err(ResultCode::InvalidResolution),
+        };
+        self.settle(c.market, ending, out);
+        let market = self.markets.get_mut(c.market).expect("found");
+        market.winner = c.winner;
+        market.scalar_value = c
+            .scalar_value
+            .map(|v| Amount(v.0.clamp(market.scalar_low.0, market.scalar_high.0)));
+        let scalar_value = market.scalar_value;
+        out.push(Event::MarketResolved(MarketResolved {
+            market: c.market,
+            winner: c.winner,
+            scalar_value,
+        }));
+        out.push(Event::MarketStatusChanged(MarketStatusChanged {
+            market: c.market,
+            status: MarketStatus::Resolved,
+        }));
+        Ok(done())
+    }
+
+    pub(crate) fn void_market(
+        &mut self,
+        c: &VoidMarket,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        if !self.is_admin(c.actor) {
+            return Err(ResultCode::Forbidden);
+        }
+        let market = self
+            .markets
+            .get(c.market)
+            .ok_or(ResultCode::MarketNotFound)?;
+        if market.is_settled() {
+            return Err(ResultCode::MarketAlreadySettled);
+        }
+        self.settle(c.market, Ending::Void, out);
+        out.push(Event::MarketStatusChanged(MarketStatusChanged {
+            market: c.market,
+            status: MarketStatus::Voided,
+        }));
+        Ok(done())
+    }
+
+    /// What `yes` YES and `no` NO shares of `contract_pos` (the contract's place in the
+    /// market) pay under `ending`.
+    fn payout_of(
+        market_type: MarketType,
+        ending: Ending,
+        contract_pos: usize,
+        yes: u64,
+        no: u64,
+    ) -> i64 {
+        let (yes_pays, no_pays) = match (market_type, ending) {
+            (_, Ending::Scalar(long)) => (long, PRICE_SCALE - long),
+            (MarketType::Multiple, Ending::Winner(w)) if usize::from(w) == contract_pos => {
+                (PRICE_SCALE, 0)
+            }
+            (MarketType::Multiple, Ending::Winner(_)) => (0, PRICE_SCALE),
+            (_, Ending::Winner(0)) => (PRICE_SCALE, 0),
+            (_, Ending::Winner(_)) => (0, PRICE_SCALE),
+            (_, Ending::Void) => unreachable!("void refunds at cost"),
+        };
+        notional(Price(yes_pays), Qty(yes)).0 + notional(Price(no_pays), Qty(no)).0
+    }
+
+    /// Pays out (or refunds) every account of a market, leaving its escrow empty.
+    fn settle(&mut self, id: MarketId, ending: Ending, out: &mut Vec<Event>) {
+        let market = self.markets.get(id).expect("caller found the market");
+        if market.status == MarketStatus::Open {
+            let closes_at = market.closes_at;
+            self.markets.closing.remove(&(closes_at, id));
+        }
+        self.cancel_market_orders(id, out);
+        let market = self.markets.get(id).expect("found");
+        let (escrow, currency, creator, market_type) = (
+            market.escrow,
+            market.currency,
+            market.creator,
+            market.market_type,
+        );
+        let creator_fee_bp = i128::from(market.creator_fee_bp);
+        let platform_fee_bp = i128::from(self.config.platform_fee_bp);
+        let contracts = market.contracts.clone();
+        let accounts = market.accounts.clone();
+        let creator_wallet = self
+            .users
+            .get(creator)
+            .and_then(|u| u.wallet(currency))
+            .expect("the creator's wallet is opened with the market");
+        let fees = self.system_account(Owner::Fees, currency);
+
+        // Per account: (payout, cost basis, net cash paid in).
+        let mut books: Vec<(AccountId, i64, i64, i64)> = Vec::with_capacity(accounts.len());
+        for &account in &accounts {
+            let (mut payout, mut cost, mut net) = (0i64, 0i64, 0i64);
+            for (k, &contract) in contracts.iter().enumerate() {
+                if let Some(position) = self.trading.position(account, contract) {
+                    if ending != Ending::Void {
+                        payout +=
+                            Self::payout_of(market_type, ending, k, position.yes, position.no);
+                    }
+                    cost += position.yes_cost + position.no_cost;
+                    net += position.net_cash;
+                }
+            }
+            books.push((account, payout, cost, net));
+        }
+
+        let escrow_balance = self.ledger.get(escrow).balance();
+        if ending == Ending::Void {
+            // Refund what each account put in net. If some accounts took profits out before
+            // the void, the rest share what escrow holds pro rata; no one is charged.
+            let owed: i128 = books.iter().map(|b| i128::from(b.3.max(0))).sum();
+            let mut paid = 0i64;
+            for &(account, _, _, net) in &books {
+                if net <= 0 || owed == 0 {
+                    continue;
+                }
+                let refund = (i128::from(net) * i128::from(escrow_balance) / owed) as i64;
+                if refund > 0 {
+                    self.ledger.transfer(
+                        escrow,
+                        account,
+                        refund,
+                        false,
+                        LedgerReason::Refund,
+                        id.0,
+                        out,
+                    );
+                    self.settlement_tx(account, TxType::Refund, refund, 0, id, out);
+                    paid += refund;
+                }
+                self.credit_earnings(account, refund - net.max(0), None);
+            }
+            // Rounding dust (at most one unit per account) goes to the platform.
+            self.ledger.transfer(
+                escrow,
+                fees,
+                escrow_balance - paid,
+                false,
+                LedgerReason::Refund,
+                id.0,
+                out,
+            );
+        } else {
+            for &(account, payout, cost, _) in &books {
+                let winnings = i128::from(payout - cost).max(0);
+                let creator_fee = (winnings * creator_fee_bp / 10_000) as i64;
+                let platform_fee = (winnings * platform_fee_bp / 10_000) as i64;
+                let net_payout = payout - creator_fee - platform_fee;
+                self.ledger.transfer(
+                    escrow,
+                    account,
+                    net_payout,
+                    false,
+                    LedgerReason::Release,
+                    id.0,
+                    out,
+                );
+                self.ledger.transfer(
+                    escrow,
+                    creator_wallet,
+                    creator_fee,
+                    false,
+                    LedgerReason::CreatorFee,
+                    id.0,
+                    out,
+                );
+                self.ledger.transfer(
+                    escrow,
+                    fees,
+                    platform_fee,
+                    false,
+                    LedgerReason::PlatformFee,
+                    id.0,
+                    out,
+                );
+                if payout > 0 || cost > 0 {
+                    out.push(Event::Payout(Payout {
+                        market: id,
+                        user: self.account_user(account).unwrap_or(UserId::SYSTEM),
+                        account,
+                        amount: Amount(net_payout),
+                        fee: Amount(creator_fee + platform_fee),
+                    }));
+                }
+                if net_payout > 0 {
+                    self.settlement_tx(
+                        account,
+                        TxType::Payout,
+                        net_payout,
+                        creator_fee + platform_fee,
+                        id,
+                        out,
+                    );
+                }
+                if creator_fee > 0 {
+                    self.settlement_tx(creator_wallet, TxType::Fee, creator_fee, 0, id, out);
+                }
+                let won = (payout > cost)
+                    .then_some(true)
+                    .or((cost > payout).then_some(false));
+                self.credit_earnings(account, net_payout - cost, won);
+            }
+        }
+        assert_eq!(
+            self.ledger.get(escrow).balance(),
+            0,
+            "escrow of market {id} not empty after settlement"
+        );
+        for &account in &accounts {
+            for &contract in &contracts {
+                self.trading.settle_position(account, contract, self.now);
+            }
+            let entry = self.ledger.get_mut(account);
+            entry.unsettled_markets -= 1;
+        }
+        for &contract in &contracts {
+            let contract = &mut self.markets.contracts[contract as usize];
+            contract.yes_supply = 0;
+            contract.no_supply = 0;
+        }
+        let now = self.now;
+        let market = self.markets.get_mut(id).expect("found");
+        market.sets = 0;
+        market.status = if ending == Ending::Void {
+            MarketStatus::Voided
+        } else {
+            MarketStatus::Resolved
+        };
+        market.resolved_at = Some(now);
+        market.updated_at = now;
+    }
+
+    /// A settlement transaction in the history of the account's user (pools have no user
+    /// history; their members see the pool's distribution instead).
+    fn settlement_tx(
+        &mut self,
+        account: AccountId,
+        tx_type: TxType,
+        amount: i64,
+        fee: i64,
+        market: MarketId,
+        out: &mut Vec<Event>,
+    ) {
+        if let Some(user) = self.account_user(account) {
+            self.record_tx(
+                user,
+                account,
+                tx_type,
+                TxStatus::Completed,
+                amount,
+                fee,
+                true,
+                Reference::Market(market.0),
+                out,
+            );
+        }
+    }
+
+    /// The user who owns an account, if a user does.
+    pub(crate) fn account_user(&self, account: AccountId) -> Option<UserId> {
+        match self.ledger.get(account).owner {
+            Owner::User(user) => Some(user),
+            _ => None,
+        }
+    }
+
+    fn credit_earnings(&mut self, account: AccountId, pnl: i64, won: Option<bool>) {
+        if let Some(user) = self.account_user(account)
+            && let Some(user) = self.users.get_mut(user)
+        {
+            user.stats.total_earnings += pnl;
+            match won {
+                Some(true) => user.stats.markets_won += 1,
+                Some(false) => user.stats.markets_lost += 1,
+                None => {}
+            }
+        }
+    }
+
+    /// Cancels every resting order of a market (closing, resolving, voiding).
+    fn cancel_market_orders(&mut self, id: MarketId, out: &mut Vec<Event>) {
+        let contracts = self.markets.get(id).expect("found").contracts.clone();
+        for contract in contracts {
+            for side in [BookSide::Bid, BookSide::Ask] {
+                while let Some(level) = self.markets.contracts[contract as usize].book.best(side) {
+                    let slot = self.markets.contracts[contract as usize]
+                        .book
+                        .level(side, level)
+                        .head;
+                    self.cancel_resting(slot, DoneReason::MarketClosed, out);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1528 @@
+//! Orders, matching, and the positions and money they move.
+//!
+//! Every order lives on a contract's YES book. A bid wants YES: it buys YES with cash, or
+//! sells NO shares it holds. An ask wants NO: it sells YES shares it holds, or buys NO with
+//! cash (a sell of shares not held *is* a buy of the complement). So an order's quantity has
+//! a share part, locked in the position when the order is placed, and a cash part, locked in
+//! the account at the order's limit price — `price` per unit for a bid, `1 - price` for an
+//! ask. A fill consumes the share part first.
+//!
+//! A fill of `q` at YES price `T` between a bid and an ask settles through the market's
+//! escrow: each side pays cash for its cash part (`T` or `1 - T` per unit) into escrow and
+//! receives cash for its share part out of it; shares are minted (a YES buyer meets a NO
+//! buyer), transferred, or burned (a NO seller meets a YES seller) accordingly. Each side
+//! pays at most what it locked, and gets the difference between its limit and `T` back.
+//!
+//! Orders occupy slots of one arena shared by all books; an [`OrderId`] is the slot plus a
+//! generation, so finding an order is an array access and a freed slot's old id can never
+//! name the slot's next order. Nothing here allocates once the arena and the books are warm.
+
+use crate::book::{Link, NIL};
+use crate::ledger::Owner;
+use crate::market::{OutcomeRef, TradeRecord};
+use crate::{Engine, Limits};
+use betbet_protocol::command::{
+    AmendOrder, CancelAll, CancelOrder, ClosePosition, MergeShares, MintShares, OrderKind,
+    PlaceOrder, SelfTradePrevention, Side, TimeInForce, UserStatus,
+};
+use betbet_protocol::event::{
+    BookDelta, BookSide, DoneReason, Event, LedgerReason, OrderAccepted, OrderStatus, OrderUpdated,
+    Trade,
+};
+use betbet_protocol::message::{Created, OrderReport, Reply};
+use betbet_protocol::result::ResultCode;
+use betbet_protocol::types::{
+    AccountId, Amount, ClientOrderId, Currency, MarketId, OrderId, OutcomeId, PoolId, PositionId,
+    Price, QTY_ORDER_MAX, Qty, Timestamp, TradeId, UserId, notional, payout,
+};
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Settled positions remembered per account for the positions route.
+const SETTLED_PER_ACCOUNT_MAX: usize = 200;
+
+/// What one unit of an order's cash part costs at YES price `price`.
+#[inline]
+pub fn cash_per_unit(side: BookSide, price: Price) -> Price {
+    match side {
+        BookSide::Bid => price,
+        BookSide::Ask => price.complement(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    pub account: AccountId,
+    /// Who placed it (a pool's orders are placed by its manager).
+    pub user: UserId,
+    pub pool: Option<PoolId>,
+    pub market: MarketId,
+    pub contract: u32,
+    /// Slot of the (account, contract) position.
+    pub position: u32,
+    pub side: BookSide,
+    /// Limit on the YES book.
+    pub price: Price,
+    pub qty: u64,
+    pub remaining: u64,
+    pub filled: u64,
+    /// Shares of the remaining quantity still locked for selling.
+    pub shares_locked: u64,
+    /// Cash still locked for the rest: `cash_per_unit(side, price) × (remaining − shares)`.
+    pub cash_locked: i64,
+    /// Money the fills cost or brought in, in the order's own outcome terms.
+    pub filled_notional: i64,
+    pub trades: u32,
+    pub outcome: OutcomeId,
+    pub user_side: Side,
+    pub kind: OrderKind,
+    pub time_in_force: TimeInForce,
+    pub expires_at: Timestamp,
+    pub post_only: bool,
+    pub self_trade: SelfTradePrevention,
+    pub client_order_id: Option<ClientOrderId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The account's open-order list.
+    pub account_prev: u32,
+    pub account_next: u32,
+}
+
+impl Order {
+    /// The order's own (outcome-view) price of YES price `yes`.
+    pub fn view_price(&self, yes: Price, no_view: bool) -> Price {
+        if no_view { yes.complement() } else { yes }
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        if self.filled > 0 {
+            OrderStatus::PartiallyFilled
+        } else {
+            OrderStatus::Open
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub generation: u32,
+    pub live: bool,
+    pub order: Option<Order>,
+}
+
+/// A finished order, kept for history and for answering a repeated client order id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedOrder {
+    pub order: Order,
+    pub status: OrderStatus,
+    pub reason: DoneReason,
+    pub closed_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub id: PositionId,
+    pub account: AccountId,
+    pub contract: u32,
+    pub yes: u64,
+    pub yes_locked: u64,
+    pub yes_cost: i64,
+    pub no: u64,
+    pub no_locked: u64,
+    pub no_cost: i64,
+    pub realized: i64,
+    /// Cash paid into this contract minus cash received from it (void refunds use it).
+    pub net_cash: i64,
+    pub traded: bool,
+    pub opened_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A position after its market settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettledPosition {
+    pub position: Position,
+    pub settled_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Trading {
+    pub slots: Vec<Slot>,
+    pub links: Vec<Link>,
+    pub free_slots: Vec<u32>,
+    pub live_orders: u32,
+    pub positions: Vec<Position>,
+    pub free_positions: Vec<u32>,
+    pub position_index: FxHashMap<(AccountId, u32), u32>,
+    pub position_ids: FxHashMap<PositionId, u32>,
+    pub next_position: u64,
+    pub settled: FxHashMap<AccountId, VecDeque<SettledPosition>>,
+    pub closed: FxHashMap<OrderId, ClosedOrder>,
+    pub closed_order: VecDeque<OrderId>,
+    pub client_ids: FxHashMap<(AccountId, ClientOrderId), OrderId>,
+    /// GTD orders by expiry; entries of orders that ended earlier are skipped when popped.
+    pub expiries: BinaryHeap<Reverse<(Timestamp, OrderId)>>,
+}
+
+impl Trading {
+    pub fn new(_limits: &Limits) -> Self {
+        Trading {
+            slots: Vec::new(),
+            links: Vec::new(),
+            free_slots: Vec::new(),
+            live_orders: 0,
+            positions: Vec::new(),
+            free_positions: Vec::new(),
+            position_index: FxHashMap::default(),
+            position_ids: FxHashMap::default(),
+            next_position: 0,
+            settled: FxHashMap::default(),
+            closed: FxHashMap::default(),
+            closed_order: VecDeque::new(),
+            client_ids: FxHashMap::default(),
+            expiries: BinaryHeap::new(),
+        }
+    }
+
+    #[inline]
+    fn slot_of(id: OrderId) -> (u32, u32) {
+        ((id.0 & 0xffff_ffff) as u32, (id.0 >> 32) as u32)
+    }
+
+    /// The slot of a live order.
+    #[inline]
+    pub fn find(&self, id: OrderId) -> Option<u32> {
+        let (slot, generation) = Self::slot_of(id);
+        let entry = self.slots.get(slot as usize)?;
+        (entry.live && entry.generation == generation).then_some(slot)
+    }
+
+    #[inline]
+    pub fn order(&self, slot: u32) -> &Order {
+        self.slots[slot as usize]
+            .order
+            .as_ref()
+            .expect("live slot holds an order")
+    }
+
+    #[inline]
+    fn order_mut(&mut self, slot: u32) -> &mut Order {
+        self.slots[slot as usize]
+            .order
+            .as_mut()
+            .expect("live slot holds an order")
+    }
+
+    pub fn position(&self, account: AccountId, contract: u32) -> Option<&Position> {
+        let slot = *self.position_index.get(&(account, contract))?;
+        Some(&self.positions[slot as usize])
+    }
+
+    pub fn position_by_id(&self, id: PositionId) -> Option<&Position> {
+        let slot = *self.position_ids.get(&id)?;
+        Some(&self.positions[slot as usize])
+    }
+
+    /// Live orders of an account, newest first.
+    pub fn account_orders<'a>(&'a self, head: u32) -> impl Iterator<Item = &'a Order> + 'a {
+        let mut slot = head;
+        std::iter::from_fn(move || {
+            if slot == NIL {
+                return None;
+            }
+            let order = self.order(slot);
+            slot = order.account_next;
+            Some(order)
+        })
+    }
+
+    /// Moves a position of a settled market into the account's settled history.
+    pub(crate) fn settle_position(&mut self, account: AccountId, contract: u32, now: Timestamp) {
+        let Some(slot) = self.position_index.remove(&(account, contract)) else {
+            return;
+        };
+        let position = self.positions[slot as usize].clone();
+        assert!(
+            position.yes_locked == 0 && position.no_locked == 0,
+            "settling a position with locked shares"
+        );
+        self.position_ids.remove(&position.id);
+        self.free_positions.push(slot);
+        let history = self.settled.entry(account).or_default();
+        if history.len() >= SETTLED_PER_ACCOUNT_MAX {
+            history.pop_front();
+        }
+        history.push_back(SettledPosition {
+            position,
+            settled_at: now,
+        });
+    }
+}
+
+/// Where an order goes on the YES book: its side and YES limit price.
+fn book_terms(outcome: OutcomeRef, side: Side, price: Price) -> (BookSide, Price) {
+    match (outcome.no_view, side) {
+        (false, Side::Buy) => (BookSide::Bid, price),
+        (false, Side::Sell) => (BookSide::Ask, price),
+        (true, Side::Buy) => (BookSide::Ask, price.complement()),
+        (true, Side::Sell) => (BookSide::Bid, price.complement()),
+    }
+}
+
+/// Whether the best opposite level `best` is acceptable to an order on `side` limited at
+/// `limit`.
+#[inline]
+fn acceptable(side: BookSide, limit: u16, best: u16) -> bool {
+    match side {
+        BookSide::Bid => best <= limit,
+        BookSide::Ask => best >= limit,
+    }
+}
+
+/// The share part an order may lock: held shares of the side it sells, up to `qty`.
+fn sellable(position: Option<&Position>, side: BookSide) -> u64 {
+    position.map_or(0, |p| match side {
+        BookSide::Ask => p.yes - p.yes_locked,
+        BookSide::Bid => p.no - p.no_locked,
+    })
+}
+
+impl Engine {
+    /// The account an order trades from: the actor's wallet in the market's currency, or the
+    /// pool the actor manages.
+    fn trading_account(
+        &self,
+        actor: UserId,
+        pool: Option<PoolId>,
+        currency: Currency,
+    ) -> Result<AccountId, ResultCode> {
+        let user = self.users.get(actor).ok_or(ResultCode::UserNotFound)?;
+        if user.status != UserStatus::Active {
+            return Err(ResultCode::AccountSuspended);
+        }
+        match pool {
+            None => user.wallet(currency).ok_or(ResultCode::UnknownAccount),
+            Some(pool) => {
+                let pool = self.pools.get(pool).ok_or(ResultCode::PoolNotFound)?;
+                if pool.creator != actor {
+                    return Err(ResultCode::NotPoolManager);
+                }
+                if pool.status != betbet_protocol::event::PoolStatus::Active {
+                    return Err(ResultCode::PoolNotActive);
+                }
+                if pool.currency != currency {
+                    return Err(ResultCode::CurrencyMismatch);
+                }
+                Ok(pool.account)
+            }
+        }
+    }
+
+    fn has_position_room(&self, needed: usize) -> bool {
+        let live = self.trading.positions.len() - self.trading.free_positions.len();
+        live + needed <= self.limits.positions_max as usize
+    }
+
+    /// The (account, contract) position, created if missing (room was checked).
+    fn position_slot(&mut self, account: AccountId, contract: u32) -> u32 {
+        if let Some(&slot) = self.trading.position_index.get(&(account, contract)) {
+            return slot;
+        }
+        let market = self.markets.contracts[contract as usize].market;
+        let contracts = &self
+            .markets
+            .get(market)
+            .expect("contract's market")
+            .contracts;
+        let first_in_market = contracts
+            .iter()
+            .all(|&c| !self.trading.position_index.contains_key(&(account, c)));
+        self.trading.next_position += 1;
+        let id = PositionId(self.trading.next_position);
+        let position = Position {
+            id,
+            account,
+            contract,
+            yes: 0,
+            yes_locked: 0,
+            yes_cost: 0,
+            no: 0,
+            no_locked: 0,
+            no_cost: 0,
+            realized: 0,
+            net_cash: 0,
+            traded: false,
+            opened_at: self.now,
+            updated_at: self.now,
+        };
+        let slot = match self.trading.free_positions.pop() {
+            Some(slot) => {
+                self.trading.positions[slot as usize] = position;
+                slot
+            }
+            None => {
+                self.trading.positions.push(position);
+                (self.trading.positions.len() - 1) as u32
+            }
+        };
+        self.trading
+            .position_index
+            .insert((account, contract), slot);
+        self.trading.position_ids.insert(id, slot);
+        if first_in_market {
+            self.markets
+                .get_mut(market)
+                .expect("found")
+                .accounts
+                .push(account);
+            self.ledger.get_mut(account).unsettled_markets += 1;
+        }
+        slot
+    }
+
+    /// Liquidity an order on `side` limited at `limit` could take right now, given how it
+    /// treats its own resting orders. Used to refuse fill-or-kill orders up front.
+    fn fillable(
+        &self,
+        contract: u32,
+        side: BookSide,
+        limit: u16,
+        account: AccountId,
+        stp: SelfTradePrevention,
+        wanted: u64,
+    ) -> u64 {
+        let book = &self.markets.contracts[contract as usize].book;
+        let opposite = side.opposite();
+        let mut total = 0;
+        let mut level = book.best(opposite);
+        while let Some(l) = level {
+            if !acceptable(side, limit, l) {
+                break;
+            }
+            for slot in book.orders_at(&self.trading.links, opposite, l) {
+                if self.trading.order(slot).account == account {
+                    match stp {
+                        SelfTradePrevention::CancelResting => continue,
+                        SelfTradePrevention::CancelTaking | SelfTradePrevention::CancelBoth => {
+                            return total;
+                        }
+                    }
+                }
+                total += self.trading.links[slot as usize].qty;
+                if total >= wanted {
+                    return total;
+                }
+            }
+            level = book.next_level(opposite, l);
+        }
+        total
+    }
+
+    pub(crate) fn place_order(
+        &mut self,
+        c: &PlaceOrder,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self
+            .markets
+            .get(c.market)
+            .ok_or(ResultCode::MarketNotFound)?;
+        let outcome = self
+            .markets
+            .outcome(c.outcome)
+            .filter(|o| o.market == c.market)
+            .ok_or(ResultCode::OutcomeNotFound)?;
+        let account = self.trading_account(c.actor, c.pool, market.currency)?;
+        if let Some(client_id) = c.client_order_id
+            && let Some(&original) = self.trading.client_ids.get(&(account, client_id))
+        {
+            return Ok(Reply::Order(self.order_report(original, true)));
+        }
+        if !market.is_trading(self.now) {
+            return Err(ResultCode::MarketNotOpen);
+        }
+        if c.qty.0 == 0 || c.qty.0 > QTY_ORDER_MAX {
+            return Err(ResultCode::InvalidQuantity);
+        }
+        if !c.price.is_valid() {
+            return Err(ResultCode::InvalidPrice);
+        }
+        if c.price.0 % market.tick.units() != 0 {
+            return Err(ResultCode::PriceOffTick);
+        }
+        let time_in_force = match (c.kind, c.time_in_force) {
+            (OrderKind::Market, TimeInForce::Fok) => TimeInForce::Fok,
+            (OrderKind::Market, _) => TimeInForce::Ioc,
+            (OrderKind::Limit, tif) => tif,
+        };
+        let rests = matches!(time_in_force, TimeInForce::Gtc | TimeInForce::Gtd);
+        if c.post_only && !rests {
+            return Err(ResultCode::InvalidTimeInForce);
+        }
+        if time_in_force == TimeInForce::Gtd && c.expires_at <= self.now {
+            return Err(ResultCode::ExpiryInPast);
+        }
+        let (side, yes_price) = book_terms(outcome, c.side, c.price);
+        let contract = outcome.contract;
+        let book = &self.markets.contracts[contract as usize].book;
+        let level = book.level_of(yes_price).expect("checked price and tick");
+        let position = self
+            .trading
+            .position_index
+            .get(&(account, contract))
+            .map(|&slot| &self.trading.positions[slot as usize]);
+        let shares = if c.side == Side::Sell {
+            sellable(position, side).min(c.qty.0)
+        } else {
+            0
+        };
+        let cash = notional(cash_per_unit(side, yes_price), Qty(c.qty.0 - shares)).0;
+        if self.ledger.available(account) < cash {
+            return Err(ResultCode::InsufficientFunds);
+        }
+        if c.post_only && book.crosses(side, level) {
+            return Err(ResultCode::PostOnlyWouldCross);
+        }
+        if c.kind == OrderKind::Market && !book.crosses(side, level) {
+            return Err(ResultCode::NoLiquidity);
+        }
+        if time_in_force == TimeInForce::Fok
+            && self.fillable(contract, side, level, account, c.self_trade, c.qty.0) < c.qty.0
+        {
+            return Err(ResultCode::FillOrKillUnfilled);
+        }
+        if rests && self.ledger.get(account).open_orders >= self.config.open_orders_per_user_max {
+            return Err(ResultCode::TooManyOpenOrders);
+        }
+        if self.trading.free_slots.is_empty()
+            && self.trading.slots.len() >= self.limits.orders_max as usize
+        {
+            return Err(ResultCode::BookFull);
+        }
+        if position.is_none() && !self.has_position_room(1) {
+            return Err(ResultCode::LimitExceeded);
+        }
+
+        // Everything is checked; from here the order is accepted.
+        let position = self.position_slot(account, contract);
+        self.lock_order(account, position, side, shares, cash);
+        let now = self.now;
+        let slot = self.allocate_slot(Order {
+            id: OrderId(0),
+            account,
+            user: c.actor,
+            pool: c.pool,
+            market: c.market,
+            contract,
+            position,
+            side,
+            price: yes_price,
+            qty: c.qty.0,
+            remaining: c.qty.0,
+            filled: 0,
+            shares_locked: shares,
+            cash_locked: cash,
+            filled_notional: 0,
+            trades: 0,
+            outcome: c.outcome,
+            user_side: c.side,
+            kind: c.kind,
+            time_in_force,
+            expires_at: c.expires_at,
+            post_only: c.post_only,
+            self_trade: c.self_trade,
+            client_order_id: c.client_order_id,
+            created_at: now,
+            updated_at: now,
+            account_prev: NIL,
+            account_next: NIL,
+        });
+        let id = self.trading.order(slot).id;
+        if let Some(client_id) = c.client_order_id {
+            self.trading.client_ids.insert((account, client_id), id);
+        }
+        if let Some(user) = self.users.get_mut(c.actor) {
+            user.stats.orders_placed += 1;
+        }
+        out.push(Event::OrderAccepted(OrderAccepted {
+            order: id,
+            user: c.actor,
+            account,
+            market: c.market,
+            outcome: c.outcome,
+            side: c.side,
+            price: c.price,
+            qty: c.qty,
+        }));
+        self.execute(slot, level, false, out);
+        Ok(Reply::Order(self.order_report(id, false)))
+    }
+
+    /// Locks an order's share part in its position and its cash part in the account.
+    fn lock_order(
+        &mut self,
+        account: AccountId,
+        position: u32,
+        side: BookSide,
+        shares: u64,
+        cash: i64,
+    ) {
+        let position = &mut self.trading.positions[position as usize];
+        match side {
+            BookSide::Ask => position.yes_locked += shares,
+            BookSide::Bid => position.no_locked += shares,
+        }
+        self.ledger.lock(account, cash);
+    }
+
+    /// Releases what an order still holds.
+    fn unlock_order(&mut self, slot: u32) {
+        let order = self.trading.order(slot);
+        let (account, position, side, shares, cash) = (
+            order.account,
+            order.position,
+            order.side,
+            order.shares_locked,
+            order.cash_locked,
+        );
+        let position = &mut self.trading.positions[position as usize];
+        match side {
+            BookSide::Ask => position.yes_locked -= shares,
+            BookSide::Bid => position.no_locked -= shares,
+        }
+        self.ledger.unlock(account, cash);
+        let order = self.trading.order_mut(slot);
+        order.shares_locked = 0;
+        order.cash_locked = 0;
+    }
+
+    fn allocate_slot(&mut self, mut order: Order) -> u32 {
+        let slot = match self.trading.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                self.trading.slots.push(Slot {
+                    generation: 0,
+                    live: false,
+                    order: None,
+                });
+                self.trading.links.push(Link::EMPTY);
+                (self.trading.slots.len() - 1) as u32
+            }
+        };
+        let entry = &mut self.trading.slots[slot as usize];
+        entry.generation = entry.generation.wrapping_add(1).max(1);
+        entry.live = true;
+        order.id = OrderId((u64::from(entry.generation) << 32) | u64::from(slot));
+        // Link into the account's open-order list (at the head).
+        let account = self.ledger.get_mut(order.account);
+        order.account_next = account.orders_head;
+        order.account_prev = NIL;
+        let old_head = account.orders_head;
+        account.orders_head = slot;
+        account.open_orders += 1;
+        entry.order = Some(order);
+        if old_head != NIL {
+            self.trading.order_mut(old_head).account_prev = slot;
+        }
+        self.trading.live_orders += 1;
+        slot
+    }
+
+    /// Matches a taker order, then rests or ends what is left of it. `announce` reports the
+    /// resting order even if nothing filled (an amendment changed it; a new order was
+    /// already announced by `OrderAccepted`).
+    fn execute(&mut self, slot: u32, level: u16, announce: bool, out: &mut Vec<Event>) {
+        let stopped = self.match_order(slot, level, out);
+        let order = self.trading.order(slot);
+        let rests = matches!(order.time_in_force, TimeInForce::Gtc | TimeInForce::Gtd);
+        if order.remaining == 0 {
+            self.finish(slot, OrderStatus::Filled, DoneReason::Filled, out);
+        } else if let Some(reason) = stopped {
+            self.finish(slot, OrderStatus::Cancelled, reason, out);
+        } else if !rests {
+            self.finish(slot, OrderStatus::Cancelled, DoneReason::Unfilled, out);
+        } else {
+            let (contract, side, remaining, gtd, expires_at, id) = (
+                order.contract,
+                order.side,
+                order.remaining,
+                order.time_in_force == TimeInForce::Gtd,
+                order.expires_at,
+                order.id,
+            );
+            let book = &mut self.markets.contracts[contract as usize].book;
+            let after = book.insert(&mut self.trading.links, slot, side, level, remaining);
+            self.book_delta(contract, side, level, after.qty, after.orders, out);
+            if gtd {
+                self.trading.expiries.push(Reverse((expires_at, id)));
+            }
+            if announce || self.trading.order(slot).filled > 0 {
+                self.order_updated(slot, None, out);
+            }
+        }
+    }
+
+    /// Trades `slot` against the opposite side while prices are acceptable. Returns why it
+    /// stopped early, if self-trade prevention stopped it.
+    fn match_order(&mut self, taker: u32, limit: u16, out: &mut Vec<Event>) -> Option<DoneReason> {
+        let order = self.trading.order(taker);
+        let (contract, side, account, stp) =
+            (order.contract, order.side, order.account, order.self_trade);
+        let opposite = side.opposite();
+        loop {
+            let remaining = self.trading.order(taker).remaining;
+            if remaining == 0 {
+                return None;
+            }
+            let book = &self.markets.contracts[contract as usize].book;
+            let Some(best) = book.best(opposite) else {
+                return None;
+            };
+            if !acceptable(side, limit, best) {
+                return None;
+            }
+            let maker = book.level(opposite, best).head;
+            if self.trading.order(maker).account == account {
+                match stp {
+                    SelfTradePrevention::CancelResting => {
+                        self.cancel_resting(maker, DoneReason::SelfTrade, out);
+                        continue;
+                    }
+                    SelfTradePrevention::CancelTaking => return Some(DoneReason::SelfTrade),
+                    SelfTradePrevention::CancelBoth => {
+                        self.cancel_resting(maker, DoneReason::SelfTrade, out);
+                        return Some(DoneReason::SelfTrade);
+                    }
+                }
+            }
+            let resting = self.trading.links[maker as usize].qty;
+            let qty = remaining.min(resting);
+            self.fill(taker, maker, qty, best, out);
+            let book = &mut self.markets.contracts[contract as usize].book;
+            if qty == resting {
+                let after = book.remove(&mut self.trading.links, maker);
+                self.book_delta(contract, opposite, best, after.qty, after.orders, out);
+                self.finish(maker, OrderStatus::Filled, DoneReason::Filled, out);
+            } else {
+                let after = book.reduce(&mut self.trading.links, maker, qty);
+                self.book_delta(contract, opposite, best, after.qty, after.orders, out);
+                self.order_updated(maker, None, out);
+            }
+        }
+    }
+
+    /// Settles one fill of `qty` at the maker's level between `taker` and `maker`.
+    fn fill(&mut self, taker: u32, maker: u32, qty: u64, level: u16, out: &mut Vec<Event>) {
+        let contract_index = self.trading.order(taker).contract;
+        let contract = &mut self.markets.contracts[contract_index as usize];
+        let price = contract.book.price_of(level);
+        let market_id = contract.market;
+        self.markets.next_trade += 1;
+        let trade = TradeId(self.markets.next_trade);
+        let escrow = self
+            .markets
+            .get(market_id)
+            .expect("contract's market")
+            .escrow;
+        let no_view_of = |engine: &Engine, outcome: OutcomeId| {
+            engine.markets.outcome(outcome).is_some_and(|o| o.no_view)
+        };
+        let mut taker_paid = 0;
+        for slot in [taker, maker] {
+            let order = self.trading.order(slot);
+            let (account, side, limit, position) =
+                (order.account, order.side, order.price, order.position);
+            let shares = qty.min(order.shares_locked);
+            let cashed = qty - shares;
+            let released = notional(cash_per_unit(side, limit), Qty(cashed)).0;
+            let paid = notional(cash_per_unit(side, price), Qty(cashed)).0;
+            let received = notional(cash_per_unit(side.opposite(), price), Qty(shares)).0;
+            let no_view = no_view_of(self, order.outcome);
+            let order = self.trading.order_mut(slot);
+            order.shares_locked -= shares;
+            order.cash_locked -= released;
+            order.remaining -= qty;
+            order.filled += qty;
+            order.trades += 1;
+            order.filled_notional += notional(order.view_price(price, no_view), Qty(qty)).0;
+            order.updated_at = self.now;
+            if slot == taker {
+                taker_paid = notional(order.view_price(price, no_view), Qty(qty)).0;
+            }
+
+            // Money: the net of what this side pays in and takes out goes through escrow.
+            let into_escrow = paid - received;
+            if into_escrow >= 0 {
+                self.ledger.unlock(account, released - into_escrow);
+                self.ledger.transfer(
+                    account,
+                    escrow,
+                    into_escrow,
+                    true,
+                    LedgerReason::Escrow,
+                    trade.0,
+                    out,
+                );
+            } else {
+                self.ledger.unlock(account, released);
+                self.ledger.transfer(
+                    escrow,
+                    account,
+                    -into_escrow,
+                    false,
+                    LedgerReason::Release,
+                    trade.0,
+                    out,
+                );
+            }
+
+            // Shares: the share part leaves, the cash part arrives on the other side.
+            let position = &mut self.trading.positions[position as usize];
+            let contract = &mut self.markets.contracts[contract_index as usize];
+            let realized;
+            match side {
+                BookSide::Bid => {
+                    let cost = average_cost(position.no_cost, position.no, shares);
+                    position.no -= shares;
+                    position.no_locked -= shares;
+                    position.no_cost -= cost;
+                    realized = received - cost;
+                    position.yes += cashed;
+                    position.yes_cost += paid;
+                    contract.yes_supply += cashed;
+                    contract.no_supply -= shares;
+                }
+                BookSide::Ask => {
+                    let cost = average_cost(position.yes_cost, position.yes, shares);
+                    position.yes -= shares;
+                    position.yes_locked -= shares;
+                    position.yes_cost -= cost;
+                    realized = received - cost;
+                    position.no += cashed;
+                    position.no_cost += paid;
+                    contract.no_supply += cashed;
+                    contract.yes_supply -= shares;
+                }
+            }
+            position.realized += realized;
+            position.net_cash += into_escrow;
+            position.updated_at = self.now;
+            let first_trade = !position.traded;
+            position.traded = true;
+            if first_trade {
+                self.count_participant(account, contract_index);
+            }
+            if let Owner::User(user) = self.ledger.get(account).owner
+                && let Some(user) = self.users.get_mut(user)
+            {
+                user.stats.total_wagered += paid;
+                user.stats.total_earnings += realized;
+                user.stats.trades += 1;
+            }
+        }
+
+        let (taker_order, maker_order) = (self.trading.order(taker), self.trading.order(maker));
+        let (taker_id, maker_id, taker_user, maker_user, taker_side) = (
+            taker_order.id,
+            maker_order.id,
+            taker_order.user,
+            maker_order.user,
+            taker_order.side,
+        );
+        let contract = &mut self.markets.contracts[contract_index as usize];
+        contract.book.seq += 1;
+        contract.last_price = Some(price);
+        contract.volume_shares += qty;
+        contract.trades += 1;
+        if contract.recent.len() >= self.limits.recent_trades_kept as usize {
+            contract.recent.pop_front();
+        }
+        contract.recent.push_back(TradeRecord {
+            trade: trade.0,
+            price,
+            qty: Qty(qty),
+            taker_side,
+            at: self.now,
+        });
+        out.push(Event::Trade(Trade {
+            trade,
+            market: market_id,
+            book: contract.outcome,
+            seq: contract.book.seq,
+            price,
+            qty: Qty(qty),
+            maker_order: maker_id,
+            taker_order: taker_id,
+            maker_user,
+            taker_user,
+            taker_side,
+            at: self.now,
+        }));
+        let market = self.markets.get_mut(market_id).expect("found");
+        market.volume += taker_paid;
+        market.trades += 1;
+    }
+
+    /// An account traded in a market for the first time on one of its contracts: count it
+    /// as a participant unless it already traded on another contract of the same market.
+    fn count_participant(&mut self, account: AccountId, contract: u32) {
+        let market = self.markets.contracts[contract as usize].market;
+        let market = self.markets.get_mut(market).expect("found");
+        let traded_elsewhere = market
+            .contracts
+            .iter()
+            .any(|&c| c != contract && self.trading.position(account, c).is_some_and(|p| p.traded));
+        if !traded_elsewhere {
+            market.participants += 1;
+            if let Owner::User(user) = self.ledger.get(account).owner
+                && let Some(user) = self.users.get_mut(user)
+            {
+                user.stats.markets_traded += 1;
+            }
+        }
+    }
+
+    fn book_delta(
+        &mut self,
+        contract: u32,
+        side: BookSide,
+        level: u16,
+        qty: u64,
+        orders: u32,
+        out: &mut Vec<Event>,
+    ) {
+        let contract = &mut self.markets.contracts[contract as usize];
+        contract.book.seq += 1;
+        out.push(Event::BookDelta(BookDelta {
+            book: contract.outcome,
+            seq: contract.book.seq,
+            side,
+            price: contract.book.price_of(level),
+            qty: Qty(qty),
+            orders,
+        }));
+    }
+
+    fn order_updated(
+        &self,
+        slot: u32,
+        end: Option<(OrderStatus, DoneReason)>,
+        out: &mut Vec<Event>,
+    ) {
+        let order = self.trading.order(slot);
+        let no_view = self
+            .markets
+            .outcome(order.outcome)
+            .is_some_and(|o| o.no_view);
+        let (status, reason) = match end {
+            Some((status, reason)) => (status, Some(reason)),
+            None => (order.status(), None),
+        };
+        out.push(Event::OrderUpdated(OrderUpdated {
+            order: order.id,
+            user: order.user,
+            status,
+            reason,
+            filled: Qty(order.filled),
+            remaining: Qty(if end.is_some() { 0 } else { order.remaining }),
+            price: order.view_price(order.price, no_view),
+        }));
+    }
+
+    /// Takes a resting order off its book and ends it.
+    pub(crate) fn cancel_resting(&mut self, slot: u32, reason: DoneReason, out: &mut Vec<Event>) {
+        let order = self.trading.order(slot);
+        let (contract, side, level) = (
+            order.contract,
+            order.side,
+            self.trading.links[slot as usize].level,
+        );
+        let book = &mut self.markets.contracts[contract as usize].book;
+        let after = book.remove(&mut self.trading.links, slot);
+        self.book_delta(contract, side, level, after.qty, after.orders, out);
+        let status = if reason == DoneReason::Expired {
+            OrderStatus::Expired
+        } else {
+            OrderStatus::Cancelled
+        };
+        self.finish(slot, status, reason, out);
+    }
+
+    /// Ends an order that is not on a book (any more): releases its holds, reports it, keeps
+    /// it in the closed-order window and frees its slot.
+    fn finish(&mut self, slot: u32, status: OrderStatus, reason: DoneReason, out: &mut Vec<Event>) {
+        self.unlock_order(slot);
+        self.order_updated(slot, Some((status, reason)), out);
+        let order = self.trading.slots[slot as usize]
+            .order
+            .take()
+            .expect("live slot holds an order");
+        self.trading.slots[slot as usize].live = false;
+        self.trading.free_slots.push(slot);
+        self.trading.live_orders -= 1;
+        // Unlink from the account's open-order list.
+        if order.account_prev == NIL {
+            self.ledger.get_mut(order.account).orders_head = order.account_next;
+        } else {
+            self.trading.order_mut(order.account_prev).account_next = order.account_next;
+        }
+        if order.account_next != NIL {
+            self.trading.order_mut(order.account_next).account_prev = order.account_prev;
+        }
+        self.ledger.get_mut(order.account).open_orders -= 1;
+
+        if self.trading.closed.len() >= self.limits.closed_orders_kept as usize
+            && let Some(old) = self.trading.closed_order.pop_front()
+            && let Some(old) = self.trading.closed.remove(&old)
+            && let Some(client_id) = old.order.client_order_id
+        {
+            self.trading
+                .client_ids
+                .remove(&(old.order.account, client_id));
+        }
+        let id = order.id;
+        self.trading.closed_order.push_back(id);
+        self.trading.closed.insert(
+            id,
+            ClosedOrder {
+                order,
+                status,
+                reason,
+                closed_at: self.now,
+            },
+        );
+    }
+
+    /// The report of a live or recently closed order.
+    pub(crate) fn order_report(&self, id: OrderId, duplicate: bool) -> OrderReport {
+        let (order, status) = match self.trading.find(id) {
+            Some(slot) => {
+                let order = self.trading.order(slot);
+                (order, order.status())
+            }
+            None => {
+                let closed = self
+                    .trading
+                    .closed
+                    .get(&id)
+                    .expect("reported orders are live or in the closed window");
+                (&closed.order, closed.status)
+            }
+        };
+        let open = status.is_open();
+        OrderReport {
+            order: id,
+            status,
+            filled: Qty(order.filled),
+            remaining: Qty(if open { order.remaining } else { 0 }),
+            filled_notional: Amount(order.filled_notional),
+            trades: order.trades,
+            duplicate,
+        }
+    }
+
+    /// The live order `id` if the actor may manage it (placed it, or is an admin). Someone
+    /// else's order does not exist as far as the actor can tell.
+    fn owned_order(&self, actor: UserId, id: OrderId) -> Result<u32, ResultCode> {
+        let may = |order: &Order| order.user == actor || self.is_admin(actor);
+        match self.trading.find(id) {
+            Some(slot) if may(self.trading.order(slot)) => Ok(slot),
+            Some(_) => Err(ResultCode::OrderNotFound),
+            None => match self.trading.closed.get(&id) {
+                Some(closed) if may(&closed.order) => Err(ResultCode::OrderNotOpen),
+                _ => Err(ResultCode::OrderNotFound),
+            },
+        }
+    }
+
+    pub(crate) fn cancel_order(
+        &mut self,
+        c: &CancelOrder,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let slot = self.owned_order(c.actor, c.order)?;
+        self.cancel_resting(slot, DoneReason::Cancelled, out);
+        Ok(Reply::Order(self.order_report(c.order, false)))
+    }
+
+    pub(crate) fn cancel_all(
+        &mut self,
+        c: &CancelAll,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self
+            .markets
+            .get(c.market)
+            .ok_or(ResultCode::MarketNotFound)?;
+        let account = self.trading_account(c.actor, c.pool, market.currency)?;
+        let mut slots = Vec::new();
+        let mut slot = self.ledger.get(account).orders_head;
+        while slot != NIL {
+            let order = self.trading.order(slot);
+            if order.market == c.market {
+                slots.push(slot);
+            }
+            slot = order.account_next;
+        }
+        for &slot in &slots {
+            self.cancel_resting(slot, DoneReason::Cancelled, out);
+        }
+        Ok(Reply::Created(Created {
+            id: slots.len() as u64,
+        }))
+    }
+
+    pub(crate) fn amend_order(
+        &mut self,
+        c: &AmendOrder,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let slot = self.owned_order(c.actor, c.order)?;
+        let order = self.trading.order(slot);
+        let market = self.markets.get(order.market).expect("order's market");
+        if !market.is_trading(self.now) {
+            return Err(ResultCode::MarketNotOpen);
+        }
+        let outcome = self
+            .markets
+            .outcome(order.outcome)
+            .expect("order's outcome");
+        if c.qty.0 == 0 || c.qty.0 > QTY_ORDER_MAX {
+            return Err(ResultCode::InvalidQuantity);
+        }
+        if !c.price.is_valid() {
+            return Err(ResultCode::InvalidPrice);
+        }
+        if c.price.0 % market.tick.units() != 0 {
+            return Err(ResultCode::PriceOffTick);
+        }
+        let (side, yes_price) = book_terms(outcome, order.user_side, c.price);
+        let contract = order.contract;
+        if yes_price == order.price && c.qty.0 == order.remaining {
+            return Err(ResultCode::AmendNoChange);
+        }
+        if yes_price == order.price && c.qty.0 < order.remaining {
+            // Smaller at the same price: keeps its place. Give back cash first, then shares.
+            let cut = order.remaining - c.qty.0;
+            let cash_part = order.remaining - order.shares_locked;
+            let cash_cut = cut.min(cash_part);
+            let share_cut = cut - cash_cut;
+            let cash = notional(cash_per_unit(side, order.price), Qty(cash_cut)).0;
+            let (account, position) = (order.account, order.position);
+            let level = self.trading.links[slot as usize].level;
+            self.ledger.unlock(account, cash);
+            let position = &mut self.trading.positions[position as usize];
+            match side {
+                BookSide::Ask => position.yes_locked -= share_cut,
+                BookSide::Bid => position.no_locked -= share_cut,
+            }
+            let order = self.trading.order_mut(slot);
+            order.cash_locked -= cash;
+            order.shares_locked -= share_cut;
+            order.remaining = c.qty.0;
+            order.qty -= cut;
+            order.updated_at = self.now;
+            let book = &mut self.markets.contracts[contract as usize].book;
+            let after = book.reduce(&mut self.trading.links, slot, cut);
+            self.book_delta(contract, side, level, after.qty, after.orders, out);
+            self.order_updated(slot, None, out);
+            return Ok(Reply::Order(self.order_report(c.order, false)));
+        }
+
+        // Anything else re-queues: check the new holds against what the order frees.
+        let book = &self.markets.contracts[contract as usize].book;
+        let level = book.level_of(yes_price).expect("checked");
+        if order.post_only && book.crosses(side, level) {
+            return Err(ResultCode::PostOnlyWouldCross);
+        }
+        let position = &self.trading.positions[order.position as usize];
+        let shares = if order.user_side == Side::Sell {
+            (sellable(Some(position), side) + order.shares_locked).min(c.qty.0)
+        } else {
+            0
+        };
+        let cash = notional(cash_per_unit(side, yes_price), Qty(c.qty.0 - shares)).0;
+        if self.ledger.available(order.account) + order.cash_locked < cash {
+            return Err(ResultCode::InsufficientFunds);
+        }
+        let (account, position, old_remaining) = (order.account, order.position, order.remaining);
+        let old_level = self.trading.links[slot as usize].level;
+        let book = &mut self.markets.contracts[contract as usize].book;
+        let after = book.remove(&mut self.trading.links, slot);
+        self.book_delta(contract, side, old_level, after.qty, after.orders, out);
+        self.unlock_order(slot);
+        self.lock_order(account, position, side, shares, cash);
+        let now = self.now;
+        let order = self.trading.order_mut(slot);
+        order.price = yes_price;
+        order.remaining = c.qty.0;
+        order.qty = order.qty - old_remaining + c.qty.0;
+        order.shares_locked = shares;
+        order.cash_locked = cash;
+        order.updated_at = now;
+        self.execute(slot, level, true, out);
+        Ok(Reply::Order(self.order_report(c.order, false)))
+    }
+
+    pub(crate) fn close_position(
+        &mut self,
+        c: &ClosePosition,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self
+            .markets
+            .get(c.market)
+            .ok_or(ResultCode::MarketNotFound)?;
+        let outcome = self
+            .markets
+            .outcome(c.outcome)
+            .filter(|o| o.market == c.market)
+            .ok_or(ResultCode::OutcomeNotFound)?;
+        let account = self.trading_account(c.actor, c.pool, market.currency)?;
+        let side = if outcome.no_view {
+            BookSide::Bid
+        } else {
+            BookSide::Ask
+        };
+        let held = sellable(self.trading.position(account, outcome.contract), side);
+        if held == 0 {
+            return Err(ResultCode::PositionNotFound);
+        }
+        self.place_order(
+            &PlaceOrder {
+                actor: c.actor,
+                pool: c.pool,
+                market: c.market,
+                outcome: c.outcome,
+                side: Side::Sell,
+                kind: OrderKind::Market,
+                price: c.worst_price,
+                qty: Qty(held),
+                time_in_force: TimeInForce::Ioc,
+                expires_at: Timestamp::ZERO,
+                post_only: false,
+                client_order_id: None,
+                self_trade: SelfTradePrevention::CancelResting,
+            },
+            out,
+        )
+    }
+
+    /// The contracts a mint or merge touches, and whether it is a complete set.
+    fn set_contracts(
+        &self,
+        market: MarketId,
+        outcome: Option<OutcomeId>,
+    ) -> Result<(Vec<u32>, bool), ResultCode> {
+        let record = self.markets.get(market).ok_or(ResultCode::MarketNotFound)?;
+        match outcome {
+            Some(outcome) => {
+                let outcome = self
+                    .markets
+                    .outcome(outcome)
+                    .filter(|o| o.market == market)
+                    .ok_or(ResultCode::OutcomeNotFound)?;
+                Ok((vec![outcome.contract], false))
+            }
+            None if record.contracts.len() == 1 => Ok((record.contracts.clone(), false)),
+            None => Ok((record.contracts.clone(), true)),
+        }
+    }
+
+    pub(crate) fn mint_shares(
+        &mut self,
+        c: &MintShares,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self
+            .markets
+            .get(c.market)
+            .ok_or(ResultCode::MarketNotFound)?;
+        let account = self.trading_account(c.actor, c.pool, market.currency)?;
+        if !market.is_trading(self.now) {
+            return Err(ResultCode::MarketNotOpen);
+        }
+        if c.qty.0 == 0 || c.qty.0 > QTY_ORDER_MAX {
+            return Err(ResultCode::InvalidQuantity);
+        }
+        let escrow = market.escrow;
+        let (contracts, complete_set) = self.set_contracts(c.market, c.outcome)?;
+        let cost = payout(c.qty).0;
+        if self.ledger.available(account) < cost {
+            return Err(ResultCode::InsufficientFunds);
+        }
+        let missing = contracts
+            .iter()
+            .filter(|&&k| self.trading.position(account, k).is_none())
+            .count();
+        if !self.has_position_room(missing) {
+            return Err(ResultCode::LimitExceeded);
+        }
+        self.ledger.transfer(
+            account,
+            escrow,
+            cost,
+            false,
+            LedgerReason::Escrow,
+            c.market.0,
+            out,
+        );
+        let count = contracts.len() as i64;
+        for (i, &contract) in contracts.iter().enumerate() {
+            let slot = self.position_slot(account, contract);
+            let position = &mut self.trading.positions[slot as usize];
+            let supply = &mut self.markets.contracts[contract as usize];
+            if complete_set {
+                // One YES of every outcome; the unit of cost is spread evenly.
+                let share = cost / count + if i == 0 { cost % count } else { 0 };
+                position.yes += c.qty.0;
+                position.yes_cost += share;
+                supply.yes_supply += c.qty.0;
+            } else {
+                position.yes += c.qty.0;
+                position.no += c.qty.0;
+                position.yes_cost += cost / 2;
+                position.no_cost += cost - cost / 2;
+                supply.yes_supply += c.qty.0;
+                supply.no_supply += c.qty.0;
+            }
+            if i == 0 {
+                position.net_cash += cost;
+            }
+            position.updated_at = self.now;
+        }
+        if complete_set {
+            self.markets.get_mut(c.market).expect("found").sets += c.qty.0 as i64;
+        }
+        Ok(crate::done())
+    }
+
+    pub(crate) fn merge_shares(
+        &mut self,
+        c: &MergeShares,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self
+            .markets
+            .get(c.market)
+            .ok_or(ResultCode::MarketNotFound)?;
+        let account = self.trading_account(c.actor, c.pool, market.currency)?;
+        if market.is_settled() {
+            return Err(ResultCode::MarketAlreadySettled);
+        }
+        if c.qty.0 == 0 || c.qty.0 > QTY_ORDER_MAX {
+            return Err(ResultCode::InvalidQuantity);
+        }
+        let escrow = market.escrow;
+        let (contracts, complete_set) = self.set_contracts(c.market, c.outcome)?;
+        for &contract in &contracts {
+            let position = self
+                .trading
+                .position(account, contract)
+                .ok_or(ResultCode::InsufficientShares)?;
+            let yes_free = position.yes - position.yes_locked;
+            let no_free = position.no - position.no_locked;
+            if yes_free < c.qty.0 || (!complete_set && no_free < c.qty.0) {
+                return Err(ResultCode::InsufficientShares);
+            }
+        }
+        let value = payout(c.qty).0;
+        let mut cost_removed = 0;
+        for &contract in &contracts {
+            let slot = self.trading.position_index[&(account, contract)];
+            let position = &mut self.trading.positions[slot as usize];
+            let supply = &mut self.markets.contracts[contract as usize];
+            let yes_cost = average_cost(position.yes_cost, position.yes, c.qty.0);
+            position.yes -= c.qty.0;
+            position.yes_cost -= yes_cost;
+            supply.yes_supply -= c.qty.0;
+            cost_removed += yes_cost;
+            if !complete_set {
+                let no_cost = average_cost(position.no_cost, position.no, c.qty.0);
+                position.no -= c.qty.0;
+                position.no_cost -= no_cost;
+                supply.no_supply -= c.qty.0;
+                cost_removed += no_cost;
+            }
+            position.updated_at = self.now;
+        }
+        // The money and the profit of the whole set are booked on its first contract, as
+        // minting booked its cost there.
+        let first = self.trading.position_index[&(account, contracts[0])];
+        let position = &mut self.trading.positions[first as usize];
+        position.net_cash -= value;
+        position.realized += value - cost_removed;
+        if complete_set {
+            self.markets.get_mut(c.market).expect("found").sets -= c.qty.0 as i64;
+        }
+        self.ledger.transfer(
+            escrow,
+            account,
+            value,
+            false,
+            LedgerReason::Release,
+            c.market.0,
+            out,
+        );
+        if let Some(user) = self.account_user(account)
+            && let Some(user) = self.users.get_mut(user)
+        {
+            user.stats.total_earnings += value - cost_removed;
+        }
+        Ok(crate::done())
+    }
+
+    /// Ends GTD orders whose time has come.
+    pub(crate) fn expire_orders(&mut self, out: &mut Vec<Event>) {
+        while let Some(&Reverse((expires_at, id))) = self.trading.expiries.peek() {
+            if expires_at > self.now {
+                break;
+            }
+            self.trading.expiries.pop();
+            if let Some(slot) = self.trading.find(id)
+                && self.trading.order(slot).expires_at == expires_at
+            {
+                self.cancel_resting(slot, DoneReason::Expired, out);
+            }
+        }
+        // Entries of orders that ended early pile up only until their expiry passes; if
+        // they ever outnumber live orders twice over, rebuild the heap from live orders.
+        if self.trading.expiries.len() > 2 * self.trading.live_orders as usize + 1024 {
+            let heap = std::mem::take(&mut self.trading.expiries);
+            self.trading.expiries = heap
+                .into_iter()
+                .filter(|Reverse((_, id))| self.trading.find(*id).is_some())
+                .collect();
+        }
+    }
+
+    /// Asserts the trading invariants; see `Engine::check`.
+    pub(crate) fn check_trading(&self) {
+        let mut locked_cash: FxHashMap<AccountId, i64> = FxHashMap::default();
+        let mut open_orders: FxHashMap<AccountId, u32> = FxHashMap::default();
+        let mut locked_yes: FxHashMap<u32, u64> = FxHashMap::default();
+        let mut locked_no: FxHashMap<u32, u64> = FxHashMap::default();
+        let mut live = 0;
+        for (slot, entry) in self.trading.slots.iter().enumerate() {
+            if !entry.live {
+                assert!(entry.order.is_none());
+                continue;
+            }
+            live += 1;
+            let order = entry.order.as_ref().expect("live slot holds an order");
+            assert!(order.shares_locked <= order.remaining);
+            assert_eq!(
+                order.cash_locked,
+                notional(
+                    cash_per_unit(order.side, order.price),
+                    Qty(order.remaining - order.shares_locked)
+                )
+                .0,
+                "cash lock of order {:?}",
+                order.id
+            );
+            assert_eq!(order.filled + order.remaining, order.qty);
+            assert_eq!(
+                self.trading.links[slot].qty, order.remaining,
+                "live orders rest with their remaining quantity"
+            );
+            *locked_cash.entry(order.account).or_default() += order.cash_locked;
+            *open_orders.entry(order.account).or_default() += 1;
+            match order.side {
+                BookSide::Ask => {
+                    *locked_yes.entry(order.position).or_default() += order.shares_locked
+                }
+                BookSide::Bid => {
+                    *locked_no.entry(order.position).or_default() += order.shares_locked
+                }
+            }
+        }
+        assert_eq!(live, self.trading.live_orders);
+        // Holds that are not orders: pending withdrawals and pool entries.
+        for tx in self.wallet.txs.values() {
+            if tx.status == betbet_protocol::event::TxStatus::Pending
+                && tx.tx_type == betbet_protocol::event::TxType::Withdrawal
+            {
+                *locked_cash.entry(tx.account).or_default() += tx.amount + tx.fee;
+            }
+        }
+        for pool in &self.pools.pools {
+            if pool.status == betbet_protocol::event::PoolStatus::Open {
+                for member in &pool.members {
+                    *locked_cash.entry(member.account).or_default() += member.contribution;
+                }
+            }
+        }
+        for (index, account) in self.ledger.accounts.iter().enumerate().skip(1) {
+            let id = AccountId(index as u64);
+            assert_eq!(
+                account.locked,
+                locked_cash.get(&id).copied().unwrap_or(0),
+                "held balance of {:?} does not match its orders and holds",
+                account.owner
+            );
+            assert_eq!(
+                account.open_orders,
+                open_orders.get(&id).copied().unwrap_or(0)
+            );
+        }
+        for (&(account, contract), &slot) in &self.trading.position_index {
+            let position = &self.trading.positions[slot as usize];
+            assert_eq!((position.account, position.contract), (account, contract));
+            assert_eq!(
+                position.yes_locked,
+                locked_yes.get(&slot).copied().unwrap_or(0)
+            );
+            assert_eq!(
+                position.no_locked,
+                locked_no.get(&slot).copied().unwrap_or(0)
+            );
+            assert!(position.yes_locked <= position.yes && position.no_locked <= position.no);
+            assert!(position.yes_cost >= 0 && position.no_cost >= 0);
+        }
+        let mut held: FxHashMap<u32, (u64, u64)> = FxHashMap::default();
+        for (&(_, contract), &slot) in &self.trading.position_index {
+            let position = &self.trading.positions[slot as usize];
+            let entry = held.entry(contract).or_default();
+            entry.0 += position.yes;
+            entry.1 += position.no;
+        }
+        for market in &self.markets.markets {
+            let mut no_total = 0u64;
+            for &contract in &market.contracts {
+                let record = &self.markets.contracts[contract as usize];
+                record.book.check(&self.trading.links);
+                assert_eq!(
+                    record.yes_supply as i64,
+                    record.no_supply as i64 + market.sets,
+                    "share supply of market {}",
+                    market.id
+                );
+                let (held_yes, held_no) = held.get(&contract).copied().unwrap_or((0, 0));
+                assert_eq!((held_yes, held_no), (record.yes_supply, record.no_supply));
+                no_total += record.no_supply;
+            }
+            let escrow = self.ledger.get(market.escrow).balance();
+            assert_eq!(
+                escrow,
+                (market.sets + no_total as i64) * i64::from(betbet_protocol::types::PRICE_SCALE),
+                "escrow of market {} does not cover its shares",
+                market.id
+            );
+        }
+    }
+}
+
+/// The cost basis of `taken` out of `held` shares that cost `cost` in total.
+#[inline]
+fn average_cost(cost: i64, held: u64, taken: u64) -> i64 {
+    if taken == 0 {
+        return 0;
+    }
+    if taken == held {
+        return cost;
+    }
+    (i128::from(cost) * i128::from(taken) / i128::from(held)) as i64
+}
