@@ -170,7 +170,7 @@ impl Book {
     /// The level of a price, or `None` if the price is not strictly inside (0, 1) on the grid.
     #[inline]
     pub fn level_of(&self, price: Price) -> Option<u16> {
-        if !price.is_valid() || price.0 % self.tick != 0 {
+        if !price.is_valid() || !price.0.is_multiple_of(self.tick) {
             return None;
         }
         Some((price.0 / self.tick) as u16)
@@ -541,9 +541,15 @@ impl StandaloneBook {
         self.free.push(slot);
     }
 
-    /// Takes up to `qty` from the side opposite `side`, best price first; returns what filled.
+    /// Takes up to `qty` from the side opposite `side`, best price first, reporting each fill
+    /// (maker slot, price, quantity) to `on_fill`; returns what filled.
     #[inline]
-    pub fn market(&mut self, side: BookSide, mut qty: u64) -> u64 {
+    pub fn market(
+        &mut self,
+        side: BookSide,
+        mut qty: u64,
+        mut on_fill: impl FnMut(u32, Price, u64),
+    ) -> u64 {
         let resting = side.opposite();
         let wanted = qty;
         while qty > 0 {
@@ -552,11 +558,14 @@ impl StandaloneBook {
             };
             let slot = self.book.level(resting, level).head;
             let available = self.links[slot as usize].qty;
+            let price = self.book.price_of(level);
             if available <= qty {
                 qty -= available;
+                on_fill(slot, price, available);
                 self.cancel(slot);
             } else {
                 self.book.reduce(&mut self.links, slot, qty);
+                on_fill(slot, price, qty);
                 qty = 0;
             }
         }
@@ -602,7 +611,7 @@ mod tests {
         let order: Vec<u32> = b.book.orders_at(&b.links, BookSide::Ask, 50).collect();
         assert_eq!(order, vec![first, second]);
         assert_eq!(b.book.level(BookSide::Ask, 50).qty, 5);
-        assert_eq!(b.market(BookSide::Bid, 2), 2);
+        assert_eq!(b.market(BookSide::Bid, 2, |_, _, _| {}), 2);
         assert_eq!(
             b.book
                 .orders_at(&b.links, BookSide::Ask, 50)

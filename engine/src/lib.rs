@@ -26,6 +26,7 @@ pub mod ledger;
 mod market;
 mod pool;
 mod query;
+pub mod runtime;
 pub mod snapshot;
 mod text;
 mod totp;
@@ -72,7 +73,8 @@ pub struct Limits {
     pub orders_max: u32,
     /// Positions across all accounts and contracts.
     pub positions_max: u32,
-    /// Finished orders kept for duplicate client-order-id answers and order history.
+    /// Ended orders kept findable by id, for order history and for answering a repeated
+    /// client order id (older history lives in the Postgres projection).
     pub closed_orders_kept: u32,
     /// Wallet transactions kept in memory (older ones live in the Postgres projection).
     pub transactions_kept: u32,
@@ -97,7 +99,7 @@ impl Default for Limits {
             outcomes_per_market_max: 32,
             orders_max: 2_000_000,
             positions_max: 4_000_000,
-            closed_orders_kept: 1_000_000,
+            closed_orders_kept: 100_000,
             transactions_kept: 1_000_000,
             sessions_per_user_max: 16,
             sessions_max: 2_000_000,
@@ -174,6 +176,13 @@ impl Engine {
             markets: Markets::default(),
             pools: Pools::default(),
         }
+    }
+
+    /// Sizes the engine's arenas to its limits up front, so the trading hot path never
+    /// reallocates. The runtime calls it once at start-up (after restoring a snapshot, whose
+    /// collections are only as large as their contents).
+    pub fn reserve_arenas(&mut self) {
+        self.trading.reserve(&self.limits);
     }
 
     pub fn limits(&self) -> &Limits {
@@ -313,6 +322,24 @@ impl Engine {
 
     pub(crate) fn currency_supported(&self, currency: Currency) -> bool {
         self.config.currencies.contains(&currency)
+    }
+
+    /// The earliest time at which a timer rule (GTD expiry, market close, session or
+    /// idempotency expiry) has something to do, so the runtime injects a `Tick` only when
+    /// one would change something.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let expiry = self.trading.expiries.peek().map(|r| (r.0).0);
+        let closing = self.markets.closing.first().map(|&(at, _)| at);
+        let session = self.users.session_expiry.first().map(|&(at, _)| at);
+        let idempotency = self
+            .wallet
+            .idempotency_order
+            .front()
+            .map(|&(at, _, _)| at.saturating_add_micros(wallet::IDEMPOTENCY_TTL_MICROS));
+        [expiry, closing, session, idempotency]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Asserts every cross-cutting invariant: the ledger balances, no balance is negative,

@@ -13,7 +13,7 @@ use crate::book::Book;
 use crate::ledger::{Account, Ledger, Owner};
 use crate::market::{Contract, Market, Markets, OutcomeRef, TradeRecord};
 use crate::pool::{Pool, PoolMember, Pools};
-use crate::trading::{ClosedOrder, Order, Position, SettledPosition, Slot, Trading};
+use crate::trading::{Order, Position, SettledPosition, Slot, Trading};
 use crate::users::{KycDocument, Profile, Session, TwoFa, User, UserStats, Users};
 use crate::wallet::{IdempotencyRecord, PaymentMethod, Reference, Tx, Wallet};
 use crate::{Config, Engine, Limits};
@@ -312,17 +312,14 @@ codec!(Order {
     updated_at,
     account_prev,
     account_next,
+    status,
+    reason,
+    closed_at,
 });
 codec!(Slot {
     generation,
     live,
     order
-});
-codec!(ClosedOrder {
-    order,
-    status,
-    reason,
-    closed_at
 });
 codec!(Position {
     id,
@@ -353,10 +350,9 @@ codec!(Trading {
     free_positions,
     position_index,
     position_ids,
+    account_positions,
     next_position,
     settled,
-    closed,
-    closed_order,
     client_ids,
     expiries,
 });

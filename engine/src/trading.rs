@@ -88,6 +88,10 @@ pub struct Order {
     /// The account's open-order list.
     pub account_prev: u32,
     pub account_next: u32,
+    /// Final status once the order ended (while live: `Open`, see [`Order::current_status`]).
+    pub status: OrderStatus,
+    pub reason: Option<DoneReason>,
+    pub closed_at: Timestamp,
 }
 
 impl Order {
@@ -96,29 +100,25 @@ impl Order {
         if no_view { yes.complement() } else { yes }
     }
 
-    pub fn status(&self) -> OrderStatus {
-        if self.filled > 0 {
-            OrderStatus::PartiallyFilled
-        } else {
-            OrderStatus::Open
+    /// The status of a live order (open or partially filled) or the final one of an
+    /// ended order.
+    pub fn current_status(&self) -> OrderStatus {
+        match self.status {
+            OrderStatus::Open if self.filled > 0 => OrderStatus::PartiallyFilled,
+            status => status,
         }
     }
 }
 
+/// One place in the order arena. After its order ends, the slot keeps it (a tombstone) until
+/// the slot is reused: the free list is first-in first-out and keeps a reserve of
+/// `Limits::closed_orders_kept` tombstones, so the last that many ended orders stay findable
+/// by id — for order history and for answering a repeated client order id — without a map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
     pub generation: u32,
     pub live: bool,
-    pub order: Option<Order>,
-}
-
-/// A finished order, kept for history and for answering a repeated client order id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClosedOrder {
     pub order: Order,
-    pub status: OrderStatus,
-    pub reason: DoneReason,
-    pub closed_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,16 +151,17 @@ pub struct SettledPosition {
 pub struct Trading {
     pub slots: Vec<Slot>,
     pub links: Vec<Link>,
-    pub free_slots: Vec<u32>,
+    /// Slots of ended orders, oldest first.
+    pub free_slots: VecDeque<u32>,
     pub live_orders: u32,
     pub positions: Vec<Position>,
     pub free_positions: Vec<u32>,
     pub position_index: FxHashMap<(AccountId, u32), u32>,
     pub position_ids: FxHashMap<PositionId, u32>,
+    /// Position slots of each account, for listing positions without a scan.
+    pub account_positions: FxHashMap<AccountId, Vec<u32>>,
     pub next_position: u64,
     pub settled: FxHashMap<AccountId, VecDeque<SettledPosition>>,
-    pub closed: FxHashMap<OrderId, ClosedOrder>,
-    pub closed_order: VecDeque<OrderId>,
     pub client_ids: FxHashMap<(AccountId, ClientOrderId), OrderId>,
     /// GTD orders by expiry; entries of orders that ended earlier are skipped when popped.
     pub expiries: BinaryHeap<Reverse<(Timestamp, OrderId)>>,
@@ -171,16 +172,15 @@ impl Trading {
         Trading {
             slots: Vec::new(),
             links: Vec::new(),
-            free_slots: Vec::new(),
+            free_slots: VecDeque::new(),
             live_orders: 0,
             positions: Vec::new(),
             free_positions: Vec::new(),
             position_index: FxHashMap::default(),
             position_ids: FxHashMap::default(),
+            account_positions: FxHashMap::default(),
             next_position: 0,
             settled: FxHashMap::default(),
-            closed: FxHashMap::default(),
-            closed_order: VecDeque::new(),
             client_ids: FxHashMap::default(),
             expiries: BinaryHeap::new(),
         }
@@ -199,20 +199,31 @@ impl Trading {
         (entry.live && entry.generation == generation).then_some(slot)
     }
 
+    /// An ended order still in the tombstone window.
+    pub fn find_ended(&self, id: OrderId) -> Option<&Order> {
+        let (slot, generation) = Self::slot_of(id);
+        let entry = self.slots.get(slot as usize)?;
+        (!entry.live && entry.generation == generation).then_some(&entry.order)
+    }
+
     #[inline]
     pub fn order(&self, slot: u32) -> &Order {
-        self.slots[slot as usize]
-            .order
-            .as_ref()
-            .expect("live slot holds an order")
+        &self.slots[slot as usize].order
     }
 
     #[inline]
     fn order_mut(&mut self, slot: u32) -> &mut Order {
-        self.slots[slot as usize]
-            .order
-            .as_mut()
-            .expect("live slot holds an order")
+        &mut self.slots[slot as usize].order
+    }
+
+    /// Reserves the order arena up to its limits so the hot path never reallocates (a
+    /// clone or a restored snapshot has only what it needs).
+    pub fn reserve(&mut self, limits: &Limits) {
+        let slots = (limits.orders_max + limits.closed_orders_kept) as usize;
+        self.slots.reserve(slots.saturating_sub(self.slots.len()));
+        self.links.reserve(slots.saturating_sub(self.links.len()));
+        self.free_slots
+            .reserve(slots.saturating_sub(self.free_slots.len()));
     }
 
     pub fn position(&self, account: AccountId, contract: u32) -> Option<&Position> {
@@ -249,6 +260,12 @@ impl Trading {
             "settling a position with locked shares"
         );
         self.position_ids.remove(&position.id);
+        if let Some(slots) = self.account_positions.get_mut(&account) {
+            slots.retain(|&s| s != slot);
+            if slots.is_empty() {
+                self.account_positions.remove(&account);
+            }
+        }
         self.free_positions.push(slot);
         let history = self.settled.entry(account).or_default();
         if history.len() >= SETTLED_PER_ACCOUNT_MAX {
@@ -371,6 +388,11 @@ impl Engine {
             .position_index
             .insert((account, contract), slot);
         self.trading.position_ids.insert(id, slot);
+        self.trading
+            .account_positions
+            .entry(account)
+            .or_default()
+            .push(slot);
         if first_in_market {
             self.markets
                 .get_mut(market)
@@ -449,7 +471,7 @@ impl Engine {
         if !c.price.is_valid() {
             return Err(ResultCode::InvalidPrice);
         }
-        if c.price.0 % market.tick.units() != 0 {
+        if !c.price.0.is_multiple_of(market.tick.units()) {
             return Err(ResultCode::PriceOffTick);
         }
         let time_in_force = match (c.kind, c.time_in_force) {
@@ -468,11 +490,12 @@ impl Engine {
         let contract = outcome.contract;
         let book = &self.markets.contracts[contract as usize].book;
         let level = book.level_of(yes_price).expect("checked price and tick");
-        let position = self
+        let position_slot = self
             .trading
             .position_index
             .get(&(account, contract))
-            .map(|&slot| &self.trading.positions[slot as usize]);
+            .copied();
+        let position = position_slot.map(|slot| &self.trading.positions[slot as usize]);
         let shares = if c.side == Side::Sell {
             sellable(position, side).min(c.qty.0)
         } else {
@@ -496,9 +519,7 @@ impl Engine {
         if rests && self.ledger.get(account).open_orders >= self.config.open_orders_per_user_max {
             return Err(ResultCode::TooManyOpenOrders);
         }
-        if self.trading.free_slots.is_empty()
-            && self.trading.slots.len() >= self.limits.orders_max as usize
-        {
+        if self.trading.live_orders >= self.limits.orders_max {
             return Err(ResultCode::BookFull);
         }
         if position.is_none() && !self.has_position_room(1) {
@@ -506,7 +527,10 @@ impl Engine {
         }
 
         // Everything is checked; from here the order is accepted.
-        let position = self.position_slot(account, contract);
+        let position = match position_slot {
+            Some(slot) => slot,
+            None => self.position_slot(account, contract),
+        };
         self.lock_order(account, position, side, shares, cash);
         let now = self.now;
         let slot = self.allocate_slot(Order {
@@ -538,6 +562,9 @@ impl Engine {
             updated_at: now,
             account_prev: NIL,
             account_next: NIL,
+            status: OrderStatus::Open,
+            reason: None,
+            closed_at: Timestamp::ZERO,
         });
         let id = self.trading.order(slot).id;
         if let Some(client_id) = c.client_order_id {
@@ -599,22 +626,40 @@ impl Engine {
     }
 
     fn allocate_slot(&mut self, mut order: Order) -> u32 {
-        let slot = match self.trading.free_slots.pop() {
-            Some(slot) => slot,
-            None => {
-                self.trading.slots.push(Slot {
-                    generation: 0,
-                    live: false,
-                    order: None,
-                });
-                self.trading.links.push(Link::EMPTY);
-                (self.trading.slots.len() - 1) as u32
+        let reserve = self.limits.closed_orders_kept as usize;
+        let capacity = (self.limits.orders_max + self.limits.closed_orders_kept) as usize;
+        let reuse = self.trading.free_slots.len() > reserve
+            || (self.trading.slots.len() >= capacity && !self.trading.free_slots.is_empty());
+        let slot = if reuse {
+            let slot = self
+                .trading
+                .free_slots
+                .pop_front()
+                .expect("checked non-empty");
+            // The tombstone leaves the window: its client order id may be used again.
+            let old = &self.trading.slots[slot as usize].order;
+            if let Some(client_id) = old.client_order_id
+                && self.trading.client_ids.get(&(old.account, client_id)) == Some(&old.id)
+            {
+                self.trading.client_ids.remove(&(old.account, client_id));
             }
+            slot
+        } else {
+            self.trading.slots.push(Slot {
+                generation: 0,
+                live: false,
+                order: order.clone(),
+            });
+            self.trading.links.push(Link::EMPTY);
+            (self.trading.slots.len() - 1) as u32
         };
-        let entry = &mut self.trading.slots[slot as usize];
-        entry.generation = entry.generation.wrapping_add(1).max(1);
-        entry.live = true;
-        order.id = OrderId((u64::from(entry.generation) << 32) | u64::from(slot));
+        let generation = {
+            let entry = &mut self.trading.slots[slot as usize];
+            entry.generation = entry.generation.wrapping_add(1).max(1);
+            entry.live = true;
+            entry.generation
+        };
+        order.id = OrderId((u64::from(generation) << 32) | u64::from(slot));
         // Link into the account's open-order list (at the head).
         let account = self.ledger.get_mut(order.account);
         order.account_next = account.orders_head;
@@ -622,7 +667,7 @@ impl Engine {
         let old_head = account.orders_head;
         account.orders_head = slot;
         account.open_orders += 1;
-        entry.order = Some(order);
+        self.trading.slots[slot as usize].order = order;
         if old_head != NIL {
             self.trading.order_mut(old_head).account_prev = slot;
         }
@@ -677,9 +722,7 @@ impl Engine {
                 return None;
             }
             let book = &self.markets.contracts[contract as usize].book;
-            let Some(best) = book.best(opposite) else {
-                return None;
-            };
+            let best = book.best(opposite)?;
             if !acceptable(side, limit, best) {
                 return None;
             }
@@ -918,7 +961,7 @@ impl Engine {
             .is_some_and(|o| o.no_view);
         let (status, reason) = match end {
             Some((status, reason)) => (status, Some(reason)),
-            None => (order.status(), None),
+            None => (order.current_status(), None),
         };
         out.push(Event::OrderUpdated(OrderUpdated {
             order: order.id,
@@ -950,73 +993,47 @@ impl Engine {
         self.finish(slot, status, reason, out);
     }
 
-    /// Ends an order that is not on a book (any more): releases its holds, reports it, keeps
-    /// it in the closed-order window and frees its slot.
+    /// Ends an order that is not on a book (any more): releases its holds, reports it, and
+    /// leaves it in its slot as a tombstone (see [`Slot`]).
     fn finish(&mut self, slot: u32, status: OrderStatus, reason: DoneReason, out: &mut Vec<Event>) {
         self.unlock_order(slot);
         self.order_updated(slot, Some((status, reason)), out);
-        let order = self.trading.slots[slot as usize]
-            .order
-            .take()
-            .expect("live slot holds an order");
+        let now = self.now;
+        let order = self.trading.order_mut(slot);
+        order.status = status;
+        order.reason = Some(reason);
+        order.closed_at = now;
+        let (account, prev, next) = (order.account, order.account_prev, order.account_next);
         self.trading.slots[slot as usize].live = false;
-        self.trading.free_slots.push(slot);
+        self.trading.free_slots.push_back(slot);
         self.trading.live_orders -= 1;
         // Unlink from the account's open-order list.
-        if order.account_prev == NIL {
-            self.ledger.get_mut(order.account).orders_head = order.account_next;
+        if prev == NIL {
+            self.ledger.get_mut(account).orders_head = next;
         } else {
-            self.trading.order_mut(order.account_prev).account_next = order.account_next;
+            self.trading.order_mut(prev).account_next = next;
         }
-        if order.account_next != NIL {
-            self.trading.order_mut(order.account_next).account_prev = order.account_prev;
+        if next != NIL {
+            self.trading.order_mut(next).account_prev = prev;
         }
-        self.ledger.get_mut(order.account).open_orders -= 1;
-
-        if self.trading.closed.len() >= self.limits.closed_orders_kept as usize
-            && let Some(old) = self.trading.closed_order.pop_front()
-            && let Some(old) = self.trading.closed.remove(&old)
-            && let Some(client_id) = old.order.client_order_id
-        {
-            self.trading
-                .client_ids
-                .remove(&(old.order.account, client_id));
-        }
-        let id = order.id;
-        self.trading.closed_order.push_back(id);
-        self.trading.closed.insert(
-            id,
-            ClosedOrder {
-                order,
-                status,
-                reason,
-                closed_at: self.now,
-            },
-        );
+        self.ledger.get_mut(account).open_orders -= 1;
     }
 
-    /// The report of a live or recently closed order.
+    /// The report of a live or recently ended order.
     pub(crate) fn order_report(&self, id: OrderId, duplicate: bool) -> OrderReport {
-        let (order, status) = match self.trading.find(id) {
-            Some(slot) => {
-                let order = self.trading.order(slot);
-                (order, order.status())
-            }
-            None => {
-                let closed = self
-                    .trading
-                    .closed
-                    .get(&id)
-                    .expect("reported orders are live or in the closed window");
-                (&closed.order, closed.status)
-            }
+        let order = match self.trading.find(id) {
+            Some(slot) => self.trading.order(slot),
+            None => self
+                .trading
+                .find_ended(id)
+                .expect("reported orders are live or in the tombstone window"),
         };
-        let open = status.is_open();
+        let status = order.current_status();
         OrderReport {
             order: id,
             status,
             filled: Qty(order.filled),
-            remaining: Qty(if open { order.remaining } else { 0 }),
+            remaining: Qty(if status.is_open() { order.remaining } else { 0 }),
             filled_notional: Amount(order.filled_notional),
             trades: order.trades,
             duplicate,
@@ -1030,8 +1047,8 @@ impl Engine {
         match self.trading.find(id) {
             Some(slot) if may(self.trading.order(slot)) => Ok(slot),
             Some(_) => Err(ResultCode::OrderNotFound),
-            None => match self.trading.closed.get(&id) {
-                Some(closed) if may(&closed.order) => Err(ResultCode::OrderNotOpen),
+            None => match self.trading.find_ended(id) {
+                Some(order) if may(order) => Err(ResultCode::OrderNotOpen),
                 _ => Err(ResultCode::OrderNotFound),
             },
         }
@@ -1095,7 +1112,7 @@ impl Engine {
         if !c.price.is_valid() {
             return Err(ResultCode::InvalidPrice);
         }
-        if c.price.0 % market.tick.units() != 0 {
+        if !c.price.0.is_multiple_of(market.tick.units()) {
             return Err(ResultCode::PriceOffTick);
         }
         let (side, yes_price) = book_terms(outcome, order.user_side, c.price);
@@ -1407,11 +1424,11 @@ impl Engine {
         let mut live = 0;
         for (slot, entry) in self.trading.slots.iter().enumerate() {
             if !entry.live {
-                assert!(entry.order.is_none());
                 continue;
             }
             live += 1;
-            let order = entry.order.as_ref().expect("live slot holds an order");
+            let order = &entry.order;
+            assert_eq!(order.status, OrderStatus::Open);
             assert!(order.shares_locked <= order.remaining);
             assert_eq!(
                 order.cash_locked,

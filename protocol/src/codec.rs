@@ -457,6 +457,8 @@ macro_rules! wire_enum {
     ) => {
         $(#[$meta])*
         #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+        // Messages are built, sent and dropped; boxing big variants would cost more than it saves.
+        #[allow(clippy::large_enum_variant)]
         pub enum $name { $( $(#[$vmeta])* $variant($payload) ),* }
 
         impl $name {

@@ -6,6 +6,7 @@
 //!   conversions.
 //! - [`command`], [`event`], [`query`]: what goes into the core, what comes out of it, and the
 //!   reads it answers.
+//! - [`view`]: the read models queries return.
 //! - [`message`]: responses, the connection handshake and length-prefixed framing.
 //! - [`result`]: the stable codes of business rejections.
 //! - [`odds`]: the one place where back/lay odds and prices convert.
@@ -23,6 +24,7 @@ pub mod odds;
 pub mod query;
 pub mod result;
 pub mod types;
+pub mod view;
 
 pub use codec::{Decode, DecodeError, Encode};
 pub use command::{Command, JournalEntry};

@@ -660,7 +660,8 @@ fn market_creation_is_validated() {
         scalar_low: Amount(0),
         scalar_high: Amount(1),
     };
-    let cases: Vec<(Box<dyn Fn(&mut CreateMarket)>, ResultCode)> = vec![
+    type Change = Box<dyn Fn(&mut CreateMarket)>;
+    let cases: Vec<(Change, ResultCode)> = vec![
         (
             Box::new(|c| c.title = String::new()),
             ResultCode::InvalidText,

@@ -86,9 +86,10 @@ fn refresh_tokens_rotate_and_a_reused_one_revokes_the_session() {
 
 #[test]
 fn sessions_expire_and_are_bounded_per_user() {
-    let mut limits = Limits::default();
-    limits.sessions_per_user_max = 2;
-    let mut w = World::with_limits(limits);
+    let mut w = World::with_limits(Limits {
+        sessions_per_user_max: 2,
+        ..Limits::default()
+    });
     let alice = w.register("alice");
     let soon = w.now.saturating_add_micros(60_000_000);
     w.ok(session(alice, 1, None, soon));
