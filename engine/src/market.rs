@@ -32,6 +32,7 @@ use betbet_protocol::types::{
     AccountId, Amount, Currency, MarketId, OutcomeId, PRICE_SCALE, Price, Qty, Timestamp, UserId,
     notional,
 };
+use betbet_protocol::view::Candle;
 use std::collections::{BTreeSet, VecDeque};
 
 /// The largest creator fee: 10 % of net winnings.
@@ -76,9 +77,39 @@ pub struct Market {
     pub accounts: Vec<AccountId>,
     /// Accounts that have traded here at least once.
     pub participants: u32,
+    /// Taker volume per hour over the last day (ring by hour of day), for trending.
+    pub hourly_volume: [i64; 24],
+    /// The hour (µs / 3.6e9) of the newest `hourly_volume` bucket.
+    pub volume_hour: i64,
 }
 
+const HOUR_MICROS: i64 = 3_600_000_000;
+
 impl Market {
+    /// Adds taker volume at time `at` to the hourly ring, clearing hours that went stale.
+    pub fn add_volume(&mut self, at: Timestamp, volume: i64) {
+        let hour = at.0.div_euclid(HOUR_MICROS);
+        if hour > self.volume_hour {
+            let stale = (hour - self.volume_hour).min(24);
+            for h in 1..=stale {
+                self.hourly_volume[((self.volume_hour + h).rem_euclid(24)) as usize] = 0;
+            }
+            self.volume_hour = hour;
+        }
+        if hour > self.volume_hour - 24 {
+            self.hourly_volume[hour.rem_euclid(24) as usize] += volume;
+        }
+    }
+
+    /// Taker volume of the 24 hours before `now`.
+    pub fn volume_24h(&self, now: Timestamp) -> i64 {
+        let now_hour = now.0.div_euclid(HOUR_MICROS);
+        (self.volume_hour - 23..=self.volume_hour)
+            .filter(|&h| h > now_hour - 24)
+            .map(|h| self.hourly_volume[h.rem_euclid(24) as usize])
+            .sum()
+    }
+
     pub fn is_settled(&self) -> bool {
         matches!(self.status, MarketStatus::Resolved | MarketStatus::Voided)
     }
@@ -89,7 +120,7 @@ impl Market {
     }
 }
 
-/// One trade as kept for market-data snapshots and charts.
+/// One trade as kept for market-data snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TradeRecord {
     pub trade: u64,
@@ -97,6 +128,50 @@ pub struct TradeRecord {
     pub qty: Qty,
     pub taker_side: BookSide,
     pub at: Timestamp,
+    /// The book sequence of the trade.
+    pub seq: u64,
+}
+
+/// One-minute candles kept per contract (a day), and one-hour candles (ninety days).
+pub const CANDLES_1M_KEPT: usize = 1_440;
+pub const CANDLES_1H_KEPT: usize = 2_160;
+const MINUTE_MICROS: i64 = 60_000_000;
+
+/// Folds a trade into the newest candle of `ring` if it falls in the same interval, else
+/// starts a new one (dropping the oldest beyond `kept`).
+fn fold_candle(
+    ring: &mut VecDeque<Candle>,
+    kept: usize,
+    interval: i64,
+    at: Timestamp,
+    price: Price,
+    qty: Qty,
+) {
+    let start = Timestamp(at.0 - at.0.rem_euclid(interval));
+    let notional = betbet_protocol::types::notional(price, qty);
+    match ring.back_mut() {
+        Some(candle) if candle.start == start => {
+            candle.high = candle.high.max(price);
+            candle.low = candle.low.min(price);
+            candle.close = price;
+            candle.volume = Qty(candle.volume.0 + qty.0);
+            candle.notional = Amount(candle.notional.0 + notional.0);
+        }
+        _ => {
+            if ring.len() >= kept {
+                ring.pop_front();
+            }
+            ring.push_back(Candle {
+                start,
+                open: price,
+                high: price,
+                low: price,
+                close: price,
+                volume: qty,
+                notional,
+            });
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +186,29 @@ pub struct Contract {
     pub volume_shares: u64,
     pub trades: u64,
     pub recent: VecDeque<TradeRecord>,
+    pub candles_1m: VecDeque<Candle>,
+    pub candles_1h: VecDeque<Candle>,
+}
+
+impl Contract {
+    pub fn record_candles(&mut self, at: Timestamp, price: Price, qty: Qty) {
+        fold_candle(
+            &mut self.candles_1m,
+            CANDLES_1M_KEPT,
+            MINUTE_MICROS,
+            at,
+            price,
+            qty,
+        );
+        fold_candle(
+            &mut self.candles_1h,
+            CANDLES_1H_KEPT,
+            60 * MINUTE_MICROS,
+            at,
+            price,
+            qty,
+        );
+    }
 }
 
 /// Where an outcome id points: its market, contract, and whether it is the NO side of a
@@ -248,8 +346,7 @@ impl Engine {
             MarketType::Binary | MarketType::Scalar => 1,
         };
         let first_contract = self.markets.contracts.len() as u32;
-        for (k, &outcome) in outcome_ids.iter().enumerate().take(contract_count) {
-            let _ = k;
+        for &outcome in outcome_ids.iter().take(contract_count) {
             self.markets.contracts.push(Contract {
                 market: id,
                 outcome,
@@ -260,6 +357,8 @@ impl Engine {
                 volume_shares: 0,
                 trades: 0,
                 recent: VecDeque::new(),
+                candles_1m: VecDeque::new(),
+                candles_1h: VecDeque::new(),
             });
         }
         for index in 0..outcomes.len() {
@@ -305,6 +404,8 @@ impl Engine {
             trades: 0,
             accounts: Vec::new(),
             participants: 0,
+            hourly_volume: [0; 24],
+            volume_hour: 0,
         });
         self.markets.closing.insert((c.closes_at, id));
         out.push(Event::MarketCreated(MarketCreated {

@@ -5,17 +5,26 @@
 
 use crate::Engine;
 use crate::ledger::Owner;
+use crate::trading::{Order, Position};
 use crate::wallet::{Reference, Tx};
+use betbet_protocol::command::{MarketStatus, MarketType};
 use betbet_protocol::event::BookSide;
+use betbet_protocol::event::OrderStatus;
 use betbet_protocol::message::Empty;
 use betbet_protocol::query::{
     BOOK_DEPTH_MAX, BookQuery, BookSnapshot, CoreStatus, Level, PAGE_LIMIT_MAX, Query, QueryReply,
     TxQuery,
 };
-use betbet_protocol::types::{AccountId, Amount, Qty, UserId};
+use betbet_protocol::query::{
+    CandleQuery, MarketListQuery, MarketSort, OrdersQuery, PositionsQuery, Timeframe,
+};
+use betbet_protocol::types::{
+    AccountId, Amount, MarketId, OrderId, OutcomeId, PoolId, Price, Qty, Timestamp, UserId,
+};
 use betbet_protocol::view::{
-    KycDocumentView, KycStatusView, PaymentMethodView, ReferenceType, SessionView, StatsView,
-    TxView, UserAuthView, UserView, WalletView,
+    Candle, CategoryCount, KycDocumentView, KycStatusView, MarketData, MarketList, MarketView,
+    OrderView, OutcomeView, PaymentMethodView, PoolMemberView, PoolView, PositionView,
+    ReferenceType, SessionView, StatsView, TradeView, TxView, UserAuthView, UserView, WalletView,
 };
 
 fn tx_view(tx: &Tx) -> TxView {
@@ -138,6 +147,31 @@ impl Engine {
             Query::KycDocument(q) => self
                 .kyc_view(q.id)
                 .map_or_else(not_found, QueryReply::KycDocument),
+            Query::Markets(q) => QueryReply::Markets(self.market_list(q)),
+            Query::Market(q) => self
+                .market_view(q.market)
+                .map_or_else(not_found, QueryReply::Market),
+            Query::Categories(_) => QueryReply::Categories(self.categories()),
+            Query::MarketData(q) => self
+                .market_data(q.market)
+                .map_or_else(not_found, QueryReply::MarketData),
+            Query::Candles(q) => self.candles(q).map_or_else(not_found, QueryReply::Candles),
+            Query::Orders(q) => QueryReply::Orders(self.orders(q)),
+            Query::Order(q) => self
+                .order_view(q.order)
+                .map_or_else(not_found, QueryReply::Order),
+            Query::Positions(q) => QueryReply::Positions(self.positions(q)),
+            Query::Position(q) => match self.trading.position_by_id(q.position) {
+                Some(position) => self
+                    .position_views(position, false)
+                    .into_iter()
+                    .next()
+                    .map_or_else(not_found, QueryReply::Position),
+                None => not_found(),
+            },
+            Query::Pool(q) => self
+                .pool_view(q.pool)
+                .map_or_else(not_found, QueryReply::Pool),
         }
     }
 
@@ -296,6 +330,413 @@ impl Engine {
             verified_by: document.verified_by,
             kyc_level: document.kyc_level,
             notes: document.notes.clone(),
+        })
+    }
+}
+
+/// A candle seen from the NO side: prices mirrored, high and low swapped.
+fn mirror(candle: Candle) -> Candle {
+    Candle {
+        open: candle.open.complement(),
+        high: candle.low.complement(),
+        low: candle.high.complement(),
+        close: candle.close.complement(),
+        ..candle
+    }
+}
+
+/// Merges consecutive candles into `interval`-long ones (both rings hold whole intervals).
+fn aggregate(candles: impl Iterator<Item = Candle>, interval: i64) -> Vec<Candle> {
+    let mut out: Vec<Candle> = Vec::new();
+    for candle in candles {
+        let start = Timestamp(candle.start.0 - candle.start.0.rem_euclid(interval));
+        match out.last_mut() {
+            Some(last) if last.start == start => {
+                last.high = last.high.max(candle.high);
+                last.low = last.low.min(candle.low);
+                last.close = candle.close;
+                last.volume = Qty(last.volume.0 + candle.volume.0);
+                last.notional = Amount(last.notional.0 + candle.notional.0);
+            }
+            _ => out.push(Candle { start, ..candle }),
+        }
+    }
+    out
+}
+
+impl Engine {
+    fn outcome_view(&self, market: &crate::market::Market, index: usize) -> OutcomeView {
+        let id = market.outcomes[index];
+        let outcome = self.markets.outcome(id).expect("market outcomes exist");
+        let contract = &self.markets.contracts[outcome.contract as usize];
+        let book = &contract.book;
+        let bid = book.best(BookSide::Bid).map(|l| book.price_of(l));
+        let ask = book.best(BookSide::Ask).map(|l| book.price_of(l));
+        let (best_bid, best_ask, last_price) = if outcome.no_view {
+            (
+                ask.map(Price::complement),
+                bid.map(Price::complement),
+                contract.last_price.map(Price::complement),
+            )
+        } else {
+            (bid, ask, contract.last_price)
+        };
+        let is_winner = match market.status {
+            MarketStatus::Resolved if market.market_type != MarketType::Scalar => {
+                Some(market.winner == Some(id))
+            }
+            _ => None,
+        };
+        OutcomeView {
+            id,
+            text: market.outcome_texts[index].clone(),
+            best_bid,
+            best_ask,
+            last_price,
+            volume: Qty(contract.volume_shares),
+            is_winner,
+        }
+    }
+
+    pub fn market_view(&self, id: MarketId) -> Option<MarketView> {
+        let market = self.markets.get(id)?;
+        Some(MarketView {
+            id,
+            creator: market.creator,
+            title: market.title.clone(),
+            description: market.description.clone(),
+            category: market.category.clone(),
+            market_type: market.market_type,
+            tick_size: market.tick,
+            currency: market.currency,
+            opens_at: market.opens_at,
+            closes_at: market.closes_at,
+            creator_fee_bp: market.creator_fee_bp,
+            oracle_type: market.oracle_type,
+            resolution_source: market.resolution_source.clone(),
+            scalar_low: market.scalar_low,
+            scalar_high: market.scalar_high,
+            status: market.status,
+            created_at: market.created_at,
+            resolved_at: market.resolved_at,
+            winner: market.winner,
+            scalar_value: market.scalar_value,
+            volume: Amount(market.volume),
+            volume_24h: Amount(market.volume_24h(self.now)),
+            trades: market.trades,
+            participants: market.participants,
+            outcomes: (0..market.outcomes.len())
+                .map(|i| self.outcome_view(market, i))
+                .collect(),
+        })
+    }
+
+    fn market_list(&self, q: &MarketListQuery) -> MarketList {
+        let category = q.category.as_deref().map(str::to_lowercase);
+        let mut matching: Vec<&crate::market::Market> = self
+            .markets
+            .markets
+            .iter()
+            .filter(|m| q.status.is_none_or(|s| s == m.status))
+            .filter(|m| {
+                category
+                    .as_deref()
+                    .is_none_or(|c| m.category.to_lowercase() == c)
+            })
+            .collect();
+        match q.sort {
+            MarketSort::Volume => matching.sort_by_key(|m| (std::cmp::Reverse(m.volume), m.id)),
+            MarketSort::Newest => matching.sort_by_key(|m| std::cmp::Reverse(m.id)),
+            MarketSort::ClosingSoon => matching.sort_by_key(|m| (m.closes_at, m.id)),
+            MarketSort::Trending => matching.sort_by_key(|m| {
+                (
+                    std::cmp::Reverse(m.volume_24h(self.now)),
+                    std::cmp::Reverse(m.trades),
+                    m.id,
+                )
+            }),
+        }
+        let limit = q.limit.clamp(1, PAGE_LIMIT_MAX) as usize;
+        MarketList {
+            total: matching.len() as u32,
+            markets: matching
+                .into_iter()
+                .skip(q.offset as usize)
+                .take(limit)
+                .filter_map(|m| self.market_view(m.id))
+                .collect(),
+        }
+    }
+
+    fn categories(&self) -> Vec<CategoryCount> {
+        let mut counts: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+        for market in &self.markets.markets {
+            let entry = counts.entry(market.category.to_lowercase()).or_default();
+            entry.1 += 1;
+            entry.0 += u32::from(market.status == MarketStatus::Open);
+        }
+        counts
+            .into_iter()
+            .map(|(category, (open, total))| CategoryCount {
+                category,
+                open,
+                total,
+            })
+            .collect()
+    }
+
+    fn market_data(&self, id: MarketId) -> Option<MarketData> {
+        let market = self.markets.get(id)?;
+        let mut books = Vec::new();
+        let mut trades = Vec::new();
+        for &contract in &market.contracts {
+            let record = &self.markets.contracts[contract as usize];
+            books.extend(self.book_snapshot(&BookQuery {
+                outcome: record.outcome,
+                depth: BOOK_DEPTH_MAX,
+            }));
+            trades.extend(record.recent.iter().map(|t| TradeView {
+                trade: betbet_protocol::types::TradeId(t.trade),
+                price: t.price,
+                qty: t.qty,
+                taker_side: t.taker_side,
+                at: t.at,
+                seq: t.seq,
+            }));
+        }
+        Some(MarketData {
+            market: self.market_view(id)?,
+            books,
+            trades,
+        })
+    }
+
+    fn candles(&self, q: &CandleQuery) -> Option<Vec<Candle>> {
+        let outcome = self.markets.outcome(q.outcome)?;
+        let contract = &self.markets.contracts[outcome.contract as usize];
+        let limit = q.limit.clamp(1, 1_000) as usize;
+        let candles = match q.timeframe {
+            Timeframe::M1 => contract.candles_1m.iter().copied().collect::<Vec<_>>(),
+            Timeframe::M5 | Timeframe::M15 => {
+                aggregate(contract.candles_1m.iter().copied(), q.timeframe.micros())
+            }
+            Timeframe::H1 => contract.candles_1h.iter().copied().collect(),
+            Timeframe::H4 | Timeframe::D1 => {
+                aggregate(contract.candles_1h.iter().copied(), q.timeframe.micros())
+            }
+        };
+        let skip = candles.len().saturating_sub(limit);
+        Some(
+            candles
+                .into_iter()
+                .skip(skip)
+                .map(|c| if outcome.no_view { mirror(c) } else { c })
+                .collect(),
+        )
+    }
+
+    fn view_of_order(&self, order: &Order, live: bool) -> OrderView {
+        let status = if live {
+            order.current_status()
+        } else {
+            order.status
+        };
+        OrderView {
+            id: order.id,
+            user: order.user,
+            pool: order.pool,
+            market: order.market,
+            outcome: order.outcome,
+            side: order.user_side,
+            kind: order.kind,
+            price: order.view_price(order.price),
+            qty: Qty(order.qty),
+            filled: Qty(order.filled),
+            remaining: Qty(if status.is_open() { order.remaining } else { 0 }),
+            status,
+            reason: order.reason,
+            time_in_force: order.time_in_force,
+            expires_at: order.expires_at,
+            post_only: order.post_only,
+            client_order_id: order.client_order_id,
+            filled_notional: Amount(order.filled_notional),
+            trades: order.trades,
+            created_at: order.created_at,
+            updated_at: if live {
+                order.updated_at
+            } else {
+                order.closed_at
+            },
+        }
+    }
+
+    pub fn order_view(&self, id: OrderId) -> Option<OrderView> {
+        match self.trading.find(id) {
+            Some(slot) => Some(self.view_of_order(self.trading.order(slot), true)),
+            None => self
+                .trading
+                .find_ended(id)
+                .map(|order| self.view_of_order(order, false)),
+        }
+    }
+
+    fn orders(&self, q: &OrdersQuery) -> Vec<OrderView> {
+        let Some(user) = self.users.get(q.user) else {
+            return Vec::new();
+        };
+        let limit = q.limit.clamp(1, PAGE_LIMIT_MAX) as usize;
+        let mut views: Vec<OrderView> = Vec::new();
+        for &(_, account) in &user.wallets {
+            let head = self.ledger.get(account).orders_head;
+            views.extend(
+                self.trading
+                    .account_orders(head)
+                    .filter(|o| q.market.is_none_or(|m| m == o.market))
+                    .map(|o| self.view_of_order(o, true)),
+            );
+        }
+        if !q.open {
+            // Ended orders still in the tombstone window, newest first.
+            for &slot in self.trading.free_slots.iter().rev() {
+                let order = self.trading.order(slot);
+                if order.user == q.user
+                    && order.status != OrderStatus::Open
+                    && q.market.is_none_or(|m| m == order.market)
+                    && !self.trading.slots[slot as usize].live
+                {
+                    views.push(self.view_of_order(order, false));
+                    if views.len() >= q.offset as usize + limit {
+                        break;
+                    }
+                }
+            }
+        }
+        views.sort_by_key(|v| std::cmp::Reverse(v.created_at));
+        views
+            .into_iter()
+            .skip(q.offset as usize)
+            .take(limit)
+            .collect()
+    }
+
+    /// The sides of a position as views: YES holdings back the contract's outcome (or, for a
+    /// binary or scalar market, its first outcome); NO holdings back the second outcome of a
+    /// binary or scalar market, or lay the outcome of a multiple market's contract.
+    fn position_views(&self, position: &Position, settled: bool) -> Vec<PositionView> {
+        let contract = &self.markets.contracts[position.contract as usize];
+        let Some(market) = self.markets.get(contract.market) else {
+            return Vec::new();
+        };
+        let (user, pool) = match self.ledger.get(position.account).owner {
+            Owner::User(user) => (Some(user), None),
+            Owner::Pool(pool) => (None, Some(pool)),
+            _ => (None, None),
+        };
+        let no_outcome: OutcomeId = match market.market_type {
+            MarketType::Multiple => contract.outcome,
+            MarketType::Binary | MarketType::Scalar => market.outcomes[1],
+        };
+        let sides = [
+            (
+                contract.outcome,
+                false,
+                position.yes,
+                position.yes_locked,
+                position.yes_cost,
+            ),
+            (
+                no_outcome,
+                market.market_type == MarketType::Multiple,
+                position.no,
+                position.no_locked,
+                position.no_cost,
+            ),
+        ];
+        sides
+            .into_iter()
+            .filter(|&(_, _, qty, _, _)| qty > 0 || settled)
+            .map(|(outcome, lay, qty, locked, cost)| PositionView {
+                id: position.id,
+                user,
+                pool,
+                market: market.id,
+                outcome,
+                lay,
+                qty: Qty(qty),
+                locked: Qty(locked),
+                cost: Amount(cost),
+                realized: Amount(position.realized),
+                settled,
+                opened_at: position.opened_at,
+                updated_at: position.updated_at,
+            })
+            .collect()
+    }
+
+    fn positions(&self, q: &PositionsQuery) -> Vec<PositionView> {
+        let Some(user) = self.users.get(q.user) else {
+            return Vec::new();
+        };
+        let mut views = Vec::new();
+        for &(_, account) in &user.wallets {
+            if q.settled {
+                for settled in self
+                    .trading
+                    .settled
+                    .get(&account)
+                    .into_iter()
+                    .flatten()
+                    .rev()
+                {
+                    views.extend(self.position_views(&settled.position, true));
+                }
+            } else {
+                for &slot in self
+                    .trading
+                    .account_positions
+                    .get(&account)
+                    .into_iter()
+                    .flatten()
+                {
+                    views
+                        .extend(self.position_views(&self.trading.positions[slot as usize], false));
+                }
+            }
+        }
+        views.truncate(PAGE_LIMIT_MAX as usize * 4);
+        views
+    }
+
+    fn pool_view(&self, id: PoolId) -> Option<PoolView> {
+        let pool = self.pools.get(id)?;
+        Some(PoolView {
+            id,
+            creator: pool.creator,
+            name: pool.name.clone(),
+            description: pool.description.clone(),
+            currency: pool.currency,
+            entry_amount: Amount(pool.entry_amount),
+            member_limit: pool.member_limit,
+            status: pool.status,
+            total_pool: Amount(pool.total),
+            balance: Amount(self.ledger.get(pool.account).balance()),
+            created_at: pool.created_at,
+            members: pool
+                .members
+                .iter()
+                .map(|m| PoolMemberView {
+                    user: m.user,
+                    username: self
+                        .users
+                        .get(m.user)
+                        .map(|u| u.username.clone())
+                        .unwrap_or_default(),
+                    contribution: Amount(m.contribution),
+                    share_bp: m.share_bp,
+                    payout: Amount(m.payout),
+                    joined_at: m.joined_at,
+                })
+                .collect(),
         })
     }
 }

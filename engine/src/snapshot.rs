@@ -251,13 +251,16 @@ codec!(Market {
     trades,
     accounts,
     participants,
+    hourly_volume,
+    volume_hour,
 });
 codec!(TradeRecord {
     trade,
     price,
     qty,
     taker_side,
-    at
+    at,
+    seq,
 });
 codec!(Contract {
     market,
@@ -269,6 +272,8 @@ codec!(Contract {
     volume_shares,
     trades,
     recent,
+    candles_1m,
+    candles_1h,
 });
 codec!(OutcomeRef {
     market,
@@ -301,6 +306,7 @@ codec!(Order {
     filled_notional,
     trades,
     outcome,
+    no_view,
     user_side,
     kind,
     time_in_force,

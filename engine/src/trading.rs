@@ -76,6 +76,8 @@ pub struct Order {
     pub filled_notional: i64,
     pub trades: u32,
     pub outcome: OutcomeId,
+    /// The order is in NO terms (a binary market's NO outcome, or closing a lay).
+    pub no_view: bool,
     pub user_side: Side,
     pub kind: OrderKind,
     pub time_in_force: TimeInForce,
@@ -96,8 +98,8 @@ pub struct Order {
 
 impl Order {
     /// The order's own (outcome-view) price of YES price `yes`.
-    pub fn view_price(&self, yes: Price, no_view: bool) -> Price {
-        if no_view { yes.complement() } else { yes }
+    pub fn view_price(&self, yes: Price) -> Price {
+        if self.no_view { yes.complement() } else { yes }
     }
 
     /// The status of a live order (open or partially filled) or the final one of an
@@ -447,15 +449,27 @@ impl Engine {
         c: &PlaceOrder,
         out: &mut Vec<Event>,
     ) -> Result<Reply, ResultCode> {
+        self.place(c, false, out)
+    }
+
+    /// Places an order; `lay` puts it in NO terms on an outcome that is normally YES (a
+    /// multiple market's contract), which only closing a lay position needs.
+    fn place(
+        &mut self,
+        c: &PlaceOrder,
+        lay: bool,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
         let market = self
             .markets
             .get(c.market)
             .ok_or(ResultCode::MarketNotFound)?;
-        let outcome = self
+        let mut outcome = self
             .markets
             .outcome(c.outcome)
             .filter(|o| o.market == c.market)
             .ok_or(ResultCode::OutcomeNotFound)?;
+        outcome.no_view |= lay;
         let account = self.trading_account(c.actor, c.pool, market.currency)?;
         if let Some(client_id) = c.client_order_id
             && let Some(&original) = self.trading.client_ids.get(&(account, client_id))
@@ -551,6 +565,7 @@ impl Engine {
             filled_notional: 0,
             trades: 0,
             outcome: c.outcome,
+            no_view: outcome.no_view,
             user_side: c.side,
             kind: c.kind,
             time_in_force,
@@ -769,9 +784,6 @@ impl Engine {
             .get(market_id)
             .expect("contract's market")
             .escrow;
-        let no_view_of = |engine: &Engine, outcome: OutcomeId| {
-            engine.markets.outcome(outcome).is_some_and(|o| o.no_view)
-        };
         let mut taker_paid = 0;
         for slot in [taker, maker] {
             let order = self.trading.order(slot);
@@ -782,17 +794,16 @@ impl Engine {
             let released = notional(cash_per_unit(side, limit), Qty(cashed)).0;
             let paid = notional(cash_per_unit(side, price), Qty(cashed)).0;
             let received = notional(cash_per_unit(side.opposite(), price), Qty(shares)).0;
-            let no_view = no_view_of(self, order.outcome);
             let order = self.trading.order_mut(slot);
             order.shares_locked -= shares;
             order.cash_locked -= released;
             order.remaining -= qty;
             order.filled += qty;
             order.trades += 1;
-            order.filled_notional += notional(order.view_price(price, no_view), Qty(qty)).0;
+            order.filled_notional += notional(order.view_price(price), Qty(qty)).0;
             order.updated_at = self.now;
             if slot == taker {
-                taker_paid = notional(order.view_price(price, no_view), Qty(qty)).0;
+                taker_paid = notional(order.view_price(price), Qty(qty)).0;
             }
 
             // Money: the net of what this side pays in and takes out goes through escrow.
@@ -888,7 +899,9 @@ impl Engine {
             qty: Qty(qty),
             taker_side,
             at: self.now,
+            seq: contract.book.seq,
         });
+        contract.record_candles(self.now, price, Qty(qty));
         out.push(Event::Trade(Trade {
             trade,
             market: market_id,
@@ -906,6 +919,7 @@ impl Engine {
         let market = self.markets.get_mut(market_id).expect("found");
         market.volume += taker_paid;
         market.trades += 1;
+        market.add_volume(self.now, taker_paid);
     }
 
     /// An account traded in a market for the first time on one of its contracts: count it
@@ -955,10 +969,6 @@ impl Engine {
         out: &mut Vec<Event>,
     ) {
         let order = self.trading.order(slot);
-        let no_view = self
-            .markets
-            .outcome(order.outcome)
-            .is_some_and(|o| o.no_view);
         let (status, reason) = match end {
             Some((status, reason)) => (status, Some(reason)),
             None => (order.current_status(), None),
@@ -970,7 +980,7 @@ impl Engine {
             reason,
             filled: Qty(order.filled),
             remaining: Qty(if end.is_some() { 0 } else { order.remaining }),
-            price: order.view_price(order.price, no_view),
+            price: order.view_price(order.price),
         }));
     }
 
@@ -1102,10 +1112,11 @@ impl Engine {
         if !market.is_trading(self.now) {
             return Err(ResultCode::MarketNotOpen);
         }
-        let outcome = self
+        let mut outcome = self
             .markets
             .outcome(order.outcome)
             .expect("order's outcome");
+        outcome.no_view = order.no_view;
         if c.qty.0 == 0 || c.qty.0 > QTY_ORDER_MAX {
             return Err(ResultCode::InvalidQuantity);
         }
@@ -1197,8 +1208,12 @@ impl Engine {
             .outcome(c.outcome)
             .filter(|o| o.market == c.market)
             .ok_or(ResultCode::OutcomeNotFound)?;
+        if c.lay && market.market_type != betbet_protocol::command::MarketType::Multiple {
+            // A binary market's NO holding is closed through its NO outcome.
+            return Err(ResultCode::InvalidMarketType);
+        }
         let account = self.trading_account(c.actor, c.pool, market.currency)?;
-        let side = if outcome.no_view {
+        let side = if outcome.no_view || c.lay {
             BookSide::Bid
         } else {
             BookSide::Ask
@@ -1207,7 +1222,7 @@ impl Engine {
         if held == 0 {
             return Err(ResultCode::PositionNotFound);
         }
-        self.place_order(
+        self.place(
             &PlaceOrder {
                 actor: c.actor,
                 pool: c.pool,
@@ -1223,6 +1238,7 @@ impl Engine {
                 client_order_id: None,
                 self_trade: SelfTradePrevention::CancelResting,
             },
+            c.lay,
             out,
         )
     }

@@ -158,22 +158,30 @@ impl FixedSize for bool {
     const SIZE: usize = 1;
 }
 
-impl<const N: usize> Encode for [u8; N] {
+impl<T: Encode, const N: usize> Encode for [T; N] {
     #[inline]
     fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self);
+        for item in self {
+            item.encode(out);
+        }
     }
 }
 
-impl<const N: usize> Decode for [u8; N] {
+impl<T: Decode, const N: usize> Decode for [T; N] {
     #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        r.array()
+        let mut items = Vec::with_capacity(N);
+        for _ in 0..N {
+            items.push(T::decode(r)?);
+        }
+        items
+            .try_into()
+            .map_err(|_| DecodeError::InvalidValue { what: "array" })
     }
 }
 
-impl<const N: usize> FixedSize for [u8; N] {
-    const SIZE: usize = N;
+impl<T: FixedSize, const N: usize> FixedSize for [T; N] {
+    const SIZE: usize = N * T::SIZE;
 }
 
 impl Encode for String {

@@ -476,6 +476,8 @@ wire_struct! {
         pub pool: Option<PoolId>,
         pub market: MarketId,
         pub outcome: OutcomeId,
+        /// Close the NO holding of a multiple market's outcome (a lay) instead of its YES.
+        pub lay: bool,
         pub worst_price: Price,
     }
 }

@@ -10,10 +10,11 @@ use crate::types::{
     UserId,
 };
 use crate::view::{
-    KycDocumentView, KycStatusView, PaymentMethodView, SessionView, StatsView, TxView,
+    Candle, CategoryCount, KycDocumentView, KycStatusView, MarketData, MarketList, MarketView,
+    OrderView, PaymentMethodView, PoolView, PositionView, SessionView, StatsView, TxView,
     UserAuthView, UserView, WalletView,
 };
-use crate::{wire_enum, wire_struct};
+use crate::{wire_cenum, wire_enum, wire_struct};
 
 /// The most items a list query returns at once.
 pub const PAGE_LIMIT_MAX: u32 = 100;
@@ -142,6 +143,113 @@ wire_struct! {
     }
 }
 
+wire_cenum! {
+    pub enum MarketSort {
+        Volume = 0 => "volume",
+        Newest = 1 => "newest",
+        ClosingSoon = 2 => "closing_soon",
+        Trending = 3 => "trending",
+    }
+}
+
+wire_cenum! {
+    pub enum Timeframe {
+        M1 = 0 => "1m",
+        M5 = 1 => "5m",
+        M15 = 2 => "15m",
+        H1 = 3 => "1h",
+        H4 = 4 => "4h",
+        D1 = 5 => "1d",
+    }
+}
+
+impl Timeframe {
+    pub fn micros(self) -> i64 {
+        const MINUTE: i64 = 60_000_000;
+        match self {
+            Timeframe::M1 => MINUTE,
+            Timeframe::M5 => 5 * MINUTE,
+            Timeframe::M15 => 15 * MINUTE,
+            Timeframe::H1 => 60 * MINUTE,
+            Timeframe::H4 => 240 * MINUTE,
+            Timeframe::D1 => 1_440 * MINUTE,
+        }
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MarketListQuery {
+        pub category: Option<String>,
+        pub status: Option<crate::command::MarketStatus>,
+        pub sort: MarketSort,
+        pub offset: u32,
+        pub limit: u32,
+    }
+}
+
+wire_struct! {
+    #[fixed(8)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct MarketQuery {
+        pub market: crate::types::MarketId,
+    }
+}
+
+wire_struct! {
+    /// A user's orders: open ones, or (with `open = false`) recently ended ones too.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct OrdersQuery {
+        pub user: UserId,
+        pub market: Option<crate::types::MarketId>,
+        pub open: bool,
+        pub offset: u32,
+        pub limit: u32,
+    }
+}
+
+wire_struct! {
+    #[fixed(8)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct OrderQuery {
+        pub order: crate::types::OrderId,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PositionsQuery {
+        pub user: UserId,
+        pub settled: bool,
+    }
+}
+
+wire_struct! {
+    #[fixed(8)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct PositionQuery {
+        pub position: crate::types::PositionId,
+    }
+}
+
+wire_struct! {
+    #[fixed(13)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CandleQuery {
+        pub outcome: OutcomeId,
+        pub timeframe: Timeframe,
+        pub limit: u32,
+    }
+}
+
+wire_struct! {
+    #[fixed(8)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct PoolQuery {
+        pub pool: crate::types::PoolId,
+    }
+}
+
 wire_enum! {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum Query {
@@ -159,6 +267,16 @@ wire_enum! {
         PaymentMethod(PaymentMethodQuery) = 25,
         Kyc(UserQuery) = 26,
         KycDocument(KycDocumentQuery) = 27,
+        Markets(MarketListQuery) = 40,
+        Market(MarketQuery) = 41,
+        Categories(Empty) = 42,
+        MarketData(MarketQuery) = 43,
+        Candles(CandleQuery) = 44,
+        Orders(OrdersQuery) = 45,
+        Order(OrderQuery) = 46,
+        Positions(PositionsQuery) = 47,
+        Position(PositionQuery) = 48,
+        Pool(PoolQuery) = 49,
     }
 }
 
@@ -180,5 +298,15 @@ wire_enum! {
         PaymentMethod(PaymentMethodView) = 25,
         Kyc(KycStatusView) = 26,
         KycDocument(KycDocumentView) = 27,
+        Markets(MarketList) = 40,
+        Market(MarketView) = 41,
+        Categories(Vec<CategoryCount>) = 42,
+        MarketData(MarketData) = 43,
+        Candles(Vec<Candle>) = 44,
+        Orders(Vec<OrderView>) = 45,
+        Order(OrderView) = 46,
+        Positions(Vec<PositionView>) = 47,
+        Position(PositionView) = 48,
+        Pool(PoolView) = 49,
     }
 }

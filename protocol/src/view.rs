@@ -168,3 +168,186 @@ wire_struct! {
         pub expires_at: Timestamp,
     }
 }
+
+wire_struct! {
+    /// One outcome as traders see it: prices in this outcome's own terms (a binary market's
+    /// NO outcome shows the YES book mirrored).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct OutcomeView {
+        pub id: crate::types::OutcomeId,
+        pub text: String,
+        pub best_bid: Option<crate::types::Price>,
+        pub best_ask: Option<crate::types::Price>,
+        pub last_price: Option<crate::types::Price>,
+        /// Shares traded on this outcome's book.
+        pub volume: crate::types::Qty,
+        pub is_winner: Option<bool>,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MarketView {
+        pub id: crate::types::MarketId,
+        pub creator: UserId,
+        pub title: String,
+        pub description: String,
+        pub category: String,
+        pub market_type: crate::command::MarketType,
+        pub tick_size: crate::command::TickSize,
+        pub currency: Currency,
+        pub opens_at: Timestamp,
+        pub closes_at: Timestamp,
+        pub creator_fee_bp: u16,
+        pub oracle_type: crate::command::OracleType,
+        pub resolution_source: String,
+        pub scalar_low: Amount,
+        pub scalar_high: Amount,
+        pub status: crate::command::MarketStatus,
+        pub created_at: Timestamp,
+        pub resolved_at: Option<Timestamp>,
+        pub winner: Option<crate::types::OutcomeId>,
+        pub scalar_value: Option<Amount>,
+        pub volume: Amount,
+        pub volume_24h: Amount,
+        pub trades: u64,
+        pub participants: u32,
+        pub outcomes: Vec<OutcomeView>,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MarketList {
+        pub total: u32,
+        pub markets: Vec<MarketView>,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CategoryCount {
+        pub category: String,
+        pub open: u32,
+        pub total: u32,
+    }
+}
+
+wire_struct! {
+    /// An order in its owner's terms (outcome, side and price as they placed it).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct OrderView {
+        pub id: crate::types::OrderId,
+        pub user: UserId,
+        pub pool: Option<crate::types::PoolId>,
+        pub market: crate::types::MarketId,
+        pub outcome: crate::types::OutcomeId,
+        pub side: crate::command::Side,
+        pub kind: crate::command::OrderKind,
+        pub price: crate::types::Price,
+        pub qty: crate::types::Qty,
+        pub filled: crate::types::Qty,
+        pub remaining: crate::types::Qty,
+        pub status: crate::event::OrderStatus,
+        pub reason: Option<crate::event::DoneReason>,
+        pub time_in_force: crate::command::TimeInForce,
+        pub expires_at: Timestamp,
+        pub post_only: bool,
+        pub client_order_id: Option<crate::types::ClientOrderId>,
+        pub filled_notional: Amount,
+        pub trades: u32,
+        pub created_at: Timestamp,
+        pub updated_at: Timestamp,
+    }
+}
+
+wire_struct! {
+    /// A holding of one outcome: quantity, what it cost and what it realized.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PositionView {
+        /// Positions are per contract; `id` with `outcome` names this side of it.
+        pub id: crate::types::PositionId,
+        pub user: Option<UserId>,
+        pub pool: Option<crate::types::PoolId>,
+        pub market: crate::types::MarketId,
+        pub outcome: crate::types::OutcomeId,
+        /// True for NO shares of a multiple market's outcome: a lay of that outcome.
+        pub lay: bool,
+        pub qty: crate::types::Qty,
+        /// Shares of `qty` locked by open sell orders.
+        pub locked: crate::types::Qty,
+        pub cost: Amount,
+        pub realized: Amount,
+        pub settled: bool,
+        pub opened_at: Timestamp,
+        pub updated_at: Timestamp,
+    }
+}
+
+wire_struct! {
+    #[fixed(37)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct TradeView {
+        pub trade: crate::types::TradeId,
+        pub price: crate::types::Price,
+        pub qty: crate::types::Qty,
+        pub taker_side: crate::event::BookSide,
+        pub at: Timestamp,
+        pub seq: u64,
+    }
+}
+
+wire_struct! {
+    #[fixed(40)]
+    /// OHLCV of one interval, prices on the YES book.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Candle {
+        pub start: Timestamp,
+        pub open: crate::types::Price,
+        pub high: crate::types::Price,
+        pub low: crate::types::Price,
+        pub close: crate::types::Price,
+        pub volume: crate::types::Qty,
+        pub notional: Amount,
+    }
+}
+
+wire_struct! {
+    /// Everything a market-data subscriber starts from, consistent as of one moment.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MarketData {
+        pub market: MarketView,
+        pub books: Vec<crate::query::BookSnapshot>,
+        pub trades: Vec<TradeView>,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PoolMemberView {
+        pub user: UserId,
+        pub username: String,
+        pub contribution: Amount,
+        pub share_bp: u32,
+        pub payout: Amount,
+        pub joined_at: Timestamp,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PoolView {
+        pub id: crate::types::PoolId,
+        pub creator: UserId,
+        pub name: String,
+        pub description: String,
+        pub currency: Currency,
+        pub entry_amount: Amount,
+        pub member_limit: u32,
+        pub status: crate::event::PoolStatus,
+        pub total_pool: Amount,
+        pub balance: Amount,
+        pub created_at: Timestamp,
+        pub members: Vec<PoolMemberView>,
+    }
+}

@@ -976,3 +976,46 @@ fn wallets_are_one_per_currency_and_only_yours() {
     assert_eq!(w.err(create(bob, "USD")), ResultCode::Forbidden);
     assert_eq!(w.err(create(alice, "JPY")), ResultCode::UnsupportedCurrency);
 }
+
+#[test]
+fn positions_close_against_the_book_back_and_lay() {
+    let mut w = World::new();
+    let creator = w.funded("creator", 0);
+    let alice = w.funded("alice", 100);
+    let bob = w.funded("bob", 100);
+    let (market, outcomes) = w.market(creator, MarketType::Multiple, &["A", "B"]);
+    // Alice lays A (sells YES she does not hold = buys NO_A at 0.60); bob backs A at 0.40.
+    w.placed(alice, market, outcomes[0], SELL, 4_000, shares(10));
+    w.placed(bob, market, outcomes[0], BUY, 4_000, shares(10));
+    assert_eq!(w.holding(alice, outcomes[0]), (0, shares(10).0));
+    assert_eq!(w.holding(bob, outcomes[0]), (shares(10).0, 0));
+    // Bob offers his YES at 0.45; alice closes her lay by selling NO, no worse than 0.50.
+    w.placed(bob, market, outcomes[0], SELL, 4_500, shares(10));
+    let close = |actor, lay, worst| {
+        Command::ClosePosition(ClosePosition {
+            actor,
+            pool: None,
+            market,
+            outcome: outcomes[0],
+            lay,
+            worst_price: Price(worst),
+        })
+    };
+    assert_eq!(
+        w.err(close(alice, false, 100)),
+        ResultCode::PositionNotFound
+    );
+    let Reply::Order(report) = w.ok(close(alice, true, 5_000)) else {
+        panic!()
+    };
+    assert_eq!(report.filled, shares(10));
+    // The NO seller met the YES seller: the pair is burned and escrow pays both out.
+    assert_eq!(w.holding(alice, outcomes[0]), (0, 0));
+    assert_eq!(w.holding(bob, outcomes[0]), (0, 0));
+    assert_eq!(
+        w.balance(alice),
+        (units(100) - units(6) + units(55) / 10, 0)
+    );
+    assert_eq!(w.balance(bob), (units(100) - units(4) + units(45) / 10, 0));
+    assert_eq!(w.escrow(market), 0);
+}
