@@ -96,11 +96,14 @@ impl Engine {
                 .sessions
                 .get(&q.session)
                 .filter(|s| s.expires_at > self.now)
-                .map_or_else(not_found, |s| {
+                .and_then(|s| Some((s, self.users.get(s.user)?)))
+                .map_or_else(not_found, |(s, user)| {
                     QueryReply::Session(SessionView {
                         session: s.id,
                         user: s.user,
                         expires_at: s.expires_at,
+                        role: user.role,
+                        status: user.status,
                     })
                 }),
             Query::Wallets(q) => match self.users.get(q.user) {

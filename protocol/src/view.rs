@@ -160,12 +160,15 @@ wire_struct! {
 }
 
 wire_struct! {
-    #[fixed(24)]
+    #[fixed(26)]
+    /// A live session with what gateways need to authorize its requests.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct SessionView {
         pub session: SessionId,
         pub user: UserId,
         pub expires_at: Timestamp,
+        pub role: Role,
+        pub status: UserStatus,
     }
 }
 
