@@ -1,1 +1,26 @@
-//! BetBet gateways: REST/WebSocket (axum) and the market-maker QUIC feed (quinn).
+//! BetBet gateways and the `betbet` binary.
+//!
+//! A gateway is stateless: it terminates HTTP and WebSocket (axum), authenticates,
+//! validates and rate-limits, translates requests into the binary protocol's commands and
+//! queries, and fans the core's events out to subscribers. It runs in-process with the core
+//! (`betbet serve`) or talks to a remote one (`betbet gateway --core ADDR`).
+//!
+//! Module map: [`api`] (routes), [`auth`] (passwords, tokens, TOTP, sealing), [`core`] (the
+//! way to the core), [`state`] (shared state, the caller extractor), [`json`] / [`ids`] /
+//! [`time`] (the JSON conventions), [`error`], [`limits`], [`metrics`], [`payments`],
+//! [`config`], [`server`], [`demo`].
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod core;
+pub mod demo;
+pub mod error;
+pub mod ids;
+pub mod json;
+pub mod limits;
+pub mod metrics;
+pub mod payments;
+pub mod server;
+pub mod state;
+pub mod time;

@@ -522,7 +522,13 @@ impl Worker {
         let entry = JournalEntry { at, seed, command };
         self.encode.clear();
         entry.encode(&mut self.encode);
-        let seq = match self.journal.append(&self.encode) {
+        // A deliberately broken build for the durability tests: commands are applied and
+        // acknowledged without ever reaching the journal, which a crash test must catch.
+        #[cfg(feature = "broken-skip-journal")]
+        let appended = Ok(self.engine.last_seq() + 1);
+        #[cfg(not(feature = "broken-skip-journal"))]
+        let appended = self.journal.append(&self.encode);
+        let seq = match appended {
             Ok(seq) => seq,
             Err(error) => {
                 self.fail(&error);
@@ -605,6 +611,8 @@ impl Worker {
                 result
             }
         };
+        #[cfg(feature = "broken-skip-journal")]
+        let durable = durable.map(|_| self.engine.last_seq());
         let durable = match durable {
             Ok(seq) => seq,
             Err(error) => {

@@ -1,0 +1,308 @@
+//! `/api/v1/auth/*`: register, login, logout, refresh, 2FA.
+
+use crate::auth::{
+    check_password, issue_access_token, new_refresh_token, otpauth_uri, random_bytes, refresh_hash,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::PublicId;
+use crate::json::{Body, OptBody};
+use crate::state::{AppState, AuthUser};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use betbet_protocol::command::{
+    BeginTwoFa, Command, OpenSession, RefreshSession, RegisterUser, RevokeSession, Role,
+    VerifyTwoFa,
+};
+use betbet_protocol::message::Reply;
+use betbet_protocol::query::{LoginQuery, Query, QueryReply, SessionQuery, UserQuery};
+use betbet_protocol::result::ResultCode;
+use betbet_protocol::types::{SessionId, Timestamp, UserId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/2fa/enable", post(enable_two_fa))
+        .route("/auth/2fa/verify", post(verify_two_fa))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    username: String,
+    email: String,
+    password: String,
+    referral_code: Option<String>,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    Body(body): Body<RegisterBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    check_password(&body.password)?;
+    let password_hash = state.hasher.hash(body.password).await?;
+    let reply = state
+        .core
+        .execute(Command::RegisterUser(RegisterUser {
+            username: body.username,
+            email: body.email,
+            password_hash,
+            referral_code: body.referral_code.filter(|c| !c.is_empty()),
+        }))
+        .await?;
+    let Reply::UserRegistered(registered) = reply else {
+        return Err(ApiError::internal("unexpected reply to registration"));
+    };
+    let user = super::users::fetch_user(&state, registered.user).await?;
+    Ok((StatusCode::CREATED, Json(super::users::private_user(&user))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    /// A username or an email address.
+    username: Option<String>,
+    email: Option<String>,
+    password: String,
+    two_fa_code: Option<String>,
+}
+
+fn two_fa_code(code: Option<String>) -> ApiResult<Option<u32>> {
+    match code {
+        None => Ok(None),
+        Some(code) => {
+            let code = code.trim();
+            if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(Some(code.parse().expect("six digits")))
+            } else {
+                Err(ApiError::from(ResultCode::InvalidTwoFaCode))
+            }
+        }
+    }
+}
+
+fn device_info(headers: &HeaderMap) -> String {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(500)
+        .collect()
+}
+
+/// Issues an access token for a session and returns the token response body.
+fn token_body(
+    state: &AppState,
+    user: UserId,
+    session: SessionId,
+    role: Role,
+    refresh_token: String,
+) -> Value {
+    let ttl = state.config.access_token_ttl;
+    let access = issue_access_token(&state.keys, user, session, role, AppState::now_secs(), ttl);
+    json!({
+        "access_token": access,
+        "refresh_token": refresh_token,
+        "token_type": "Bearer",
+        "expires_in": ttl.as_secs(),
+        "user_id": user.public(),
+        "session_id": session.public(),
+    })
+}
+
+fn refresh_expiry(state: &AppState) -> Timestamp {
+    Timestamp::from_secs(AppState::now_secs() + state.config.refresh_token_ttl.as_secs() as i64)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Body(body): Body<LoginBody>,
+) -> ApiResult<Json<Value>> {
+    let login = body
+        .username
+        .or(body.email)
+        .filter(|l| !l.is_empty() && l.len() <= 255)
+        .ok_or_else(|| ApiError::bad_request("username (or email) is required"))?;
+    let code = two_fa_code(body.two_fa_code)?;
+    let found = match state
+        .query(Query::UserByLogin(LoginQuery { login }))
+        .await?
+    {
+        QueryReply::UserAuth(user) => Some(user),
+        _ => None,
+    };
+    let ok = state
+        .hasher
+        .verify(
+            body.password,
+            found.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await?;
+    let user = match found {
+        Some(user) if ok => user,
+        _ => return Err(ApiError::from(ResultCode::InvalidCredentials)),
+    };
+    let (refresh_token, hash) = new_refresh_token();
+    let reply = state
+        .core
+        .execute(Command::OpenSession(OpenSession {
+            user: user.user,
+            refresh_hash: hash,
+            expires_at: refresh_expiry(&state),
+            two_fa_code: code,
+            device_info: device_info(&headers),
+            ip_address: peer.ip().to_string(),
+        }))
+        .await?;
+    let Reply::Session(session) = reply else {
+        return Err(ApiError::internal("unexpected reply to login"));
+    };
+    Ok(Json(token_body(
+        &state,
+        user.user,
+        session.session,
+        user.role,
+        refresh_token,
+    )))
+}
+
+async fn logout(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<Value>> {
+    state
+        .core
+        .execute(Command::RevokeSession(RevokeSession {
+            actor: caller.user,
+            session: caller.session,
+        }))
+        .await?;
+    state.sessions.forget(caller.session);
+    Ok(Json(
+        json!({ "logged_out": true, "session_id": caller.session.public() }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    Body(body): Body<RefreshBody>,
+) -> ApiResult<Json<Value>> {
+    if body.refresh_token.len() > 128 {
+        return Err(ApiError::from(ResultCode::SessionNotFound));
+    }
+    let (refresh_token, next_hash) = new_refresh_token();
+    let reply = state
+        .core
+        .command(Command::RefreshSession(RefreshSession {
+            presented_hash: refresh_hash(&body.refresh_token),
+            next_hash,
+            expires_at: refresh_expiry(&state),
+        }))
+        .await?;
+    let session = match reply.response {
+        betbet_protocol::message::Response::Accepted(Reply::Session(session)) => session,
+        betbet_protocol::message::Response::Rejected(code) => {
+            if code == ResultCode::RefreshTokenReused {
+                tracing::warn!(
+                    "a rotated refresh token was presented again; its session is revoked"
+                );
+            }
+            return Err(ApiError::from(code));
+        }
+        _ => return Err(ApiError::internal("unexpected reply to refresh")),
+    };
+    let role = match state
+        .query(Query::Session(SessionQuery {
+            session: session.session,
+        }))
+        .await?
+    {
+        QueryReply::Session(view) => view.role,
+        _ => return Err(ApiError::from(ResultCode::SessionNotFound)),
+    };
+    Ok(Json(token_body(
+        &state,
+        session.user,
+        session.session,
+        role,
+        refresh_token,
+    )))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TwoFaEnableBody {
+    user_id: Option<String>,
+}
+
+/// The user a 2FA route acts on: the caller, unless an admin names someone else.
+fn two_fa_target(caller: &AuthUser, user_id: Option<&str>) -> ApiResult<UserId> {
+    match user_id {
+        None => Ok(caller.user),
+        Some(id) => {
+            let user = UserId::parse(id).ok_or_else(|| ApiError::not_found("user"))?;
+            caller.may_access(user)?;
+            Ok(user)
+        }
+    }
+}
+
+async fn enable_two_fa(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    OptBody(body): OptBody<TwoFaEnableBody>,
+) -> ApiResult<Json<Value>> {
+    let user = two_fa_target(&caller, body.user_id.as_deref())?;
+    let username = match state.query(Query::User(UserQuery { user })).await? {
+        QueryReply::User(view) => view.username,
+        _ => return Err(ApiError::not_found("user")),
+    };
+    let secret = random_bytes::<20>();
+    state
+        .core
+        .execute(Command::BeginTwoFa(BeginTwoFa { user, secret }))
+        .await?;
+    Ok(Json(json!({
+        "secret": crate::auth::base32(&secret),
+        "otpauth_uri": otpauth_uri(&username, &secret),
+        "two_fa_enabled": false,
+        "next": "POST /api/v1/auth/2fa/verify with a current code to turn it on",
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TwoFaVerifyBody {
+    code: String,
+    user_id: Option<String>,
+}
+
+async fn verify_two_fa(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Body(body): Body<TwoFaVerifyBody>,
+) -> ApiResult<Json<Value>> {
+    let user = two_fa_target(&caller, body.user_id.as_deref())?;
+    let code = two_fa_code(Some(body.code))?.expect("some code");
+    state
+        .core
+        .execute(Command::VerifyTwoFa(VerifyTwoFa { user, code }))
+        .await?;
+    Ok(Json(
+        json!({ "two_fa_enabled": true, "user_id": user.public() }),
+    ))
+}

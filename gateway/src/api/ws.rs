@@ -1,0 +1,587 @@
+//! WebSocket: `/ws/markets/{market_id}` and the spec's generic `/ws/{room_type}/{room_id}`
+//! (room type `markets` today; other room types arrive with their features).
+//!
+//! A subscription starts with a snapshot of every book of the market (YES books, keyed by
+//! `book_id`; a binary market's NO outcome is the same book mirrored) with each book's
+//! sequence number, and the recent trades; then ordered deltas — level changes and trades
+//! share a book's sequence, consecutive — so a client detects gaps. Market status changes
+//! and resolution follow. An authenticated connection (`?token=` or `Authorization`) also
+//! gets its own order updates and fills, and may place and cancel orders with request ids:
+//! same rules and error codes as REST.
+//!
+//! Messages are JSON envelopes `{"type", "request_id"?, "seq"?, "data"}`. Limits: message size,
+//! subscriptions per connection, requests in flight, a request rate; events reach a
+//! connection through a bounded broadcast buffer, and a connection that falls behind it is
+//! closed with a reason — it never slows the core or anyone else. The server pings every
+//! [`PING_INTERVAL`] and closes a connection silent for [`IDLE_TIMEOUT`].
+
+use super::markets::{self, OrderBody};
+use crate::config::RouteClass;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::PublicId;
+use crate::json::{price_text, qty_text, time};
+use crate::limits::Client;
+use crate::state::{AppState, AuthUser, authenticate};
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use betbet_protocol::event::Event;
+use betbet_protocol::message::EventBatch;
+use betbet_protocol::query::{MarketQuery, Query, QueryReply};
+use betbet_protocol::types::{MarketId, OrderId, OutcomeId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc};
+
+/// Largest message a client may send.
+pub const WS_MESSAGE_MAX: usize = 16 * 1024;
+/// Markets one connection may follow.
+pub const WS_SUBSCRIPTIONS_MAX: usize = 20;
+/// Client requests being processed at once per connection.
+pub const WS_IN_FLIGHT_MAX: usize = 256;
+pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ws/markets/{market_id}", get(market_socket))
+        .route("/ws/{room_type}/{room_id}", get(room_socket))
+}
+
+#[derive(Deserialize, Default)]
+struct SocketParams {
+    token: Option<String>,
+}
+
+async fn room_socket(
+    state: State<AppState>,
+    Path((room_type, room_id)): Path<(String, String)>,
+    params: QueryParams<SocketParams>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    match room_type.as_str() {
+        "markets" => market_socket(state, Path(room_id), params, headers, upgrade).await,
+        _ => ApiError::not_found("room type").into_response(),
+    }
+}
+
+async fn market_socket(
+    State(state): State<AppState>,
+    Path(market_id): Path<String>,
+    QueryParams(params): QueryParams<SocketParams>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    match accept(&state, &market_id, params, &headers).await {
+        Ok((market, user)) => upgrade
+            .max_message_size(WS_MESSAGE_MAX)
+            .max_frame_size(WS_MESSAGE_MAX)
+            .on_upgrade(move |socket| run(state, socket, market, user)),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn accept(
+    state: &AppState,
+    market_id: &str,
+    params: SocketParams,
+    headers: &HeaderMap,
+) -> ApiResult<(MarketId, Option<AuthUser>)> {
+    let origins = &state.config.ws_origins;
+    if !origins.is_empty() {
+        let origin = headers
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !origins.iter().any(|o| o == origin || o == "*") {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "this Origin may not open WebSockets here",
+            ));
+        }
+    }
+    let market = markets::parse_market(market_id)?;
+    markets::fetch_market(state, market).await?;
+    let header_token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let user = match params.token.or(header_token) {
+        Some(token) => Some(authenticate(state, token.trim()).await?),
+        None => None,
+    };
+    Ok((market, user))
+}
+
+/// One followed market: which books it has and the last sequence sent per book.
+struct Following {
+    books: HashMap<OutcomeId, u64>,
+}
+
+struct Connection {
+    state: AppState,
+    user: Option<AuthUser>,
+    following: HashMap<MarketId, Following>,
+    /// Books → market, for routing book events.
+    book_market: HashMap<OutcomeId, MarketId>,
+    /// Orders of this user → their market, for deciding which of its events matter.
+    last_seen: Instant,
+    request_tokens: f64,
+    request_refill: Instant,
+}
+
+fn envelope(kind: &str, request_id: Option<&Value>, seq: Option<u64>, data: Value) -> Message {
+    let mut message = json!({ "type": kind, "data": data });
+    if let Some(id) = request_id {
+        message["request_id"] = id.clone();
+    }
+    if let Some(seq) = seq {
+        message["seq"] = seq.into();
+    }
+    Message::Text(message.to_string().into())
+}
+
+fn error_message(request_id: Option<&Value>, error: &ApiError) -> Message {
+    envelope(
+        "error",
+        request_id,
+        None,
+        json!({ "code": error.code, "message": error.message, "status": error.status.as_u16() }),
+    )
+}
+
+impl Connection {
+    /// Takes one request token (the trading class rate, per connection).
+    fn allow_request(&mut self) -> bool {
+        let limit = self.state.config.rate_limits.get(RouteClass::Trading);
+        let capacity = f64::from(limit.requests);
+        let rate = capacity / limit.window.as_secs_f64();
+        let now = Instant::now();
+        self.request_tokens = (self.request_tokens
+            + now.duration_since(self.request_refill).as_secs_f64() * rate)
+            .min(capacity);
+        self.request_refill = now;
+        if self.request_tokens >= 1.0 {
+            self.request_tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Subscribes to a market: snapshot now, deltas after it.
+    async fn follow(&mut self, market: MarketId) -> ApiResult<Message> {
+        if self.following.contains_key(&market) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_subscribed",
+                "already following this market",
+            ));
+        }
+        if self.following.len() >= WS_SUBSCRIPTIONS_MAX {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "limit_exceeded",
+                format!("at most {WS_SUBSCRIPTIONS_MAX} markets per connection"),
+            ));
+        }
+        let QueryReply::MarketData(data) = self
+            .state
+            .query(Query::MarketData(MarketQuery { market }))
+            .await?
+        else {
+            return Err(ApiError::from(
+                betbet_protocol::result::ResultCode::MarketNotFound,
+            ));
+        };
+        let mut books = HashMap::new();
+        for book in &data.books {
+            books.insert(book.book, book.seq);
+            self.book_market.insert(book.book, market);
+        }
+        self.following.insert(market, Following { books });
+        let snapshot = json!({
+            "market": markets::market_json(&data.market),
+            "books": data.books.iter().map(|b| markets::book_json(b, b.book, false)).collect::<Vec<_>>(),
+            "trades": data.trades.iter().map(|t| json!({
+                "trade_id": t.trade.public(),
+                "price": price_text(t.price),
+                "quantity": qty_text(t.qty),
+                "taker_side": t.taker_side.as_str(),
+                "seq": t.seq,
+                "at": time(t.at),
+            })).collect::<Vec<_>>(),
+        });
+        Ok(envelope("snapshot", None, None, snapshot))
+    }
+
+    /// Turns one engine event into the messages this connection should get.
+    fn route(&mut self, event: &Event, out: &mut Vec<Message>) {
+        let me = self.user.map(|u| u.user);
+        match event {
+            Event::BookDelta(delta) => {
+                if let Some(market) = self.book_market.get(&delta.book)
+                    && let Some(following) = self.following.get_mut(market)
+                    && let Some(last) = following.books.get_mut(&delta.book)
+                    && delta.seq > *last
+                {
+                    *last = delta.seq;
+                    out.push(envelope(
+                        "book_delta",
+                        None,
+                        Some(delta.seq),
+                        json!({
+                            "market_id": market.public(),
+                            "book_id": delta.book.public(),
+                            "side": delta.side.as_str(),
+                            "price": price_text(delta.price),
+                            "quantity": qty_text(delta.qty),
+                            "orders": delta.orders,
+                        }),
+                    ));
+                }
+            }
+            Event::Trade(trade) => {
+                let data = json!({
+                    "market_id": trade.market.public(),
+                    "book_id": trade.book.public(),
+                    "trade_id": trade.trade.public(),
+                    "price": price_text(trade.price),
+                    "quantity": qty_text(trade.qty),
+                    "taker_side": trade.taker_side.as_str(),
+                    "at": time(trade.at),
+                });
+                if let Some(following) = self.following.get_mut(&trade.market)
+                    && let Some(last) = following.books.get_mut(&trade.book)
+                    && trade.seq > *last
+                {
+                    *last = trade.seq;
+                    out.push(envelope("trade", None, Some(trade.seq), data.clone()));
+                }
+                if let Some(me) = me {
+                    for (order, user, liquidity) in [
+                        (trade.taker_order, trade.taker_user, "taker"),
+                        (trade.maker_order, trade.maker_user, "maker"),
+                    ] {
+                        if user == me {
+                            let mut fill = data.clone();
+                            fill["order_id"] = order.public().into();
+                            fill["liquidity"] = liquidity.into();
+                            out.push(envelope("fill", None, None, fill));
+                        }
+                    }
+                }
+            }
+            Event::OrderAccepted(accepted) if Some(accepted.user) == me => {
+                out.push(envelope(
+                    "order_update",
+                    None,
+                    None,
+                    json!({
+                        "order_id": accepted.order.public(),
+                        "market_id": accepted.market.public(),
+                        "outcome_id": accepted.outcome.public(),
+                        "order_type": accepted.side.as_str(),
+                        "price": price_text(accepted.price),
+                        "quantity": qty_text(accepted.qty),
+                        "status": "accepted",
+                    }),
+                ));
+            }
+            Event::OrderUpdated(update) if Some(update.user) == me => {
+                out.push(envelope(
+                    "order_update",
+                    None,
+                    None,
+                    json!({
+                        "order_id": update.order.public(),
+                        "status": update.status.as_str(),
+                        "reason": update.reason.map(|r| r.as_str()),
+                        "filled_quantity": qty_text(update.filled),
+                        "remaining_quantity": qty_text(update.remaining),
+                        "price": price_text(update.price),
+                    }),
+                ));
+            }
+            Event::MarketStatusChanged(change) if self.following.contains_key(&change.market) => {
+                out.push(envelope(
+                    "market_status",
+                    None,
+                    None,
+                    json!({ "market_id": change.market.public(), "status": change.status.as_str() }),
+                ));
+            }
+            Event::MarketResolved(resolved) if self.following.contains_key(&resolved.market) => {
+                out.push(envelope(
+                    "market_resolved",
+                    None,
+                    None,
+                    json!({
+                        "market_id": resolved.market.public(),
+                        "winning_outcome": resolved.winner.map(PublicId::public),
+                        "scalar_value": resolved.scalar_value.map(crate::json::money),
+                    }),
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    request_id: Option<Value>,
+    #[serde(default)]
+    data: Value,
+}
+
+/// A request's outcome, computed off the connection's loop and sent back to it.
+type Answer = Message;
+
+async fn handle_request(
+    state: AppState,
+    user: Option<AuthUser>,
+    kind: String,
+    request_id: Option<Value>,
+    data: Value,
+) -> Answer {
+    let request = request_id.as_ref();
+    let result: ApiResult<(&str, Value)> = async {
+        let user = user
+            .ok_or_else(|| ApiError::unauthorized("connect with ?token=<access token> to trade"))?;
+        match kind.as_str() {
+            "place_order" => {
+                let market = data
+                    .get("market_id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ApiError::bad_request("data.market_id is required"))?;
+                let market = markets::parse_market(market)?;
+                let mut body = data.clone();
+                body.as_object_mut().map(|o| o.remove("market_id"));
+                let body: OrderBody = serde_json::from_value(body)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                Ok((
+                    "order_ack",
+                    markets::place(&state, &user, market, body).await?,
+                ))
+            }
+            "cancel_order" => {
+                let order = data
+                    .get("order_id")
+                    .and_then(Value::as_str)
+                    .and_then(OrderId::parse)
+                    .ok_or_else(|| ApiError::bad_request("data.order_id is required"))?;
+                Ok(("cancel_ack", markets::cancel(&state, &user, order).await?))
+            }
+            other => Err(ApiError::bad_request(format!(
+                "unknown message type `{other}`"
+            ))),
+        }
+    }
+    .await;
+    match result {
+        Ok((kind, data)) => envelope(kind, request, None, data),
+        Err(error) => error_message(request, &error),
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.to_owned().into(),
+        })))
+        .await;
+}
+
+async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Option<AuthUser>) {
+    state.metrics.ws_connected(1);
+    // Subscribe before the snapshot: every event after the snapshot is then in the buffer.
+    let mut events: broadcast::Receiver<Arc<EventBatch>> = state.events.subscribe();
+    let mut connection = Connection {
+        state: state.clone(),
+        user,
+        following: HashMap::new(),
+        book_market: HashMap::new(),
+        last_seen: Instant::now(),
+        request_tokens: f64::from(state.config.rate_limits.get(RouteClass::Trading).requests),
+        request_refill: Instant::now(),
+    };
+    let (answers_tx, mut answers) = mpsc::channel::<Answer>(WS_IN_FLIGHT_MAX);
+    let (requests_tx, mut requests) = mpsc::channel::<ClientMessage>(WS_IN_FLIGHT_MAX);
+    let worker = {
+        let (state, user) = (state.clone(), user);
+        tokio::spawn(async move {
+            while let Some(request) = requests.recv().await {
+                let answer = handle_request(
+                    state.clone(),
+                    user,
+                    request.kind,
+                    request.request_id,
+                    request.data,
+                )
+                .await;
+                if answers_tx.send(answer).await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let mut in_flight = 0usize;
+    match connection.follow(market).await {
+        Ok(snapshot) => {
+            if socket.send(snapshot).await.is_err() {
+                worker.abort();
+                state.metrics.ws_connected(-1);
+                return;
+            }
+        }
+        Err(error) => {
+            let _ = socket.send(error_message(None, &error)).await;
+            close(&mut socket, 1011, "snapshot unavailable").await;
+            worker.abort();
+            state.metrics.ws_connected(-1);
+            return;
+        }
+    }
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.tick().await;
+    let mut out = Vec::new();
+    'session: loop {
+        tokio::select! {
+            batch = events.recv() => match batch {
+                Ok(batch) => {
+                    out.clear();
+                    for event in &batch.events {
+                        connection.route(event, &mut out);
+                    }
+                    for message in out.drain(..) {
+                        if socket.send(message).await.is_err() {
+                            break 'session;
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::info!(missed, "closing a WebSocket that fell behind the event stream");
+                    close(&mut socket, 1008, "too slow: fell behind the event stream; reconnect and resubscribe").await;
+                    break;
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    close(&mut socket, 1012, "server restarting").await;
+                    break;
+                }
+            },
+            answer = answers.recv() => {
+                in_flight -= 1;
+                if let Some(answer) = answer
+                    && socket.send(answer).await.is_err()
+                {
+                    break;
+                }
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { break };
+                connection.last_seen = Instant::now();
+                let text = match message {
+                    Message::Text(text) => text,
+                    Message::Binary(_) => {
+                        let _ = socket.send(error_message(None, &ApiError::bad_request("send JSON text messages"))).await;
+                        continue;
+                    }
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                };
+                let parsed: Result<ClientMessage, _> = serde_json::from_str(&text);
+                let request = match parsed {
+                    Ok(request) => request,
+                    Err(error) => {
+                        let _ = socket.send(error_message(None, &ApiError::bad_request(error.to_string()))).await;
+                        continue;
+                    }
+                };
+                let reply = match request.kind.as_str() {
+                    "ping" => Some(envelope("pong", request.request_id.as_ref(), None, json!({}))),
+                    "subscribe" | "unsubscribe" => {
+                        let target = request.data.get("market_id").and_then(Value::as_str).map(markets::parse_market);
+                        Some(match (request.kind.as_str(), target) {
+                            (_, None) => error_message(request.request_id.as_ref(), &ApiError::bad_request("data.market_id is required")),
+                            (_, Some(Err(error))) => error_message(request.request_id.as_ref(), &error),
+                            ("subscribe", Some(Ok(market))) => match connection.follow(market).await {
+                                Ok(mut snapshot) => {
+                                    if let Message::Text(text) = &snapshot
+                                        && let Some(id) = &request.request_id
+                                    {
+                                        let mut value: Value = serde_json::from_str(text).unwrap_or_default();
+                                        value["request_id"] = id.clone();
+                                        snapshot = Message::Text(value.to_string().into());
+                                    }
+                                    snapshot
+                                }
+                                Err(error) => error_message(request.request_id.as_ref(), &error),
+                            },
+                            (_, Some(Ok(market))) => {
+                                if let Some(following) = connection.following.remove(&market) {
+                                    for book in following.books.keys() {
+                                        connection.book_market.remove(book);
+                                    }
+                                }
+                                envelope("unsubscribed", request.request_id.as_ref(), None, json!({ "market_id": market.public() }))
+                            }
+                        })
+                    }
+                    _ if !connection.allow_request() => Some(error_message(request.request_id.as_ref(), &ApiError::rate_limited(1))),
+                    _ if in_flight >= WS_IN_FLIGHT_MAX => Some(error_message(
+                        request.request_id.as_ref(),
+                        &ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_in_flight", format!("at most {WS_IN_FLIGHT_MAX} requests in flight")),
+                    )),
+                    _ => {
+                        if let Some(user) = connection.user {
+                            // The per-user REST limit applies to socket requests too.
+                            if state.limiter.check(Client::User(user.user.0), RouteClass::Trading, 1).is_err() {
+                                let _ = socket.send(error_message(request.request_id.as_ref(), &ApiError::rate_limited(1))).await;
+                                continue;
+                            }
+                        }
+                        in_flight += 1;
+                        // The worker runs requests one at a time, in arrival order: a cancel
+                        // never overtakes the order it cancels.
+                        if requests_tx.try_send(request).is_err() {
+                            in_flight -= 1;
+                            Some(error_message(None, &ApiError::internal("request queue closed")))
+                        } else {
+                            None
+                        }
+                    }
+                };
+                if let Some(reply) = reply
+                    && socket.send(reply).await.is_err()
+                {
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if connection.last_seen.elapsed() > IDLE_TIMEOUT {
+                    close(&mut socket, 1001, "idle timeout").await;
+                    break;
+                }
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    worker.abort();
+    state.metrics.ws_connected(-1);
+}

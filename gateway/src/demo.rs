@@ -1,0 +1,227 @@
+//! `--demo`: a live system for a newcomer — an admin, a few users with sandbox money, open
+//! markets with resting orders — and the credentials to log in, kept in
+//! `DATA_DIR/demo-credentials.txt` (mode 0600) and printed at every start.
+
+use crate::core::Core;
+use crate::error::ApiResult;
+use crate::ids::PublicId;
+use betbet_protocol::command::*;
+use betbet_protocol::message::Reply;
+use betbet_protocol::query::{LoginQuery, Query, QueryReply};
+use betbet_protocol::types::*;
+use std::path::Path;
+
+const USERS: [&str; 4] = ["admin", "alice", "bob", "maker"];
+
+fn password() -> String {
+    crate::auth::random_bytes::<9>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn register(
+    core: &Core,
+    hasher: &crate::auth::PasswordHasherPool,
+    name: &str,
+    password: &str,
+) -> ApiResult<UserId> {
+    let hash = hasher.hash(password.to_owned()).await?;
+    match core
+        .execute(Command::RegisterUser(RegisterUser {
+            username: name.to_owned(),
+            email: format!("{name}@demo.betbet.local"),
+            password_hash: hash,
+            referral_code: None,
+        }))
+        .await?
+    {
+        Reply::UserRegistered(r) => Ok(r.user),
+        _ => Err(crate::error::ApiError::internal("unexpected reply")),
+    }
+}
+
+async fn fund(core: &Core, user: UserId, units: i64) -> ApiResult<()> {
+    let usd = Currency::new("USD").expect("valid");
+    let Reply::Tx(tx) = core
+        .execute(Command::InitiateDeposit(InitiateDeposit {
+            actor: user,
+            user,
+            currency: usd,
+            amount: Amount(units * AMOUNT_SCALE),
+            payment_method: "sandbox".to_owned(),
+            idempotency_key: None,
+        }))
+        .await?
+    else {
+        return Err(crate::error::ApiError::internal("unexpected reply"));
+    };
+    core.execute(Command::ConfirmDeposit(ConfirmDeposit {
+        actor: UserId::SYSTEM,
+        deposit: tx.tx,
+        provider_reference: "demo".to_owned(),
+    }))
+    .await?;
+    Ok(())
+}
+
+async fn market(
+    core: &Core,
+    creator: UserId,
+    title: &str,
+    category: &str,
+    market_type: MarketType,
+    outcomes: &[&str],
+    days: i64,
+) -> ApiResult<(MarketId, Vec<OutcomeId>)> {
+    let now = crate::state::AppState::now_secs();
+    match core
+        .execute(Command::CreateMarket(CreateMarket {
+            actor: creator,
+            title: title.to_owned(),
+            description: format!("Demo market: {title}"),
+            category: category.to_owned(),
+            market_type,
+            outcomes: outcomes.iter().map(|s| (*s).to_owned()).collect(),
+            tick_size: TickSize::Cent,
+            currency: Currency::new("USD").expect("valid"),
+            opens_at: Timestamp::ZERO,
+            closes_at: Timestamp::from_secs(now + days * 86_400),
+            creator_fee_bp: 100,
+            oracle_type: OracleType::Manual,
+            resolution_source: "The demo admin decides.".to_owned(),
+            scalar_low: Amount(0),
+            scalar_high: Amount(100 * AMOUNT_SCALE),
+        }))
+        .await?
+    {
+        Reply::Market(m) => Ok((m.market, m.outcomes)),
+        _ => Err(crate::error::ApiError::internal("unexpected reply")),
+    }
+}
+
+async fn quote(
+    core: &Core,
+    maker: UserId,
+    market: MarketId,
+    outcome: OutcomeId,
+    side: Side,
+    price: u32,
+    shares: u64,
+) -> ApiResult<()> {
+    core.execute(Command::PlaceOrder(PlaceOrder {
+        actor: maker,
+        pool: None,
+        market,
+        outcome,
+        side,
+        kind: OrderKind::Limit,
+        price: Price(price),
+        qty: Qty(shares * QTY_SCALE),
+        time_in_force: TimeInForce::Gtc,
+        expires_at: Timestamp::ZERO,
+        post_only: true,
+        client_order_id: None,
+        self_trade: SelfTradePrevention::CancelResting,
+    }))
+    .await?;
+    Ok(())
+}
+
+/// Seeds the demo data once, then prints the credentials.
+pub async fn seed(
+    core: &Core,
+    hasher: &crate::auth::PasswordHasherPool,
+    data_dir: &Path,
+) -> ApiResult<()> {
+    let file = data_dir.join("demo-credentials.txt");
+    let exists = matches!(
+        core.query(Query::UserByLogin(LoginQuery {
+            login: "admin".to_owned()
+        }))
+        .await?,
+        QueryReply::UserAuth(_)
+    );
+    if !exists {
+        let mut lines = Vec::new();
+        let mut ids = Vec::new();
+        for name in USERS {
+            let password = password();
+            let id = register(core, hasher, name, &password).await?;
+            lines.push(format!("{name:<6} {password}  ({})", id.public()));
+            ids.push(id);
+        }
+        let (admin, alice, bob, maker) = (ids[0], ids[1], ids[2], ids[3]);
+        core.execute(Command::SetUserRole(SetUserRole {
+            actor: UserId::SYSTEM,
+            user: admin,
+            role: Role::Admin,
+        }))
+        .await?;
+        fund(core, alice, 1_000).await?;
+        fund(core, bob, 1_000).await?;
+        fund(core, maker, 100_000).await?;
+        let (rain, rain_outcomes) = market(
+            core,
+            admin,
+            "Will it rain in Harare tomorrow?",
+            "weather",
+            MarketType::Binary,
+            &[],
+            2,
+        )
+        .await?;
+        let (cup, cup_outcomes) = market(
+            core,
+            admin,
+            "Who wins the cup final?",
+            "sports",
+            MarketType::Multiple,
+            &["Dynamos", "Highlanders", "CAPS United"],
+            14,
+        )
+        .await?;
+        let (goals, goals_outcomes) = market(
+            core,
+            admin,
+            "How many goals in the season's last match day?",
+            "sports",
+            MarketType::Scalar,
+            &[],
+            7,
+        )
+        .await?;
+        for (market, outcome, bid, ask) in [
+            (rain, rain_outcomes[0], 5_500, 6_000),
+            (cup, cup_outcomes[0], 4_000, 4_500),
+            (cup, cup_outcomes[1], 3_000, 3_500),
+            (cup, cup_outcomes[2], 2_000, 2_500),
+            (goals, goals_outcomes[0], 3_500, 4_000),
+        ] {
+            quote(core, maker, market, outcome, Side::Buy, bid, 200).await?;
+            quote(core, maker, market, outcome, Side::Sell, ask, 200).await?;
+        }
+        let text = format!(
+            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n",
+            lines.join("\n")
+        );
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&file)
+                .map_err(|e| crate::error::ApiError::internal(e.to_string()))?;
+            out.write_all(text.as_bytes())
+                .map_err(|e| crate::error::ApiError::internal(e.to_string()))?;
+        }
+    }
+    match std::fs::read_to_string(&file) {
+        Ok(text) => println!("{text}(also in {})", file.display()),
+        Err(_) => println!("demo data exists but {} is missing", file.display()),
+    }
+    Ok(())
+}

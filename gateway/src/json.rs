@@ -1,0 +1,212 @@
+//! JSON at the edge: strict request bodies, exact decimals, and the output formats.
+//!
+//! Request bodies are objects whose fields are the spec's names; unknown fields are refused
+//! (`deny_unknown_fields` on every request type), so a client cannot smuggle in `role` or
+//! `balance`. Money, prices and quantities may be given as decimal strings (`"12.50"`) or as
+//! JSON numbers; both are read exactly (serde_json keeps the number's text) and anything that
+//! does not fit the fixed-point type — too many decimals, out of range — is a 400, never
+//! rounded. Output amounts are decimal strings.
+
+use crate::error::ApiError;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use betbet_protocol::types::{Amount, Currency, Price, Qty, Timestamp};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use std::str::FromStr;
+
+/// A JSON body, with serde's complaint as a 400 `invalid_request`.
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => ApiError::bad_request(e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(e.body_text()),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::bad_request("expected a JSON body with Content-Type: application/json")
+        }
+        JsonRejection::BytesRejection(e) => {
+            ApiError::new(e.status(), "invalid_request", e.body_text())
+        }
+        other => ApiError::bad_request(other.body_text()),
+    }
+}
+
+/// An optional JSON body: no body (or an empty one) is `T::default()`.
+pub struct OptBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptBody<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "invalid_request", e.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptBody(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptBody)
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+}
+
+/// Query-string parameters, with the complaint as a 400.
+pub struct Params<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Params(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::bad_request(e.body_text()))
+            }
+            Err(other) => Err(ApiError::bad_request(other.body_text())),
+        }
+    }
+}
+
+/// A decimal read exactly from a JSON string or number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dec(pub Decimal);
+
+impl<'de> Deserialize<'de> for Dec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let text = match &value {
+            serde_json::Value::String(text) => text.clone(),
+            // With `arbitrary_precision`, a number keeps its exact text.
+            serde_json::Value::Number(number) => number.to_string(),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "expected a decimal string or number",
+                ));
+            }
+        };
+        Decimal::from_str(text.trim())
+            .or_else(|_| Decimal::from_scientific(text.trim()))
+            .map(Dec)
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a decimal number")))
+    }
+}
+
+pub fn amount(field: &str, value: Dec) -> Result<Amount, ApiError> {
+    Amount::from_decimal_positive(value.0).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_amount",
+            format!("{field}: {e}"),
+        )
+    })
+}
+
+pub fn price(field: &str, value: Dec) -> Result<Price, ApiError> {
+    Price::from_decimal(value.0).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_price",
+            format!("{field}: {e}"),
+        )
+    })
+}
+
+pub fn qty(field: &str, value: Dec) -> Result<Qty, ApiError> {
+    match Qty::from_decimal(value.0) {
+        Ok(qty) if qty.0 > 0 => Ok(qty),
+        Ok(_) => Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_quantity",
+            format!("{field} must be positive"),
+        )),
+        Err(e) => Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_quantity",
+            format!("{field}: {e}"),
+        )),
+    }
+}
+
+pub fn currency(code: &str) -> Result<Currency, ApiError> {
+    Currency::new(&code.to_ascii_uppercase()).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported_currency",
+            format!("`{code}` is not a currency code"),
+        )
+    })
+}
+
+pub fn timestamp(field: &str, text: &str) -> Result<Timestamp, ApiError> {
+    crate::time::parse(text).ok_or_else(|| {
+        ApiError::bad_request(format!("{field} must be an RFC 3339 time, got `{text}`"))
+    })
+}
+
+/// An amount as a decimal string without trailing zeros (`"12.5"`).
+pub fn money(amount: Amount) -> String {
+    amount.to_decimal().normalize().to_string()
+}
+
+pub fn price_text(price: Price) -> String {
+    price.to_decimal().normalize().to_string()
+}
+
+pub fn qty_text(qty: Qty) -> String {
+    qty.to_decimal().normalize().to_string()
+}
+
+pub fn time(at: Timestamp) -> String {
+    crate::time::format(at)
+}
+
+pub fn opt_time(at: Option<Timestamp>) -> Option<String> {
+    at.map(time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact_from_strings_and_numbers() {
+        let from = |json: &str| serde_json::from_str::<Dec>(json).map(|d| d.0.to_string());
+        assert_eq!(from("\"12.50\"").unwrap(), "12.50");
+        assert_eq!(from("0.1").unwrap(), "0.1");
+        assert_eq!(
+            from("12345678901.12345678").unwrap(),
+            "12345678901.12345678"
+        );
+        assert!(from("\"abc\"").is_err());
+        assert!(from("true").is_err());
+        assert!(amount("amount", Dec(Decimal::from_str("0.000000001").unwrap())).is_err());
+        assert!(amount("amount", Dec(Decimal::from_str("-1").unwrap())).is_err());
+        assert_eq!(money(Amount(1_250_000_000)), "12.5");
+    }
+}

@@ -1,0 +1,490 @@
+//! `betbet`: the BetBet platform in one binary.
+//!
+//! - `betbet serve` — core and gateway in one process (the embedded default; no Postgres
+//!   or Redis needed).
+//! - `betbet core` — the core alone, with a TCP listener for gateways.
+//! - `betbet gateway --core ADDR` — a stateless gateway to a remote core.
+//! - `betbet journal verify|dump DIR` — inspect a data directory's journal.
+//! - `betbet admin grant USERNAME` — make a user an admin (the core must be stopped).
+
+use betbet_engine::Limits;
+use betbet_engine::runtime::{Core as CoreRuntime, CoreConfig};
+use betbet_gateway::config::{GatewayConfig, RateLimits};
+use betbet_gateway::core::{Core, RemoteCore};
+use betbet_journal::{Durability, Journal, Options};
+use betbet_protocol::codec::from_slice;
+use betbet_protocol::command::{Command, Configure, JournalEntry};
+use betbet_protocol::types::{AMOUNT_SCALE, Amount, Currency, UserId};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "betbet",
+    version,
+    about = "BetBet: prediction markets, games and wallets on one deterministic core"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Subcommand)]
+enum Top {
+    /// Core and gateway in one process.
+    Serve(ServeArgs),
+    /// The core alone, listening for gateways over TCP.
+    Core(CoreArgs),
+    /// A stateless gateway in front of a remote core.
+    Gateway(GatewayArgs),
+    /// Inspect a journal.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Offline administration (the core must not be running).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Scans the journal, checks every checksum and the chain, and reports. A torn final
+    /// record is truncated exactly as start-up would; any other damage is reported and the
+    /// command fails.
+    Verify { dir: PathBuf },
+    /// Prints the journaled commands.
+    Dump {
+        dir: PathBuf,
+        /// First sequence number to print.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// How many records to print.
+        #[arg(long, default_value_t = 1_000)]
+        limit: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Gives a user the admin role.
+    Grant {
+        username: String,
+        #[arg(long, env = "BETBET_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DurabilityArg {
+    /// Page cache only: fastest, loses the last moments on power loss.
+    None,
+    /// Group commit: every acknowledged command is on disk.
+    Batch,
+    /// Sync every --sync-interval-us; acknowledgements wait for it.
+    Interval,
+}
+
+#[derive(Args, Clone)]
+struct CoreOptions {
+    /// Where the journal, snapshots, keys and uploads live.
+    #[arg(long, env = "BETBET_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    #[arg(long, env = "BETBET_DURABILITY", value_enum, default_value = "batch")]
+    durability: DurabilityArg,
+    #[arg(long, env = "BETBET_SYNC_INTERVAL_US", default_value_t = 1_000)]
+    sync_interval_us: u64,
+    /// Platform fee on net winnings, in basis points.
+    #[arg(long, env = "BETBET_PLATFORM_FEE_BP", default_value_t = 200)]
+    platform_fee_bp: u16,
+    /// Withdrawal fee, in basis points of the amount.
+    #[arg(long, env = "BETBET_WITHDRAWAL_FEE_BP", default_value_t = 0)]
+    withdrawal_fee_bp: u16,
+    /// Largest single withdrawal per KYC level, comma separated (level 0 first).
+    #[arg(
+        long,
+        env = "BETBET_WITHDRAWAL_LIMITS",
+        default_value = "0,1000,10000,1000000"
+    )]
+    withdrawal_limits: String,
+    #[arg(
+        long,
+        env = "BETBET_CURRENCIES",
+        default_value = "USD,EUR,GBP,USDC,BTC,ETH,ZWG"
+    )]
+    currencies: String,
+    #[arg(long, env = "BETBET_OPEN_ORDERS_MAX", default_value_t = 1_000)]
+    open_orders_per_user_max: u32,
+    /// Snapshot after this many commands.
+    #[arg(long, env = "BETBET_SNAPSHOT_EVERY", default_value_t = 1_000_000)]
+    snapshot_every: u64,
+}
+
+#[derive(Args, Clone)]
+struct HttpOptions {
+    #[arg(long, env = "BETBET_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    http_addr: SocketAddr,
+    /// Allowed CORS origins, comma separated (`*` for any).
+    #[arg(long, env = "BETBET_CORS_ORIGINS", default_value = "")]
+    cors_origins: String,
+    /// Allowed WebSocket Origins, comma separated (empty: any).
+    #[arg(long, env = "BETBET_WS_ORIGINS", default_value = "")]
+    ws_origins: String,
+    /// Rate-limit overrides, e.g. `wallet=100/60,trading=500/1`.
+    #[arg(long, env = "BETBET_RATE_LIMITS", default_value = "")]
+    rate_limits: String,
+    /// Confirm deposits through the `sandbox` provider at once (test money).
+    #[arg(long, env = "BETBET_SANDBOX_PAYMENTS")]
+    sandbox_payments: bool,
+    /// HMAC-SHA256 secret for payment-provider webhooks (the webhook is off without it).
+    #[arg(long, env = "BETBET_WEBHOOK_SECRET")]
+    webhook_secret: Option<String>,
+    /// Directory of the JWT and sealing keys (default: DATA_DIR/secrets).
+    #[arg(long, env = "BETBET_SECRETS_DIR")]
+    secrets_dir: Option<PathBuf>,
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "BETBET_ACCESS_TTL_SECS", default_value_t = 900)]
+    access_ttl_secs: u64,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    core: CoreOptions,
+    #[command(flatten)]
+    http: HttpOptions,
+    /// Also accept remote gateways on this TCP address.
+    #[arg(long, env = "BETBET_CORE_ADDR")]
+    core_addr: Option<SocketAddr>,
+    /// Seed an admin, users with sandbox money and open markets; print the logins.
+    #[arg(long, env = "BETBET_DEMO")]
+    demo: bool,
+}
+
+#[derive(Args)]
+struct CoreArgs {
+    #[command(flatten)]
+    core: CoreOptions,
+    #[arg(long, env = "BETBET_CORE_ADDR", default_value = "127.0.0.1:9090")]
+    listen: SocketAddr,
+}
+
+#[derive(Args)]
+struct GatewayArgs {
+    /// The core's TCP address.
+    #[arg(long, env = "BETBET_CORE")]
+    core: String,
+    /// Where uploads and (by default) keys live.
+    #[arg(long, env = "BETBET_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    #[command(flatten)]
+    http: HttpOptions,
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn core_config(options: &CoreOptions) -> Result<CoreConfig, String> {
+    let durability = match options.durability {
+        DurabilityArg::None => Durability::None,
+        DurabilityArg::Batch => Durability::Batch,
+        DurabilityArg::Interval => Durability::Interval {
+            every_us: options.sync_interval_us.max(1),
+        },
+    };
+    let withdrawal_limits = list(&options.withdrawal_limits)
+        .iter()
+        .map(|n| {
+            n.parse::<i64>()
+                .ok()
+                .and_then(|n| n.checked_mul(AMOUNT_SCALE))
+                .map(Amount)
+                .ok_or_else(|| format!("--withdrawal-limits: `{n}` is not a whole amount"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let currencies = list(&options.currencies)
+        .iter()
+        .map(|c| {
+            Currency::new(c).ok_or_else(|| format!("--currencies: `{c}` is not a currency code"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut config = CoreConfig::new(&options.data_dir);
+    config.durability = durability;
+    config.limits = Limits::default();
+    config.snapshot_every_commands = options.snapshot_every.max(1);
+    config.configure = Some(Configure {
+        actor: UserId::SYSTEM,
+        platform_fee_bp: options.platform_fee_bp,
+        withdrawal_fee_bp: options.withdrawal_fee_bp,
+        withdrawal_limits,
+        open_orders_per_user_max: options.open_orders_per_user_max,
+        currencies,
+    });
+    Ok(config)
+}
+
+fn gateway_config(
+    data_dir: &Path,
+    http: &HttpOptions,
+    sandbox: bool,
+) -> Result<GatewayConfig, String> {
+    let mut config = GatewayConfig::new(data_dir.to_owned());
+    if let Some(dir) = &http.secrets_dir {
+        config.secrets_dir = dir.clone();
+    }
+    config.cors_origins = list(&http.cors_origins);
+    config.ws_origins = list(&http.ws_origins);
+    config.rate_limits = RateLimits::default().with_overrides(&http.rate_limits)?;
+    config.sandbox_payments = http.sandbox_payments || sandbox;
+    config.webhook_secret = http.webhook_secret.clone().filter(|s| !s.is_empty());
+    config.access_token_ttl = Duration::from_secs(http.access_ttl_secs.clamp(30, 24 * 3600));
+    Ok(config)
+}
+
+fn start_core(options: &CoreOptions) -> Result<CoreRuntime, String> {
+    let config = core_config(options)?;
+    CoreRuntime::start(config).map_err(|e| match e {
+        betbet_engine::runtime::RuntimeError::Journal(betbet_journal::JournalError::Locked {
+            ..
+        }) => format!(
+            "the data directory {} is already in use by another betbet process",
+            options.data_dir.display()
+        ),
+        other => format!(
+            "cannot start the core in {}: {other}",
+            options.data_dir.display()
+        ),
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("betbet-gateway")
+        .build()
+        .expect("tokio runtime starts")
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let core = start_core(&args.core)?;
+    let handle = core.handle();
+    if let Some(addr) = args.core_addr {
+        let (bound, _) = betbet_engine::runtime::tcp::serve(handle.clone(), addr)
+            .map_err(|e| format!("cannot listen for gateways on {addr}: {e}"))?;
+        tracing::info!(%bound, "core listening for gateways");
+    }
+    let config = gateway_config(&args.core.data_dir, &args.http, args.demo)?;
+    let rt = runtime();
+    let result = rt.block_on(async {
+        let state = betbet_gateway::server::build_state(Core::Local(handle), config)
+            .map_err(|e| format!("cannot load keys: {e}"))?;
+        if args.demo {
+            betbet_gateway::demo::seed(&state.core, &state.hasher, &args.core.data_dir)
+                .await
+                .map_err(|e| format!("demo seeding failed: {}", e.message))?;
+        }
+        betbet_gateway::server::serve_http(
+            state,
+            args.http.http_addr,
+            betbet_gateway::server::shutdown_signal(),
+        )
+        .await
+        .map_err(|e| format!("HTTP server on {}: {e}", args.http.http_addr))
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
+    core.shutdown();
+    result
+}
+
+fn run_core(args: CoreArgs) -> Result<(), String> {
+    let core = start_core(&args.core)?;
+    let (bound, _) = betbet_engine::runtime::tcp::serve(core.handle(), args.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    println!("core listening on {bound}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime starts");
+    rt.block_on(betbet_gateway::server::shutdown_signal());
+    core.shutdown();
+    Ok(())
+}
+
+fn run_gateway(args: GatewayArgs) -> Result<(), String> {
+    let config = gateway_config(&args.data_dir, &args.http, false)?;
+    let rt = runtime();
+    rt.block_on(async {
+        let remote = RemoteCore::connect(args.core.clone());
+        let state = betbet_gateway::server::build_state(Core::Remote(remote), config)
+            .map_err(|e| format!("cannot load keys: {e}"))?;
+        betbet_gateway::server::serve_http(
+            state,
+            args.http.http_addr,
+            betbet_gateway::server::shutdown_signal(),
+        )
+        .await
+        .map_err(|e| format!("HTTP server on {}: {e}", args.http.http_addr))
+    })
+}
+
+fn journal_dir(dir: &Path) -> PathBuf {
+    // Accept either the data directory or its journal directory.
+    if dir.join("journal").is_dir() {
+        dir.join("journal")
+    } else {
+        dir.to_owned()
+    }
+}
+
+fn open_journal(dir: &Path) -> Result<(Journal, betbet_journal::Recovery), String> {
+    let dir = journal_dir(dir);
+    if !dir.is_dir() {
+        return Err(format!("{} is not a journal directory", dir.display()));
+    }
+    Journal::open_dir(&dir, Options::default()).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+fn journal(command: JournalCommand) -> Result<(), String> {
+    match command {
+        JournalCommand::Verify { dir } => {
+            let (journal, recovery) = open_journal(&dir)?;
+            let mut undecodable = 0u64;
+            let mut commands = 0u64;
+            journal
+                .replay_from(recovery.first_seq.saturating_sub(1), |seq, payload| {
+                    commands += 1;
+                    if from_slice::<JournalEntry>(payload).is_err() {
+                        undecodable += 1;
+                        eprintln!("record {seq} is not a journal entry");
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+            println!("journal {}", journal_dir(&dir).display());
+            println!(
+                "  records {}..={} ({} checked, {} bytes verified)",
+                recovery.first_seq, recovery.last_seq, commands, recovery.bytes_scanned
+            );
+            println!("  segments {}", recovery.segments);
+            match &recovery.snapshot {
+                Some(snapshot) => println!(
+                    "  newest snapshot at seq {} ({} bytes)",
+                    snapshot.seq,
+                    snapshot.bytes.len()
+                ),
+                None => println!("  no snapshot"),
+            }
+            for skipped in &recovery.snapshots_skipped {
+                println!("  skipped invalid snapshot: {skipped:?}");
+            }
+            if let Some(truncated) = &recovery.truncated {
+                println!("  torn tail truncated: {truncated:?}");
+            }
+            if undecodable > 0 {
+                return Err(format!("{undecodable} records are not journal entries"));
+            }
+            println!("ok");
+            Ok(())
+        }
+        JournalCommand::Dump { dir, from, limit } => {
+            let (journal, _) = open_journal(&dir)?;
+            let mut printed = 0;
+            journal
+                .replay_from(from.saturating_sub(1), |seq, payload| {
+                    if printed >= limit {
+                        return;
+                    }
+                    printed += 1;
+                    match from_slice::<JournalEntry>(payload) {
+                        Ok(entry) => println!(
+                            "{seq}\t{}\t{}\t{:?}",
+                            betbet_gateway::time::format(entry.at),
+                            entry.command.kind(),
+                            entry.command
+                        ),
+                        Err(error) => println!("{seq}\t<undecodable: {error}>"),
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    }
+}
+
+fn admin(command: AdminCommand) -> Result<(), String> {
+    match command {
+        AdminCommand::Grant { username, data_dir } => {
+            let mut config = CoreConfig::new(&data_dir);
+            config.snapshot_every_commands = u64::MAX;
+            let core = CoreRuntime::start(config)
+                .map_err(|e| format!("{e} (is the server still running?)"))?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime starts");
+            let result = rt.block_on(async {
+                let core_client = Core::Local(core.handle());
+                let user = match core_client
+                    .query(betbet_protocol::query::Query::UserByLogin(
+                        betbet_protocol::query::LoginQuery {
+                            login: username.clone(),
+                        },
+                    ))
+                    .await
+                    .map_err(|e| e.message)?
+                {
+                    betbet_protocol::query::QueryReply::UserAuth(user) => user.user,
+                    _ => return Err(format!("no user `{username}`")),
+                };
+                core_client
+                    .execute(Command::SetUserRole(
+                        betbet_protocol::command::SetUserRole {
+                            actor: UserId::SYSTEM,
+                            user,
+                            role: betbet_protocol::command::Role::Admin,
+                        },
+                    ))
+                    .await
+                    .map_err(|e| e.message)?;
+                println!("{username} is now an admin");
+                Ok(())
+            });
+            core.shutdown();
+            result
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BETBET_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Top::Serve(args) => serve(args),
+        Top::Core(args) => run_core(args),
+        Top::Gateway(args) => run_gateway(args),
+        Top::Journal { command } => journal(command),
+        Top::Admin { command } => admin(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("betbet: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Prometheus text exposition, hand-rolled: request counts and latency histograms per route,
+//! plus the core's queue depth, command rate and journal sync latency.
+
+use betbet_engine::runtime::{CoreStats, SYNC_BUCKETS_US};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Upper bounds of the request latency buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+/// Distinct (method, route) series; requests for unmatched paths share one series.
+const SERIES_MAX: usize = 1_024;
+
+#[derive(Default)]
+struct Series {
+    by_status: BTreeMap<u16, u64>,
+    buckets: [u64; LATENCY_BUCKETS.len() + 1],
+    sum_seconds: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    series: Mutex<BTreeMap<(String, String), Series>>,
+    ws_connections: std::sync::atomic::AtomicI64,
+}
+
+impl Metrics {
+    pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let mut series = self.series.lock().expect("metrics lock");
+        let key = (method.to_owned(), route.to_owned());
+        if !series.contains_key(&key) && series.len() >= SERIES_MAX {
+            return;
+        }
+        let entry = series.entry(key).or_default();
+        *entry.by_status.entry(status).or_default() += 1;
+        let seconds = elapsed.as_secs_f64();
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        entry.buckets[bucket] += 1;
+        entry.sum_seconds += seconds;
+        entry.count += 1;
+    }
+
+    pub fn ws_connected(&self, delta: i64) {
+        self.ws_connections.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    pub fn render(&self, core: Option<&CoreStats>) -> String {
+        let mut out = String::new();
+        let series = self.series.lock().expect("metrics lock");
+        out.push_str("# HELP betbet_http_requests_total HTTP requests by route and status.\n");
+        out.push_str("# TYPE betbet_http_requests_total counter\n");
+        for ((method, route), s) in series.iter() {
+            for (status, count) in &s.by_status {
+                let _ = writeln!(
+                    out,
+                    "betbet_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+                );
+            }
+        }
+        out.push_str("# HELP betbet_http_request_duration_seconds HTTP request latency.\n");
+        out.push_str("# TYPE betbet_http_request_duration_seconds histogram\n");
+        for ((method, route), s) in series.iter() {
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
+            let mut cumulative = 0;
+            for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+                cumulative += s.buckets[i];
+                let _ = writeln!(
+                    out,
+                    "betbet_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "betbet_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "betbet_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum_seconds
+            );
+            let _ = writeln!(
+                out,
+                "betbet_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
+        }
+        drop(series);
+        let _ = writeln!(out, "# TYPE betbet_ws_connections gauge");
+        let _ = writeln!(
+            out,
+            "betbet_ws_connections {}",
+            self.ws_connections.load(Ordering::Relaxed)
+        );
+        if let Some(core) = core {
+            let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: u64| {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+                );
+            };
+            gauge(
+                &mut out,
+                "betbet_core_queue_depth",
+                "Commands and queries waiting for the engine thread.",
+                "gauge",
+                core.queue_depth.load(Ordering::Relaxed) as u64,
+            );
+            gauge(
+                &mut out,
+                "betbet_core_commands_total",
+                "Commands applied (rate() gives commands/s).",
+                "counter",
+                core.commands.load(Ordering::Relaxed),
+            );
+            gauge(
+                &mut out,
+                "betbet_core_queries_total",
+                "Queries answered.",
+                "counter",
+                core.queries.load(Ordering::Relaxed),
+            );
+            gauge(
+                &mut out,
+                "betbet_core_overloaded_total",
+                "Requests refused because the queue was full.",
+                "counter",
+                core.overloaded.load(Ordering::Relaxed),
+            );
+            gauge(
+                &mut out,
+                "betbet_core_last_seq",
+                "Last journal sequence applied.",
+                "gauge",
+                core.last_seq.load(Ordering::Relaxed),
+            );
+            gauge(
+                &mut out,
+                "betbet_core_durable_seq",
+                "Last journal sequence known durable.",
+                "gauge",
+                core.durable_seq.load(Ordering::Relaxed),
+            );
+            gauge(
+                &mut out,
+                "betbet_core_snapshots_total",
+                "Snapshots written.",
+                "counter",
+                core.snapshots.load(Ordering::Relaxed),
+            );
+            gauge(
+                &mut out,
+                "betbet_core_subscribers",
+                "Event subscribers.",
+                "gauge",
+                core.subscribers.load(Ordering::Relaxed) as u64,
+            );
+            gauge(
+                &mut out,
+                "betbet_core_dropped_subscribers_total",
+                "Subscribers cut off for lagging.",
+                "counter",
+                core.dropped_subscribers.load(Ordering::Relaxed),
+            );
+            out.push_str(
+                "# HELP betbet_journal_sync_seconds Journal sync (msync/fdatasync) latency.\n",
+            );
+            out.push_str("# TYPE betbet_journal_sync_seconds histogram\n");
+            let mut cumulative = 0;
+            for (i, bound) in SYNC_BUCKETS_US.iter().enumerate() {
+                cumulative += core.sync_buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "betbet_journal_sync_seconds_bucket{{le=\"{}\"}} {cumulative}",
+                    *bound as f64 / 1e6
+                );
+            }
+            let count = core.syncs.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "betbet_journal_sync_seconds_bucket{{le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "betbet_journal_sync_seconds_sum {}",
+                core.sync_micros_total.load(Ordering::Relaxed) as f64 / 1e6
+            );
+            let _ = writeln!(out, "betbet_journal_sync_seconds_count {count}");
+        }
+        out
+    }
+}

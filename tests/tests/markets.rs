@@ -1,0 +1,512 @@
+//! Markets end to end through the real binary: trading, settlement, a crash mid-session,
+//! and the WebSocket feed reproducing the REST order book.
+
+use betbet_tests::{Api, Server, assert_amount, json};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn funded(api: &Api, name: &str, amount: &str) -> (Api, String) {
+    let (user, id) = api.signup(name);
+    user.post(
+        "/api/v1/deposits/initiate",
+        &json!({"amount": amount, "currency": "USD", "payment_method": "sandbox"}),
+    )
+    .expect(201);
+    (user, id)
+}
+
+fn balance(api: &Api, user: &str) -> (String, String) {
+    let wallets = api.get(&format!("/api/v1/wallets/{user}")).expect(200);
+    let wallet = &wallets["wallets"][0];
+    (
+        wallet["available_balance"].as_str().unwrap().to_owned(),
+        wallet["locked_balance"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn in_a_day() -> String {
+    let secs = betbet_tests::now_secs() + 86_400;
+    // RFC 3339 from seconds since the epoch, via the server's own format is not available
+    // here: build it by hand (days from civil).
+    let days = (secs / 86_400) as i64;
+    let rest = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+fn create_market(api: &Api, market_type: &str, outcomes: &[&str]) -> Value {
+    let mut body = json!({
+        "title": format!("A {market_type} market"),
+        "description": "for the tests",
+        "market_type": market_type,
+        "outcomes": outcomes,
+        "closes_at": in_a_day(),
+        "category": "tests",
+        "creator_fee_percent": "1.00",
+        "tick_size": "0.01",
+    });
+    if market_type == "scalar" {
+        body["scalar_low"] = "0".into();
+        body["scalar_high"] = "100".into();
+    }
+    api.post("/api/v1/markets/create", &body).expect(201)
+}
+
+fn order(api: &Api, market: &str, body: Value) -> Value {
+    api.post(&format!("/api/v1/markets/{market}/orders"), &body)
+        .expect(201)
+}
+
+fn outcome(market: &Value, index: usize) -> String {
+    market["outcomes"][index]["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn trading_settlement_and_a_crash_mid_session() {
+    let mut server = Server::start(&["--demo", "--platform-fee-bp", "200"]);
+    let anon = server.api();
+    let (creator, creator_id) = funded(&anon, "creator", "1");
+    let (alice, alice_id) = funded(&anon, "alice_m", "100");
+    let (bob, bob_id) = funded(&anon, "bob_m", "100");
+    let (carol, carol_id) = funded(&anon, "carol_m", "100");
+
+    let market = create_market(&creator, "binary", &[]);
+    let market_id = market["id"].as_str().unwrap().to_owned();
+    let (yes, no) = (outcome(&market, 0), outcome(&market, 1));
+
+    // Alice bids YES 0.60 for 10; bob buys NO at 0.45 (a YES ask at 0.55): they cross at 0.60.
+    let resting = order(
+        &alice,
+        &market_id,
+        json!({"outcome_id": yes, "order_type": "buy", "price": "0.60", "quantity": "10"}),
+    );
+    assert_eq!(resting["status"], "open");
+    assert_eq!(
+        balance(&alice, &alice_id),
+        ("94".to_owned(), "6".to_owned())
+    );
+    let taker = order(
+        &bob,
+        &market_id,
+        json!({"outcome_id": no, "order_type": "buy", "price": "0.45", "quantity": "10"}),
+    );
+    assert_eq!(taker["status"], "filled");
+    assert_eq!(taker["fills"][0]["price"], "0.4", "bob's fill in NO terms");
+    assert_eq!(taker["fills"][0]["liquidity"], "taker");
+    assert_amount(&taker["filled_notional"], "4");
+    assert_eq!(
+        balance(&alice, &alice_id),
+        ("94".to_owned(), "0".to_owned())
+    );
+    assert_eq!(balance(&bob, &bob_id), ("96".to_owned(), "0".to_owned()));
+
+    // Carol buys YES at 0.70 from alice, who sells what she holds.
+    order(
+        &alice,
+        &market_id,
+        json!({"outcome_id": yes, "order_type": "sell", "price": "0.70", "quantity": "4", "client_order_id": "alice-1"}),
+    );
+    let again = alice
+        .post(&format!("/api/v1/markets/{market_id}/orders"), &json!({"outcome_id": yes, "order_type": "sell", "price": "0.70", "quantity": "4", "client_order_id": "alice-1"}))
+        .expect(200);
+    assert_eq!(again["duplicate"], true);
+    // Back YES at decimal odds 1.25 (= buy at ≤ 0.80).
+    let backed = order(
+        &carol,
+        &market_id,
+        json!({"outcome_id": yes, "position_type": "back", "odds": "1.25", "quantity": "4"}),
+    );
+    assert_eq!(backed["fills"][0]["price"], "0.7");
+    let book = anon
+        .get(&format!(
+            "/api/v1/markets/{market_id}/orderbook?outcome_id={yes}"
+        ))
+        .expect(200);
+    assert_eq!(book["bids"].as_array().unwrap().len(), 0);
+    assert_eq!(book["asks"].as_array().unwrap().len(), 0);
+
+    // Resting orders on both sides, in both views.
+    order(
+        &carol,
+        &market_id,
+        json!({"outcome_id": yes, "order_type": "buy", "price": "0.50", "quantity": "2"}),
+    );
+    order(
+        &bob,
+        &market_id,
+        json!({"outcome_id": no, "order_type": "buy", "price": "0.30", "quantity": "3"}),
+    );
+    let yes_book = anon
+        .get(&format!(
+            "/api/v1/markets/{market_id}/orderbook?outcome_id={yes}"
+        ))
+        .expect(200);
+    assert_eq!(yes_book["bids"][0]["price"], "0.5");
+    assert_eq!(yes_book["asks"][0]["price"], "0.7");
+    let no_book = anon
+        .get(&format!(
+            "/api/v1/markets/{market_id}/orderbook?outcome_id={no}"
+        ))
+        .expect(200);
+    assert_eq!(no_book["bids"][0]["price"], "0.3");
+    assert_eq!(no_book["asks"][0]["price"], "0.5");
+
+    // Positions.
+    let positions = alice
+        .get(&format!("/api/v1/users/{alice_id}/positions"))
+        .expect(200);
+    let alice_yes = &positions["positions"][0];
+    assert_eq!(alice_yes["quantity"], "6");
+    assert_amount(&alice_yes["stake"], "3.6");
+    assert_amount(&alice_yes["realized_pnl"], "0.4");
+    bob.get(&format!("/api/v1/users/{alice_id}/positions"))
+        .expect_error(403, "forbidden");
+
+    // A multi-outcome market with a complete set.
+    let cup = create_market(&creator, "multiple", &["Red", "Blue", "Green"]);
+    let cup_id = cup["id"].as_str().unwrap().to_owned();
+    alice
+        .post(
+            &format!("/api/v1/markets/{cup_id}/mint"),
+            &json!({"quantity": "5"}),
+        )
+        .expect(200);
+    order(
+        &alice,
+        &cup_id,
+        json!({"outcome_id": outcome(&cup, 1), "order_type": "sell", "price": "0.40", "quantity": "5"}),
+    );
+    order(
+        &carol,
+        &cup_id,
+        json!({"outcome_id": outcome(&cup, 1), "order_type": "buy", "price": "0.40", "quantity": "5"}),
+    );
+
+    // Snapshot of what the crash must keep, then SIGKILL mid-session and restart.
+    let views = |api: &Api| {
+        vec![
+            api.get(&format!("/api/v1/wallets/{alice_id}")).body,
+            api.get(&format!("/api/v1/users/{alice_id}/positions")).body,
+            api.get(&format!(
+                "/api/v1/markets/{market_id}/orderbook?outcome_id={yes}"
+            ))
+            .body,
+            api.get(&format!("/api/v1/markets/{cup_id}")).body,
+            api.get("/api/v1/orders?status=all").body,
+        ]
+    };
+    let before = views(&alice);
+    server.kill();
+    server.restart();
+    assert_eq!(views(&alice), before, "state after a crash and restart");
+
+    // Resolution: YES wins. Fees: creator 1 %, platform 2 % of net winnings.
+    bob.post(
+        &format!("/api/v1/markets/{market_id}/resolve"),
+        &json!({"winning_outcome": yes}),
+    )
+    .expect_error(403, "not_market_creator");
+    creator
+        .post(
+            &format!("/api/v1/markets/{market_id}/resolve"),
+            &json!({"winning_outcome": yes}),
+        )
+        .expect(200);
+    // Alice: 100 − 6 (10 YES) + 2.8 (4 sold) − 5 (sets) + 2 (Blue sold) = 93.8, then 6 paid
+    // out on a remaining cost of 3.6: winnings 2.4, fees 3 % = 0.072.
+    assert_eq!(balance(&alice, &alice_id).0, "99.728");
+    // Carol: 100 − 2.8 (4 YES) − 2 (Blue) = 95.2, her resting bid released; 4 paid out on a
+    // cost of 2.8: winnings 1.2, fees 0.036.
+    assert_eq!(balance(&carol, &carol_id).0, "99.164");
+    assert_eq!(balance(&bob, &bob_id), ("96".to_owned(), "0".to_owned()));
+    assert_eq!(balance(&creator, &creator_id).0, "1.036");
+    let settled = alice
+        .get(&format!(
+            "/api/v1/users/{alice_id}/positions?status=settled"
+        ))
+        .expect(200);
+    assert_eq!(settled["positions"][0]["status"], "settled");
+
+    // Void: refunds at cost, for the admin only.
+    let (admin_name, admin_password) = server.demo_login("admin");
+    let admin = anon.login(&admin_name, &admin_password);
+    creator
+        .post(&format!("/api/v1/markets/{cup_id}/void"), &json!({}))
+        .expect_error(403, "forbidden");
+    admin
+        .post(&format!("/api/v1/markets/{cup_id}/void"), &json!({}))
+        .expect(200);
+    // Alice paid 5 for sets and got 2 for Blue: net 3 back; carol paid 2: refunded.
+    assert_eq!(balance(&alice, &alice_id).0, "102.728");
+    assert_eq!(balance(&carol, &carol_id).0, "101.164");
+    let detail = anon.get(&format!("/api/v1/markets/{cup_id}")).expect(200);
+    assert_eq!(detail["status"], "voided");
+}
+
+/// Reads messages until `done` says stop or the socket is quiet for `quiet`.
+fn read_until(
+    socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    quiet: Duration,
+    mut on: impl FnMut(Value),
+) {
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_mut() {
+        stream.set_read_timeout(Some(quiet)).unwrap();
+    }
+    loop {
+        match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => on(serde_json::from_str(&text).unwrap()),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return;
+            }
+            Err(e) => panic!("socket: {e}"),
+        }
+    }
+}
+
+#[test]
+fn websocket_snapshot_and_deltas_reproduce_the_rest_book() {
+    let server = Server::start(&[]);
+    let anon = server.api();
+    let (maker, _) = funded(&anon, "ws_maker", "10000");
+    let (taker, _) = funded(&anon, "ws_taker", "10000");
+    let market = create_market(&maker, "binary", &[]);
+    let market_id = market["id"].as_str().unwrap().to_owned();
+    let (yes, no) = (outcome(&market, 0), outcome(&market, 1));
+    // Some resting orders before the subscription.
+    for (price, qty) in [("0.40", "3"), ("0.42", "2")] {
+        order(
+            &maker,
+            &market_id,
+            json!({"outcome_id": yes, "order_type": "buy", "price": price, "quantity": qty}),
+        );
+    }
+    let (mut socket, _) = tungstenite::connect(format!(
+        "ws://127.0.0.1:{}/ws/markets/{market_id}",
+        server.port
+    ))
+    .expect("ws connect");
+    let mut books: BTreeMap<(String, String), (String, u64)> = BTreeMap::new();
+    let mut seq = 0u64;
+    let mut trades = 0;
+    let apply = |message: Value,
+                 books: &mut BTreeMap<(String, String), (String, u64)>,
+                 seq: &mut u64,
+                 trades: &mut u32| {
+        match message["type"].as_str().unwrap() {
+            "snapshot" => {
+                let book = &message["data"]["books"][0];
+                *seq = book["seq"].as_u64().unwrap();
+                for (side, key) in [("bids", "bid"), ("asks", "ask")] {
+                    for level in book[side].as_array().unwrap() {
+                        books.insert(
+                            (key.to_owned(), level["price"].as_str().unwrap().to_owned()),
+                            (
+                                level["quantity"].as_str().unwrap().to_owned(),
+                                level["orders"].as_u64().unwrap(),
+                            ),
+                        );
+                    }
+                }
+            }
+            "book_delta" | "trade" => {
+                let next = message["seq"].as_u64().unwrap();
+                assert_eq!(next, *seq + 1, "consecutive book sequence");
+                *seq = next;
+                if message["type"] == "trade" {
+                    *trades += 1;
+                    return;
+                }
+                let data = &message["data"];
+                let key = (
+                    data["side"].as_str().unwrap().to_owned(),
+                    data["price"].as_str().unwrap().to_owned(),
+                );
+                if data["quantity"] == "0" {
+                    books.remove(&key);
+                } else {
+                    books.insert(
+                        key,
+                        (
+                            data["quantity"].as_str().unwrap().to_owned(),
+                            data["orders"].as_u64().unwrap(),
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    };
+    read_until(&mut socket, Duration::from_millis(500), |m| {
+        apply(m, &mut books, &mut seq, &mut trades)
+    });
+    assert!(seq > 0 && !books.is_empty(), "the snapshot arrived");
+
+    // A burst of random orders from two users, crossing now and then, with cancels.
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let mut open = Vec::new();
+    for i in 0..120 {
+        let api = if i % 2 == 0 { &maker } else { &taker };
+        if next(5) == 0 && !open.is_empty() {
+            let (who, id): (usize, String) = open.swap_remove(next(open.len() as u64) as usize);
+            let api = if who == 0 { &maker } else { &taker };
+            api.delete(&format!("/api/v1/orders/{id}"));
+            continue;
+        }
+        let (outcome_id, side) = match next(4) {
+            0 => (&yes, "buy"),
+            1 => (&yes, "sell"),
+            2 => (&no, "buy"),
+            _ => (&no, "sell"),
+        };
+        let price = format!("0.{}", 30 + next(40));
+        let reply = api.post(
+            &format!("/api/v1/markets/{market_id}/orders"),
+            &json!({"outcome_id": outcome_id, "order_type": side, "price": price, "quantity": format!("{}", 1 + next(5))}),
+        );
+        if reply.status == 201 && reply.body["status"] == "open"
+            || reply.body["status"] == "partially_filled"
+        {
+            open.push((i % 2, reply.body["id"].as_str().unwrap().to_owned()));
+        }
+    }
+    read_until(&mut socket, Duration::from_millis(800), |m| {
+        apply(m, &mut books, &mut seq, &mut trades)
+    });
+    assert!(trades > 0, "the burst traded");
+
+    let rest = anon
+        .get(&format!(
+            "/api/v1/markets/{market_id}/orderbook?outcome_id={yes}&depth=1000"
+        ))
+        .expect(200);
+    assert_eq!(
+        rest["seq"].as_u64().unwrap(),
+        seq,
+        "the feed is at the REST book's sequence"
+    );
+    let mut expected = BTreeMap::new();
+    for (side, key) in [("bids", "bid"), ("asks", "ask")] {
+        for level in rest[side].as_array().unwrap() {
+            expected.insert(
+                (key.to_owned(), level["price"].as_str().unwrap().to_owned()),
+                (
+                    level["quantity"].as_str().unwrap().to_owned(),
+                    level["orders"].as_u64().unwrap(),
+                ),
+            );
+        }
+    }
+    assert_eq!(books, expected, "snapshot + deltas = the REST book");
+}
+
+#[test]
+fn websocket_orders_use_the_same_rules_as_rest() {
+    let server = Server::start(&[]);
+    let anon = server.api();
+    let (trader, _) = funded(&anon, "ws_trader", "10");
+    let market = create_market(&trader, "binary", &[]);
+    let market_id = market["id"].as_str().unwrap().to_owned();
+    let yes = outcome(&market, 0);
+    let token = trader.token.clone().unwrap();
+    let (mut socket, _) = tungstenite::connect(format!(
+        "ws://127.0.0.1:{}/ws/markets/{market_id}?token={token}",
+        server.port
+    ))
+    .expect("ws connect");
+    let send = |socket: &mut tungstenite::WebSocket<_>, value: Value| {
+        socket
+            .send(tungstenite::Message::Text(value.to_string().into()))
+            .unwrap()
+    };
+    send(
+        &mut socket,
+        json!({"type": "place_order", "request_id": 1, "data": {"market_id": market_id, "outcome_id": yes, "order_type": "buy", "price": "0.50", "quantity": "4"}}),
+    );
+    send(
+        &mut socket,
+        json!({"type": "place_order", "request_id": 2, "data": {"market_id": market_id, "outcome_id": yes, "order_type": "buy", "price": "0.50", "quantity": "100"}}),
+    );
+    send(
+        &mut socket,
+        json!({"type": "place_order", "request_id": 3, "data": {"market_id": market_id, "outcome_id": yes, "order_type": "buy", "price": "0.505", "quantity": "1"}}),
+    );
+    let mut replies = BTreeMap::new();
+    let mut updates = 0;
+    read_until(&mut socket, Duration::from_millis(800), |m| {
+        if let Some(id) = m["request_id"].as_u64() {
+            replies.insert(id, m.clone());
+        }
+        if m["type"] == "order_update" {
+            updates += 1;
+        }
+    });
+    assert_eq!(replies[&1]["type"], "order_ack");
+    assert_eq!(replies[&1]["data"]["status"], "open");
+    assert_eq!(replies[&2]["data"]["code"], "insufficient_funds");
+    assert_eq!(replies[&3]["data"]["code"], "price_off_tick");
+    assert!(updates >= 1, "own order updates arrive");
+    let order_id = replies[&1]["data"]["id"].as_str().unwrap().to_owned();
+    send(
+        &mut socket,
+        json!({"type": "cancel_order", "request_id": 4, "data": {"order_id": order_id}}),
+    );
+    send(
+        &mut socket,
+        json!({"type": "cancel_order", "request_id": 5, "data": {"order_id": order_id}}),
+    );
+    read_until(&mut socket, Duration::from_millis(800), |m| {
+        if let Some(id) = m["request_id"].as_u64() {
+            replies.insert(id, m.clone());
+        }
+    });
+    assert_eq!(replies[&4]["data"]["status"], "cancelled");
+    assert_eq!(replies[&5]["data"]["code"], "order_not_open");
+    // An anonymous socket may watch but not trade.
+    let (mut watcher, _) = tungstenite::connect(format!(
+        "ws://127.0.0.1:{}/ws/markets/{market_id}",
+        server.port
+    ))
+    .expect("ws connect");
+    send(
+        &mut watcher,
+        json!({"type": "place_order", "request_id": 9, "data": {"market_id": market_id}}),
+    );
+    let mut answer = Value::Null;
+    read_until(&mut watcher, Duration::from_millis(500), |m| {
+        if m["request_id"] == 9 {
+            answer = m;
+        }
+    });
+    assert_eq!(answer["data"]["code"], "unauthorized");
+    // Unknown room types are refused at the handshake.
+    match tungstenite::connect(format!("ws://127.0.0.1:{}/ws/nowhere/1", server.port)) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 404),
+        other => panic!("expected a 404 handshake, got {:?}", other.map(|_| ())),
+    }
+}
