@@ -323,7 +323,12 @@ mod tests {
     use super::*;
 
     fn keys() -> Keys {
-        let dir = std::env::temp_dir().join(format!("betbet-keys-{}", std::process::id()));
+        // A directory of its own per call: tests run in parallel in one process.
+        let suffix: String = random_bytes::<8>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let dir = std::env::temp_dir().join(format!("betbet-keys-{}-{suffix}", std::process::id()));
         let keys = Keys::load(&dir).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         keys

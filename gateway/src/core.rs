@@ -228,6 +228,7 @@ impl RemoteCore {
                         {
                             let _ = tx.send(CommandOutcome {
                                 seq: reply.seq,
+                                at: reply.at,
                                 response: reply.response,
                                 events: reply.events,
                             });

@@ -8,7 +8,7 @@
 //! Module map: [`api`] (routes), [`auth`] (passwords, tokens, TOTP, sealing), [`core`] (the
 //! way to the core), [`state`] (shared state, the caller extractor), [`json`] / [`ids`] /
 //! [`time`] (the JSON conventions), [`error`], [`limits`], [`metrics`], [`payments`],
-//! [`config`], [`server`], [`demo`].
+//! [`config`], [`server`], [`demo`], [`hub`] (routing events to connections).
 
 pub mod api;
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod config;
 pub mod core;
 pub mod demo;
 pub mod error;
+pub mod hub;
 pub mod ids;
 pub mod json;
 pub mod limits;

@@ -464,6 +464,31 @@ fn admin(command: AdminCommand) -> Result<(), String> {
     }
 }
 
+/// Raises the soft open-files limit to the hard limit: every WebSocket is a descriptor, and
+/// the usual soft limit of 1 024 would cap a gateway far below the connections it can serve.
+#[allow(unsafe_code)]
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the rlimit we own and pass by valid pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "cannot read the open-files limit");
+        return;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let soft = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit only reads the rlimit we pass by valid pointer.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), soft, "cannot raise the open-files limit");
+            return;
+        }
+    }
+    tracing::debug!(open_files = limit.rlim_cur, "open-files limit");
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -473,6 +498,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    raise_open_files_limit();
     let result = match cli.command {
         Top::Serve(args) => serve(args),
         Top::Core(args) => run_core(args),

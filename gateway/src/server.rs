@@ -31,6 +31,19 @@ pub fn build_state(core: Core, config: GatewayConfig) -> std::io::Result<AppStat
             }
         }
     });
+    // One dispatcher hands each batch to the connections it concerns.
+    let hub = Arc::new(crate::hub::Hub::default());
+    let mut feed = events.subscribe();
+    let dispatcher = Arc::clone(&hub);
+    tokio::spawn(async move {
+        loop {
+            match feed.recv().await {
+                Ok(batch) => dispatcher.dispatch(&batch),
+                Err(broadcast::error::RecvError::Lagged(_)) => dispatcher.lag_all(),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
     Ok(AppState {
         core,
         hasher: PasswordHasherPool::new(config.password_hash_workers),
@@ -39,7 +52,9 @@ pub fn build_state(core: Core, config: GatewayConfig) -> std::io::Result<AppStat
         keys: Arc::new(keys),
         sessions,
         metrics: Arc::new(Metrics::default()),
+        hub,
         events,
+        shapes: Arc::default(),
     })
 }
 
@@ -50,8 +65,14 @@ pub async fn serve_http(
     addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "HTTP listening");
+    // Small replies must not wait for the peer's delayed ACK (Nagle): without this a
+    // WebSocket acknowledgement can sit up to 40 ms in the kernel.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let app = crate::api::router(state);
     axum::serve(
         listener,

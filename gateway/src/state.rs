@@ -39,6 +39,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<RateLimiter>,
     pub events: broadcast::Sender<Arc<EventBatch>>,
+    /// Routes event batches to the connections they concern.
+    pub hub: Arc<crate::hub::Hub>,
+    /// Immutable facts about markets (outcomes, tick) for validating orders without a query.
+    pub shapes: Arc<Mutex<HashMap<betbet_protocol::types::MarketId, Arc<crate::api::MarketShape>>>>,
 }
 
 impl AppState {

@@ -414,11 +414,13 @@ tuple_codec!(A, B, C, D);
 #[macro_export]
 macro_rules! wire_struct {
     (
+        $(#[doc = $doc:expr])*
         #[fixed($size:expr)]
         $(#[$meta:meta])*
         pub struct $name:ident { $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty ),* $(,)? }
     ) => {
         $crate::wire_struct! {
+            $(#[doc = $doc])*
             $(#[$meta])*
             pub struct $name { $( $(#[$fmeta])* pub $field : $ty ),* }
         }

@@ -7,6 +7,7 @@
 //! - [`command`], [`event`], [`query`]: what goes into the core, what comes out of it, and the
 //!   reads it answers.
 //! - [`view`]: the read models queries return.
+//! - [`feed`]: the market-maker feed (QUIC order entry and market data).
 //! - [`message`]: responses, the connection handshake and length-prefixed framing.
 //! - [`result`]: the stable codes of business rejections.
 //! - [`odds`]: the one place where back/lay odds and prices convert.
@@ -19,6 +20,7 @@
 pub mod codec;
 pub mod command;
 pub mod event;
+pub mod feed;
 pub mod message;
 pub mod odds;
 pub mod query;

@@ -249,6 +249,7 @@ wire_struct! {
     pub struct CommandReply {
         pub correlation_id: u64,
         pub seq: u64,
+        pub at: crate::types::Timestamp,
         pub response: Response,
         pub events: Vec<Event>,
     }

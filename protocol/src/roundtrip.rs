@@ -80,6 +80,14 @@ fn client_messages_round_trip_through_frames() {
 }
 
 #[test]
+fn feed_messages_round_trip() {
+    use crate::feed::{FeedData, FeedReply, FeedRequest};
+    for_all::<FeedRequest>(512, |m| round_trips(&m));
+    for_all::<FeedReply>(512, |m| round_trips(&m));
+    for_all::<FeedData>(256, |m| round_trips(&m));
+}
+
+#[test]
 fn server_messages_round_trip() {
     for_all::<ServerMessage>(256, |message| round_trips(&message));
 }

@@ -356,9 +356,13 @@ fn websocket_snapshot_and_deltas_reproduce_the_rest_book() {
             _ => {}
         }
     };
-    read_until(&mut socket, Duration::from_millis(500), |m| {
-        apply(m, &mut books, &mut seq, &mut trades)
-    });
+    let started = std::time::Instant::now();
+    while books.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no snapshot");
+        read_until(&mut socket, Duration::from_millis(200), |m| {
+            apply(m, &mut books, &mut seq, &mut trades)
+        });
+    }
     assert!(seq > 0 && !books.is_empty(), "the snapshot arrived");
 
     // A burst of random orders from two users, crossing now and then, with cancels.
@@ -395,21 +399,26 @@ fn websocket_snapshot_and_deltas_reproduce_the_rest_book() {
             open.push((i % 2, reply.body["id"].as_str().unwrap().to_owned()));
         }
     }
-    read_until(&mut socket, Duration::from_millis(800), |m| {
-        apply(m, &mut books, &mut seq, &mut trades)
-    });
-    assert!(trades > 0, "the burst traded");
-
+    // Every order above was acknowledged, so the REST book already holds all of it; read the
+    // feed until it reaches the same sequence (no guessing how long to wait).
     let rest = anon
         .get(&format!(
             "/api/v1/markets/{market_id}/orderbook?outcome_id={yes}&depth=1000"
         ))
         .expect(200);
-    assert_eq!(
-        rest["seq"].as_u64().unwrap(),
-        seq,
-        "the feed is at the REST book's sequence"
-    );
+    let target = rest["seq"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while seq < target {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feed stalled at {seq} of {target}"
+        );
+        read_until(&mut socket, Duration::from_millis(200), |m| {
+            apply(m, &mut books, &mut seq, &mut trades)
+        });
+    }
+    assert_eq!(seq, target, "the feed is at the REST book's sequence");
+    assert!(trades > 0, "the burst traded");
     let mut expected = BTreeMap::new();
     for (side, key) in [("bids", "bid"), ("asks", "ask")] {
         for level in rest[side].as_array().unwrap() {
@@ -458,14 +467,21 @@ fn websocket_orders_use_the_same_rules_as_rest() {
     );
     let mut replies = BTreeMap::new();
     let mut updates = 0;
-    read_until(&mut socket, Duration::from_millis(800), |m| {
-        if let Some(id) = m["request_id"].as_u64() {
-            replies.insert(id, m.clone());
-        }
-        if m["type"] == "order_update" {
-            updates += 1;
-        }
-    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !(1..=3).all(|id| replies.contains_key(&id)) || updates == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no replies: {replies:?}"
+        );
+        read_until(&mut socket, Duration::from_millis(200), |m| {
+            if let Some(id) = m["request_id"].as_u64() {
+                replies.insert(id, m.clone());
+            }
+            if m["type"] == "order_update" {
+                updates += 1;
+            }
+        });
+    }
     assert_eq!(replies[&1]["type"], "order_ack");
     assert_eq!(replies[&1]["data"]["status"], "open");
     assert_eq!(replies[&2]["data"]["code"], "insufficient_funds");
@@ -480,11 +496,17 @@ fn websocket_orders_use_the_same_rules_as_rest() {
         &mut socket,
         json!({"type": "cancel_order", "request_id": 5, "data": {"order_id": order_id}}),
     );
-    read_until(&mut socket, Duration::from_millis(800), |m| {
-        if let Some(id) = m["request_id"].as_u64() {
-            replies.insert(id, m.clone());
-        }
-    });
+    while !replies.contains_key(&4) || !replies.contains_key(&5) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no cancel replies: {replies:?}"
+        );
+        read_until(&mut socket, Duration::from_millis(200), |m| {
+            if let Some(id) = m["request_id"].as_u64() {
+                replies.insert(id, m.clone());
+            }
+        });
+    }
     assert_eq!(replies[&4]["data"]["status"], "cancelled");
     assert_eq!(replies[&5]["data"]["code"], "order_not_open");
     // An anonymous socket may watch but not trade.
@@ -498,11 +520,17 @@ fn websocket_orders_use_the_same_rules_as_rest() {
         json!({"type": "place_order", "request_id": 9, "data": {"market_id": market_id}}),
     );
     let mut answer = Value::Null;
-    read_until(&mut watcher, Duration::from_millis(500), |m| {
-        if m["request_id"] == 9 {
-            answer = m;
-        }
-    });
+    while answer.is_null() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no answer to the anonymous order"
+        );
+        read_until(&mut watcher, Duration::from_millis(200), |m| {
+            if m["request_id"] == 9 {
+                answer = m;
+            }
+        });
+    }
     assert_eq!(answer["data"]["code"], "unauthorized");
     // Unknown room types are refused at the handshake.
     match tungstenite::connect(format!("ws://127.0.0.1:{}/ws/nowhere/1", server.port)) {

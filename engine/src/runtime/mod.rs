@@ -92,6 +92,8 @@ impl SubmitError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutcome {
     pub seq: u64,
+    /// The time the command was stamped with (zero if it never reached the journal).
+    pub at: Timestamp,
     pub response: Response,
     pub events: Vec<Event>,
 }
@@ -513,6 +515,7 @@ impl Worker {
         if self.failed {
             return CommandOutcome {
                 seq: 0,
+                at: Timestamp::ZERO,
                 response: Response::Rejected(ResultCode::Unavailable),
                 events: Vec::new(),
             };
@@ -534,6 +537,7 @@ impl Worker {
                 self.fail(&error);
                 return CommandOutcome {
                     seq: 0,
+                    at: Timestamp::ZERO,
                     response: Response::Rejected(ResultCode::Unavailable),
                     events: Vec::new(),
                 };
@@ -552,6 +556,7 @@ impl Worker {
         }
         CommandOutcome {
             seq,
+            at,
             response,
             events: self.events.clone(),
         }
@@ -568,6 +573,7 @@ impl Worker {
             match held {
                 Held::Command(_, reply, _) => reply(CommandOutcome {
                     seq: 0,
+                    at: Timestamp::ZERO,
                     response: Response::Rejected(ResultCode::Unavailable),
                     events: Vec::new(),
                 }),

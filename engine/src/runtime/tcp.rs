@@ -199,6 +199,7 @@ fn read_loop(
                                     ServerMessage::CommandReply(CommandReply {
                                         correlation_id,
                                         seq: outcome.seq,
+                                        at: outcome.at,
                                         response: outcome.response,
                                         events: outcome.events,
                                     }),
@@ -226,6 +227,7 @@ fn read_loop(
                     let rejected = ServerMessage::CommandReply(CommandReply {
                         correlation_id,
                         seq: 0,
+                        at: betbet_protocol::types::Timestamp::ZERO,
                         response: Response::Rejected(SubmitError::code(error)),
                         events: Vec::new(),
                     });

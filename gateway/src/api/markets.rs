@@ -465,11 +465,50 @@ pub struct OrderBody {
     pub pool_id: Option<String>,
 }
 
+/// What order validation needs of a market; none of it ever changes after creation, so
+/// gateways cache it and an order costs one trip to the core, not three.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketShape {
+    pub id: MarketId,
+    pub market_type: MarketType,
+    pub tick_size: TickSize,
+    pub outcomes: Vec<OutcomeId>,
+}
+
+/// Markets' shapes kept per gateway (bounded: cleared when full, refilled on demand).
+pub const SHAPES_MAX: usize = 100_000;
+
+pub async fn market_shape(
+    state: &AppState,
+    market: MarketId,
+) -> ApiResult<std::sync::Arc<MarketShape>> {
+    if let Some(shape) = state.shapes.lock().expect("shapes lock").get(&market) {
+        return Ok(std::sync::Arc::clone(shape));
+    }
+    let view = fetch_market(state, market).await?;
+    let shape = std::sync::Arc::new(MarketShape {
+        id: view.id,
+        market_type: view.market_type,
+        tick_size: view.tick_size,
+        outcomes: view.outcomes.iter().map(|o| o.id).collect(),
+    });
+    let mut shapes = state.shapes.lock().expect("shapes lock");
+    if shapes.len() >= SHAPES_MAX {
+        shapes.clear();
+    }
+    shapes.insert(market, std::sync::Arc::clone(&shape));
+    Ok(shape)
+}
+
 /// Turns an order body into the engine command, checking what the engine cannot (units,
 /// odds, the shape of the request).
-pub fn order_command(actor: UserId, market: &MarketView, body: OrderBody) -> ApiResult<PlaceOrder> {
+pub fn order_command(
+    actor: UserId,
+    market: &MarketShape,
+    body: OrderBody,
+) -> ApiResult<PlaceOrder> {
     let outcome = OutcomeId::parse(&body.outcome_id)
-        .filter(|o| market.outcomes.iter().any(|v| v.id == *o))
+        .filter(|o| market.outcomes.contains(o))
         .ok_or_else(|| ApiError::from(ResultCode::OutcomeNotFound))?;
     let kind = match body.order_subtype.as_deref() {
         None => OrderKind::Limit,
@@ -598,6 +637,10 @@ fn no_terms(market: &MarketView, outcome: OutcomeId) -> bool {
         && market.outcomes.get(1).is_some_and(|o| o.id == outcome)
 }
 
+fn shape_no_terms(market: &MarketShape, outcome: OutcomeId) -> bool {
+    market.market_type != MarketType::Multiple && market.outcomes.get(1) == Some(&outcome)
+}
+
 pub fn order_json(order: &OrderView) -> Value {
     json!({
         "id": order.id.public(),
@@ -661,24 +704,63 @@ pub async fn fetch_order(state: &AppState, order: OrderId) -> ApiResult<OrderVie
     }
 }
 
-/// Places an order for `caller`; returns the order and its fills as JSON.
+/// Places an order for `caller`; returns the order and its fills as JSON. One trip to the
+/// core: the view is built from the command and its report.
 pub async fn place(
     state: &AppState,
     caller: &AuthUser,
     market_id: MarketId,
     body: OrderBody,
 ) -> ApiResult<Value> {
-    let market = fetch_market(state, market_id).await?;
+    let market = market_shape(state, market_id).await?;
     let command = order_command(caller.user, &market, body)?;
-    let no_view = no_terms(&market, command.outcome);
-    let outcome = state.core.command(Command::PlaceOrder(command)).await?;
+    let no_view = shape_no_terms(&market, command.outcome);
+    let outcome = state
+        .core
+        .command(Command::PlaceOrder(command.clone()))
+        .await?;
     let report = match outcome.response {
         Response::Accepted(Reply::Order(report)) => report,
         Response::Rejected(code) => return Err(ApiError::from(code)),
         _ => return Err(ApiError::internal("unexpected reply")),
     };
-    let order = fetch_order(state, report.order).await?;
-    let mut body = order_json(&order);
+    let view = if report.duplicate {
+        // A repeated client order id answers with the original order, as it is now.
+        fetch_order(state, report.order).await?
+    } else {
+        let reason = outcome.events.iter().rev().find_map(|e| match e {
+            Event::OrderUpdated(u) if u.order == report.order => u.reason,
+            _ => None,
+        });
+        OrderView {
+            id: report.order,
+            user: caller.user,
+            pool: command.pool,
+            market: command.market,
+            outcome: command.outcome,
+            side: command.side,
+            kind: command.kind,
+            price: command.price,
+            qty: command.qty,
+            filled: report.filled,
+            remaining: report.remaining,
+            status: report.status,
+            reason,
+            time_in_force: match (command.kind, command.time_in_force) {
+                (OrderKind::Market, TimeInForce::Fok) => TimeInForce::Fok,
+                (OrderKind::Market, _) => TimeInForce::Ioc,
+                (_, tif) => tif,
+            },
+            expires_at: command.expires_at,
+            post_only: command.post_only,
+            client_order_id: command.client_order_id,
+            filled_notional: report.filled_notional,
+            trades: report.trades,
+            created_at: outcome.at,
+            updated_at: outcome.at,
+        }
+    };
+    let mut body = order_json(&view);
     body["fills"] = fills_json(&outcome.events, report.order, no_view).into();
     body["duplicate"] = report.duplicate.into();
     Ok(body)

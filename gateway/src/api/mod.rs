@@ -7,6 +7,8 @@
 
 mod auth;
 mod markets;
+
+pub use markets::MarketShape;
 mod system;
 mod users;
 mod wallet;

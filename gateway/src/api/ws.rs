@@ -18,6 +18,7 @@
 use super::markets::{self, OrderBody};
 use crate::config::RouteClass;
 use crate::error::{ApiError, ApiResult};
+use crate::hub::Registration;
 use crate::ids::PublicId;
 use crate::json::{price_text, qty_text, time};
 use crate::limits::Client;
@@ -29,15 +30,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use betbet_protocol::event::Event;
-use betbet_protocol::message::EventBatch;
 use betbet_protocol::query::{MarketQuery, Query, QueryReply};
 use betbet_protocol::types::{MarketId, OrderId, OutcomeId};
+use futures_util::SinkExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 /// Largest message a client may send.
 pub const WS_MESSAGE_MAX: usize = 16 * 1024;
@@ -45,6 +45,12 @@ pub const WS_MESSAGE_MAX: usize = 16 * 1024;
 pub const WS_SUBSCRIPTIONS_MAX: usize = 20;
 /// Client requests being processed at once per connection.
 pub const WS_IN_FLIGHT_MAX: usize = 256;
+/// Bytes a connection reads from its socket at once. Small on purpose: tungstenite
+/// zero-fills this much of its read buffer before *every* read attempt — including each poll
+/// that finds nothing to read, which is every time the connection wakes for an event batch —
+/// so its 128 KiB default made `memset` the gateway's largest cost. Client messages are a few
+/// hundred bytes; a longer one (up to [`WS_MESSAGE_MAX`]) still arrives, over several reads.
+pub const WS_READ_BUFFER_BYTES: usize = 4 * 1024;
 pub const PING_INTERVAL: Duration = Duration::from_secs(20);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -81,6 +87,7 @@ async fn market_socket(
 ) -> Response {
     match accept(&state, &market_id, params, &headers).await {
         Ok((market, user)) => upgrade
+            .read_buffer_size(WS_READ_BUFFER_BYTES)
             .max_message_size(WS_MESSAGE_MAX)
             .max_frame_size(WS_MESSAGE_MAX)
             .on_upgrade(move |socket| run(state, socket, market, user)),
@@ -178,8 +185,13 @@ impl Connection {
         }
     }
 
-    /// Subscribes to a market: snapshot now, deltas after it.
-    async fn follow(&mut self, market: MarketId) -> ApiResult<Message> {
+    /// Subscribes to a market: the hub routes its events here first, then the snapshot is
+    /// taken, so every event after the snapshot reaches this connection.
+    async fn follow(
+        &mut self,
+        registration: &Registration,
+        market: MarketId,
+    ) -> ApiResult<Message> {
         if self.following.contains_key(&market) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -194,6 +206,12 @@ impl Connection {
                 format!("at most {WS_SUBSCRIPTIONS_MAX} markets per connection"),
             ));
         }
+        let shape = markets::market_shape(&self.state, market).await?;
+        let books: Vec<OutcomeId> = match shape.market_type {
+            betbet_protocol::command::MarketType::Multiple => shape.outcomes.clone(),
+            _ => shape.outcomes[..1].to_vec(),
+        };
+        registration.follow(market, &books);
         let QueryReply::MarketData(data) = self
             .state
             .query(Query::MarketData(MarketQuery { market }))
@@ -251,6 +269,20 @@ impl Connection {
                 }
             }
             Event::Trade(trade) => {
+                let public = if let Some(following) = self.following.get_mut(&trade.market)
+                    && let Some(last) = following.books.get_mut(&trade.book)
+                    && trade.seq > *last
+                {
+                    *last = trade.seq;
+                    true
+                } else {
+                    false
+                };
+                let mine = me.is_some_and(|me| trade.taker_user == me || trade.maker_user == me);
+                // Every connection sees every trade: build the JSON only for those it concerns.
+                if !public && !mine {
+                    return;
+                }
                 let data = json!({
                     "market_id": trade.market.public(),
                     "book_id": trade.book.public(),
@@ -260,11 +292,7 @@ impl Connection {
                     "taker_side": trade.taker_side.as_str(),
                     "at": time(trade.at),
                 });
-                if let Some(following) = self.following.get_mut(&trade.market)
-                    && let Some(last) = following.books.get_mut(&trade.book)
-                    && trade.seq > *last
-                {
-                    *last = trade.seq;
+                if public {
                     out.push(envelope("trade", None, Some(trade.seq), data.clone()));
                 }
                 if let Some(me) = me {
@@ -383,7 +411,28 @@ async fn handle_request(
                     .and_then(Value::as_str)
                     .and_then(OrderId::parse)
                     .ok_or_else(|| ApiError::bad_request("data.order_id is required"))?;
-                Ok(("cancel_ack", markets::cancel(&state, &user, order).await?))
+                // One trip: the cancel's own report is the acknowledgement.
+                let reply = state
+                    .core
+                    .execute(betbet_protocol::command::Command::CancelOrder(
+                        betbet_protocol::command::CancelOrder {
+                            actor: user.user,
+                            order,
+                        },
+                    ))
+                    .await?;
+                let betbet_protocol::message::Reply::Order(report) = reply else {
+                    return Err(ApiError::internal("unexpected reply"));
+                };
+                Ok((
+                    "cancel_ack",
+                    json!({
+                        "id": order.public(),
+                        "status": report.status.as_str(),
+                        "filled_quantity": qty_text(report.filled),
+                        "remaining_quantity": qty_text(report.remaining),
+                    }),
+                ))
             }
             other => Err(ApiError::bad_request(format!(
                 "unknown message type `{other}`"
@@ -408,8 +457,8 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 
 async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Option<AuthUser>) {
     state.metrics.ws_connected(1);
-    // Subscribe before the snapshot: every event after the snapshot is then in the buffer.
-    let mut events: broadcast::Receiver<Arc<EventBatch>> = state.events.subscribe();
+    // Register before the snapshot: every event after the snapshot then reaches the queue.
+    let mut registration = state.hub.register(user.map(|u| u.user));
     let mut connection = Connection {
         state: state.clone(),
         user,
@@ -440,7 +489,7 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
         })
     };
     let mut in_flight = 0usize;
-    match connection.follow(market).await {
+    match connection.follow(&registration, market).await {
         Ok(snapshot) => {
             if socket.send(snapshot).await.is_err() {
                 worker.abort();
@@ -461,28 +510,30 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
     let mut out = Vec::new();
     'session: loop {
         tokio::select! {
-            batch = events.recv() => match batch {
-                Ok(batch) => {
-                    out.clear();
-                    for event in &batch.events {
-                        connection.route(event, &mut out);
-                    }
-                    for message in out.drain(..) {
-                        if socket.send(message).await.is_err() {
-                            break 'session;
-                        }
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::info!(missed, "closing a WebSocket that fell behind the event stream");
+            batch = registration.queue.recv() => {
+                if registration.is_lagging() {
+                    tracing::info!("closing a WebSocket that fell behind the event stream");
                     close(&mut socket, 1008, "too slow: fell behind the event stream; reconnect and resubscribe").await;
                     break;
                 }
-                Err(broadcast::error::RecvError::Closed) => {
+                let Some(batch) = batch else {
                     close(&mut socket, 1012, "server restarting").await;
                     break;
+                };
+                out.clear();
+                for event in &batch.events {
+                    connection.route(event, &mut out);
                 }
-            },
+                // One flush (one write system call) per batch, not one per message.
+                for message in out.drain(..) {
+                    if socket.feed(message).await.is_err() {
+                        break 'session;
+                    }
+                }
+                if socket.flush().await.is_err() {
+                    break 'session;
+                }
+            }
             answer = answers.recv() => {
                 in_flight -= 1;
                 if let Some(answer) = answer
@@ -518,7 +569,7 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                         Some(match (request.kind.as_str(), target) {
                             (_, None) => error_message(request.request_id.as_ref(), &ApiError::bad_request("data.market_id is required")),
                             (_, Some(Err(error))) => error_message(request.request_id.as_ref(), &error),
-                            ("subscribe", Some(Ok(market))) => match connection.follow(market).await {
+                            ("subscribe", Some(Ok(market))) => match connection.follow(&registration, market).await {
                                 Ok(mut snapshot) => {
                                     if let Message::Text(text) = &snapshot
                                         && let Some(id) = &request.request_id
@@ -537,6 +588,7 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                                         connection.book_market.remove(book);
                                     }
                                 }
+                                registration.unfollow(market);
                                 envelope("unsubscribed", request.request_id.as_ref(), None, json!({ "market_id": market.public() }))
                             }
                         })

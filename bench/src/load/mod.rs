@@ -1,0 +1,192 @@
+//! The end-to-end load generator behind `betbet-load`: what every transport shares.
+//!
+//! A run has three parts. [`fixture`] prepares the server over REST (users with money, a
+//! market, resting liquidity). A transport module (today [`ws`]) drives the load: trading
+//! clients on an open-loop schedule ([`Schedule`]) and market-data subscribers. [`report`]
+//! collects what happened (latency from each request's *intended* send time, counters by
+//! kind, disconnects) and prints a progress line every second and the final report, with
+//! the server's memory and CPU read from `/proc` ([`host`]).
+//!
+//! A new transport (QUIC, say) adds a module next to [`ws`] that connects its own clients
+//! and feeds the same [`report::Stats`]; the fixture, schedule and report are reused as
+//! they are.
+
+pub mod fixture;
+pub mod host;
+pub mod report;
+pub mod ws;
+
+use std::time::{Duration, Instant};
+
+/// A fixed, open-loop send schedule for one client: request `k` is due at
+/// `start + phase + k × interval`, whether or not earlier requests were answered, so a
+/// slow server shows up as latency instead of as a lower offered rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub start: Instant,
+    pub phase: Duration,
+    pub interval: Duration,
+}
+
+impl Schedule {
+    /// Client `index` of `clients` sharing `rate` requests per second in total; clients are
+    /// spread evenly over one interval so the total rate is smooth.
+    pub fn new(start: Instant, rate: f64, clients: usize, index: usize) -> Schedule {
+        assert!(rate > 0.0 && clients > 0 && index < clients);
+        let interval = Duration::from_secs_f64(clients as f64 / rate);
+        let phase = interval.mul_f64(index as f64 / clients as f64);
+        Schedule {
+            start,
+            phase,
+            interval,
+        }
+    }
+
+    /// When request `k` is due.
+    pub fn due(&self, k: u64) -> Instant {
+        let offset = self.interval.as_nanos() * u128::from(k);
+        self.start + self.phase + Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX))
+    }
+}
+
+/// Parses `500ms`, `30s`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 30s, 500ms, 2m)"))?;
+    let seconds = match unit {
+        "ms" => value / 1_000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("`{text}`: the unit is ms, s or m")),
+    };
+    if !(0.0..=86_400.0).contains(&seconds) {
+        return Err(format!("`{text}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Microseconds since the epoch of the server's `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` times.
+pub fn parse_time_micros(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || *b.last()? != b'Z' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let seconds = number(11..13)? * 3_600 + number(14..16)? * 60 + number(17..19)?;
+    let micros = match b[19] {
+        b'.' => {
+            let digits = text.get(20..b.len() - 1)?;
+            if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|c| c.is_ascii_digit())
+            {
+                return None;
+            }
+            digits.parse::<i64>().ok()? * 10i64.pow(6 - digits.len() as u32)
+        }
+        b'Z' => 0,
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + seconds) * 1_000_000 + micros)
+}
+
+/// Now, in microseconds since the epoch.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// A small xorshift generator: the order mix needs speed and spread, not quality.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        // Spread small seeds (client indexes) over the state space; never zero.
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        for (text, expected) in [
+            ("30s", Duration::from_secs(30)),
+            ("500ms", Duration::from_millis(500)),
+            ("2m", Duration::from_secs(120)),
+            ("7", Duration::from_secs(7)),
+            ("1.5s", Duration::from_millis(1_500)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(expected), "{text}");
+        }
+        for bad in ["", "x", "5h", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn server_times() {
+        assert_eq!(parse_time_micros("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_time_micros("2000-02-29T00:00:01.5Z"),
+            Some(951_782_401_500_000)
+        );
+        assert_eq!(
+            parse_time_micros("2025-12-31T23:59:59.000007Z"),
+            Some(1_767_225_599_000_007)
+        );
+        for bad in [
+            "",
+            "2025-12-31 23:59:59Z",
+            "2025-12-31T23:59:59.Z",
+            "2025-1x-31T23:59:59Z",
+        ] {
+            assert_eq!(parse_time_micros(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn schedule_spreads_clients_over_one_interval() {
+        let start = Instant::now();
+        // 4 clients at 400/s: each sends every 10 ms, offset by 2.5 ms from the previous.
+        let schedules: Vec<_> = (0..4).map(|i| Schedule::new(start, 400.0, 4, i)).collect();
+        assert_eq!(schedules[0].interval, Duration::from_millis(10));
+        assert_eq!(schedules[1].due(0) - start, Duration::from_micros(2_500));
+        assert_eq!(schedules[3].due(2) - start, Duration::from_micros(27_500));
+    }
+}

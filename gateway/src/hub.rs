@@ -1,0 +1,180 @@
+//! Routes the core's event batches to the connections that want them.
+//!
+//! One dispatcher task reads the gateway's broadcast of event batches and hands each batch
+//! only to the connections interested in something in it: those following one of its
+//! markets, and those whose user it concerns (their orders and fills). A connection that is
+//! interested in nothing in a batch is not woken — with thousands of sockets, waking each for
+//! every batch was the gateway's largest cost.
+//!
+//! Each connection has its own bounded queue of batches. The dispatcher never waits: if a
+//! queue is full, the connection is marked as lagging, loses the batch, and closes itself
+//! with a reason when it next looks (its client must reconnect and take a fresh snapshot).
+
+use betbet_protocol::event::Event;
+use betbet_protocol::message::EventBatch;
+use betbet_protocol::types::{MarketId, OutcomeId, UserId};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Event batches queued per connection before it counts as lagging.
+pub const CONNECTION_QUEUE_MAX: usize = 1_024;
+
+struct Connection {
+    queue: mpsc::Sender<Arc<EventBatch>>,
+    lagging: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct Routes {
+    next: u64,
+    connections: HashMap<u64, Connection>,
+    by_market: HashMap<MarketId, HashSet<u64>>,
+    by_book: HashMap<OutcomeId, MarketId>,
+    by_user: HashMap<UserId, HashSet<u64>>,
+    users: HashMap<u64, UserId>,
+    markets: HashMap<u64, HashSet<MarketId>>,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    routes: Mutex<Routes>,
+}
+
+/// A connection's membership; dropping it unregisters the connection.
+pub struct Registration {
+    id: u64,
+    hub: Arc<Hub>,
+    pub queue: mpsc::Receiver<Arc<EventBatch>>,
+    lagging: Arc<AtomicBool>,
+}
+
+impl Registration {
+    /// True once the hub dropped a batch for this connection.
+    pub fn is_lagging(&self) -> bool {
+        self.lagging.load(Ordering::Acquire)
+    }
+
+    /// Starts receiving the events of `market`, whose books are `books`.
+    pub fn follow(&self, market: MarketId, books: &[OutcomeId]) {
+        let mut routes = self.hub.routes.lock().expect("hub lock");
+        for &book in books {
+            routes.by_book.insert(book, market);
+        }
+        routes.by_market.entry(market).or_default().insert(self.id);
+        routes.markets.entry(self.id).or_default().insert(market);
+    }
+
+    pub fn unfollow(&self, market: MarketId) {
+        let mut routes = self.hub.routes.lock().expect("hub lock");
+        if let Some(ids) = routes.by_market.get_mut(&market) {
+            ids.remove(&self.id);
+        }
+        if let Some(markets) = routes.markets.get_mut(&self.id) {
+            markets.remove(&market);
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut routes = self.hub.routes.lock().expect("hub lock");
+        routes.connections.remove(&self.id);
+        if let Some(user) = routes.users.remove(&self.id)
+            && let Some(ids) = routes.by_user.get_mut(&user)
+        {
+            ids.remove(&self.id);
+            if ids.is_empty() {
+                routes.by_user.remove(&user);
+            }
+        }
+        for market in routes.markets.remove(&self.id).unwrap_or_default() {
+            if let Some(ids) = routes.by_market.get_mut(&market) {
+                ids.remove(&self.id);
+                if ids.is_empty() {
+                    routes.by_market.remove(&market);
+                }
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// Registers a connection (for `user`'s own events, if it has one).
+    pub fn register(self: &Arc<Self>, user: Option<UserId>) -> Registration {
+        let (queue, receiver) = mpsc::channel(CONNECTION_QUEUE_MAX);
+        let lagging = Arc::new(AtomicBool::new(false));
+        let mut routes = self.routes.lock().expect("hub lock");
+        routes.next += 1;
+        let id = routes.next;
+        routes.connections.insert(
+            id,
+            Connection {
+                queue,
+                lagging: Arc::clone(&lagging),
+            },
+        );
+        if let Some(user) = user {
+            routes.by_user.entry(user).or_default().insert(id);
+            routes.users.insert(id, user);
+        }
+        Registration {
+            id,
+            hub: Arc::clone(self),
+            queue: receiver,
+            lagging,
+        }
+    }
+
+    /// Hands `batch` to every connection it concerns.
+    pub fn dispatch(&self, batch: &Arc<EventBatch>) {
+        let routes = self.routes.lock().expect("hub lock");
+        let mut interested: HashSet<u64> = HashSet::new();
+        let market = |m: &MarketId, interested: &mut HashSet<u64>| {
+            if let Some(ids) = routes.by_market.get(m) {
+                interested.extend(ids);
+            }
+        };
+        let user = |u: &UserId, interested: &mut HashSet<u64>| {
+            if let Some(ids) = routes.by_user.get(u) {
+                interested.extend(ids);
+            }
+        };
+        for event in &batch.events {
+            match event {
+                Event::BookDelta(delta) => {
+                    if let Some(m) = routes.by_book.get(&delta.book) {
+                        market(m, &mut interested);
+                    }
+                }
+                Event::Trade(trade) => {
+                    market(&trade.market, &mut interested);
+                    user(&trade.maker_user, &mut interested);
+                    user(&trade.taker_user, &mut interested);
+                }
+                Event::MarketStatusChanged(change) => market(&change.market, &mut interested),
+                Event::MarketResolved(resolved) => market(&resolved.market, &mut interested),
+                Event::MarketUpdated(updated) => market(&updated.market, &mut interested),
+                Event::OrderAccepted(accepted) => user(&accepted.user, &mut interested),
+                Event::OrderUpdated(updated) => user(&updated.user, &mut interested),
+                _ => {}
+            }
+        }
+        for id in interested {
+            if let Some(connection) = routes.connections.get(&id)
+                && connection.queue.try_send(Arc::clone(batch)).is_err()
+            {
+                connection.lagging.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Marks every connection as lagging (the dispatcher itself missed batches).
+    pub fn lag_all(&self) {
+        let routes = self.routes.lock().expect("hub lock");
+        for connection in routes.connections.values() {
+            connection.lagging.store(true, Ordering::Release);
+        }
+    }
+}
