@@ -7,8 +7,13 @@
 //! by every book, indexed by the order's slot, so adding, cancelling and matching allocate
 //! nothing and never move an order.
 //!
-//! The book knows only slots, quantities and levels. Who owns an order, what it locked and
-//! how a fill settles is the engine's business (see `trading`).
+//! The book knows only slots, links and level totals. The arena belongs to the caller and is
+//! reached through the [`Links`] trait, so the caller decides what sits next to a link: the
+//! engine keeps its links in a small dense array of their own (a cancel rewrites two
+//! neighbours' links without touching their order records), [`StandaloneBook`] keeps each
+//! order's quantity and level beside its link. Callers pass an order's side, level and
+//! resting quantity, which they hold anyway. Who owns an order, what it locked and how a fill
+//! settles is the engine's business (see `trading`).
 
 use betbet_protocol::codec::{Decode, DecodeError, Encode, Reader};
 use betbet_protocol::command::TickSize;
@@ -18,24 +23,36 @@ use betbet_protocol::types::{PRICE_SCALE, Price};
 /// "No order": the end of a level's list.
 pub const NIL: u32 = u32::MAX;
 
-/// The book's part of an order: its place in a level's FIFO and its resting quantity.
+/// The book's part of an order: its place in a level's FIFO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Link {
     pub next: u32,
     pub prev: u32,
-    pub qty: u64,
-    pub level: u16,
-    pub side: BookSide,
 }
 
 impl Link {
     pub const EMPTY: Link = Link {
         next: NIL,
         prev: NIL,
-        qty: 0,
-        level: 0,
-        side: BookSide::Bid,
     };
+}
+
+/// The arena of [`Link`]s, indexed by slot, that the book threads its FIFOs through.
+pub trait Links {
+    fn link(&self, slot: u32) -> Link;
+    fn link_mut(&mut self, slot: u32) -> &mut Link;
+}
+
+impl Links for [Link] {
+    #[inline]
+    fn link(&self, slot: u32) -> Link {
+        self[slot as usize]
+    }
+
+    #[inline]
+    fn link_mut(&mut self, slot: u32) -> &mut Link {
+        &mut self[slot as usize]
+    }
 }
 
 /// All resting orders at one price on one side.
@@ -234,11 +251,12 @@ impl Book {
         }
     }
 
-    /// Appends `slot` at the back of `level` on `side`. Returns the level after the change.
+    /// Appends `slot` at the back of `level` on `side` with `qty` resting. Returns the level
+    /// after the change.
     #[inline]
-    pub fn insert(
+    pub fn insert<L: Links + ?Sized>(
         &mut self,
-        links: &mut [Link],
+        links: &mut L,
         slot: u32,
         side: BookSide,
         level: u16,
@@ -252,17 +270,14 @@ impl Book {
         let ladder = self.ladder_mut(side);
         let entry = &mut ladder.levels[usize::from(level)];
         let tail = entry.tail;
-        links[slot as usize] = Link {
+        *links.link_mut(slot) = Link {
             next: NIL,
             prev: tail,
-            qty,
-            level,
-            side,
         };
         if tail == NIL {
             entry.head = slot;
         } else {
-            links[tail as usize].next = slot;
+            links.link_mut(tail).next = slot;
         }
         entry.tail = slot;
         entry.qty += qty;
@@ -280,47 +295,58 @@ impl Book {
         snapshot
     }
 
-    /// Takes `slot` out of its level. Returns the level after the change.
+    /// Takes `slot`, resting `qty` at `level` on `side`, out of its level. Returns the level
+    /// after the change.
     #[inline]
-    pub fn remove(&mut self, links: &mut [Link], slot: u32) -> Level {
-        let link = links[slot as usize];
-        let (side, level) = (link.side, link.level);
+    pub fn remove<L: Links + ?Sized>(
+        &mut self,
+        links: &mut L,
+        slot: u32,
+        side: BookSide,
+        level: u16,
+        qty: u64,
+    ) -> Level {
+        let link = links.link(slot);
         let ladder = self.ladder_mut(side);
         let entry = &mut ladder.levels[usize::from(level)];
         if link.prev == NIL {
+            debug_assert_eq!(entry.head, slot);
             entry.head = link.next;
         } else {
-            links[link.prev as usize].next = link.next;
+            links.link_mut(link.prev).next = link.next;
         }
         if link.next == NIL {
+            debug_assert_eq!(entry.tail, slot);
             entry.tail = link.prev;
         } else {
-            links[link.next as usize].prev = link.prev;
+            links.link_mut(link.next).prev = link.prev;
         }
-        entry.qty -= link.qty;
+        assert!(
+            entry.qty >= qty && entry.orders > 0,
+            "removing more than rests"
+        );
+        entry.qty -= qty;
         entry.orders -= 1;
         let snapshot = *entry;
-        links[slot as usize] = Link::EMPTY;
+        *links.link_mut(slot) = Link::EMPTY;
         if snapshot.orders == 0 {
-            debug_assert_eq!(snapshot.qty, 0);
+            assert_eq!(snapshot.qty, 0, "an empty level holds no quantity");
             ladder.unmark(level);
             self.refresh_best(side, level);
         }
         snapshot
     }
 
-    /// Lowers the resting quantity of `slot` by `by`, keeping its place in the queue. The
-    /// caller removes orders that reach zero.
+    /// Lowers the resting quantity at `level` on `side` by `by` for an order that keeps its
+    /// place in the queue (the caller lowers the order's own quantity, and removes orders that
+    /// reach zero instead). Returns the level after the change.
     #[inline]
-    pub fn reduce(&mut self, links: &mut [Link], slot: u32, by: u64) -> Level {
-        let link = &mut links[slot as usize];
+    pub fn reduce(&mut self, side: BookSide, level: u16, by: u64) -> Level {
+        let entry = &mut self.ladder_mut(side).levels[usize::from(level)];
         assert!(
-            by < link.qty,
+            by < entry.qty,
             "reduce leaves a quantity; remove the order instead"
         );
-        link.qty -= by;
-        let (side, level) = (link.side, link.level);
-        let entry = &mut self.ladder_mut(side).levels[usize::from(level)];
         entry.qty -= by;
         *entry
     }
@@ -366,9 +392,9 @@ impl Book {
     }
 
     /// Orders resting at a level, front first.
-    pub fn orders_at<'a>(
+    pub fn orders_at<'a, L: Links + ?Sized>(
         &self,
-        links: &'a [Link],
+        links: &'a L,
         side: BookSide,
         level: u16,
     ) -> impl Iterator<Item = u32> + 'a {
@@ -378,15 +404,20 @@ impl Book {
                 return None;
             }
             let current = slot;
-            slot = links[current as usize].next;
+            slot = links.link(current).next;
             Some(current)
         })
     }
 
     /// Checks the structure against the arena: lists are consistent, totals match, bitsets
-    /// and best prices agree, and the book is not crossed. Used by tests and by the engine's
-    /// paired assertions in debug builds.
-    pub fn check(&self, links: &[Link]) {
+    /// and best prices agree, and the book is not crossed. `resting` gives the side, level
+    /// and resting quantity the owner of a slot holds for it. Used by tests and by the
+    /// engine's paired assertions in debug builds.
+    pub fn check<L: Links + ?Sized>(
+        &self,
+        links: &L,
+        resting: impl Fn(u32) -> (BookSide, u16, u64),
+    ) {
         for side in [BookSide::Bid, BookSide::Ask] {
             let ladder = self.ladder(side);
             let mut live = 0;
@@ -400,11 +431,12 @@ impl Book {
                 let mut prev = NIL;
                 let mut slot = entry.head;
                 while slot != NIL {
-                    let link = links[slot as usize];
+                    let link = links.link(slot);
                     assert_eq!(link.prev, prev);
-                    assert_eq!((link.side, link.level), (side, level));
-                    assert!(link.qty > 0);
-                    qty += link.qty;
+                    let (order_side, order_level, order_qty) = resting(slot);
+                    assert_eq!((order_side, order_level), (side, level));
+                    assert!(order_qty > 0);
+                    qty += order_qty;
                     count += 1;
                     prev = slot;
                     slot = link.next;
@@ -489,9 +521,6 @@ impl Encode for Link {
     fn encode(&self, out: &mut Vec<u8>) {
         self.next.encode(out);
         self.prev.encode(out);
-        self.qty.encode(out);
-        self.level.encode(out);
-        self.side.encode(out);
     }
 }
 
@@ -500,10 +529,38 @@ impl Decode for Link {
         Ok(Link {
             next: u32::decode(r)?,
             prev: u32::decode(r)?,
-            qty: u64::decode(r)?,
-            level: u16::decode(r)?,
-            side: BookSide::decode(r)?,
         })
+    }
+}
+
+/// One order of a [`StandaloneBook`]: its link, side, level and resting quantity together, so
+/// adding and cancelling touch one small record per order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resting {
+    pub link: Link,
+    pub qty: u64,
+    pub level: u16,
+    pub side: BookSide,
+}
+
+impl Resting {
+    pub const EMPTY: Resting = Resting {
+        link: Link::EMPTY,
+        qty: 0,
+        level: 0,
+        side: BookSide::Bid,
+    };
+}
+
+impl Links for [Resting] {
+    #[inline]
+    fn link(&self, slot: u32) -> Link {
+        self[slot as usize].link
+    }
+
+    #[inline]
+    fn link_mut(&mut self, slot: u32) -> &mut Link {
+        &mut self[slot as usize].link
     }
 }
 
@@ -513,7 +570,7 @@ impl Decode for Link {
 #[derive(Debug)]
 pub struct StandaloneBook {
     pub book: Book,
-    pub links: Vec<Link>,
+    pub orders: Vec<Resting>,
     free: Vec<u32>,
 }
 
@@ -521,7 +578,7 @@ impl StandaloneBook {
     pub fn new(tick: TickSize, capacity: usize) -> Self {
         StandaloneBook {
             book: Book::new(tick),
-            links: vec![Link::EMPTY; capacity],
+            orders: vec![Resting::EMPTY; capacity],
             free: (0..capacity as u32).rev().collect(),
         }
     }
@@ -531,14 +588,43 @@ impl StandaloneBook {
     pub fn add(&mut self, side: BookSide, price: Price, qty: u64) -> Option<u32> {
         let level = self.book.level_of(price)?;
         let slot = self.free.pop()?;
-        self.book.insert(&mut self.links, slot, side, level, qty);
+        let order = &mut self.orders[slot as usize];
+        (order.qty, order.level, order.side) = (qty, level, side);
+        self.book
+            .insert(self.orders.as_mut_slice(), slot, side, level, qty);
         Some(slot)
     }
 
     #[inline]
     pub fn cancel(&mut self, slot: u32) {
-        self.book.remove(&mut self.links, slot);
+        let order = self.orders[slot as usize];
+        self.book.remove(
+            self.orders.as_mut_slice(),
+            slot,
+            order.side,
+            order.level,
+            order.qty,
+        );
+        self.orders[slot as usize].qty = 0;
         self.free.push(slot);
+    }
+
+    /// Lowers the resting quantity of `slot` by `by`, keeping its place in the queue.
+    #[inline]
+    pub fn reduce(&mut self, slot: u32, by: u64) {
+        let order = &mut self.orders[slot as usize];
+        assert!(by < order.qty, "reduce leaves a quantity");
+        order.qty -= by;
+        let (side, level) = (order.side, order.level);
+        self.book.reduce(side, level, by);
+    }
+
+    /// Checks the book against the arena.
+    pub fn check(&self) {
+        self.book.check(self.orders.as_slice(), |slot| {
+            let order = &self.orders[slot as usize];
+            (order.side, order.level, order.qty)
+        });
     }
 
     /// Takes up to `qty` from the side opposite `side`, best price first, reporting each fill
@@ -557,14 +643,14 @@ impl StandaloneBook {
                 break;
             };
             let slot = self.book.level(resting, level).head;
-            let available = self.links[slot as usize].qty;
+            let available = self.orders[slot as usize].qty;
             let price = self.book.price_of(level);
             if available <= qty {
                 qty -= available;
                 on_fill(slot, price, available);
                 self.cancel(slot);
             } else {
-                self.book.reduce(&mut self.links, slot, qty);
+                self.reduce(slot, qty);
                 on_fill(slot, price, qty);
                 qty = 0;
             }
@@ -594,12 +680,12 @@ mod tests {
         assert_eq!(b.book.best(BookSide::Bid), Some(40));
         b.cancel(e);
         assert_eq!(b.book.best(BookSide::Ask), Some(60));
-        b.book.check(&b.links);
+        b.check();
         b.cancel(a);
         b.cancel(d);
         assert_eq!(b.book.best(BookSide::Bid), None);
         assert_eq!(b.book.best(BookSide::Ask), None);
-        b.book.check(&b.links);
+        b.check();
     }
 
     #[test]
@@ -607,19 +693,22 @@ mod tests {
         let mut b = book();
         let first = b.add(BookSide::Ask, Price(5000), 3).unwrap();
         let second = b.add(BookSide::Ask, Price(5000), 4).unwrap();
-        b.book.reduce(&mut b.links, first, 2);
-        let order: Vec<u32> = b.book.orders_at(&b.links, BookSide::Ask, 50).collect();
+        b.reduce(first, 2);
+        let order: Vec<u32> = b
+            .book
+            .orders_at(b.orders.as_slice(), BookSide::Ask, 50)
+            .collect();
         assert_eq!(order, vec![first, second]);
         assert_eq!(b.book.level(BookSide::Ask, 50).qty, 5);
         assert_eq!(b.market(BookSide::Bid, 2, |_, _, _| {}), 2);
         assert_eq!(
             b.book
-                .orders_at(&b.links, BookSide::Ask, 50)
+                .orders_at(b.orders.as_slice(), BookSide::Ask, 50)
                 .collect::<Vec<_>>(),
             vec![second]
         );
-        assert_eq!(b.links[second as usize].qty, 3);
-        b.book.check(&b.links);
+        assert_eq!(b.orders[second as usize].qty, 3);
+        b.check();
     }
 
     #[test]

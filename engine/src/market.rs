@@ -833,12 +833,12 @@ impl Engine {
 
     fn credit_earnings(&mut self, account: AccountId, pnl: i64, won: Option<bool>) {
         if let Some(user) = self.account_user(account)
-            && let Some(user) = self.users.get_mut(user)
+            && let Some(stats) = self.users.stats_mut(user)
         {
-            user.stats.total_earnings += pnl;
+            stats.total_earnings += pnl;
             match won {
-                Some(true) => user.stats.markets_won += 1,
-                Some(false) => user.stats.markets_lost += 1,
+                Some(true) => stats.markets_won += 1,
+                Some(false) => stats.markets_lost += 1,
                 None => {}
             }
         }

@@ -205,6 +205,7 @@ impl Engine {
     fn user_view(&self, id: UserId) -> Option<UserView> {
         let user = self.users.get(id)?;
         let profile = &user.profile;
+        let stats = &self.users.trading(id)?.stats;
         Some(UserView {
             id: user.id,
             username: user.username.clone(),
@@ -227,8 +228,8 @@ impl Engine {
             skill_rating: profile.skill_rating,
             verified_expert: profile.verified_expert,
             settings: profile.settings.clone(),
-            total_wagered: Amount(user.stats.total_wagered),
-            total_earnings: Amount(user.stats.total_earnings),
+            total_wagered: Amount(stats.total_wagered),
+            total_earnings: Amount(stats.total_earnings),
         })
     }
 
@@ -250,7 +251,7 @@ impl Engine {
                 open_positions += u32::from(position.yes > 0 || position.no > 0);
             }
         }
-        let stats = &user.stats;
+        let stats = &self.users.trading(id)?.stats;
         Some(StatsView {
             user: id,
             total_wagered: Amount(stats.total_wagered),
@@ -546,14 +547,14 @@ impl Engine {
         };
         OrderView {
             id: order.id,
-            user: order.user,
-            pool: order.pool,
+            user: order.user_id(),
+            pool: order.pool_id(),
             market: order.market,
             outcome: order.outcome,
             side: order.user_side,
             kind: order.kind,
             price: order.view_price(order.price),
-            qty: Qty(order.qty),
+            qty: Qty(order.qty()),
             filled: Qty(order.filled),
             remaining: Qty(if status.is_open() { order.remaining } else { 0 }),
             status,
@@ -561,15 +562,12 @@ impl Engine {
             time_in_force: order.time_in_force,
             expires_at: order.expires_at,
             post_only: order.post_only,
-            client_order_id: order.client_order_id,
+            client_order_id: self.trading.client_order_id(order),
             filled_notional: Amount(order.filled_notional),
             trades: order.trades,
             created_at: order.created_at,
-            updated_at: if live {
-                order.updated_at
-            } else {
-                order.closed_at
-            },
+            // For an ended order: when it ended.
+            updated_at: order.updated_at,
         }
     }
 
@@ -599,13 +597,11 @@ impl Engine {
             );
         }
         if !q.open {
-            // Ended orders still in the tombstone window, newest first.
-            for &slot in self.trading.free_slots.iter().rev() {
-                let order = self.trading.order(slot);
-                if order.user == q.user
+            // Ended orders still in the window, newest first.
+            for order in self.trading.closed.iter().rev() {
+                if order.user_id() == q.user
                     && order.status != OrderStatus::Open
                     && q.market.is_none_or(|m| m == order.market)
-                    && !self.trading.slots[slot as usize].live
                 {
                     views.push(self.view_of_order(order, false));
                     if views.len() >= q.offset as usize + limit {

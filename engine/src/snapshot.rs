@@ -13,8 +13,10 @@ use crate::book::Book;
 use crate::ledger::{Account, Ledger, Owner};
 use crate::market::{Contract, Market, Markets, OutcomeRef, TradeRecord};
 use crate::pool::{Pool, PoolMember, Pools};
-use crate::trading::{Order, Position, SettledPosition, Slot, Trading};
-use crate::users::{KycDocument, Profile, Session, TwoFa, User, UserStats, Users};
+use crate::trading::{ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading};
+use crate::users::{
+    KycDocument, Profile, Session, TwoFa, User, UserStats, UserTrading, Users, WalletCache,
+};
 use crate::wallet::{IdempotencyRecord, PaymentMethod, Reference, Tx, Wallet};
 use crate::{Config, Engine, Limits};
 use betbet_protocol::codec::{Decode, DecodeError, Encode, Reader};
@@ -24,7 +26,7 @@ use thiserror::Error;
 /// The first bytes of every engine snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 /// Bumped whenever the encoding of any engine type changes.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 #[derive(Debug, Error)]
 pub enum SnapshotError {
@@ -128,7 +130,6 @@ codec!(User {
     last_login,
     two_fa,
     profile,
-    stats,
     sessions,
     kyc_documents,
     payment_methods,
@@ -160,8 +161,10 @@ codec!(KycDocument {
     kyc_level,
     notes,
 });
+codec!(UserTrading { stats, wallet });
 codec!(Users {
     users,
+    trading,
     by_username,
     by_email,
     by_referral,
@@ -290,43 +293,36 @@ codec!(Markets {
 });
 codec!(Order {
     id,
-    account,
-    user,
-    pool,
-    market,
-    contract,
-    position,
-    side,
-    price,
-    qty,
     remaining,
     filled,
     shares_locked,
     cash_locked,
-    filled_notional,
-    trades,
-    outcome,
-    no_view,
-    user_side,
-    kind,
+    account,
+    position,
+    contract,
+    user,
+    level,
+    side,
+    status,
     time_in_force,
-    expires_at,
-    post_only,
     self_trade,
-    client_order_id,
+    no_view,
+    has_client_id,
+    filled_notional,
     created_at,
     updated_at,
-    account_prev,
-    account_next,
-    status,
+    expires_at,
+    outcome,
+    market,
+    trades,
+    pool,
+    price,
+    user_side,
+    kind,
+    post_only,
     reason,
-    closed_at,
 });
-codec!(Slot {
-    generation,
-    live,
-    order
-});
+codec!(OrderLinks { book, account });
 codec!(Position {
     id,
     account,
@@ -348,10 +344,12 @@ codec!(SettledPosition {
     settled_at
 });
 codec!(Trading {
-    slots,
+    orders,
     links,
     free_slots,
     live_orders,
+    closed,
+    client_order_ids,
     positions,
     free_positions,
     position_index,
@@ -468,6 +466,42 @@ impl Decode for Reference {
                 });
             }
         })
+    }
+}
+
+/// A cache, not state: nothing to encode (see [`WalletCache`]).
+impl Encode for WalletCache {
+    fn encode(&self, _out: &mut Vec<u8>) {}
+}
+
+impl Decode for WalletCache {
+    fn decode(_r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(WalletCache::default())
+    }
+}
+
+/// The window's index is derived: it is rebuilt on decode (and so re-validated).
+impl Encode for ClosedOrders {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.orders.encode(out);
+        self.evicted.encode(out);
+    }
+}
+
+impl Decode for ClosedOrders {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut closed = ClosedOrders {
+            orders: Decode::decode(r)?,
+            evicted: Decode::decode(r)?,
+            index: Default::default(),
+            unindexed: 0,
+        };
+        if !closed.rebuild_index(closed.len()) {
+            return Err(DecodeError::InvalidValue {
+                what: "ended order listed twice",
+            });
+        }
+        Ok(closed)
     }
 }
 

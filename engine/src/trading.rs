@@ -16,8 +16,18 @@
 //! Orders occupy slots of one arena shared by all books; an [`OrderId`] is the slot plus a
 //! generation, so finding an order is an array access and a freed slot's old id can never
 //! name the slot's next order. Nothing here allocates once the arena and the books are warm.
+//!
+//! The arena is laid out for the cache, because a book of a few hundred thousand resting
+//! orders does not fit in it and a cancel names a random one. An [`Order`] is one 128-byte
+//! record (two cache lines, the first holding everything matching, cancelling and unlocking
+//! read); the book's FIFO links and the account's open-order links live in a separate dense
+//! array ([`OrderLinks`], 16 bytes a slot), so unlinking an order rewrites its neighbours'
+//! links without touching their records. Freed slots are reused last-in first-out, so a new
+//! order lands in memory that was just in use; for that, an ended order is copied out of its
+//! slot into [`ClosedOrders`], the window of recently ended orders that stay findable by id
+//! (keeping it in the slot instead would make every new order write to cold memory).
 
-use crate::book::{Link, NIL};
+use crate::book::{Link, Links, NIL};
 use crate::ledger::Owner;
 use crate::market::{OutcomeRef, TradeRecord};
 use crate::{Engine, Limits};
@@ -51,55 +61,145 @@ pub fn cash_per_unit(side: BookSide, price: Price) -> Price {
     }
 }
 
+/// Bits of an [`OrderId`] that name the order's slot; the remaining 40 bits are the slot's
+/// generation. Slots are reused last-in first-out, so a busy slot is reused often: 40 bits
+/// keep ids unique for 10^12 reuses of one slot.
+pub const ORDER_SLOT_BITS: u32 = 24;
+/// The largest `Limits::orders_max` an [`OrderId`] can address.
+pub const ORDER_SLOTS_MAX: u32 = 1 << ORDER_SLOT_BITS;
+const ORDER_SLOT_MASK: u64 = (1 << ORDER_SLOT_BITS) - 1;
+const ORDER_GENERATION_MAX: u64 = u64::MAX >> ORDER_SLOT_BITS;
+
+/// An order: live (`status` is `Open`) while it rests or is being matched, then ended. One
+/// record of exactly two cache lines; the first holds what placing, matching, cancelling and
+/// unlocking read, the second the order's history. Indices (`account`, `user`, `pool`) are
+/// stored as `u32` — their limits are `u32` — to fit.
+///
+/// The order's quantity is not stored: it is always `filled + remaining`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[repr(C, align(128))]
 pub struct Order {
     pub id: OrderId,
-    pub account: AccountId,
-    /// Who placed it (a pool's orders are placed by its manager).
-    pub user: UserId,
-    pub pool: Option<PoolId>,
-    pub market: MarketId,
-    pub contract: u32,
-    /// Slot of the (account, contract) position.
-    pub position: u32,
-    pub side: BookSide,
-    /// Limit on the YES book.
-    pub price: Price,
-    pub qty: u64,
+    /// Quantity still to fill (what rests on the book while the order is live).
     pub remaining: u64,
     pub filled: u64,
     /// Shares of the remaining quantity still locked for selling.
     pub shares_locked: u64,
     /// Cash still locked for the rest: `cash_per_unit(side, price) × (remaining − shares)`.
     pub cash_locked: i64,
-    /// Money the fills cost or brought in, in the order's own outcome terms.
-    pub filled_notional: i64,
-    pub trades: u32,
-    pub outcome: OutcomeId,
+    /// The account it trades from (an `AccountId`).
+    pub account: u32,
+    /// Slot of the (account, contract) position.
+    pub position: u32,
+    pub contract: u32,
+    /// Who placed it (a `UserId`; a pool's orders are placed by its manager).
+    pub user: u32,
+    /// The book level of `price`.
+    pub level: u16,
+    pub side: BookSide,
+    /// `Open` while live; the final status once ended (see [`Order::current_status`]).
+    pub status: OrderStatus,
+    pub time_in_force: TimeInForce,
+    pub self_trade: SelfTradePrevention,
     /// The order is in NO terms (a binary market's NO outcome, or closing a lay).
     pub no_view: bool,
+    /// The client order id is kept in `Trading::client_order_ids`.
+    pub has_client_id: bool,
+
+    /// Money the fills cost or brought in, in the order's own outcome terms.
+    pub filled_notional: i64,
+    pub created_at: Timestamp,
+    /// The last change; once ended, when it ended.
+    pub updated_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub outcome: OutcomeId,
+    pub market: MarketId,
+    pub trades: u32,
+    /// The pool it trades for (a `PoolId`), 0 for none.
+    pub pool: u32,
+    /// Limit on the YES book.
+    pub price: Price,
     pub user_side: Side,
     pub kind: OrderKind,
-    pub time_in_force: TimeInForce,
-    pub expires_at: Timestamp,
     pub post_only: bool,
-    pub self_trade: SelfTradePrevention,
-    pub client_order_id: Option<ClientOrderId>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    /// The account's open-order list.
-    pub account_prev: u32,
-    pub account_next: u32,
-    /// Final status once the order ended (while live: `Open`, see [`Order::current_status`]).
-    pub status: OrderStatus,
     pub reason: Option<DoneReason>,
-    pub closed_at: Timestamp,
 }
 
+const _: () = assert!(std::mem::size_of::<Order>() == 128);
+
 impl Order {
+    /// The contents of a slot that never held an order.
+    const VACANT: Order = Order {
+        id: OrderId(0),
+        remaining: 0,
+        filled: 0,
+        shares_locked: 0,
+        cash_locked: 0,
+        account: 0,
+        position: 0,
+        contract: 0,
+        user: 0,
+        level: 0,
+        side: BookSide::Bid,
+        status: OrderStatus::Cancelled,
+        time_in_force: TimeInForce::Gtc,
+        self_trade: SelfTradePrevention::CancelResting,
+        no_view: false,
+        has_client_id: false,
+        filled_notional: 0,
+        created_at: Timestamp::ZERO,
+        updated_at: Timestamp::ZERO,
+        expires_at: Timestamp::ZERO,
+        outcome: OutcomeId(0),
+        market: MarketId(0),
+        trades: 0,
+        pool: 0,
+        price: Price(0),
+        user_side: Side::Buy,
+        kind: OrderKind::Limit,
+        post_only: false,
+        reason: None,
+    };
+
+    #[inline]
+    pub fn slot(&self) -> u32 {
+        (self.id.0 & ORDER_SLOT_MASK) as u32
+    }
+
+    #[inline]
+    pub fn is_live(&self) -> bool {
+        self.status == OrderStatus::Open
+    }
+
+    #[inline]
+    pub fn account_id(&self) -> AccountId {
+        AccountId(u64::from(self.account))
+    }
+
+    #[inline]
+    pub fn user_id(&self) -> UserId {
+        UserId(u64::from(self.user))
+    }
+
+    pub fn pool_id(&self) -> Option<PoolId> {
+        (self.pool != 0).then(|| PoolId(u64::from(self.pool)))
+    }
+
+    /// The ordered quantity (amendments change it).
+    #[inline]
+    pub fn qty(&self) -> u64 {
+        self.filled + self.remaining
+    }
+
     /// The order's own (outcome-view) price of YES price `yes`.
+    #[inline]
     pub fn view_price(&self, yes: Price) -> Price {
         if self.no_view { yes.complement() } else { yes }
+    }
+
+    #[inline]
+    fn rests(&self) -> bool {
+        matches!(self.time_in_force, TimeInForce::Gtc | TimeInForce::Gtd)
     }
 
     /// The status of a live order (open or partially filled) or the final one of an
@@ -112,15 +212,251 @@ impl Order {
     }
 }
 
-/// One place in the order arena. After its order ends, the slot keeps it (a tombstone) until
-/// the slot is reused: the free list is first-in first-out and keeps a reserve of
-/// `Limits::closed_orders_kept` tombstones, so the last that many ended orders stay findable
-/// by id — for order history and for answering a repeated client order id — without a map.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slot {
-    pub generation: u32,
-    pub live: bool,
-    pub order: Order,
+/// The links of one slot: its place in its book level's FIFO and in its account's list of
+/// open orders (newest first: `next` is the next older order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLinks {
+    pub book: Link,
+    pub account: Link,
+}
+
+impl OrderLinks {
+    const EMPTY: OrderLinks = OrderLinks {
+        book: Link::EMPTY,
+        account: Link::EMPTY,
+    };
+}
+
+impl Links for [OrderLinks] {
+    #[inline]
+    fn link(&self, slot: u32) -> Link {
+        self[slot as usize].book
+    }
+
+    #[inline]
+    fn link_mut(&mut self, slot: u32) -> &mut Link {
+        &mut self[slot as usize].book
+    }
+}
+
+/// Recently ended orders, findable by id: for order history and for answering a repeated
+/// client order id. Every ended order joins at the back; each new order placed evicts the
+/// oldest while more than `Limits::closed_orders_kept` are kept, so the window holds the last
+/// `closed_orders_kept` ended orders (more for a while after a burst of ends, such as a
+/// market closing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClosedOrders {
+    /// Oldest first.
+    pub(crate) orders: VecDeque<Order>,
+    /// How many orders have left the window: the end number of `orders[0]`.
+    pub(crate) evicted: u64,
+    /// Where each order of the window is, except the newest `unindexed`. Derived from
+    /// `orders`: not encoded, rebuilt on decode.
+    pub(crate) index: EndedIndex,
+    /// The newest orders of the window not in `index` yet (found by scanning them). They are
+    /// indexed [`INDEX_BATCH`] at a time: one loop over independent cache misses overlaps
+    /// them, where indexing each order as it ends would wait for each miss in turn.
+    pub(crate) unindexed: usize,
+}
+
+/// Ended orders indexed together (see `ClosedOrders::unindexed`).
+const INDEX_BATCH: usize = 16;
+
+impl ClosedOrders {
+    pub fn len(&self) -> usize {
+        self.orders.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+    }
+
+    pub fn get(&self, id: OrderId) -> Option<&Order> {
+        let newest = self.orders.len() - self.unindexed;
+        if let Some(order) = self.orders.range(newest..).find(|o| o.id == id) {
+            return Some(order);
+        }
+        let end = self.index.get(id, self.evicted)?;
+        let order = self.orders.get((end - self.evicted) as usize)?;
+        assert_eq!(order.id, id, "window index out of step");
+        Some(order)
+    }
+
+    /// Oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Order> {
+        self.orders.iter()
+    }
+
+    #[inline]
+    fn push(&mut self, order: &Order) {
+        self.orders.push_back(order.clone());
+        self.unindexed += 1;
+        if self.unindexed < INDEX_BATCH {
+            return;
+        }
+        if !self.index.has_room(self.orders.len()) {
+            // A burst of ends outgrew the reserve (or nothing was reserved): double.
+            self.rebuild_index(2 * self.orders.len());
+            return;
+        }
+        let first = self.orders.len() - self.unindexed;
+        for (i, order) in self.orders.range(first..).enumerate() {
+            let end = self.evicted + (first + i) as u64;
+            self.index.insert(order.id, end, self.evicted);
+        }
+        self.unindexed = 0;
+    }
+
+    #[inline]
+    fn pop_oldest(&mut self) -> Order {
+        let order = self.orders.pop_front().expect("window not empty");
+        // Its index entry goes stale by itself.
+        self.evicted += 1;
+        self.unindexed = self.unindexed.min(self.orders.len());
+        order
+    }
+
+    fn reserve(&mut self, kept: usize) {
+        // Slack for bursts of ends between placements.
+        let orders = kept + 4_096;
+        self.orders
+            .reserve(orders.saturating_sub(self.orders.len()));
+        // Touch the ring's memory now (see `Trading::reserve`).
+        let used = self.orders.len();
+        self.orders.resize(self.orders.capacity(), Order::VACANT);
+        self.orders.truncate(used);
+        if !self.index.has_room(orders) {
+            self.rebuild_index(orders);
+        }
+    }
+
+    /// Rebuilds the index with room for `window` orders. Returns whether every order of the
+    /// window is listed once (a decoded window could name one twice).
+    pub(crate) fn rebuild_index(&mut self, window: usize) -> bool {
+        self.index = EndedIndex::with_room(window.max(self.orders.len()));
+        self.unindexed = 0;
+        let mut unique = true;
+        for (i, order) in self.orders.iter().enumerate() {
+            unique &= self.index.get(order.id, self.evicted).is_none();
+            self.index
+                .insert(order.id, self.evicted + i as u64, self.evicted);
+        }
+        unique
+    }
+
+    /// Asserts the index finds every order of the window but the unindexed newest.
+    fn check(&self) {
+        assert!(self.unindexed <= self.orders.len() && self.unindexed < INDEX_BATCH);
+        let indexed = self.orders.len() - self.unindexed;
+        for (i, order) in self.orders.iter().enumerate().take(indexed) {
+            assert_eq!(
+                self.index.get(order.id, self.evicted),
+                Some(self.evicted + i as u64),
+                "window index misses {:?}",
+                order.id
+            );
+        }
+        for order in &self.orders {
+            assert_eq!(self.get(order.id).map(|o| o.id), Some(order.id));
+        }
+    }
+}
+
+/// The end number of each order in the window, by id: buckets of four entries, one cache
+/// line each, probed linearly from a hashed home bucket. Entries are never removed: an
+/// entry whose order has left the window is stale and is simply overwritten by a later
+/// insert, so ending an order touches one bucket and evicting one touches nothing (a hash
+/// map's remove would cost a second random cache miss per order). Kept at most half full of
+/// live entries so probes stay short.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EndedIndex {
+    buckets: Vec<IndexBucket>,
+    /// The furthest past its home bucket any entry was put; lookups look no further.
+    probe_max: usize,
+}
+
+/// Derived state: two indexes of the same window are equal whatever their layout.
+impl PartialEq for EndedIndex {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for EndedIndex {}
+
+const INDEX_BUCKET_ENTRIES: usize = 4;
+
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct IndexBucket([IndexEntry; INDEX_BUCKET_ENTRIES]);
+
+/// `id` 0 (no order has it) marks an entry never used.
+#[derive(Debug, Clone, Copy, Default)]
+struct IndexEntry {
+    id: u64,
+    end: u64,
+}
+
+impl EndedIndex {
+    fn with_room(window: usize) -> Self {
+        let entries = (2 * window)
+            .max(2 * INDEX_BUCKET_ENTRIES)
+            .next_power_of_two();
+        // Filled by writing (not `vec!`, which would map zeroed pages lazily) so the table's
+        // pages are mapped before the hot path needs them.
+        let mut buckets = Vec::with_capacity(entries / INDEX_BUCKET_ENTRIES);
+        buckets.resize(entries / INDEX_BUCKET_ENTRIES, IndexBucket::default());
+        EndedIndex {
+            buckets,
+            probe_max: 0,
+        }
+    }
+
+    /// Whether a window of `window` orders keeps the table at most half full.
+    #[inline]
+    fn has_room(&self, window: usize) -> bool {
+        2 * window <= self.buckets.len() * INDEX_BUCKET_ENTRIES
+    }
+
+    #[inline]
+    fn home(&self, id: OrderId) -> usize {
+        // Fibonacci hashing: the top bits of the product mix every bit of the id.
+        let bits = self.buckets.len().trailing_zeros();
+        (id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (63 - bits) >> 1) as usize
+    }
+
+    fn get(&self, id: OrderId, evicted: u64) -> Option<u64> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let mask = self.buckets.len() - 1;
+        let home = self.home(id);
+        (0..=self.probe_max).find_map(|probe| {
+            self.buckets[(home + probe) & mask]
+                .0
+                .iter()
+                .find(|e| e.id == id.0 && e.end >= evicted)
+                .map(|e| e.end)
+        })
+    }
+
+    /// Puts `id` in the first entry from its home bucket on that is unused or stale (its
+    /// order left the window: `end < evicted`). The caller keeps the table half empty, so
+    /// there is one.
+    #[inline]
+    fn insert(&mut self, id: OrderId, end: u64, evicted: u64) {
+        let mask = self.buckets.len() - 1;
+        let home = self.home(id);
+        for probe in 0..self.buckets.len() {
+            let bucket = &mut self.buckets[(home + probe) & mask];
+            if let Some(entry) = bucket.0.iter_mut().find(|e| e.id == 0 || e.end < evicted) {
+                *entry = IndexEntry { id: id.0, end };
+                self.probe_max = self.probe_max.max(probe);
+                return;
+            }
+        }
+        unreachable!("the window index is kept half empty");
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,11 +487,16 @@ pub struct SettledPosition {
 
 #[derive(Debug, Clone)]
 pub struct Trading {
-    pub slots: Vec<Slot>,
-    pub links: Vec<Link>,
-    /// Slots of ended orders, oldest first.
-    pub free_slots: VecDeque<u32>,
+    /// The order arena, by slot. A free slot still holds the order that last ended there.
+    pub orders: Vec<Order>,
+    /// Links of each slot, beside the arena.
+    pub links: Vec<OrderLinks>,
+    /// Free slots; the most recently freed (warmest) is reused first.
+    pub free_slots: Vec<u32>,
     pub live_orders: u32,
+    pub closed: ClosedOrders,
+    /// Client order ids of live and windowed orders that gave one.
+    pub client_order_ids: FxHashMap<OrderId, ClientOrderId>,
     pub positions: Vec<Position>,
     pub free_positions: Vec<u32>,
     pub position_index: FxHashMap<(AccountId, u32), u32>,
@@ -170,12 +511,19 @@ pub struct Trading {
 }
 
 impl Trading {
-    pub fn new(_limits: &Limits) -> Self {
+    pub fn new(limits: &Limits) -> Self {
+        assert!(
+            limits.orders_max <= ORDER_SLOTS_MAX,
+            "orders_max {} is more than an order id can address",
+            limits.orders_max
+        );
         Trading {
-            slots: Vec::new(),
+            orders: Vec::new(),
             links: Vec::new(),
-            free_slots: VecDeque::new(),
+            free_slots: Vec::new(),
             live_orders: 0,
+            closed: ClosedOrders::default(),
+            client_order_ids: FxHashMap::default(),
             positions: Vec::new(),
             free_positions: Vec::new(),
             position_index: FxHashMap::default(),
@@ -189,43 +537,55 @@ impl Trading {
     }
 
     #[inline]
-    fn slot_of(id: OrderId) -> (u32, u32) {
-        ((id.0 & 0xffff_ffff) as u32, (id.0 >> 32) as u32)
+    fn slot_of(id: OrderId) -> u32 {
+        (id.0 & ORDER_SLOT_MASK) as u32
     }
 
     /// The slot of a live order.
     #[inline]
     pub fn find(&self, id: OrderId) -> Option<u32> {
-        let (slot, generation) = Self::slot_of(id);
-        let entry = self.slots.get(slot as usize)?;
-        (entry.live && entry.generation == generation).then_some(slot)
+        let slot = Self::slot_of(id);
+        let order = self.orders.get(slot as usize)?;
+        (order.id == id && order.is_live()).then_some(slot)
     }
 
-    /// An ended order still in the tombstone window.
+    /// An ended order still in the window.
     pub fn find_ended(&self, id: OrderId) -> Option<&Order> {
-        let (slot, generation) = Self::slot_of(id);
-        let entry = self.slots.get(slot as usize)?;
-        (!entry.live && entry.generation == generation).then_some(&entry.order)
+        self.closed.get(id)
     }
 
     #[inline]
     pub fn order(&self, slot: u32) -> &Order {
-        &self.slots[slot as usize].order
+        &self.orders[slot as usize]
     }
 
     #[inline]
     fn order_mut(&mut self, slot: u32) -> &mut Order {
-        &mut self.slots[slot as usize].order
+        &mut self.orders[slot as usize]
+    }
+
+    pub fn client_order_id(&self, order: &Order) -> Option<ClientOrderId> {
+        if order.has_client_id {
+            self.client_order_ids.get(&order.id).copied()
+        } else {
+            None
+        }
     }
 
     /// Reserves the order arena up to its limits so the hot path never reallocates (a
-    /// clone or a restored snapshot has only what it needs).
+    /// clone or a restored snapshot has only what it needs), and writes the reserved memory
+    /// once so that the operating system maps it now: a growing book would otherwise take a
+    /// page fault (several microseconds) every 32 new slots, which is most of the p99.
     pub fn reserve(&mut self, limits: &Limits) {
-        let slots = (limits.orders_max + limits.closed_orders_kept) as usize;
-        self.slots.reserve(slots.saturating_sub(self.slots.len()));
+        let slots = limits.orders_max as usize;
+        self.orders.reserve(slots.saturating_sub(self.orders.len()));
+        let used = self.orders.len();
+        self.orders.resize(self.orders.capacity(), Order::VACANT);
+        self.orders.truncate(used);
         self.links.reserve(slots.saturating_sub(self.links.len()));
         self.free_slots
             .reserve(slots.saturating_sub(self.free_slots.len()));
+        self.closed.reserve(limits.closed_orders_kept as usize);
     }
 
     pub fn position(&self, account: AccountId, contract: u32) -> Option<&Position> {
@@ -246,7 +606,7 @@ impl Trading {
                 return None;
             }
             let order = self.order(slot);
-            slot = order.account_next;
+            slot = self.links[slot as usize].account.next;
             Some(order)
         })
     }
@@ -277,6 +637,16 @@ impl Trading {
             position,
             settled_at: now,
         });
+    }
+}
+
+/// An id stored in 32 bits of an [`Order`]. Users, accounts and pools are bounded by `u32`
+/// limits, so this never fails short of a broken invariant.
+#[inline]
+fn compact(id: u64, what: &'static str) -> u32 {
+    match u32::try_from(id) {
+        Ok(id) => id,
+        Err(_) => panic!("{what} id {id} does not fit an order record"),
     }
 }
 
@@ -337,6 +707,33 @@ impl Engine {
                 Ok(pool.account)
             }
         }
+    }
+
+    /// `trading_account` for placing an order: the actor's wallet comes from its
+    /// trading line when cached there (see `WalletCache`), sparing the large user record and
+    /// its wallet list; a miss looks it up and fills the cache.
+    #[inline]
+    fn order_account(
+        &mut self,
+        actor: UserId,
+        pool: Option<PoolId>,
+        currency: Currency,
+    ) -> Result<AccountId, ResultCode> {
+        if pool.is_some() {
+            return self.trading_account(actor, pool, currency);
+        }
+        if let Some(account) = self
+            .users
+            .trading(actor)
+            .and_then(|t| t.wallet.get(currency))
+        {
+            return Ok(account);
+        }
+        let account = self.trading_account(actor, None, currency)?;
+        if let Some(trading) = self.users.trading_mut(actor) {
+            trading.wallet.fill(currency, account);
+        }
+        Ok(account)
     }
 
     fn has_position_room(&self, needed: usize) -> bool {
@@ -425,8 +822,9 @@ impl Engine {
             if !acceptable(side, limit, l) {
                 break;
             }
-            for slot in book.orders_at(&self.trading.links, opposite, l) {
-                if self.trading.order(slot).account == account {
+            for slot in book.orders_at(self.trading.links.as_slice(), opposite, l) {
+                let order = self.trading.order(slot);
+                if order.account_id() == account {
                     match stp {
                         SelfTradePrevention::CancelResting => continue,
                         SelfTradePrevention::CancelTaking | SelfTradePrevention::CancelBoth => {
@@ -434,7 +832,7 @@ impl Engine {
                         }
                     }
                 }
-                total += self.trading.links[slot as usize].qty;
+                total += order.remaining;
                 if total >= wanted {
                     return total;
                 }
@@ -464,19 +862,20 @@ impl Engine {
             .markets
             .get(c.market)
             .ok_or(ResultCode::MarketNotFound)?;
+        let (currency, trading, tick) = (market.currency, market.is_trading(self.now), market.tick);
         let mut outcome = self
             .markets
             .outcome(c.outcome)
             .filter(|o| o.market == c.market)
             .ok_or(ResultCode::OutcomeNotFound)?;
         outcome.no_view |= lay;
-        let account = self.trading_account(c.actor, c.pool, market.currency)?;
+        let account = self.order_account(c.actor, c.pool, currency)?;
         if let Some(client_id) = c.client_order_id
             && let Some(&original) = self.trading.client_ids.get(&(account, client_id))
         {
             return Ok(Reply::Order(self.order_report(original, true)));
         }
-        if !market.is_trading(self.now) {
+        if !trading {
             return Err(ResultCode::MarketNotOpen);
         }
         if c.qty.0 == 0 || c.qty.0 > QTY_ORDER_MAX {
@@ -485,7 +884,7 @@ impl Engine {
         if !c.price.is_valid() {
             return Err(ResultCode::InvalidPrice);
         }
-        if !c.price.0.is_multiple_of(market.tick.units()) {
+        if !c.price.0.is_multiple_of(tick.units()) {
             return Err(ResultCode::PriceOffTick);
         }
         let time_in_force = match (c.kind, c.time_in_force) {
@@ -547,46 +946,45 @@ impl Engine {
         };
         self.lock_order(account, position, side, shares, cash);
         let now = self.now;
-        let slot = self.allocate_slot(Order {
-            id: OrderId(0),
-            account,
-            user: c.actor,
-            pool: c.pool,
-            market: c.market,
-            contract,
-            position,
-            side,
-            price: yes_price,
-            qty: c.qty.0,
+        let (slot, id) = self.allocate_slot(account);
+        let order = self.trading.order_mut(slot);
+        *order = Order {
+            id,
             remaining: c.qty.0,
             filled: 0,
             shares_locked: shares,
             cash_locked: cash,
-            filled_notional: 0,
-            trades: 0,
-            outcome: c.outcome,
-            no_view: outcome.no_view,
-            user_side: c.side,
-            kind: c.kind,
+            account: compact(account.0, "account"),
+            position,
+            contract,
+            user: compact(c.actor.0, "user"),
+            level,
+            side,
+            status: OrderStatus::Open,
             time_in_force,
-            expires_at: c.expires_at,
-            post_only: c.post_only,
             self_trade: c.self_trade,
-            client_order_id: c.client_order_id,
+            no_view: outcome.no_view,
+            has_client_id: c.client_order_id.is_some(),
+            filled_notional: 0,
             created_at: now,
             updated_at: now,
-            account_prev: NIL,
-            account_next: NIL,
-            status: OrderStatus::Open,
+            expires_at: c.expires_at,
+            outcome: c.outcome,
+            market: c.market,
+            trades: 0,
+            pool: c.pool.map_or(0, |pool| compact(pool.0, "pool")),
+            price: yes_price,
+            user_side: c.side,
+            kind: c.kind,
+            post_only: c.post_only,
             reason: None,
-            closed_at: Timestamp::ZERO,
-        });
-        let id = self.trading.order(slot).id;
+        };
         if let Some(client_id) = c.client_order_id {
             self.trading.client_ids.insert((account, client_id), id);
+            self.trading.client_order_ids.insert(id, client_id);
         }
-        if let Some(user) = self.users.get_mut(c.actor) {
-            user.stats.orders_placed += 1;
+        if let Some(stats) = self.users.stats_mut(c.actor) {
+            stats.orders_placed += 1;
         }
         out.push(Event::OrderAccepted(OrderAccepted {
             order: id,
@@ -599,7 +997,7 @@ impl Engine {
             qty: c.qty,
         }));
         self.execute(slot, level, false, out);
-        Ok(Reply::Order(self.order_report(id, false)))
+        Ok(Reply::Order(self.slot_report(slot, false)))
     }
 
     /// Locks an order's share part in its position and its cash part in the account.
@@ -611,83 +1009,94 @@ impl Engine {
         shares: u64,
         cash: i64,
     ) {
-        let position = &mut self.trading.positions[position as usize];
-        match side {
-            BookSide::Ask => position.yes_locked += shares,
-            BookSide::Bid => position.no_locked += shares,
+        // Buying locks no shares: leave the position's cache line alone.
+        if shares > 0 {
+            let position = &mut self.trading.positions[position as usize];
+            match side {
+                BookSide::Ask => position.yes_locked += shares,
+                BookSide::Bid => position.no_locked += shares,
+            }
         }
         self.ledger.lock(account, cash);
     }
 
     /// Releases what an order still holds.
     fn unlock_order(&mut self, slot: u32) {
-        let order = self.trading.order(slot);
+        let order = self.trading.order_mut(slot);
         let (account, position, side, shares, cash) = (
-            order.account,
+            order.account_id(),
             order.position,
             order.side,
             order.shares_locked,
             order.cash_locked,
         );
-        let position = &mut self.trading.positions[position as usize];
-        match side {
-            BookSide::Ask => position.yes_locked -= shares,
-            BookSide::Bid => position.no_locked -= shares,
-        }
-        self.ledger.unlock(account, cash);
-        let order = self.trading.order_mut(slot);
         order.shares_locked = 0;
         order.cash_locked = 0;
+        if shares > 0 {
+            let position = &mut self.trading.positions[position as usize];
+            match side {
+                BookSide::Ask => position.yes_locked -= shares,
+                BookSide::Bid => position.no_locked -= shares,
+            }
+        }
+        self.ledger.unlock(account, cash);
     }
 
-    fn allocate_slot(&mut self, mut order: Order) -> u32 {
-        let reserve = self.limits.closed_orders_kept as usize;
-        let capacity = (self.limits.orders_max + self.limits.closed_orders_kept) as usize;
-        let reuse = self.trading.free_slots.len() > reserve
-            || (self.trading.slots.len() >= capacity && !self.trading.free_slots.is_empty());
-        let slot = if reuse {
-            let slot = self
-                .trading
-                .free_slots
-                .pop_front()
-                .expect("checked non-empty");
-            // The tombstone leaves the window: its client order id may be used again.
-            let old = &self.trading.slots[slot as usize].order;
-            if let Some(client_id) = old.client_order_id
-                && self.trading.client_ids.get(&(old.account, client_id)) == Some(&old.id)
-            {
-                self.trading.client_ids.remove(&(old.account, client_id));
+    /// Takes a slot for a new order of `account` (the warmest free one), links it at the head
+    /// of the account's open orders and returns it with the new order's id. First makes room
+    /// in the window of ended orders, as each placement does.
+    fn allocate_slot(&mut self, account: AccountId) -> (u32, OrderId) {
+        if self.trading.closed.len() > self.limits.closed_orders_kept as usize {
+            // The oldest ended order leaves the window: its client order id may be used again.
+            let old = self.trading.closed.pop_oldest();
+            if old.has_client_id {
+                let client_id = self
+                    .trading
+                    .client_order_ids
+                    .remove(&old.id)
+                    .expect("client order id of a windowed order");
+                let key = (old.account_id(), client_id);
+                if self.trading.client_ids.get(&key) == Some(&old.id) {
+                    self.trading.client_ids.remove(&key);
+                }
             }
-            slot
+        }
+        let slot = match self.trading.free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = u32::try_from(self.trading.orders.len())
+                    .ok()
+                    .filter(|&slot| slot < ORDER_SLOTS_MAX)
+                    .expect("the order arena is bounded by orders_max");
+                self.trading.orders.push(Order::VACANT);
+                self.trading.links.push(OrderLinks::EMPTY);
+                slot
+            }
+        };
+        let previous = self.trading.orders[slot as usize].id.0 >> ORDER_SLOT_BITS;
+        let generation = if previous >= ORDER_GENERATION_MAX {
+            1
         } else {
-            self.trading.slots.push(Slot {
-                generation: 0,
-                live: false,
-                order: order.clone(),
-            });
-            self.trading.links.push(Link::EMPTY);
-            (self.trading.slots.len() - 1) as u32
+            previous + 1
         };
-        let generation = {
-            let entry = &mut self.trading.slots[slot as usize];
-            entry.generation = entry.generation.wrapping_add(1).max(1);
-            entry.live = true;
-            entry.generation
-        };
-        order.id = OrderId((u64::from(generation) << 32) | u64::from(slot));
+        let id = OrderId((generation << ORDER_SLOT_BITS) | u64::from(slot));
         // Link into the account's open-order list (at the head).
-        let account = self.ledger.get_mut(order.account);
-        order.account_next = account.orders_head;
-        order.account_prev = NIL;
+        let account = self.ledger.get_mut(account);
         let old_head = account.orders_head;
         account.orders_head = slot;
         account.open_orders += 1;
-        self.trading.slots[slot as usize].order = order;
+        self.trading.links[slot as usize] = OrderLinks {
+            book: Link::EMPTY,
+            account: Link {
+                next: old_head,
+                prev: NIL,
+            },
+        };
         if old_head != NIL {
-            self.trading.order_mut(old_head).account_prev = slot;
+            self.trading.links[old_head as usize].account.prev = slot;
         }
         self.trading.live_orders += 1;
-        slot
+        (slot, id)
     }
 
     /// Matches a taker order, then rests or ends what is left of it. `announce` reports the
@@ -696,29 +1105,36 @@ impl Engine {
     fn execute(&mut self, slot: u32, level: u16, announce: bool, out: &mut Vec<Event>) {
         let stopped = self.match_order(slot, level, out);
         let order = self.trading.order(slot);
-        let rests = matches!(order.time_in_force, TimeInForce::Gtc | TimeInForce::Gtd);
         if order.remaining == 0 {
             self.finish(slot, OrderStatus::Filled, DoneReason::Filled, out);
         } else if let Some(reason) = stopped {
             self.finish(slot, OrderStatus::Cancelled, reason, out);
-        } else if !rests {
+        } else if !order.rests() {
             self.finish(slot, OrderStatus::Cancelled, DoneReason::Unfilled, out);
         } else {
-            let (contract, side, remaining, gtd, expires_at, id) = (
+            let (contract, side, remaining, gtd, expires_at, id, filled) = (
                 order.contract,
                 order.side,
                 order.remaining,
                 order.time_in_force == TimeInForce::Gtd,
                 order.expires_at,
                 order.id,
+                order.filled,
             );
+            debug_assert_eq!(order.level, level);
             let book = &mut self.markets.contracts[contract as usize].book;
-            let after = book.insert(&mut self.trading.links, slot, side, level, remaining);
+            let after = book.insert(
+                self.trading.links.as_mut_slice(),
+                slot,
+                side,
+                level,
+                remaining,
+            );
             self.book_delta(contract, side, level, after.qty, after.orders, out);
             if gtd {
                 self.trading.expiries.push(Reverse((expires_at, id)));
             }
-            if announce || self.trading.order(slot).filled > 0 {
+            if announce || filled > 0 {
                 self.order_updated(slot, None, out);
             }
         }
@@ -742,7 +1158,8 @@ impl Engine {
                 return None;
             }
             let maker = book.level(opposite, best).head;
-            if self.trading.order(maker).account == account {
+            let maker_order = self.trading.order(maker);
+            if maker_order.account == account {
                 match stp {
                     SelfTradePrevention::CancelResting => {
                         self.cancel_resting(maker, DoneReason::SelfTrade, out);
@@ -755,16 +1172,22 @@ impl Engine {
                     }
                 }
             }
-            let resting = self.trading.links[maker as usize].qty;
+            let resting = maker_order.remaining;
             let qty = remaining.min(resting);
             self.fill(taker, maker, qty, best, out);
             let book = &mut self.markets.contracts[contract as usize].book;
             if qty == resting {
-                let after = book.remove(&mut self.trading.links, maker);
+                let after = book.remove(
+                    self.trading.links.as_mut_slice(),
+                    maker,
+                    opposite,
+                    best,
+                    resting,
+                );
                 self.book_delta(contract, opposite, best, after.qty, after.orders, out);
                 self.finish(maker, OrderStatus::Filled, DoneReason::Filled, out);
             } else {
-                let after = book.reduce(&mut self.trading.links, maker, qty);
+                let after = book.reduce(opposite, best, qty);
                 self.book_delta(contract, opposite, best, after.qty, after.orders, out);
                 self.order_updated(maker, None, out);
             }
@@ -788,22 +1211,23 @@ impl Engine {
         for slot in [taker, maker] {
             let order = self.trading.order(slot);
             let (account, side, limit, position) =
-                (order.account, order.side, order.price, order.position);
+                (order.account_id(), order.side, order.price, order.position);
             let shares = qty.min(order.shares_locked);
             let cashed = qty - shares;
             let released = notional(cash_per_unit(side, limit), Qty(cashed)).0;
             let paid = notional(cash_per_unit(side, price), Qty(cashed)).0;
             let received = notional(cash_per_unit(side.opposite(), price), Qty(shares)).0;
             let order = self.trading.order_mut(slot);
+            let view_notional = notional(order.view_price(price), Qty(qty)).0;
             order.shares_locked -= shares;
             order.cash_locked -= released;
             order.remaining -= qty;
             order.filled += qty;
             order.trades += 1;
-            order.filled_notional += notional(order.view_price(price), Qty(qty)).0;
+            order.filled_notional += view_notional;
             order.updated_at = self.now;
             if slot == taker {
-                taker_paid = notional(order.view_price(price), Qty(qty)).0;
+                taker_paid = view_notional;
             }
 
             // Money: the net of what this side pays in and takes out goes through escrow.
@@ -869,11 +1293,11 @@ impl Engine {
                 self.count_participant(account, contract_index);
             }
             if let Owner::User(user) = self.ledger.get(account).owner
-                && let Some(user) = self.users.get_mut(user)
+                && let Some(stats) = self.users.stats_mut(user)
             {
-                user.stats.total_wagered += paid;
-                user.stats.total_earnings += realized;
-                user.stats.trades += 1;
+                stats.total_wagered += paid;
+                stats.total_earnings += realized;
+                stats.trades += 1;
             }
         }
 
@@ -881,8 +1305,8 @@ impl Engine {
         let (taker_id, maker_id, taker_user, maker_user, taker_side) = (
             taker_order.id,
             maker_order.id,
-            taker_order.user,
-            maker_order.user,
+            taker_order.user_id(),
+            maker_order.user_id(),
             taker_order.side,
         );
         let contract = &mut self.markets.contracts[contract_index as usize];
@@ -934,9 +1358,9 @@ impl Engine {
         if !traded_elsewhere {
             market.participants += 1;
             if let Owner::User(user) = self.ledger.get(account).owner
-                && let Some(user) = self.users.get_mut(user)
+                && let Some(stats) = self.users.stats_mut(user)
             {
-                user.stats.markets_traded += 1;
+                stats.markets_traded += 1;
             }
         }
     }
@@ -975,7 +1399,7 @@ impl Engine {
         };
         out.push(Event::OrderUpdated(OrderUpdated {
             order: order.id,
-            user: order.user,
+            user: order.user_id(),
             status,
             reason,
             filled: Qty(order.filled),
@@ -987,13 +1411,16 @@ impl Engine {
     /// Takes a resting order off its book and ends it.
     pub(crate) fn cancel_resting(&mut self, slot: u32, reason: DoneReason, out: &mut Vec<Event>) {
         let order = self.trading.order(slot);
-        let (contract, side, level) = (
-            order.contract,
-            order.side,
-            self.trading.links[slot as usize].level,
-        );
+        let (contract, side, level, remaining) =
+            (order.contract, order.side, order.level, order.remaining);
         let book = &mut self.markets.contracts[contract as usize].book;
-        let after = book.remove(&mut self.trading.links, slot);
+        let after = book.remove(
+            self.trading.links.as_mut_slice(),
+            slot,
+            side,
+            level,
+            remaining,
+        );
         self.book_delta(contract, side, level, after.qty, after.orders, out);
         let status = if reason == DoneReason::Expired {
             OrderStatus::Expired
@@ -1003,8 +1430,8 @@ impl Engine {
         self.finish(slot, status, reason, out);
     }
 
-    /// Ends an order that is not on a book (any more): releases its holds, reports it, and
-    /// leaves it in its slot as a tombstone (see [`Slot`]).
+    /// Ends an order that is not on a book (any more): releases its holds, reports it, copies
+    /// it into the window of ended orders and frees its slot.
     fn finish(&mut self, slot: u32, status: OrderStatus, reason: DoneReason, out: &mut Vec<Event>) {
         self.unlock_order(slot);
         self.order_updated(slot, Some((status, reason)), out);
@@ -1012,21 +1439,26 @@ impl Engine {
         let order = self.trading.order_mut(slot);
         order.status = status;
         order.reason = Some(reason);
-        order.closed_at = now;
-        let (account, prev, next) = (order.account, order.account_prev, order.account_next);
-        self.trading.slots[slot as usize].live = false;
-        self.trading.free_slots.push_back(slot);
+        order.updated_at = now;
+        let account = order.account_id();
+        self.trading
+            .closed
+            .push(&self.trading.orders[slot as usize]);
+        self.trading.free_slots.push(slot);
         self.trading.live_orders -= 1;
         // Unlink from the account's open-order list.
+        let Link { next, prev } = self.trading.links[slot as usize].account;
+        self.trading.links[slot as usize].account = Link::EMPTY;
+        let account = self.ledger.get_mut(account);
         if prev == NIL {
-            self.ledger.get_mut(account).orders_head = next;
+            account.orders_head = next;
         } else {
-            self.trading.order_mut(prev).account_next = next;
+            self.trading.links[prev as usize].account.next = next;
         }
         if next != NIL {
-            self.trading.order_mut(next).account_prev = prev;
+            self.trading.links[next as usize].account.prev = prev;
         }
-        self.ledger.get_mut(account).open_orders -= 1;
+        account.open_orders -= 1;
     }
 
     /// The report of a live or recently ended order.
@@ -1036,11 +1468,21 @@ impl Engine {
             None => self
                 .trading
                 .find_ended(id)
-                .expect("reported orders are live or in the tombstone window"),
+                .expect("reported orders are live or in the window"),
         };
+        Self::report(order, duplicate)
+    }
+
+    /// The report of the order in `slot`, live or just ended (an ended order stays in its
+    /// slot until the next placement reuses it).
+    fn slot_report(&self, slot: u32, duplicate: bool) -> OrderReport {
+        Self::report(self.trading.order(slot), duplicate)
+    }
+
+    fn report(order: &Order, duplicate: bool) -> OrderReport {
         let status = order.current_status();
         OrderReport {
-            order: id,
+            order: order.id,
             status,
             filled: Qty(order.filled),
             remaining: Qty(if status.is_open() { order.remaining } else { 0 }),
@@ -1053,7 +1495,7 @@ impl Engine {
     /// The live order `id` if the actor may manage it (placed it, or is an admin). Someone
     /// else's order does not exist as far as the actor can tell.
     fn owned_order(&self, actor: UserId, id: OrderId) -> Result<u32, ResultCode> {
-        let may = |order: &Order| order.user == actor || self.is_admin(actor);
+        let may = |order: &Order| order.user_id() == actor || self.is_admin(actor);
         match self.trading.find(id) {
             Some(slot) if may(self.trading.order(slot)) => Ok(slot),
             Some(_) => Err(ResultCode::OrderNotFound),
@@ -1071,7 +1513,7 @@ impl Engine {
     ) -> Result<Reply, ResultCode> {
         let slot = self.owned_order(c.actor, c.order)?;
         self.cancel_resting(slot, DoneReason::Cancelled, out);
-        Ok(Reply::Order(self.order_report(c.order, false)))
+        Ok(Reply::Order(self.slot_report(slot, false)))
     }
 
     pub(crate) fn cancel_all(
@@ -1087,11 +1529,10 @@ impl Engine {
         let mut slots = Vec::new();
         let mut slot = self.ledger.get(account).orders_head;
         while slot != NIL {
-            let order = self.trading.order(slot);
-            if order.market == c.market {
+            if self.trading.order(slot).market == c.market {
                 slots.push(slot);
             }
-            slot = order.account_next;
+            slot = self.trading.links[slot as usize].account.next;
         }
         for &slot in &slots {
             self.cancel_resting(slot, DoneReason::Cancelled, out);
@@ -1138,8 +1579,7 @@ impl Engine {
             let cash_cut = cut.min(cash_part);
             let share_cut = cut - cash_cut;
             let cash = notional(cash_per_unit(side, order.price), Qty(cash_cut)).0;
-            let (account, position) = (order.account, order.position);
-            let level = self.trading.links[slot as usize].level;
+            let (account, position, level) = (order.account_id(), order.position, order.level);
             self.ledger.unlock(account, cash);
             let position = &mut self.trading.positions[position as usize];
             match side {
@@ -1150,13 +1590,12 @@ impl Engine {
             order.cash_locked -= cash;
             order.shares_locked -= share_cut;
             order.remaining = c.qty.0;
-            order.qty -= cut;
             order.updated_at = self.now;
             let book = &mut self.markets.contracts[contract as usize].book;
-            let after = book.reduce(&mut self.trading.links, slot, cut);
+            let after = book.reduce(side, level, cut);
             self.book_delta(contract, side, level, after.qty, after.orders, out);
             self.order_updated(slot, None, out);
-            return Ok(Reply::Order(self.order_report(c.order, false)));
+            return Ok(Reply::Order(self.slot_report(slot, false)));
         }
 
         // Anything else re-queues: check the new holds against what the order frees.
@@ -1172,26 +1611,32 @@ impl Engine {
             0
         };
         let cash = notional(cash_per_unit(side, yes_price), Qty(c.qty.0 - shares)).0;
-        if self.ledger.available(order.account) + order.cash_locked < cash {
+        let account = order.account_id();
+        if self.ledger.available(account) + order.cash_locked < cash {
             return Err(ResultCode::InsufficientFunds);
         }
-        let (account, position, old_remaining) = (order.account, order.position, order.remaining);
-        let old_level = self.trading.links[slot as usize].level;
+        let (position, old_remaining, old_level) = (order.position, order.remaining, order.level);
         let book = &mut self.markets.contracts[contract as usize].book;
-        let after = book.remove(&mut self.trading.links, slot);
+        let after = book.remove(
+            self.trading.links.as_mut_slice(),
+            slot,
+            side,
+            old_level,
+            old_remaining,
+        );
         self.book_delta(contract, side, old_level, after.qty, after.orders, out);
         self.unlock_order(slot);
         self.lock_order(account, position, side, shares, cash);
         let now = self.now;
         let order = self.trading.order_mut(slot);
         order.price = yes_price;
+        order.level = level;
         order.remaining = c.qty.0;
-        order.qty = order.qty - old_remaining + c.qty.0;
         order.shares_locked = shares;
         order.cash_locked = cash;
         order.updated_at = now;
         self.execute(slot, level, true, out);
-        Ok(Reply::Order(self.order_report(c.order, false)))
+        Ok(Reply::Order(self.slot_report(slot, false)))
     }
 
     pub(crate) fn close_position(
@@ -1400,9 +1845,9 @@ impl Engine {
             out,
         );
         if let Some(user) = self.account_user(account)
-            && let Some(user) = self.users.get_mut(user)
+            && let Some(stats) = self.users.stats_mut(user)
         {
-            user.stats.total_earnings += value - cost_removed;
+            stats.total_earnings += value - cost_removed;
         }
         Ok(crate::done())
     }
@@ -1437,14 +1882,15 @@ impl Engine {
         let mut open_orders: FxHashMap<AccountId, u32> = FxHashMap::default();
         let mut locked_yes: FxHashMap<u32, u64> = FxHashMap::default();
         let mut locked_no: FxHashMap<u32, u64> = FxHashMap::default();
-        let mut live = 0;
-        for (slot, entry) in self.trading.slots.iter().enumerate() {
-            if !entry.live {
+        let mut live: u32 = 0;
+        let arena = self.trading.orders.len();
+        assert_eq!(self.trading.links.len(), arena);
+        for (slot, order) in self.trading.orders.iter().enumerate() {
+            assert_eq!(order.slot() as usize, slot, "order ids name their slot");
+            if !order.is_live() {
                 continue;
             }
             live += 1;
-            let order = &entry.order;
-            assert_eq!(order.status, OrderStatus::Open);
             assert!(order.shares_locked <= order.remaining);
             assert_eq!(
                 order.cash_locked,
@@ -1456,13 +1902,14 @@ impl Engine {
                 "cash lock of order {:?}",
                 order.id
             );
-            assert_eq!(order.filled + order.remaining, order.qty);
+            let book = &self.markets.contracts[order.contract as usize].book;
+            assert_eq!(book.level_of(order.price), Some(order.level));
             assert_eq!(
-                self.trading.links[slot].qty, order.remaining,
-                "live orders rest with their remaining quantity"
+                order.has_client_id,
+                self.trading.client_order_ids.contains_key(&order.id)
             );
-            *locked_cash.entry(order.account).or_default() += order.cash_locked;
-            *open_orders.entry(order.account).or_default() += 1;
+            *locked_cash.entry(order.account_id()).or_default() += order.cash_locked;
+            *open_orders.entry(order.account_id()).or_default() += 1;
             match order.side {
                 BookSide::Ask => {
                     *locked_yes.entry(order.position).or_default() += order.shares_locked
@@ -1471,6 +1918,35 @@ impl Engine {
                     *locked_no.entry(order.position).or_default() += order.shares_locked
                 }
             }
+        }
+        // Every slot is live or free, once.
+        let mut free = vec![false; arena];
+        for &slot in &self.trading.free_slots {
+            assert!(
+                !self.trading.orders[slot as usize].is_live(),
+                "free slot {slot} is live"
+            );
+            assert!(
+                !std::mem::replace(&mut free[slot as usize], true),
+                "slot {slot} freed twice"
+            );
+        }
+        assert_eq!(live as usize + self.trading.free_slots.len(), arena);
+        // The window: ended orders, indexed, with their client order ids.
+        let closed = &self.trading.closed;
+        closed.check();
+        for order in &closed.orders {
+            assert!(!order.is_live() && order.reason.is_some());
+            assert_eq!(
+                order.has_client_id,
+                self.trading.client_order_ids.contains_key(&order.id)
+            );
+        }
+        for id in self.trading.client_order_ids.keys() {
+            assert!(
+                self.trading.find(*id).is_some() || closed.get(*id).is_some(),
+                "client order id of {id:?} outlived its order"
+            );
         }
         assert_eq!(live, self.trading.live_orders);
         // Holds that are not orders: pending withdrawals and pool entries.
@@ -1526,7 +2002,11 @@ impl Engine {
             let mut no_total = 0u64;
             for &contract in &market.contracts {
                 let record = &self.markets.contracts[contract as usize];
-                record.book.check(&self.trading.links);
+                record.book.check(self.trading.links.as_slice(), |slot| {
+                    let order = self.trading.order(slot);
+                    assert!(order.is_live() && order.contract == contract);
+                    (order.side, order.level, order.remaining)
+                });
                 assert_eq!(
                     record.yes_supply as i64,
                     record.no_supply as i64 + market.sets,

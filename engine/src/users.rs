@@ -83,7 +83,6 @@ pub struct User {
     pub last_login: Option<Timestamp>,
     pub two_fa: TwoFa,
     pub profile: Profile,
-    pub stats: UserStats,
     /// Live sessions, oldest first.
     pub sessions: Vec<SessionId>,
     pub kyc_documents: Vec<KycDocumentId>,
@@ -131,10 +130,80 @@ pub struct KycDocument {
     pub notes: String,
 }
 
+/// The part of a user that every order reads or writes, one cache line per user in a dense
+/// array beside the (much larger) [`User`] records, so a trading user's line stays in cache.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[repr(C, align(64))]
+pub struct UserTrading {
+    pub stats: UserStats,
+    pub wallet: WalletCache,
+}
+
+const _: () = assert!(std::mem::size_of::<UserTrading>() == 64);
+
+/// What placing an order needs to know about its user: its wallet in the currency it last
+/// traded, present only while the user is active. A cache derived from [`User`]: filled by an
+/// order that found the user active, dropped whenever the user's status changes; wallets are
+/// never closed or replaced, so a filled entry stays right. Not state: it encodes to nothing,
+/// decodes empty and compares equal whatever it holds, so it cannot make equal states hash
+/// or compare differently.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WalletCache {
+    currency: Option<Currency>,
+    account: u32,
+}
+
+impl PartialEq for WalletCache {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for WalletCache {}
+
+impl WalletCache {
+    /// The wallet in `currency` of an active user, if cached.
+    #[inline]
+    pub fn get(&self, currency: Currency) -> Option<AccountId> {
+        (self.currency == Some(currency)).then_some(AccountId(u64::from(self.account)))
+    }
+
+    /// Caches the wallet of a user found active.
+    pub fn fill(&mut self, currency: Currency, account: AccountId) {
+        if let Ok(compact) = u32::try_from(account.0) {
+            *self = WalletCache {
+                currency: Some(currency),
+                account: compact,
+            };
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = WalletCache::default();
+    }
+
+    /// Asserts the cache agrees with its user.
+    pub fn check(&self, user: &User) {
+        if let Some(currency) = self.currency {
+            assert_eq!(
+                user.status,
+                UserStatus::Active,
+                "cached wallet of an inactive user"
+            );
+            assert_eq!(
+                user.wallet(currency),
+                Some(AccountId(u64::from(self.account)))
+            );
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Users {
     /// `users[i]` has id `i + 1`.
     pub users: Vec<User>,
+    /// `trading[i]` belongs to `users[i]`.
+    pub trading: Vec<UserTrading>,
     pub by_username: FxHashMap<String, UserId>,
     pub by_email: FxHashMap<String, UserId>,
     pub by_referral: FxHashMap<String, UserId>,
@@ -155,6 +224,31 @@ impl Users {
     pub fn get_mut(&mut self, id: UserId) -> Option<&mut User> {
         let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
         self.users.get_mut(index)
+    }
+
+    #[inline]
+    pub fn trading(&self, id: UserId) -> Option<&UserTrading> {
+        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.trading.get(index)
+    }
+
+    #[inline]
+    pub fn trading_mut(&mut self, id: UserId) -> Option<&mut UserTrading> {
+        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.trading.get_mut(index)
+    }
+
+    #[inline]
+    pub fn stats_mut(&mut self, id: UserId) -> Option<&mut UserStats> {
+        Some(&mut self.trading_mut(id)?.stats)
+    }
+
+    /// Asserts the per-user arrays line up and the caches agree with their users.
+    pub fn check(&self) {
+        assert_eq!(self.users.len(), self.trading.len());
+        for (user, trading) in self.users.iter().zip(&self.trading) {
+            trading.wallet.check(user);
+        }
     }
 
     pub fn find_login(&self, name_or_email: &str) -> Option<&User> {
@@ -247,12 +341,12 @@ impl Engine {
                 language: "en".to_owned(),
                 ..Profile::default()
             },
-            stats: UserStats::default(),
             sessions: Vec::new(),
             kyc_documents: Vec::new(),
             payment_methods: Vec::new(),
             wallets: Vec::new(),
         });
+        self.users.trading.push(UserTrading::default());
         self.users.by_username.insert(username_key, id);
         self.users.by_email.insert(email_key, id);
         self.users.by_referral.insert(code.clone(), id);
@@ -293,6 +387,12 @@ impl Engine {
             return Err(ResultCode::Forbidden);
         }
         let now = self.now;
+        // The status is cached with the user's wallet for placing orders: drop it.
+        self.users
+            .trading_mut(c.user)
+            .ok_or(ResultCode::UserNotFound)?
+            .wallet
+            .clear();
         let user = self.users.get_mut(c.user).ok_or(ResultCode::UserNotFound)?;
         user.status = c.status;
         user.updated_at = now;
