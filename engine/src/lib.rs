@@ -14,13 +14,14 @@
 //!
 //! Module map: [`ledger`] (double-entry accounts), [`book`] (the direct-addressed order
 //! book), `market` (markets, outcomes, settlement), `trading` (risk, matching, positions),
-//! `pool` (betting pools), `users` (accounts, sessions, 2FA, KYC), `wallet` (deposits,
+//! `pool` (betting pools), `apikeys` (feed API keys and logins), `users` (accounts, sessions, 2FA, KYC), `wallet` (deposits,
 //! withdrawals, transfers, history), `query` (reads), [`snapshot`] (state encoding),
 //! and, around the engine, `runtime` (the thread, the journal and the sockets — the only
 //! module with IO).
 
 #![deny(clippy::float_arithmetic)]
 
+mod apikeys;
 pub mod book;
 pub mod ledger;
 mod market;
@@ -160,6 +161,7 @@ pub struct Engine {
     pub(crate) markets: Markets,
     pub(crate) trading: Trading,
     pub(crate) pools: Pools,
+    pub(crate) api_keys: apikeys::ApiKeys,
 }
 
 impl Engine {
@@ -175,6 +177,7 @@ impl Engine {
             wallet: Wallet::default(),
             markets: Markets::default(),
             pools: Pools::default(),
+            api_keys: apikeys::ApiKeys::default(),
         }
     }
 
@@ -277,6 +280,10 @@ impl Engine {
             Command::LeavePool(c) => self.leave_pool(c, out),
             Command::StartPool(c) => self.start_pool(c, out),
             Command::SettlePool(c) => self.settle_pool(c, out),
+            Command::MassQuote(c) => self.mass_quote(c, out),
+            Command::CreateApiKey(c) => self.create_api_key(c),
+            Command::RevokeApiKey(c) => self.revoke_api_key(c),
+            Command::ApiKeyLogin(c) => self.api_key_login(c),
         }
     }
 

@@ -4,6 +4,7 @@
 //! query can never make the engine thread walk or copy an unbounded amount of state.
 
 use crate::Engine;
+use crate::apikeys::ApiKey;
 use crate::ledger::Owner;
 use crate::trading::{Order, Position};
 use crate::wallet::{Reference, Tx};
@@ -22,10 +23,23 @@ use betbet_protocol::types::{
     AccountId, Amount, MarketId, OrderId, OutcomeId, PoolId, Price, Qty, Timestamp, UserId,
 };
 use betbet_protocol::view::{
-    Candle, CategoryCount, KycDocumentView, KycStatusView, MarketData, MarketList, MarketView,
-    OrderView, OutcomeView, PaymentMethodView, PoolMemberView, PoolView, PositionView,
+    ApiKeyView, Candle, CategoryCount, KycDocumentView, KycStatusView, MarketData, MarketList,
+    MarketView, OrderView, OutcomeView, PaymentMethodView, PoolMemberView, PoolView, PositionView,
     ReferenceType, SessionView, StatsView, TradeView, TxView, UserAuthView, UserView, WalletView,
 };
+
+fn api_key_view(key: &ApiKey) -> ApiKeyView {
+    ApiKeyView {
+        id: key.id,
+        user: key.user,
+        name: key.name.clone(),
+        sealed_secret: key.sealed_secret.clone(),
+        created_at: key.created_at,
+        revoked_at: key.revoked_at,
+        last_login: key.last_login,
+        logins: key.logins,
+    }
+}
 
 fn tx_view(tx: &Tx) -> TxView {
     let (reference_type, reference_id) = match tx.reference {
@@ -175,6 +189,13 @@ impl Engine {
             Query::Pool(q) => self
                 .pool_view(q.pool)
                 .map_or_else(not_found, QueryReply::Pool),
+            Query::ApiKey(q) => self
+                .api_keys
+                .get(q.key)
+                .map_or_else(not_found, |key| QueryReply::ApiKey(api_key_view(key))),
+            Query::ApiKeys(q) => {
+                QueryReply::ApiKeys(self.api_keys.of_user(q.user).map(api_key_view).collect())
+            }
         }
     }
 

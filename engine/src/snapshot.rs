@@ -9,6 +9,7 @@
 //! compile error (the decoder builds the struct literally), so a snapshot cannot silently
 //! drop state.
 
+use crate::apikeys::{ApiKey, ApiKeys};
 use crate::book::Book;
 use crate::ledger::{Account, Ledger, Owner};
 use crate::market::{Contract, Market, Markets, OutcomeRef, TradeRecord};
@@ -26,7 +27,7 @@ use thiserror::Error;
 /// The first bytes of every engine snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 /// Bumped whenever the encoding of any engine type changes.
-pub const SNAPSHOT_VERSION: u32 = 2;
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 #[derive(Debug, Error)]
 pub enum SnapshotError {
@@ -307,7 +308,7 @@ codec!(Order {
     time_in_force,
     self_trade,
     no_view,
-    has_client_id,
+    flags,
     filled_notional,
     created_at,
     updated_at,
@@ -395,7 +396,20 @@ codec!(Engine {
     wallet,
     markets,
     trading,
-    pools
+    pools,
+    api_keys
+});
+codec!(ApiKeys { keys, by_user });
+codec!(ApiKey {
+    id,
+    user,
+    name,
+    sealed_secret,
+    created_at,
+    revoked_at,
+    last_login,
+    logins,
+    nonces
 });
 
 impl Encode for Owner {

@@ -32,14 +32,15 @@ use crate::ledger::Owner;
 use crate::market::{OutcomeRef, TradeRecord};
 use crate::{Engine, Limits};
 use betbet_protocol::command::{
-    AmendOrder, CancelAll, CancelOrder, ClosePosition, MergeShares, MintShares, OrderKind,
-    PlaceOrder, SelfTradePrevention, Side, TimeInForce, UserStatus,
+    AmendOrder, CancelAll, CancelOrder, ClosePosition, MassQuote, MergeShares, MintShares,
+    OrderKind, PlaceOrder, SelfTradePrevention, Side, TimeInForce, UserStatus,
 };
 use betbet_protocol::event::{
     BookDelta, BookSide, DoneReason, Event, LedgerReason, OrderAccepted, OrderStatus, OrderUpdated,
     Trade,
 };
-use betbet_protocol::message::{Created, OrderReport, Reply};
+use betbet_protocol::feed::MASS_QUOTE_MAX;
+use betbet_protocol::message::{Created, OrderReport, QuotesReply, Reply};
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::types::{
     AccountId, Amount, ClientOrderId, Currency, MarketId, OrderId, OutcomeId, PoolId, PositionId,
@@ -103,8 +104,8 @@ pub struct Order {
     pub self_trade: SelfTradePrevention,
     /// The order is in NO terms (a binary market's NO outcome, or closing a lay).
     pub no_view: bool,
-    /// The client order id is kept in `Trading::client_order_ids`.
-    pub has_client_id: bool,
+    /// [`Order::CLIENT_ID`], [`Order::QUOTE`].
+    pub flags: u8,
 
     /// Money the fills cost or brought in, in the order's own outcome terms.
     pub filled_notional: i64,
@@ -145,7 +146,7 @@ impl Order {
         time_in_force: TimeInForce::Gtc,
         self_trade: SelfTradePrevention::CancelResting,
         no_view: false,
-        has_client_id: false,
+        flags: 0,
         filled_notional: 0,
         created_at: Timestamp::ZERO,
         updated_at: Timestamp::ZERO,
@@ -160,6 +161,22 @@ impl Order {
         post_only: false,
         reason: None,
     };
+
+    /// Flag: the client order id is kept in `Trading::client_order_ids`.
+    pub const CLIENT_ID: u8 = 1;
+    /// Flag: the order is one side of a mass quote (the next mass quote on its book
+    /// replaces it).
+    pub const QUOTE: u8 = 2;
+
+    #[inline]
+    pub fn has_client_id(&self) -> bool {
+        self.flags & Order::CLIENT_ID != 0
+    }
+
+    #[inline]
+    pub fn is_quote(&self) -> bool {
+        self.flags & Order::QUOTE != 0
+    }
 
     #[inline]
     pub fn slot(&self) -> u32 {
@@ -565,7 +582,7 @@ impl Trading {
     }
 
     pub fn client_order_id(&self, order: &Order) -> Option<ClientOrderId> {
-        if order.has_client_id {
+        if order.has_client_id() {
             self.client_order_ids.get(&order.id).copied()
         } else {
             None
@@ -964,7 +981,11 @@ impl Engine {
             time_in_force,
             self_trade: c.self_trade,
             no_view: outcome.no_view,
-            has_client_id: c.client_order_id.is_some(),
+            flags: if c.client_order_id.is_some() {
+                Order::CLIENT_ID
+            } else {
+                0
+            },
             filled_notional: 0,
             created_at: now,
             updated_at: now,
@@ -1049,7 +1070,7 @@ impl Engine {
         if self.trading.closed.len() > self.limits.closed_orders_kept as usize {
             // The oldest ended order leaves the window: its client order id may be used again.
             let old = self.trading.closed.pop_oldest();
-            if old.has_client_id {
+            if old.has_client_id() {
                 let client_id = self
                     .trading
                     .client_order_ids
@@ -1542,6 +1563,224 @@ impl Engine {
         }))
     }
 
+    /// Replaces the actor's quotes on the books of the listed outcomes, atomically: checks
+    /// every new quote as if the replaced quote orders were already gone (their holds freed,
+    /// their liquidity off the book), then cancels those and places the new ones post-only.
+    pub(crate) fn mass_quote(
+        &mut self,
+        c: &MassQuote,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self
+            .markets
+            .get(c.market)
+            .ok_or(ResultCode::MarketNotFound)?;
+        let (currency, trading, tick) = (market.currency, market.is_trading(self.now), market.tick);
+        if c.quotes.is_empty() {
+            return Err(ResultCode::InvalidRequest);
+        }
+        if c.quotes.len() > MASS_QUOTE_MAX {
+            return Err(ResultCode::LimitExceeded);
+        }
+        let account = self.order_account(c.actor, None, currency)?;
+        if !trading {
+            return Err(ResultCode::MarketNotOpen);
+        }
+
+        // The new legs, checked one by one.
+        struct Leg {
+            outcome: OutcomeId,
+            contract: u32,
+            side: Side,
+            price: Price,
+            qty: u64,
+            book_side: BookSide,
+            yes_price: Price,
+            level: u16,
+        }
+        let mut legs: Vec<Leg> = Vec::with_capacity(2 * c.quotes.len());
+        let mut contracts: Vec<u32> = Vec::with_capacity(c.quotes.len());
+        for quote in &c.quotes {
+            let outcome = self
+                .markets
+                .outcome(quote.outcome)
+                .filter(|o| o.market == c.market)
+                .ok_or(ResultCode::OutcomeNotFound)?;
+            // One quote per book: a binary market's YES and NO share one.
+            if contracts.contains(&outcome.contract) {
+                return Err(ResultCode::InvalidRequest);
+            }
+            contracts.push(outcome.contract);
+            if quote.bid_qty.0 > 0 && quote.ask_qty.0 > 0 && quote.bid_price >= quote.ask_price {
+                return Err(ResultCode::PostOnlyWouldCross);
+            }
+            for (side, price, qty) in [
+                (Side::Buy, quote.bid_price, quote.bid_qty.0),
+                (Side::Sell, quote.ask_price, quote.ask_qty.0),
+            ] {
+                if qty == 0 {
+                    continue;
+                }
+                if qty > QTY_ORDER_MAX {
+                    return Err(ResultCode::InvalidQuantity);
+                }
+                if !price.is_valid() {
+                    return Err(ResultCode::InvalidPrice);
+                }
+                if !price.0.is_multiple_of(tick.units()) {
+                    return Err(ResultCode::PriceOffTick);
+                }
+                let (book_side, yes_price) = book_terms(outcome, side, price);
+                let book = &self.markets.contracts[outcome.contract as usize].book;
+                let level = book.level_of(yes_price).expect("checked price and tick");
+                legs.push(Leg {
+                    outcome: quote.outcome,
+                    contract: outcome.contract,
+                    side,
+                    price,
+                    qty,
+                    book_side,
+                    yes_price,
+                    level,
+                });
+            }
+        }
+
+        // The quote orders being replaced, and what they hold.
+        let mut replaced: Vec<u32> = Vec::new();
+        let mut freed_cash = 0i64;
+        let mut slot = self.ledger.get(account).orders_head;
+        while slot != NIL {
+            let order = self.trading.order(slot);
+            if order.is_quote() && contracts.contains(&order.contract) {
+                replaced.push(slot);
+                freed_cash += order.cash_locked;
+            }
+            slot = self.trading.links[slot as usize].account.next;
+        }
+        let freed_shares = |engine: &Self, contract: u32, side: BookSide| -> u64 {
+            replaced
+                .iter()
+                .map(|&slot| engine.trading.order(slot))
+                .filter(|o| o.contract == contract && o.side == side)
+                .map(|o| o.shares_locked)
+                .sum()
+        };
+
+        let mut cash = 0i64;
+        let mut new_positions = 0;
+        for (i, leg) in legs.iter().enumerate() {
+            if self.crosses_beyond_quotes(leg.contract, leg.book_side, leg.level, account) {
+                return Err(ResultCode::PostOnlyWouldCross);
+            }
+            let position = self
+                .trading
+                .position_index
+                .get(&(account, leg.contract))
+                .map(|&slot| &self.trading.positions[slot as usize]);
+            if position.is_none() && !legs[..i].iter().any(|l| l.contract == leg.contract) {
+                new_positions += 1;
+            }
+            let shares = if leg.side == Side::Sell {
+                (sellable(position, leg.book_side)
+                    + freed_shares(self, leg.contract, leg.book_side))
+                .min(leg.qty)
+            } else {
+                0
+            };
+            cash += notional(
+                cash_per_unit(leg.book_side, leg.yes_price),
+                Qty(leg.qty - shares),
+            )
+            .0;
+        }
+        if self.ledger.available(account) + freed_cash < cash {
+            return Err(ResultCode::InsufficientFunds);
+        }
+        let open = self.ledger.get(account).open_orders as usize - replaced.len();
+        if open + legs.len() > self.config.open_orders_per_user_max as usize {
+            return Err(ResultCode::TooManyOpenOrders);
+        }
+        if self.trading.live_orders as usize - replaced.len() + legs.len()
+            > self.limits.orders_max as usize
+        {
+            return Err(ResultCode::BookFull);
+        }
+        if !self.has_position_room(new_positions) {
+            return Err(ResultCode::LimitExceeded);
+        }
+
+        // Everything is checked: replace.
+        for &slot in &replaced {
+            self.cancel_resting(slot, DoneReason::Replaced, out);
+        }
+        let mut orders = Vec::with_capacity(legs.len());
+        for leg in &legs {
+            let placed = self.place(
+                &PlaceOrder {
+                    actor: c.actor,
+                    pool: None,
+                    market: c.market,
+                    outcome: leg.outcome,
+                    side: leg.side,
+                    kind: OrderKind::Limit,
+                    price: leg.price,
+                    qty: Qty(leg.qty),
+                    time_in_force: TimeInForce::Gtc,
+                    expires_at: Timestamp::ZERO,
+                    post_only: true,
+                    client_order_id: None,
+                    self_trade: SelfTradePrevention::CancelResting,
+                },
+                false,
+                out,
+            );
+            let Ok(Reply::Order(report)) = placed else {
+                panic!("a checked quote leg was refused: {placed:?}");
+            };
+            let slot = self
+                .trading
+                .find(report.order)
+                .expect("a post-only quote rests");
+            self.trading.order_mut(slot).flags |= Order::QUOTE;
+            orders.push(report.order);
+        }
+        Ok(Reply::Quotes(QuotesReply { orders }))
+    }
+
+    /// Whether a post-only order on `side` at `level` would trade with anything other than
+    /// `account`'s own quote orders (which a mass quote is about to replace).
+    fn crosses_beyond_quotes(
+        &self,
+        contract: u32,
+        side: BookSide,
+        level: u16,
+        account: AccountId,
+    ) -> bool {
+        let book = &self.markets.contracts[contract as usize].book;
+        if !book.crosses(side, level) {
+            return false;
+        }
+        let opposite = side.opposite();
+        let mut at = book.best(opposite);
+        while let Some(l) = at {
+            if !acceptable(side, level, l) {
+                return false;
+            }
+            let foreign = book
+                .orders_at(self.trading.links.as_slice(), opposite, l)
+                .any(|slot| {
+                    let order = self.trading.order(slot);
+                    !(order.account_id() == account && order.is_quote())
+                });
+            if foreign {
+                return true;
+            }
+            at = book.next_level(opposite, l);
+        }
+        false
+    }
+
     pub(crate) fn amend_order(
         &mut self,
         c: &AmendOrder,
@@ -1905,7 +2144,7 @@ impl Engine {
             let book = &self.markets.contracts[order.contract as usize].book;
             assert_eq!(book.level_of(order.price), Some(order.level));
             assert_eq!(
-                order.has_client_id,
+                order.has_client_id(),
                 self.trading.client_order_ids.contains_key(&order.id)
             );
             *locked_cash.entry(order.account_id()).or_default() += order.cash_locked;
@@ -1938,7 +2177,7 @@ impl Engine {
         for order in &closed.orders {
             assert!(!order.is_live() && order.reason.is_some());
             assert_eq!(
-                order.has_client_id,
+                order.has_client_id(),
                 self.trading.client_order_ids.contains_key(&order.id)
             );
         }

@@ -530,6 +530,66 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// A two-sided quote on one outcome, in the outcome's own terms (like an order's price):
+    /// the bid buys it, the ask sells it. A zero quantity quotes nothing on that side.
+    #[fixed(32)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Quote {
+        pub outcome: OutcomeId,
+        pub bid_price: Price,
+        pub bid_qty: Qty,
+        pub ask_price: Price,
+        pub ask_qty: Qty,
+    }
+}
+
+wire_struct! {
+    /// Atomically replaces the actor's quotes on the books of the listed outcomes: every
+    /// earlier quote order of the actor on those books is cancelled and the new ones rest
+    /// post-only (good till cancelled), or, if any part is refused, nothing changes. Other
+    /// orders of the actor are left alone.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MassQuote {
+        pub actor: UserId,
+        pub market: MarketId,
+        pub quotes: Vec<Quote>,
+    }
+}
+
+wire_struct! {
+    /// Registers a feed API key. The gateway generated the secret, showed it to the user
+    /// once and sealed it (AEAD); the core stores only the sealed bytes.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CreateApiKey {
+        pub actor: UserId,
+        pub name: String,
+        pub sealed_secret: Vec<u8>,
+    }
+}
+
+wire_struct! {
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct RevokeApiKey {
+        pub actor: UserId,
+        pub key: u64,
+    }
+}
+
+wire_struct! {
+    /// A feed login whose HMAC the gateway verified. The core decides the rest at the
+    /// command's stamped time: the key is live, the client's timestamp is within the allowed
+    /// skew and the nonce was not used before.
+    #[fixed(32)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ApiKeyLogin {
+        pub key: u64,
+        pub timestamp: Timestamp,
+        pub nonce: [u8; 16],
+    }
+}
+
+wire_struct! {
     #[fixed(0)]
     /// Time advances to the entry's stamp: GTD orders expire, markets close at `closes_at`,
     /// sessions and idempotency records age out.
@@ -593,11 +653,15 @@ wire_enum! {
         ClosePosition(ClosePosition) = 64,
         MintShares(MintShares) = 65,
         MergeShares(MergeShares) = 66,
+        MassQuote(MassQuote) = 67,
         CreatePool(CreatePool) = 70,
         JoinPool(PoolAction) = 71,
         LeavePool(PoolAction) = 72,
         StartPool(PoolAction) = 73,
         SettlePool(PoolAction) = 74,
+        CreateApiKey(CreateApiKey) = 80,
+        RevokeApiKey(RevokeApiKey) = 81,
+        ApiKeyLogin(ApiKeyLogin) = 82,
     }
 }
 

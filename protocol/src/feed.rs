@@ -14,6 +14,7 @@
 //! Every frame is length-prefixed ([`crate::message::encode_frame`]) and bounded by
 //! [`crate::message::FRAME_BYTES_MAX`].
 
+pub use crate::command::Quote;
 use crate::command::{OrderKind, SelfTradePrevention, Side, TimeInForce};
 use crate::event::{BookDelta, Trade};
 use crate::query::BookSnapshot;
@@ -93,20 +94,6 @@ wire_struct! {
         pub qty: Qty,
         pub price: Price,
         pub reserved: u64,
-    }
-}
-
-wire_struct! {
-    /// Two-sided quote on one outcome (YES terms); a zero quantity quotes nothing on that
-    /// side.
-    #[fixed(32)]
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Quote {
-        pub outcome: OutcomeId,
-        pub bid_price: Price,
-        pub bid_qty: Qty,
-        pub ask_price: Price,
-        pub ask_qty: Qty,
     }
 }
 

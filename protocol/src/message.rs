@@ -135,6 +135,24 @@ wire_struct! {
 }
 
 wire_struct! {
+    #[fixed(16)]
+    /// A feed login was accepted for `user` with API key `key`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Authenticated {
+        pub user: crate::types::UserId,
+        pub key: u64,
+    }
+}
+
+wire_struct! {
+    /// The orders a mass quote left resting, bid then ask per quote (absent sides skipped).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct QuotesReply {
+        pub orders: Vec<crate::types::OrderId>,
+    }
+}
+
+wire_struct! {
     #[fixed(9)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct TxReply {
@@ -153,6 +171,8 @@ wire_enum! {
         Market(MarketCreatedReply) = 4,
         Order(OrderReport) = 5,
         Tx(TxReply) = 6,
+        Authenticated(Authenticated) = 7,
+        Quotes(QuotesReply) = 8,
     }
 }
 

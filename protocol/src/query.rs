@@ -10,9 +10,9 @@ use crate::types::{
     UserId,
 };
 use crate::view::{
-    Candle, CategoryCount, KycDocumentView, KycStatusView, MarketData, MarketList, MarketView,
-    OrderView, PaymentMethodView, PoolView, PositionView, SessionView, StatsView, TxView,
-    UserAuthView, UserView, WalletView,
+    ApiKeyView, Candle, CategoryCount, KycDocumentView, KycStatusView, MarketData, MarketList,
+    MarketView, OrderView, PaymentMethodView, PoolView, PositionView, SessionView, StatsView,
+    TxView, UserAuthView, UserView, WalletView,
 };
 use crate::{wire_cenum, wire_enum, wire_struct};
 
@@ -191,6 +191,14 @@ wire_struct! {
 wire_struct! {
     #[fixed(8)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ApiKeyQuery {
+        pub key: u64,
+    }
+}
+
+wire_struct! {
+    #[fixed(8)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct MarketQuery {
         pub market: crate::types::MarketId,
     }
@@ -277,6 +285,8 @@ wire_enum! {
         Positions(PositionsQuery) = 47,
         Position(PositionQuery) = 48,
         Pool(PoolQuery) = 49,
+        ApiKey(ApiKeyQuery) = 60,
+        ApiKeys(UserQuery) = 61,
     }
 }
 
@@ -308,5 +318,7 @@ wire_enum! {
         Positions(Vec<PositionView>) = 47,
         Position(PositionView) = 48,
         Pool(PoolView) = 49,
+        ApiKey(ApiKeyView) = 60,
+        ApiKeys(Vec<ApiKeyView>) = 61,
     }
 }

@@ -170,6 +170,12 @@ result_codes! {
     TooManyUsers = 519 => "too_many_users", "the user limit is reached";
     TooManySessions = 520 => "too_many_sessions", "the session limit is reached";
     KycLimitReached = 521 => "kyc_limit_reached", "too many KYC documents";
+    ApiKeyNotFound = 522 => "api_key_not_found", "no such API key";
+    ApiKeyRevoked = 523 => "api_key_revoked", "the API key was revoked";
+    StaleTimestamp = 524 => "stale_timestamp", "the login timestamp is more than 5 seconds from the server's clock";
+    NonceReused = 525 => "nonce_reused", "this login nonce was already used";
+    TooManyApiKeys = 526 => "too_many_api_keys", "the API key limit is reached";
+    BadSignature = 527 => "bad_signature", "the login signature does not verify";
 }
 
 impl ResultCode {

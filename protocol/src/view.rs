@@ -160,6 +160,22 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// A feed API key. `sealed_secret` is for gateways, which unseal it to check a login;
+    /// it never leaves them.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ApiKeyView {
+        pub id: u64,
+        pub user: UserId,
+        pub name: String,
+        pub sealed_secret: Vec<u8>,
+        pub created_at: Timestamp,
+        pub revoked_at: Option<Timestamp>,
+        pub last_login: Option<Timestamp>,
+        pub logins: u64,
+    }
+}
+
+wire_struct! {
     #[fixed(26)]
     /// A live session with what gateways need to authorize its requests.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

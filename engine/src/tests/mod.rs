@@ -3,6 +3,7 @@
 //! is negative, books are sound, escrow covers shares — and that a rejected command left the
 //! state hash untouched.
 
+mod feed;
 mod model;
 mod replay;
 mod rules;

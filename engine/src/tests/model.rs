@@ -422,6 +422,31 @@ pub fn random_workload(w: &mut World, seed: u64, commands: usize) -> usize {
                     pool: None,
                 }));
             }
+            _ if next(3) == 0 => {
+                // A mass quote on one or two books (two outcomes of a binary market share
+                // one book, which is refused).
+                let quotes = (0..1 + next(2))
+                    .map(|_| {
+                        let bid = 100 * (30 + next(30) as u32);
+                        Quote {
+                            outcome: record.outcomes[next(record.outcomes.len() as u64) as usize],
+                            bid_price: Price(bid),
+                            bid_qty: shares(next(8)),
+                            ask_price: Price(bid + 100 * (1 + next(20) as u32)),
+                            ask_qty: shares(next(8)),
+                        }
+                    })
+                    .collect();
+                if let Response::Accepted(Reply::Quotes(quoted)) =
+                    w.apply(Command::MassQuote(MassQuote {
+                        actor: user,
+                        market,
+                        quotes,
+                    }))
+                {
+                    orders.extend(quoted.orders.iter().map(|&order| (user, order)));
+                }
+            }
             _ => {}
         }
     }

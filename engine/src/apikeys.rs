@@ -13,10 +13,12 @@ use betbet_protocol::feed::LOGIN_SKEW_MICROS;
 use betbet_protocol::message::{Authenticated, Created, Reply};
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::types::{Timestamp, UserId};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// Live keys per user.
 pub const API_KEYS_PER_USER_MAX: usize = 10;
+/// Keys a user may ever create, revoked ones included (revoked keys stay on record).
+pub const API_KEYS_PER_USER_EVER_MAX: usize = 100;
 /// Nonces remembered per key; the window drops older ones first.
 const NONCES_PER_KEY_MAX: usize = 4_096;
 pub const API_KEY_NAME_MAX: usize = 100;
@@ -39,6 +41,8 @@ pub struct ApiKey {
 pub struct ApiKeys {
     /// `keys[i]` has id `i + 1`.
     pub keys: Vec<ApiKey>,
+    /// Each user's key ids, oldest first.
+    pub by_user: HashMap<UserId, Vec<u64>>,
 }
 
 impl ApiKeys {
@@ -51,7 +55,11 @@ impl ApiKeys {
     }
 
     pub fn of_user(&self, user: UserId) -> impl Iterator<Item = &ApiKey> {
-        self.keys.iter().filter(move |k| k.user == user)
+        self.by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|&id| self.get(id))
     }
 }
 
@@ -65,12 +73,16 @@ impl Engine {
         if user.status != UserStatus::Active {
             return Err(ResultCode::AccountSuspended);
         }
+        let ever = self.api_keys.of_user(c.actor).count();
         let live = self
             .api_keys
             .of_user(c.actor)
             .filter(|k| k.revoked_at.is_none())
             .count();
-        if live >= API_KEYS_PER_USER_MAX || self.api_keys.keys.len() >= self.limits.users_max as usize {
+        if live >= API_KEYS_PER_USER_MAX
+            || ever >= API_KEYS_PER_USER_EVER_MAX
+            || self.api_keys.keys.len() >= self.limits.users_max as usize
+        {
             return Err(ResultCode::TooManyApiKeys);
         }
         let id = self.api_keys.keys.len() as u64 + 1;
@@ -85,6 +97,7 @@ impl Engine {
             logins: 0,
             nonces: VecDeque::new(),
         });
+        self.api_keys.by_user.entry(c.actor).or_default().push(id);
         Ok(Reply::Created(Created { id }))
     }
 
@@ -118,7 +131,11 @@ impl Engine {
             return Err(ResultCode::NonceReused);
         }
         let user = key.user;
-        if self.users.get(user).is_none_or(|u| u.status != UserStatus::Active) {
+        if self
+            .users
+            .get(user)
+            .is_none_or(|u| u.status != UserStatus::Active)
+        {
             return Err(ResultCode::AccountSuspended);
         }
         // Nonces older than twice the skew window can no longer pass the timestamp check;
