@@ -89,7 +89,8 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | OrderNotFound
         | PositionNotFound
         | UserNotFound
-        | KycDocumentNotFound => StatusCode::NOT_FOUND,
+        | KycDocumentNotFound
+        | ApiKeyNotFound => StatusCode::NOT_FOUND,
         IdempotencyKeyConflict
         | WalletExists
         | UsernameTaken
@@ -101,11 +102,11 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | TwoFaAlreadyEnabled
         | OrderNotOpen
         | MarketAlreadySettled
-        | AmendNoChange => StatusCode::CONFLICT,
+        | AmendNoChange
+        | ApiKeyRevoked => StatusCode::CONFLICT,
         InvalidCredentials | SessionNotFound | SessionExpired | SessionRevoked
-        | RefreshTokenReused | TwoFaRequired | InvalidTwoFaCode | TwoFaCodeReused => {
-            StatusCode::UNAUTHORIZED
-        }
+        | RefreshTokenReused | TwoFaRequired | InvalidTwoFaCode | TwoFaCodeReused
+        | StaleTimestamp | NonceReused | BadSignature => StatusCode::UNAUTHORIZED,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

@@ -8,7 +8,8 @@
 //! Module map: [`api`] (routes), [`auth`] (passwords, tokens, TOTP, sealing), [`core`] (the
 //! way to the core), [`state`] (shared state, the caller extractor), [`json`] / [`ids`] /
 //! [`time`] (the JSON conventions), [`error`], [`limits`], [`metrics`], [`payments`],
-//! [`config`], [`server`], [`demo`], [`hub`] (routing events to connections).
+//! [`config`], [`server`], [`demo`], [`hub`] (routing events to connections), [`feed`] (the
+//! market makers' QUIC feed).
 
 pub mod api;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod core;
 pub mod demo;
 pub mod error;
+pub mod feed;
 pub mod hub;
 pub mod ids;
 pub mod json;

@@ -152,12 +152,58 @@ struct HttpOptions {
     access_ttl_secs: u64,
 }
 
+#[derive(Args, Clone)]
+struct FeedOptions {
+    /// Serve the market-maker feed (QUIC) on this UDP address.
+    #[arg(long, env = "BETBET_QUIC_ADDR")]
+    quic_addr: Option<SocketAddr>,
+    /// The feed's TLS certificate chain (PEM or DER). Without it and --tls-key, a
+    /// self-signed certificate is generated into DATA_DIR/tls and its fingerprint printed.
+    #[arg(long, env = "BETBET_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The feed's TLS private key (PEM or PKCS#8 DER).
+    #[arg(long, env = "BETBET_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Feed requests per second per connection (a token bucket with one second of burst).
+    #[arg(long, env = "BETBET_FEED_RATE", default_value_t = 20_000)]
+    feed_rate: u32,
+    /// Also send top of book as QUIC datagrams.
+    #[arg(long, env = "BETBET_FEED_DATAGRAMS")]
+    feed_datagrams: bool,
+}
+
+/// Starts the feed if asked to; prints where it listens and how to trust it.
+fn start_feed(
+    state: &betbet_gateway::state::AppState,
+    options: &FeedOptions,
+    data_dir: &Path,
+) -> Result<(), String> {
+    let Some(addr) = options.quic_addr else {
+        return Ok(());
+    };
+    let config = betbet_gateway::feed::FeedConfig {
+        addr,
+        cert: options.tls_cert.clone(),
+        key: options.tls_key.clone(),
+        data_dir: data_dir.to_path_buf(),
+        requests_per_second: options.feed_rate.max(1),
+        datagrams: options.feed_datagrams,
+    };
+    let (bound, fingerprint) = betbet_gateway::feed::start(state.clone(), config)
+        .map_err(|e| format!("cannot start the QUIC feed on {addr}: {e}"))?;
+    tracing::info!(%bound, %fingerprint, "feed listening (QUIC)");
+    println!("feed listening on {bound} (QUIC); certificate SHA-256 fingerprint {fingerprint}");
+    Ok(())
+}
+
 #[derive(Args)]
 struct ServeArgs {
     #[command(flatten)]
     core: CoreOptions,
     #[command(flatten)]
     http: HttpOptions,
+    #[command(flatten)]
+    feed: FeedOptions,
     /// Also accept remote gateways on this TCP address.
     #[arg(long, env = "BETBET_CORE_ADDR")]
     core_addr: Option<SocketAddr>,
@@ -184,6 +230,8 @@ struct GatewayArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     http: HttpOptions,
+    #[command(flatten)]
+    feed: FeedOptions,
 }
 
 fn list(text: &str) -> Vec<String> {
@@ -293,6 +341,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("demo seeding failed: {}", e.message))?;
         }
+        start_feed(&state, &args.feed, &args.core.data_dir)?;
         betbet_gateway::server::serve_http(
             state,
             args.http.http_addr,
@@ -327,6 +376,7 @@ fn run_gateway(args: GatewayArgs) -> Result<(), String> {
         let remote = RemoteCore::connect(args.core.clone());
         let state = betbet_gateway::server::build_state(Core::Remote(remote), config)
             .map_err(|e| format!("cannot load keys: {e}"))?;
+        start_feed(&state, &args.feed, &args.data_dir)?;
         betbet_gateway::server::serve_http(
             state,
             args.http.http_addr,

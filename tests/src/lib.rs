@@ -391,6 +391,41 @@ pub fn totp(secret_base32: &str, unix_seconds: u64) -> String {
     format!("{code:06}")
 }
 
+/// RFC 3339 for one day from now.
+pub fn in_a_day() -> String {
+    let secs = now_secs() + 86_400;
+    // RFC 3339 from seconds since the epoch, via the server's own format is not available
+    // here: build it by hand (days from civil).
+    let days = (secs / 86_400) as i64;
+    let rest = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+/// A new user with `amount` of sandbox money in a USD wallet.
+pub fn funded(api: &Api, name: &str, amount: &str) -> (Api, String) {
+    let (user, id) = api.signup(name);
+    user.post(
+        "/api/v1/deposits/initiate",
+        &json!({"amount": amount, "currency": "USD", "payment_method": "sandbox"}),
+    )
+    .expect(201);
+    (user, id)
+}
+
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,20 +1,10 @@
 //! Markets end to end through the real binary: trading, settlement, a crash mid-session,
 //! and the WebSocket feed reproducing the REST order book.
 
-use betbet_tests::{Api, Server, assert_amount, json};
+use betbet_tests::{Api, Server, assert_amount, funded, in_a_day, json};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-fn funded(api: &Api, name: &str, amount: &str) -> (Api, String) {
-    let (user, id) = api.signup(name);
-    user.post(
-        "/api/v1/deposits/initiate",
-        &json!({"amount": amount, "currency": "USD", "payment_method": "sandbox"}),
-    )
-    .expect(201);
-    (user, id)
-}
 
 fn balance(api: &Api, user: &str) -> (String, String) {
     let wallets = api.get(&format!("/api/v1/wallets/{user}")).expect(200);
@@ -22,29 +12,6 @@ fn balance(api: &Api, user: &str) -> (String, String) {
     (
         wallet["available_balance"].as_str().unwrap().to_owned(),
         wallet["locked_balance"].as_str().unwrap().to_owned(),
-    )
-}
-
-fn in_a_day() -> String {
-    let secs = betbet_tests::now_secs() + 86_400;
-    // RFC 3339 from seconds since the epoch, via the server's own format is not available
-    // here: build it by hand (days from civil).
-    let days = (secs / 86_400) as i64;
-    let rest = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
     )
 }
 

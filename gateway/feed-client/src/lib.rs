@@ -24,7 +24,7 @@ use betbet_protocol::codec::Decode;
 use betbet_protocol::feed::{
     FEED_ALPN, FeedData, FeedReply, FeedRequest, LoggedIn, Login, login_message,
 };
-use betbet_protocol::message::{FRAME_HEADER_BYTES, encode_frame, frame_body_len};
+use betbet_protocol::message::{decode_frame, encode_frame};
 use betbet_protocol::types::Timestamp;
 use hmac::{Hmac, KeyInit, Mac};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -169,24 +169,63 @@ pub async fn write_frame<T: betbet_protocol::codec::Encode>(
     Ok(())
 }
 
-/// Reads one frame; `None` at a clean end of stream.
-pub async fn read_frame<T: Decode>(
-    recv: &mut quinn::RecvStream,
-) -> Result<Option<T>, FeedClientError> {
-    let mut header = [0u8; FRAME_HEADER_BYTES];
-    match recv.read_exact(&mut header).await {
-        Ok(()) => {}
-        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(e) => return Err(FeedClientError::Read(e.to_string())),
+/// Reads length-prefixed frames from a QUIC stream, buffering what arrives.
+///
+/// [`FrameReader::next`] is cancel-safe: bytes read before its future is dropped stay in the
+/// buffer, so it may sit in a `select!` or under a timeout. The buffer never holds more than
+/// one maximal frame plus one read.
+pub struct FrameReader {
+    recv: quinn::RecvStream,
+    buf: Vec<u8>,
+    /// Where the unconsumed bytes of `buf` start.
+    start: usize,
+}
+
+/// Bytes asked for per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+impl FrameReader {
+    pub fn new(recv: quinn::RecvStream) -> Self {
+        FrameReader {
+            recv,
+            buf: Vec::new(),
+            start: 0,
+        }
     }
-    let len = frame_body_len(header).map_err(|e| FeedClientError::Protocol(e.to_string()))?;
-    let mut body = vec![0u8; len];
-    recv.read_exact(&mut body)
-        .await
-        .map_err(|e| FeedClientError::Read(e.to_string()))?;
-    betbet_protocol::codec::from_slice(&body)
-        .map(Some)
-        .map_err(|e| FeedClientError::Protocol(e.to_string()))
+
+    /// The next frame; `None` at a clean end of the stream.
+    pub async fn next<T: Decode>(&mut self) -> Result<Option<T>, FeedClientError> {
+        loop {
+            match decode_frame::<T>(&self.buf[self.start..]) {
+                Ok(Some((message, used))) => {
+                    self.start += used;
+                    if self.start == self.buf.len() {
+                        self.buf.clear();
+                        self.start = 0;
+                    }
+                    return Ok(Some(message));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(FeedClientError::Protocol(e.to_string())),
+            }
+            if self.start > 0 {
+                self.buf.drain(..self.start);
+                self.start = 0;
+            }
+            let mut chunk = [0u8; READ_CHUNK];
+            // `read` returns as soon as any bytes arrive: dropping it loses nothing.
+            match self.recv.read(&mut chunk).await {
+                Ok(Some(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(None) if self.buf.is_empty() => return Ok(None),
+                Ok(None) => {
+                    return Err(FeedClientError::Read(
+                        "the stream ended inside a frame".to_owned(),
+                    ));
+                }
+                Err(e) => return Err(FeedClientError::Read(e.to_string())),
+            }
+        }
+    }
 }
 
 fn now() -> Timestamp {
@@ -214,7 +253,7 @@ pub struct FeedClient {
     endpoint: quinn::Endpoint,
     pub connection: quinn::Connection,
     send: quinn::SendStream,
-    recv: quinn::RecvStream,
+    replies: FrameReader,
 }
 
 impl FeedClient {
@@ -245,15 +284,16 @@ impl FeedClient {
             .connect(config.server, &config.server_name)
             .map_err(|e| FeedClientError::Connect(e.to_string()))?
             .await?;
-        let (mut send, mut recv) = connection.open_bi().await?;
+        let (mut send, recv) = connection.open_bi().await?;
         write_frame(&mut send, &FeedRequest::Login(login)).await?;
-        match read_frame::<FeedReply>(&mut recv).await? {
+        let mut replies = FrameReader::new(recv);
+        match replies.next::<FeedReply>().await? {
             Some(FeedReply::LoggedIn(logged_in)) => Ok((
                 FeedClient {
                     endpoint,
                     connection,
                     send,
-                    recv,
+                    replies,
                 },
                 logged_in,
             )),
@@ -274,7 +314,9 @@ impl FeedClient {
                 connection: self.connection.clone(),
                 _endpoint: self.endpoint,
             },
-            ReplyReceiver { recv: self.recv },
+            ReplyReceiver {
+                replies: self.replies,
+            },
         )
     }
 }
@@ -293,7 +335,7 @@ impl OrderSender {
     /// Waits for the next market-data stream the server opens (one per subscription).
     pub async fn next_market_stream(&self) -> Result<MarketData, FeedClientError> {
         Ok(MarketData {
-            recv: self.connection.accept_uni().await?,
+            data: FrameReader::new(self.connection.accept_uni().await?),
         })
     }
 
@@ -310,24 +352,28 @@ impl OrderSender {
     }
 }
 
+/// Replies on the order-entry stream, in request order (execution reports of fills and
+/// cancellations arrive as they happen).
 pub struct ReplyReceiver {
-    recv: quinn::RecvStream,
+    replies: FrameReader,
 }
 
 impl ReplyReceiver {
+    /// The next reply; cancel-safe.
     pub async fn next(&mut self) -> Result<Option<FeedReply>, FeedClientError> {
-        read_frame(&mut self.recv).await
+        self.replies.next().await
     }
 }
 
 /// One subscription's market data.
 pub struct MarketData {
-    recv: quinn::RecvStream,
+    data: FrameReader,
 }
 
 impl MarketData {
+    /// The next message; cancel-safe.
     pub async fn next(&mut self) -> Result<Option<FeedData>, FeedClientError> {
-        read_frame(&mut self.recv).await
+        self.data.next().await
     }
 }
 

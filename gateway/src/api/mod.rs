@@ -6,9 +6,10 @@
 //! a body-size limit, then the route. CORS is configured per deployment.
 
 mod auth;
+mod keys;
 mod markets;
 
-pub use markets::MarketShape;
+pub use markets::{MarketShape, market_shape};
 mod system;
 mod users;
 mod wallet;
@@ -37,7 +38,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(users::routes(&state))
         .merge(wallet::routes(&state))
-        .merge(markets::routes());
+        .merge(markets::routes())
+        .merge(keys::routes());
     let cors = cors(&state);
     Router::new()
         .nest("/api/v1", api)

@@ -1,0 +1,1023 @@
+//! The market-maker feed over QUIC (quinn): authenticated order entry, execution reports,
+//! level-2 market data on unidirectional streams, top of book as datagrams.
+//!
+//! Protocol: see `betbet_protocol::feed`. A connection must log in on its first
+//! bidirectional stream within [`LOGIN_TIMEOUT`]: the gateway checks the HMAC with the key's
+//! unsealed secret, then journals the login (`ApiKeyLogin`), which is where revocation, the
+//! ±5 s clock window and nonce replay are decided — identically on every gateway. 0-RTT is
+//! disabled (the TLS config accepts no early data), so requests cannot be replayed.
+//!
+//! Execution reports are derived from the core's event stream, in journal order: a
+//! connection reports every order of its user (orders it placed carry their `client_ref`).
+//! Requests are answered in order; rejections come straight back with the engine's result
+//! code. A connection whose client stops reading falls behind the event stream and is
+//! closed; it never slows the core.
+
+use crate::auth::Keys;
+use crate::hub::Registration;
+use crate::ids::PublicId;
+use crate::state::AppState;
+use betbet_feed_client::FrameReader;
+use betbet_protocol::command::{
+    AmendOrder, ApiKeyLogin, CancelAll, CancelOrder, Command, MarketType, MassQuote, PlaceOrder,
+};
+use betbet_protocol::event::{Event, OrderStatus};
+use betbet_protocol::feed::*;
+use betbet_protocol::message::{Reply, Response};
+use betbet_protocol::query::{
+    ApiKeyQuery, BOOK_DEPTH_MAX, BookQuery, MarketQuery, Query, QueryReply,
+};
+use betbet_protocol::result::ResultCode;
+use betbet_protocol::types::{MarketId, OrderId, OutcomeId, Price, Qty, Timestamp, UserId};
+use hmac::{Hmac, Mac};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Feed connections at once.
+pub const FEED_CONNECTIONS_MAX: usize = 1_024;
+/// Markets one connection may subscribe to.
+pub const FEED_SUBSCRIPTIONS_MAX: usize = 64;
+/// Connections one API key may hold at once.
+pub const FEED_CONNECTIONS_PER_KEY_MAX: usize = 8;
+/// Orders tracked per connection for execution reports (open orders are bounded by the
+/// engine's per-user limit; this bounds the map regardless).
+const TRACKED_ORDERS_MAX: usize = 100_000;
+
+struct KeyBudget {
+    tokens: f64,
+    refilled: Instant,
+    connections: usize,
+}
+
+/// Request budgets per API key, shared by all of the key's connections (so opening more
+/// connections buys no more rate): a token bucket refilled at the configured rate with one
+/// second of burst. An entry lives while its key has a connection, so there are at most
+/// [`FEED_CONNECTIONS_MAX`].
+#[derive(Default)]
+struct Budgets {
+    keys: std::sync::Mutex<HashMap<u64, KeyBudget>>,
+}
+
+/// A connection's share of its key's budget; dropping it leaves.
+struct BudgetGuard {
+    budgets: Arc<Budgets>,
+    key: u64,
+    rate: u32,
+}
+
+impl Budgets {
+    fn join(self: &Arc<Self>, key: u64, rate: u32) -> Option<BudgetGuard> {
+        let mut keys = self.keys.lock().expect("budget lock");
+        let budget = keys.entry(key).or_insert_with(|| KeyBudget {
+            tokens: f64::from(rate),
+            refilled: Instant::now(),
+            connections: 0,
+        });
+        if budget.connections >= FEED_CONNECTIONS_PER_KEY_MAX {
+            return None;
+        }
+        budget.connections += 1;
+        Some(BudgetGuard {
+            budgets: Arc::clone(self),
+            key,
+            rate,
+        })
+    }
+
+    fn is_full(&self, key: u64) -> bool {
+        let keys = self.keys.lock().expect("budget lock");
+        keys.get(&key)
+            .is_some_and(|b| b.connections >= FEED_CONNECTIONS_PER_KEY_MAX)
+    }
+}
+
+impl BudgetGuard {
+    /// Takes one request from the key's budget.
+    fn allow(&self) -> bool {
+        let mut keys = self.budgets.keys.lock().expect("budget lock");
+        let budget = keys.get_mut(&self.key).expect("a joined key has a budget");
+        let rate = f64::from(self.rate);
+        let now = Instant::now();
+        budget.tokens =
+            (budget.tokens + now.duration_since(budget.refilled).as_secs_f64() * rate).min(rate);
+        budget.refilled = now;
+        if budget.tokens >= 1.0 {
+            budget.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Drop for BudgetGuard {
+    fn drop(&mut self) {
+        let mut keys = self.budgets.keys.lock().expect("budget lock");
+        if let Some(budget) = keys.get_mut(&self.key) {
+            budget.connections -= 1;
+            if budget.connections == 0 {
+                keys.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub addr: SocketAddr,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    /// Requests per second per API key (token bucket, one second of burst).
+    pub requests_per_second: u32,
+    pub datagrams: bool,
+}
+
+/// The TLS certificate and key: from files, or a self-signed one kept in `data_dir/tls`.
+pub fn load_certificate(
+    config: &FeedConfig,
+) -> std::io::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let read_pem_or_der = |path: &Path| -> std::io::Result<Vec<u8>> { std::fs::read(path) };
+    match (&config.cert, &config.key) {
+        (Some(cert), Some(key)) => {
+            let cert_bytes = read_pem_or_der(cert)?;
+            let key_bytes = read_pem_or_der(key)?;
+            let certs = if cert_bytes.starts_with(b"-----") {
+                rustls::pki_types::pem::PemObject::pem_slice_iter(&cert_bytes)
+                    .collect::<Result<Vec<CertificateDer<'static>>, _>>()
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", cert.display())))?
+            } else {
+                vec![CertificateDer::from(cert_bytes)]
+            };
+            let key = if key_bytes.starts_with(b"-----") {
+                <PrivateKeyDer<'static> as rustls::pki_types::pem::PemObject>::from_pem_slice(
+                    &key_bytes,
+                )
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", key.display())))?
+            } else {
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_bytes))
+            };
+            Ok((certs, key))
+        }
+        (None, None) => {
+            let dir = config.data_dir.join("tls");
+            let (cert_path, key_path) = (dir.join("feed-cert.der"), dir.join("feed-key.der"));
+            if !cert_path.exists() {
+                std::fs::create_dir_all(&dir)?;
+                let generated = rcgen::generate_simple_self_signed(vec![
+                    "localhost".to_owned(),
+                    "127.0.0.1".to_owned(),
+                ])
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+                std::fs::write(&cert_path, generated.cert.der())?;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut out = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&key_path)?;
+                std::io::Write::write_all(&mut out, &generated.key_pair.serialize_der())?;
+            }
+            let cert = std::fs::read(&cert_path)?;
+            let key = std::fs::read(&key_path)?;
+            Ok((
+                vec![CertificateDer::from(cert)],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+            ))
+        }
+        _ => Err(std::io::Error::other(
+            "give both --tls-cert and --tls-key, or neither",
+        )),
+    }
+}
+
+pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
+    Sha256::digest(cert.as_ref())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> std::io::Result<quinn::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    tls.alpn_protocols = vec![FEED_ALPN.to_vec()];
+    // No 0-RTT: early data could be replayed by anyone who recorded it.
+    tls.max_early_data_size = 0;
+    let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(quic));
+    let transport = Arc::get_mut(&mut server.transport).expect("fresh transport config");
+    transport.max_concurrent_bidi_streams(4u32.into());
+    transport.max_concurrent_uni_streams(0u32.into());
+    transport.keep_alive_interval(Some(Duration::from_secs(10)));
+    transport.max_idle_timeout(Some(
+        Duration::from_secs(60)
+            .try_into()
+            .expect("valid idle timeout"),
+    ));
+    Ok(server)
+}
+
+/// Starts the feed: returns the bound address and the certificate's fingerprint.
+pub fn start(state: AppState, config: FeedConfig) -> std::io::Result<(SocketAddr, String)> {
+    let (certs, key) = load_certificate(&config)?;
+    let print = fingerprint(&certs[0]);
+    let endpoint = quinn::Endpoint::server(server_config(certs, key)?, config.addr)?;
+    let bound = endpoint.local_addr()?;
+    let connections = Arc::new(tokio::sync::Semaphore::new(FEED_CONNECTIONS_MAX));
+    let budgets = Arc::new(Budgets::default());
+    tokio::spawn(async move {
+        while let Some(incoming) = endpoint.accept().await {
+            let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+                incoming.refuse();
+                continue;
+            };
+            let (state, config, budgets) = (state.clone(), config.clone(), Arc::clone(&budgets));
+            tokio::spawn(async move {
+                let _permit = permit;
+                match incoming.await {
+                    Ok(connection) => {
+                        if let Err(error) = Session::run(state, config, budgets, connection).await {
+                            tracing::info!(%error, "feed connection ended");
+                        }
+                    }
+                    Err(error) => tracing::debug!(%error, "feed handshake failed"),
+                }
+            });
+        }
+    });
+    Ok((bound, print))
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<betbet_feed_client::FeedClientError> for SessionError {
+    fn from(error: betbet_feed_client::FeedClientError) -> Self {
+        SessionError::Io(error.to_string())
+    }
+}
+
+impl From<quinn::ConnectionError> for SessionError {
+    fn from(error: quinn::ConnectionError) -> Self {
+        SessionError::Io(error.to_string())
+    }
+}
+
+/// What a connection remembers about one of its user's orders.
+struct Tracked {
+    client_ref: u64,
+    qty: u64,
+    filled: u64,
+    /// Prices in the order's own terms are YES prices mirrored for a binary NO outcome.
+    mirror: bool,
+}
+
+/// A book's level 2 (price → quantity per side), kept only to send top of book.
+#[derive(Default)]
+struct Levels {
+    bids: BTreeMap<u32, u64>,
+    asks: BTreeMap<u32, u64>,
+}
+
+impl Levels {
+    fn of(snapshot: &betbet_protocol::query::BookSnapshot) -> Levels {
+        Levels {
+            bids: snapshot.bids.iter().map(|l| (l.price.0, l.qty.0)).collect(),
+            asks: snapshot.asks.iter().map(|l| (l.price.0, l.qty.0)).collect(),
+        }
+    }
+
+    fn apply(&mut self, delta: &betbet_protocol::event::BookDelta) {
+        let side = match delta.side {
+            betbet_protocol::event::BookSide::Bid => &mut self.bids,
+            betbet_protocol::event::BookSide::Ask => &mut self.asks,
+        };
+        if delta.qty.0 == 0 {
+            side.remove(&delta.price.0);
+        } else {
+            side.insert(delta.price.0, delta.qty.0);
+        }
+    }
+
+    fn top(&self, book: OutcomeId, seq: u64) -> TopOfBook {
+        let (bid, bid_qty) = self
+            .bids
+            .iter()
+            .next_back()
+            .map_or((0, 0), |(&p, &q)| (p, q));
+        let (ask, ask_qty) = self.asks.iter().next().map_or((0, 0), |(&p, &q)| (p, q));
+        TopOfBook {
+            book,
+            seq,
+            bid: Price(bid),
+            bid_qty: Qty(bid_qty),
+            ask: Price(ask),
+            ask_qty: Qty(ask_qty),
+            at: now(),
+        }
+    }
+}
+
+struct Subscription {
+    stream: quinn::SendStream,
+    books: HashMap<OutcomeId, u64>,
+    /// Level 2 per book for top-of-book datagrams: (bids, asks) price → qty.
+    levels: HashMap<OutcomeId, Levels>,
+}
+
+struct Session {
+    state: AppState,
+    config: FeedConfig,
+    connection: quinn::Connection,
+    user: UserId,
+    send: quinn::SendStream,
+    tracked: HashMap<OrderId, Tracked>,
+    subscriptions: HashMap<MarketId, Subscription>,
+    book_market: HashMap<OutcomeId, MarketId>,
+    budget: BudgetGuard,
+}
+
+fn now() -> Timestamp {
+    Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64),
+    )
+}
+
+async fn verify_login(state: &AppState, keys: &Keys, login: &Login) -> Result<UserId, ResultCode> {
+    let view = match state
+        .query(Query::ApiKey(ApiKeyQuery { key: login.key_id }))
+        .await
+    {
+        Ok(QueryReply::ApiKey(view)) => view,
+        Ok(_) => return Err(ResultCode::ApiKeyNotFound),
+        Err(_) => return Err(ResultCode::Unavailable),
+    };
+    let secret = keys
+        .open(&view.sealed_secret)
+        .ok_or(ResultCode::BadSignature)?;
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&secret).expect("any key");
+    mac.update(&login_message(login.key_id, login.timestamp, &login.nonce));
+    mac.verify_slice(&login.signature)
+        .map_err(|_| ResultCode::BadSignature)?;
+    match state
+        .core
+        .command(Command::ApiKeyLogin(ApiKeyLogin {
+            key: login.key_id,
+            timestamp: login.timestamp,
+            nonce: login.nonce,
+        }))
+        .await
+    {
+        Ok(outcome) => match outcome.response {
+            Response::Accepted(Reply::Authenticated(auth)) => Ok(auth.user),
+            Response::Rejected(code) => Err(code),
+            _ => Err(ResultCode::InvalidRequest),
+        },
+        Err(error) => Err(betbet_protocol::result::ResultCode::from_name(&error.code)
+            .unwrap_or(ResultCode::Unavailable)),
+    }
+}
+
+impl Session {
+    async fn run(
+        state: AppState,
+        config: FeedConfig,
+        budgets: Arc<Budgets>,
+        connection: quinn::Connection,
+    ) -> Result<(), SessionError> {
+        let (mut send, recv) = tokio::time::timeout(LOGIN_TIMEOUT, connection.accept_bi())
+            .await
+            .map_err(|_| SessionError::Io("no login stream in time".into()))??;
+        let mut recv = FrameReader::new(recv);
+        let login = match tokio::time::timeout(LOGIN_TIMEOUT, recv.next::<FeedRequest>()).await {
+            Ok(Ok(Some(FeedRequest::Login(login)))) => login,
+            _ => {
+                connection.close(1u32.into(), b"the first frame must be a login");
+                return Ok(());
+            }
+        };
+        // Refuse a key's extra connection before its login uses up a nonce.
+        let verified = if budgets.is_full(login.key_id) {
+            Err(ResultCode::LimitExceeded)
+        } else {
+            verify_login(&state, &state.keys, &login).await
+        };
+        let budget = verified.and_then(|user| {
+            let budget = budgets
+                .join(login.key_id, config.requests_per_second)
+                .ok_or(ResultCode::LimitExceeded)?;
+            Ok((user, budget))
+        });
+        let (user, budget) = match budget {
+            Ok(joined) => joined,
+            Err(code) => {
+                betbet_feed_client::write_frame(
+                    &mut send,
+                    &FeedReply::LoginRejected(FeedError {
+                        client_ref: 0,
+                        code,
+                    }),
+                )
+                .await?;
+                let _ = send.finish();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                connection.close(2u32.into(), code.name().as_bytes());
+                return Ok(());
+            }
+        };
+        // Register for events before acknowledging, so nothing after the login is missed.
+        let registration = state.hub.register(Some(user));
+        betbet_feed_client::write_frame(
+            &mut send,
+            &FeedReply::LoggedIn(LoggedIn {
+                user,
+                key_id: login.key_id,
+                server_time: now(),
+            }),
+        )
+        .await?;
+        tracing::info!(user = %user.public(), key = login.key_id, "feed login");
+        let mut session = Session {
+            budget,
+            state,
+            config,
+            connection,
+            user,
+            send,
+            tracked: HashMap::new(),
+            subscriptions: HashMap::new(),
+            book_market: HashMap::new(),
+        };
+        session.serve(recv, registration).await
+    }
+
+    async fn reply(&mut self, reply: FeedReply) -> Result<(), SessionError> {
+        Ok(betbet_feed_client::write_frame(&mut self.send, &reply).await?)
+    }
+
+    async fn reject(
+        &mut self,
+        client_ref: u64,
+        order: OrderId,
+        code: ResultCode,
+    ) -> Result<(), SessionError> {
+        self.reply(FeedReply::Exec(ExecReport {
+            client_ref,
+            order,
+            kind: ExecKind::Rejected,
+            code: Some(code),
+            filled: Qty(0),
+            remaining: Qty(0),
+            last_price: Price(0),
+            last_qty: Qty(0),
+            at: now(),
+        }))
+        .await
+    }
+
+    /// Runs a command; `Err(code)` for a rejection or an unreachable core.
+    async fn command(
+        &self,
+        command: Command,
+    ) -> Result<betbet_engine::runtime::CommandOutcome, ResultCode> {
+        match self.state.core.command(command).await {
+            Ok(outcome) => match outcome.response {
+                Response::Rejected(code) => Err(code),
+                Response::Accepted(_) => Ok(outcome),
+            },
+            Err(error) => {
+                Err(ResultCode::from_name(&error.code).unwrap_or(ResultCode::Unavailable))
+            }
+        }
+    }
+
+    /// Whether orders on `outcome` are in mirrored (NO) terms: a binary or scalar market's
+    /// second outcome trades on the first one's book.
+    async fn is_mirrored(&self, outcome: OutcomeId, market: MarketId) -> bool {
+        match crate::api::market_shape(&self.state, market).await {
+            Ok(shape) => {
+                shape.market_type != MarketType::Multiple && shape.outcomes.get(1) == Some(&outcome)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Starts reporting an order this connection placed, under the client's number for it.
+    fn track(&mut self, order: OrderId, client_ref: u64, qty: Qty, mirror: bool) {
+        if self.tracked.len() < TRACKED_ORDERS_MAX {
+            self.tracked.insert(
+                order,
+                Tracked {
+                    client_ref,
+                    qty: qty.0,
+                    filled: 0,
+                    mirror,
+                },
+            );
+        }
+    }
+
+    async fn handle(
+        &mut self,
+        registration: &Registration,
+        request: FeedRequest,
+    ) -> Result<(), SessionError> {
+        if !matches!(request, FeedRequest::Ping(_)) && !self.budget.allow() {
+            let client_ref = match &request {
+                FeedRequest::NewOrder(o) => o.client_ref,
+                FeedRequest::Cancel(c) => c.client_ref,
+                FeedRequest::CancelAll(c) => c.client_ref,
+                FeedRequest::Amend(a) => a.client_ref,
+                FeedRequest::MassQuote(m) => m.client_ref,
+                _ => 0,
+            };
+            return self
+                .reply(FeedReply::Error(FeedError {
+                    client_ref,
+                    code: ResultCode::LimitExceeded,
+                }))
+                .await;
+        }
+        match request {
+            FeedRequest::Login(_) => {
+                self.reply(FeedReply::Error(FeedError {
+                    client_ref: 0,
+                    code: ResultCode::InvalidRequest,
+                }))
+                .await
+            }
+            FeedRequest::Ping(ping) => self.reply(FeedReply::Pong(ping)).await,
+            FeedRequest::NewOrder(order) => {
+                let command = Command::PlaceOrder(PlaceOrder {
+                    actor: self.user,
+                    pool: None,
+                    market: order.market,
+                    outcome: order.outcome,
+                    side: order.side,
+                    kind: order.kind,
+                    price: order.price,
+                    qty: order.qty,
+                    time_in_force: order.time_in_force,
+                    expires_at: order.expires_at,
+                    post_only: order.post_only,
+                    client_order_id: None,
+                    self_trade: order.self_trade,
+                });
+                // The acceptance is acknowledged from the command's reply; fills and the end
+                // of the order follow from the event stream, whose events for this order are
+                // still queued behind this request, so they are reported after it.
+                match self.command(command).await {
+                    Ok(outcome) => {
+                        let Response::Accepted(Reply::Order(report)) = outcome.response else {
+                            return self
+                                .reject(order.client_ref, OrderId(0), ResultCode::InvalidRequest)
+                                .await;
+                        };
+                        let mirror = self.is_mirrored(order.outcome, order.market).await;
+                        self.track(report.order, order.client_ref, order.qty, mirror);
+                        self.exec(ExecReport {
+                            client_ref: order.client_ref,
+                            order: report.order,
+                            kind: ExecKind::Accepted,
+                            code: None,
+                            filled: Qty(0),
+                            remaining: order.qty,
+                            last_price: order.price,
+                            last_qty: Qty(0),
+                            at: outcome.at,
+                        })
+                        .await
+                    }
+                    Err(code) => self.reject(order.client_ref, OrderId(0), code).await,
+                }
+            }
+            FeedRequest::Cancel(cancel) => match self
+                .command(Command::CancelOrder(CancelOrder {
+                    actor: self.user,
+                    order: cancel.order,
+                }))
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(code) => self.reject(cancel.client_ref, cancel.order, code).await,
+            },
+            FeedRequest::CancelAll(cancel) => match self
+                .command(Command::CancelAll(CancelAll {
+                    actor: self.user,
+                    market: cancel.market,
+                    pool: None,
+                }))
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(code) => {
+                    self.reply(FeedReply::Error(FeedError {
+                        client_ref: cancel.client_ref,
+                        code,
+                    }))
+                    .await
+                }
+            },
+            FeedRequest::Amend(amend) => {
+                let result = self
+                    .command(Command::AmendOrder(AmendOrder {
+                        actor: self.user,
+                        order: amend.order,
+                        qty: amend.qty,
+                        price: amend.price,
+                    }))
+                    .await;
+                match result {
+                    Ok(outcome) => {
+                        let Response::Accepted(Reply::Order(report)) = outcome.response else {
+                            return Ok(());
+                        };
+                        if let Some(tracked) = self.tracked.get_mut(&amend.order) {
+                            tracked.qty = report.filled.0 + report.remaining.0;
+                        }
+                        self.reply(FeedReply::Exec(ExecReport {
+                            client_ref: amend.client_ref,
+                            order: amend.order,
+                            kind: ExecKind::Amended,
+                            code: None,
+                            filled: report.filled,
+                            remaining: report.remaining,
+                            last_price: amend.price,
+                            last_qty: Qty(0),
+                            at: now(),
+                        }))
+                        .await
+                    }
+                    Err(code) => self.reject(amend.client_ref, amend.order, code).await,
+                }
+            }
+            FeedRequest::MassQuote(quote) => {
+                if quote.quotes.len() > MASS_QUOTE_MAX {
+                    return self
+                        .reply(FeedReply::MassQuote(MassQuoteAck {
+                            client_ref: quote.client_ref,
+                            code: Some(ResultCode::LimitExceeded),
+                            orders: Vec::new(),
+                        }))
+                        .await;
+                }
+                let result = self
+                    .command(Command::MassQuote(MassQuote {
+                        actor: self.user,
+                        market: quote.market,
+                        quotes: quote.quotes.clone(),
+                    }))
+                    .await;
+                let ack = match result {
+                    Ok(outcome) => match outcome.response {
+                        Response::Accepted(Reply::Quotes(quotes)) => {
+                            // The orders come bid then ask per quote, absent sides skipped.
+                            let legs = quote.quotes.iter().flat_map(|q| {
+                                [(q.outcome, q.bid_qty), (q.outcome, q.ask_qty)]
+                                    .into_iter()
+                                    .filter(|(_, qty)| qty.0 > 0)
+                            });
+                            for (&order, (outcome, qty)) in
+                                quotes.orders.iter().zip(legs.collect::<Vec<_>>())
+                            {
+                                let mirror = self.is_mirrored(outcome, quote.market).await;
+                                self.track(order, quote.client_ref, qty, mirror);
+                            }
+                            MassQuoteAck {
+                                client_ref: quote.client_ref,
+                                code: None,
+                                orders: quotes.orders,
+                            }
+                        }
+                        _ => MassQuoteAck {
+                            client_ref: quote.client_ref,
+                            code: Some(ResultCode::InvalidRequest),
+                            orders: Vec::new(),
+                        },
+                    },
+                    Err(code) => MassQuoteAck {
+                        client_ref: quote.client_ref,
+                        code: Some(code),
+                        orders: Vec::new(),
+                    },
+                };
+                self.reply(FeedReply::MassQuote(ack)).await
+            }
+            FeedRequest::Subscribe(market) => self.subscribe(registration, market.market).await,
+            FeedRequest::Unsubscribe(market) => {
+                registration.unfollow(market.market);
+                if let Some(mut subscription) = self.subscriptions.remove(&market.market) {
+                    for book in subscription.books.keys() {
+                        self.book_market.remove(book);
+                    }
+                    let _ = subscription.stream.finish();
+                }
+                Ok(())
+            }
+            FeedRequest::Snapshot(request) => self.resync(request.book).await,
+        }
+    }
+
+    async fn subscribe(
+        &mut self,
+        registration: &Registration,
+        market: MarketId,
+    ) -> Result<(), SessionError> {
+        if self.subscriptions.contains_key(&market)
+            || self.subscriptions.len() >= FEED_SUBSCRIPTIONS_MAX
+        {
+            let code = if self.subscriptions.contains_key(&market) {
+                ResultCode::InvalidRequest
+            } else {
+                ResultCode::LimitExceeded
+            };
+            return self
+                .reply(FeedReply::Error(FeedError {
+                    client_ref: 0,
+                    code,
+                }))
+                .await;
+        }
+        // Route the market's events here before taking the snapshot.
+        let shape = match crate::api::market_shape(&self.state, market).await {
+            Ok(shape) => shape,
+            Err(_) => {
+                return self
+                    .reply(FeedReply::Error(FeedError {
+                        client_ref: 0,
+                        code: ResultCode::MarketNotFound,
+                    }))
+                    .await;
+            }
+        };
+        let books: Vec<OutcomeId> = match shape.market_type {
+            MarketType::Multiple => shape.outcomes.clone(),
+            _ => shape.outcomes[..1].to_vec(),
+        };
+        registration.follow(market, &books);
+        let data = match self
+            .state
+            .query(Query::MarketData(MarketQuery { market }))
+            .await
+        {
+            Ok(QueryReply::MarketData(data)) => data,
+            _ => {
+                return self
+                    .reply(FeedReply::Error(FeedError {
+                        client_ref: 0,
+                        code: ResultCode::MarketNotFound,
+                    }))
+                    .await;
+            }
+        };
+        let mut stream = self.connection.open_uni().await?;
+        let mut books = HashMap::new();
+        let mut levels = HashMap::new();
+        for book in &data.books {
+            betbet_feed_client::write_frame(&mut stream, &FeedData::Snapshot(book.clone())).await?;
+            books.insert(book.book, book.seq);
+            if self.config.datagrams {
+                levels.insert(book.book, Levels::of(book));
+            }
+            self.book_market.insert(book.book, market);
+        }
+        let ids: Vec<OutcomeId> = data.books.iter().map(|b| b.book).collect();
+        self.subscriptions.insert(
+            market,
+            Subscription {
+                stream,
+                books,
+                levels,
+            },
+        );
+        self.reply(FeedReply::Subscribed(Subscribed { market, books: ids }))
+            .await
+    }
+
+    /// Sends a fresh snapshot of `book` on its subscription stream; deltas continue after it.
+    async fn resync(&mut self, book: OutcomeId) -> Result<(), SessionError> {
+        let Some(&market) = self.book_market.get(&book) else {
+            return self
+                .reply(FeedReply::Error(FeedError {
+                    client_ref: 0,
+                    code: ResultCode::OutcomeNotFound,
+                }))
+                .await;
+        };
+        let Ok(QueryReply::Book(snapshot)) = self
+            .state
+            .query(Query::Book(BookQuery {
+                outcome: book,
+                depth: BOOK_DEPTH_MAX,
+            }))
+            .await
+        else {
+            return self
+                .reply(FeedReply::Error(FeedError {
+                    client_ref: 0,
+                    code: ResultCode::OutcomeNotFound,
+                }))
+                .await;
+        };
+        let subscription = self
+            .subscriptions
+            .get_mut(&market)
+            .expect("book_market follows subscriptions");
+        // Deltas at or below the snapshot's sequence are already in it.
+        subscription
+            .books
+            .insert(book, snapshot.seq.max(subscription.books[&book]));
+        if self.config.datagrams {
+            subscription.levels.insert(book, Levels::of(&snapshot));
+        }
+        betbet_feed_client::write_frame(&mut subscription.stream, &FeedData::Snapshot(snapshot))
+            .await?;
+        Ok(())
+    }
+
+    async fn exec(&mut self, report: ExecReport) -> Result<(), SessionError> {
+        self.reply(FeedReply::Exec(report)).await
+    }
+
+    async fn route(&mut self, event: &Event) -> Result<(), SessionError> {
+        match event {
+            Event::BookDelta(delta) => {
+                if let Some(market) = self.book_market.get(&delta.book).copied()
+                    && let Some(subscription) = self.subscriptions.get_mut(&market)
+                    && let Some(last) = subscription.books.get_mut(&delta.book)
+                    && delta.seq > *last
+                {
+                    *last = delta.seq;
+                    betbet_feed_client::write_frame(
+                        &mut subscription.stream,
+                        &FeedData::Delta(*delta),
+                    )
+                    .await?;
+                    if let Some(levels) = subscription.levels.get_mut(&delta.book) {
+                        levels.apply(delta);
+                        let top = FeedData::Top(levels.top(delta.book, delta.seq));
+                        // Datagrams are best effort: a full buffer just drops this one.
+                        let _ = self
+                            .connection
+                            .send_datagram(betbet_protocol::codec::to_vec(&top).into());
+                    }
+                }
+            }
+            Event::Trade(trade) => {
+                if let Some(subscription) = self.subscriptions.get_mut(&trade.market)
+                    && let Some(last) = subscription.books.get_mut(&trade.book)
+                    && trade.seq > *last
+                {
+                    *last = trade.seq;
+                    betbet_feed_client::write_frame(
+                        &mut subscription.stream,
+                        &FeedData::Trade(*trade),
+                    )
+                    .await?;
+                }
+                for (order, user) in [
+                    (trade.taker_order, trade.taker_user),
+                    (trade.maker_order, trade.maker_user),
+                ] {
+                    if user != self.user {
+                        continue;
+                    }
+                    if let Some(tracked) = self.tracked.get_mut(&order) {
+                        tracked.filled += trade.qty.0;
+                        let (client_ref, filled, qty, mirror) = (
+                            tracked.client_ref,
+                            tracked.filled,
+                            tracked.qty,
+                            tracked.mirror,
+                        );
+                        let kind = if filled >= qty {
+                            ExecKind::Filled
+                        } else {
+                            ExecKind::PartiallyFilled
+                        };
+                        if kind == ExecKind::Filled {
+                            self.tracked.remove(&order);
+                        }
+                        self.exec(ExecReport {
+                            client_ref,
+                            order,
+                            kind,
+                            code: None,
+                            filled: Qty(filled),
+                            remaining: Qty(qty.saturating_sub(filled)),
+                            last_price: if mirror {
+                                trade.price.complement()
+                            } else {
+                                trade.price
+                            },
+                            last_qty: trade.qty,
+                            at: trade.at,
+                        })
+                        .await?;
+                    }
+                }
+            }
+            // Orders of this user placed elsewhere (REST, another connection): reported with
+            // client_ref 0. This connection's own orders were tracked when acknowledged.
+            Event::OrderAccepted(accepted)
+                if accepted.user == self.user && !self.tracked.contains_key(&accepted.order) =>
+            {
+                let mirror = self.is_mirrored(accepted.outcome, accepted.market).await;
+                self.track(accepted.order, 0, accepted.qty, mirror);
+                self.exec(ExecReport {
+                    client_ref: 0,
+                    order: accepted.order,
+                    kind: ExecKind::Accepted,
+                    code: None,
+                    filled: Qty(0),
+                    remaining: accepted.qty,
+                    last_price: accepted.price,
+                    last_qty: Qty(0),
+                    at: now(),
+                })
+                .await?;
+            }
+            Event::OrderUpdated(update) if update.user == self.user && update.reason.is_some() => {
+                let kind = match update.status {
+                    OrderStatus::Cancelled => ExecKind::Cancelled,
+                    OrderStatus::Expired => ExecKind::Expired,
+                    // Fills were reported trade by trade.
+                    _ => {
+                        self.tracked.remove(&update.order);
+                        return Ok(());
+                    }
+                };
+                let client_ref = self
+                    .tracked
+                    .remove(&update.order)
+                    .map_or(0, |t| t.client_ref);
+                self.exec(ExecReport {
+                    client_ref,
+                    order: update.order,
+                    kind,
+                    code: None,
+                    filled: update.filled,
+                    remaining: Qty(0),
+                    last_price: update.price,
+                    last_qty: Qty(0),
+                    at: now(),
+                })
+                .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn serve(
+        &mut self,
+        mut recv: FrameReader,
+        mut registration: Registration,
+    ) -> Result<(), SessionError> {
+        loop {
+            // Both branches are cancel-safe: a frame half read when events win stays buffered.
+            tokio::select! {
+                request = recv.next::<FeedRequest>() => match request {
+                    Ok(Some(request)) => self.handle(&registration, request).await?,
+                    Ok(None) => return Ok(()),
+                    Err(error) => {
+                        let message = error.to_string();
+                        self.connection.close(3u32.into(), b"bad frame");
+                        return Err(SessionError::Io(message));
+                    }
+                },
+                batch = registration.queue.recv() => {
+                    if registration.is_lagging() {
+                        self.connection.close(4u32.into(), b"too slow: fell behind the event stream");
+                        return Ok(());
+                    }
+                    let Some(batch) = batch else { return Ok(()) };
+                    for event in &batch.events {
+                        self.route(event).await?;
+                    }
+                }
+            }
+        }
+    }
+}
