@@ -9,6 +9,7 @@
 
 use crate::{Engine, done, text};
 use betbet_protocol::command::{ApiKeyLogin, CreateApiKey, RevokeApiKey, UserStatus};
+use betbet_protocol::event::{ApiKeyRevoked, Event};
 use betbet_protocol::feed::LOGIN_SKEW_MICROS;
 use betbet_protocol::message::{Authenticated, Created, Reply};
 use betbet_protocol::result::ResultCode;
@@ -101,7 +102,11 @@ impl Engine {
         Ok(Reply::Created(Created { id }))
     }
 
-    pub(crate) fn revoke_api_key(&mut self, c: &RevokeApiKey) -> Result<Reply, ResultCode> {
+    pub(crate) fn revoke_api_key(
+        &mut self,
+        c: &RevokeApiKey,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
         let is_admin = self.is_admin(c.actor);
         let now = self.now;
         let key = self
@@ -114,6 +119,10 @@ impl Engine {
         }
         key.revoked_at = Some(now);
         key.nonces.clear();
+        out.push(Event::ApiKeyRevoked(ApiKeyRevoked {
+            key: key.id,
+            user: key.user,
+        }));
         Ok(done())
     }
 

@@ -282,7 +282,7 @@ impl Engine {
             Command::SettlePool(c) => self.settle_pool(c, out),
             Command::MassQuote(c) => self.mass_quote(c, out),
             Command::CreateApiKey(c) => self.create_api_key(c),
-            Command::RevokeApiKey(c) => self.revoke_api_key(c),
+            Command::RevokeApiKey(c) => self.revoke_api_key(c, out),
             Command::ApiKeyLogin(c) => self.api_key_login(c),
         }
     }

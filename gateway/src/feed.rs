@@ -20,12 +20,13 @@ use crate::state::AppState;
 use betbet_feed_client::FrameReader;
 use betbet_protocol::command::{
     AmendOrder, ApiKeyLogin, CancelAll, CancelOrder, Command, MarketType, MassQuote, PlaceOrder,
+    UserStatus,
 };
 use betbet_protocol::event::{Event, OrderStatus};
 use betbet_protocol::feed::*;
 use betbet_protocol::message::{Reply, Response};
 use betbet_protocol::query::{
-    ApiKeyQuery, BOOK_DEPTH_MAX, BookQuery, MarketQuery, Query, QueryReply,
+    ApiKeyQuery, BOOK_DEPTH_MAX, BookQuery, MarketQuery, Query, QueryReply, UserQuery,
 };
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::types::{MarketId, OrderId, OutcomeId, Price, Qty, Timestamp, UserId};
@@ -349,6 +350,8 @@ struct Session {
     config: FeedConfig,
     connection: quinn::Connection,
     user: UserId,
+    /// The API key the connection logged in with.
+    key: u64,
     send: quinn::SendStream,
     tracked: HashMap<OrderId, Tracked>,
     subscriptions: HashMap<MarketId, Subscription>,
@@ -464,6 +467,7 @@ impl Session {
             config,
             connection,
             user,
+            key: login.key_id,
             send,
             tracked: HashMap::new(),
             subscriptions: HashMap::new(),
@@ -985,6 +989,20 @@ impl Session {
                 })
                 .await?;
             }
+            Event::ApiKeyRevoked(revoked) if revoked.key == self.key => {
+                self.connection.close(5u32.into(), b"api_key_revoked");
+                return Err(SessionError::Io("the API key was revoked".into()));
+            }
+            Event::UserChanged(changed) if changed.user == self.user => {
+                let active = matches!(
+                    self.state.query(Query::User(UserQuery { user: self.user })).await,
+                    Ok(QueryReply::User(user)) if user.status == UserStatus::Active
+                );
+                if !active {
+                    self.connection.close(6u32.into(), b"account_suspended");
+                    return Err(SessionError::Io("the user was suspended".into()));
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -1019,5 +1037,52 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path, cert: Option<PathBuf>, key: Option<PathBuf>) -> FeedConfig {
+        FeedConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            cert,
+            key,
+            data_dir: dir.to_path_buf(),
+            requests_per_second: 1,
+            datagrams: false,
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("betbet-feed-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn certificates_load_from_pem_files_and_the_generated_one_is_kept() {
+        let dir = scratch("pem");
+        let generated =
+            rcgen::generate_simple_self_signed(vec!["feed.example".to_owned()]).unwrap();
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, generated.cert.pem()).unwrap();
+        std::fs::write(&key_path, generated.key_pair.serialize_pem()).unwrap();
+        let (certs, key) =
+            load_certificate(&config(&dir, Some(cert_path.clone()), Some(key_path))).unwrap();
+        assert_eq!(certs[0].as_ref(), generated.cert.der().as_ref());
+        assert!(
+            server_config(certs, key).is_ok(),
+            "the key matches the certificate"
+        );
+        assert!(load_certificate(&config(&dir, Some(cert_path), None)).is_err());
+
+        // Without files: generated once into DATA_DIR/tls, then reused (stable fingerprint).
+        let (first, _) = load_certificate(&config(&dir, None, None)).unwrap();
+        let (again, _) = load_certificate(&config(&dir, None, None)).unwrap();
+        assert_eq!(fingerprint(&first[0]), fingerprint(&again[0]));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

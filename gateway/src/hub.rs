@@ -158,6 +158,9 @@ impl Hub {
                 Event::MarketUpdated(updated) => market(&updated.market, &mut interested),
                 Event::OrderAccepted(accepted) => user(&accepted.user, &mut interested),
                 Event::OrderUpdated(updated) => user(&updated.user, &mut interested),
+                // Feed sessions end when their key is revoked or their user suspended.
+                Event::ApiKeyRevoked(revoked) => user(&revoked.user, &mut interested),
+                Event::UserChanged(changed) => user(&changed.user, &mut interested),
                 _ => {}
             }
         }

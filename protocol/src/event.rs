@@ -152,6 +152,16 @@ wire_struct! {
 }
 
 wire_struct! {
+    #[fixed(16)]
+    /// Gateways close the feed connections logged in with this key at once.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ApiKeyRevoked {
+        pub key: u64,
+        pub user: UserId,
+    }
+}
+
+wire_struct! {
     #[fixed(18)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct KycDecided {
@@ -324,6 +334,7 @@ wire_enum! {
         SessionOpened(SessionOpened) = 12,
         SessionRevoked(SessionRevoked) = 13,
         KycDecided(KycDecided) = 14,
+        ApiKeyRevoked(ApiKeyRevoked) = 15,
         WalletCreated(WalletCreated) = 30,
         TxUpdated(TxUpdated) = 31,
         LedgerMoved(LedgerMoved) = 32,

@@ -160,11 +160,23 @@ fn logins_are_signed_fresh_unreplayed_and_revocable() {
             ResultCode::NonceReused
         );
     });
+    // Revoking the key also ends the connections that logged in with it.
+    let (live, _) = rt
+        .block_on(FeedClient::connect(&config(&server, addr, key_id, &secret)))
+        .expect("login");
+    let (_orders, mut replies) = live.order_entry();
     let revoked = trader
         .delete(&format!("/api/v1/api-keys/{key_public}"))
         .expect(200);
     assert_eq!(revoked["status"], "revoked");
     rt.block_on(async {
+        let ended = tokio::time::timeout(PATIENCE, replies.next())
+            .await
+            .expect("the live connection ends in time");
+        assert!(
+            !matches!(ended, Ok(Some(_))),
+            "no more replies after revocation: {ended:?}"
+        );
         let good = config(&server, addr, key_id, &secret);
         assert_eq!(
             refused(FeedClient::connect(&good).await),

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::apikeys::API_KEYS_PER_USER_MAX;
-use betbet_protocol::event::{DoneReason, OrderStatus, OrderUpdated};
+use betbet_protocol::event::{ApiKeyRevoked, DoneReason, OrderStatus, OrderUpdated};
 use betbet_protocol::feed::{LOGIN_SKEW_MICROS, MASS_QUOTE_MAX};
 use betbet_protocol::message::{Authenticated, QuotesReply};
 
@@ -262,6 +262,11 @@ fn api_key_logins_check_revocation_clock_and_nonces() {
     let revoke = |actor| Command::RevokeApiKey(RevokeApiKey { actor, key });
     assert_eq!(w.err(revoke(intruder)), ResultCode::ApiKeyNotFound);
     w.ok(revoke(maker));
+    assert_eq!(
+        w.events.last(),
+        Some(&Event::ApiKeyRevoked(ApiKeyRevoked { key, user: maker })),
+        "gateways learn of the revocation to close live connections"
+    );
     assert_eq!(w.err(revoke(maker)), ResultCode::ApiKeyRevoked);
     assert_eq!(w.err(login(&w, 4, 0)), ResultCode::ApiKeyRevoked);
     assert_eq!(
