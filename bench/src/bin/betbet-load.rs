@@ -4,12 +4,14 @@
 //! ```text
 //! betbet-load ws --url http://127.0.0.1:8080 --connections 1000 --rate 20000 \
 //!     --subscribers 0 --warmup 5s --duration 30s
+//! betbet-load quic --url http://127.0.0.1:8080 --quic-addr 127.0.0.1:9443 \
+//!     --cert DATA_DIR/tls/feed-cert.der --connections 32 --rate 50000 --subscribers 1
 //! ```
 //!
 //! The server must accept sandbox deposits (`--sandbox-payments`) and allow the load's
 //! request rates (`--rate-limits default=1000000/60,auth=1000000/60,wallet=1000000/60,
-//! trading=1000000/1`). Each transport is a subcommand sharing [`CommonArgs`]; see
-//! `bench/src/load/mod.rs` for how to add one.
+//! trading=1000000/1`; for QUIC also `--feed-rate`, per API key). Each transport is a
+//! subcommand sharing [`CommonArgs`]; see `bench/src/load/mod.rs` for how to add one.
 
 #[path = "../load/mod.rs"]
 mod load;
@@ -17,6 +19,8 @@ mod load;
 use clap::{Args, Parser, Subcommand};
 use load::fixture::{Fixture, FixtureOptions};
 use load::report::{Host, RunShape, Stats};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +39,8 @@ struct Cli {
 enum Transport {
     /// Trading clients and market-data subscribers over WebSocket (/ws/markets/{id}).
     Ws(WsArgs),
+    /// Trading clients and market-data subscribers on the market-maker feed (QUIC).
+    Quic(QuicArgs),
 }
 
 /// Settings every transport shares: the target, the shape of the load, the fixture.
@@ -58,7 +64,8 @@ struct CommonArgs {
     /// Market-data subscriber connections (read only, no token).
     #[arg(long, default_value_t = 0)]
     subscribers: usize,
-    /// Trader users the connections are spread over (default: min(200, connections)).
+    /// Trader users the connections are spread over (default: ws min(200, connections),
+    /// quic one per connection).
     #[arg(long)]
     users: Option<usize>,
     /// The server's pid, for its RSS and CPU (default: the newest process named `betbet`).
@@ -103,6 +110,25 @@ struct WsArgs {
     trader_market_data: bool,
 }
 
+#[derive(Args)]
+struct QuicArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The feed's UDP address (`betbet serve --quic-addr`).
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    quic_addr: SocketAddr,
+    /// The feed's certificate (DER): the server's DATA_DIR/tls/feed-cert.der when it made
+    /// its own.
+    #[arg(long, required_unless_present = "fingerprint")]
+    cert: Option<PathBuf>,
+    /// Or the SHA-256 fingerprint of the certificate, in hex, as `betbet serve` prints it.
+    #[arg(long, conflicts_with = "cert")]
+    fingerprint: Option<String>,
+    /// The name the certificate is checked against.
+    #[arg(long, default_value = "localhost")]
+    server_name: String,
+}
+
 impl CommonArgs {
     fn check(&self) -> Result<(), String> {
         if self.connections == 0 || self.rate <= 0.0 {
@@ -117,25 +143,28 @@ impl CommonArgs {
         Ok(())
     }
 
-    fn users(&self) -> usize {
-        self.users.unwrap_or(self.connections.min(200)).max(1)
+    /// Trader users, `default` unless `--users` says.
+    fn users(&self, default: usize) -> usize {
+        self.users.unwrap_or(default).max(1)
     }
 
-    fn fixture(&self) -> Result<Fixture, String> {
+    /// Registers `users` users and creates the market.
+    fn fixture(&self, users: usize, tick_size: &'static str) -> Result<Fixture, String> {
         Fixture::prepare(&FixtureOptions {
             base: self.url.clone(),
-            users: self.users(),
+            users,
             deposit: self.deposit.clone(),
             seed_quantity: self.seed_quantity,
             threads: self.setup_threads,
+            tick_size,
         })
     }
 
-    fn shape(&self, transport: &'static str) -> RunShape {
+    fn shape(&self, transport: &'static str, users: usize) -> RunShape {
         RunShape {
             transport,
             connections: self.connections,
-            users: self.users(),
+            users,
             rate: self.rate,
             subscribers: self.subscribers,
             warmup: self.warmup,
@@ -144,27 +173,20 @@ impl CommonArgs {
     }
 }
 
-fn run_ws(args: WsArgs) -> Result<(), String> {
-    let common = &args.common;
-    common.check()?;
-    let fixture = Arc::new(common.fixture()?);
+/// Called by a transport with its measurement window once it is known.
+type OnWindow = Box<dyn FnOnce(Instant, Instant) + Send>;
+
+/// Runs a transport's load on a fresh runtime with the progress lines and the CPU marks,
+/// then prints the final report. `load` makes the transport's future from the shared
+/// statistics and the window callback.
+fn drive<F, Fut>(common: &CommonArgs, shape: RunShape, load: F) -> Result<(), String>
+where
+    F: FnOnce(Arc<Stats>, OnWindow) -> Fut,
+    Fut: std::future::Future<Output = Result<load::Outcome, String>>,
+{
     let server_pid = common
         .server_pid
         .or_else(|| load::host::find_process("betbet"));
-    let options = load::ws::WsOptions {
-        base: common.url.replacen("http://", "ws://", 1),
-        connections: common.connections,
-        rate: common.rate,
-        subscribers: common.subscribers,
-        warmup: common.warmup,
-        duration: common.duration,
-        drain: common.drain,
-        max_resting: common.max_resting.max(1),
-        cancel_percent: common.cancel_percent,
-        marketable_percent: common.marketable_percent,
-        trader_market_data: args.trader_market_data,
-        connect_concurrency: common.connect_concurrency,
-    };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all().thread_name("betbet-load");
     if let Some(threads) = common.threads {
@@ -175,9 +197,12 @@ fn run_ws(args: WsArgs) -> Result<(), String> {
     let host = Arc::new(Mutex::new(Host::new(server_pid)));
     let outcome = runtime.block_on(async {
         let (window_tx, window_rx) = tokio::sync::oneshot::channel();
-        let load = load::ws::run(fixture, options, Arc::clone(&stats), |from, until| {
-            let _ = window_tx.send((from, until));
-        });
+        let load = load(
+            Arc::clone(&stats),
+            Box::new(move |from, until| {
+                let _ = window_tx.send((from, until));
+            }),
+        );
         let started = Instant::now();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
         let progress = {
@@ -210,10 +235,99 @@ fn run_ws(args: WsArgs) -> Result<(), String> {
     let host = host.lock().expect("host lock");
     println!(
         "{}",
-        load::report::final_report(&stats, &host, &common.shape("ws"), outcome.unanswered)
+        load::report::final_report(&stats, &host, &shape, outcome.unanswered)
     );
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+fn run_ws(args: WsArgs) -> Result<(), String> {
+    let common = &args.common;
+    common.check()?;
+    let users = common.users(common.connections.min(200));
+    let fixture = Arc::new(common.fixture(users, "0.01")?);
+    let options = load::ws::WsOptions {
+        base: common.url.replacen("http://", "ws://", 1),
+        connections: common.connections,
+        rate: common.rate,
+        subscribers: common.subscribers,
+        warmup: common.warmup,
+        duration: common.duration,
+        drain: common.drain,
+        max_resting: common.max_resting.max(1),
+        cancel_percent: common.cancel_percent,
+        marketable_percent: common.marketable_percent,
+        trader_market_data: args.trader_market_data,
+        connect_concurrency: common.connect_concurrency,
+    };
+    drive(common, common.shape("ws", users), |stats, on_window| {
+        load::ws::run(fixture, options, stats, on_window)
+    })
+}
+
+fn run_quic(args: QuicArgs) -> Result<(), String> {
+    use load::quic;
+    let common = &args.common;
+    common.check()?;
+    let users = common.users(common.connections);
+    if common.connections > users * quic::KEYS_PER_USER_MAX {
+        return Err(format!(
+            "each connection has its own API key and a user may hold {}: use at least {} --users",
+            quic::KEYS_PER_USER_MAX,
+            common.connections.div_ceil(quic::KEYS_PER_USER_MAX)
+        ));
+    }
+    if common.connections + common.subscribers > quic::FEED_CONNECTIONS_MAX {
+        return Err(format!(
+            "the server takes at most {} feed connections (traders + subscribers)",
+            quic::FEED_CONNECTIONS_MAX
+        ));
+    }
+    let max_resting = common.max_resting.max(1);
+    if quic::slots_per_connection(common.connections) < max_resting + 2 {
+        return Err(format!(
+            "{} connections leave {} passive prices each, too few for --max-resting {max_resting}",
+            common.connections,
+            quic::slots_per_connection(common.connections)
+        ));
+    }
+    let trust = match (&args.cert, &args.fingerprint) {
+        (Some(path), _) => betbet_feed_client::Trust::Certificate(
+            std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        ),
+        (None, Some(text)) => betbet_feed_client::Trust::Fingerprint(
+            betbet_feed_client::parse_fingerprint(text)
+                .ok_or("--fingerprint is 64 hex digits (colons allowed)")?,
+        ),
+        (None, None) => return Err("give --cert or --fingerprint".to_owned()),
+    };
+    let fixture = common.fixture(users + quic::watcher_users(common.subscribers), "0.0001")?;
+    let keys = quic::create_keys(
+        &common.url,
+        &fixture,
+        users,
+        common.connections,
+        common.subscribers,
+    )?;
+    let fixture = Arc::new(fixture);
+    let options = quic::QuicOptions {
+        server: args.quic_addr,
+        server_name: args.server_name.clone(),
+        trust,
+        connections: common.connections,
+        rate: common.rate,
+        subscribers: common.subscribers,
+        warmup: common.warmup,
+        duration: common.duration,
+        drain: common.drain,
+        max_resting,
+        cancel_percent: common.cancel_percent,
+        marketable_percent: common.marketable_percent,
+        connect_concurrency: common.connect_concurrency,
+    };
+    drive(common, common.shape("quic", users), |stats, on_window| {
+        quic::run(fixture, keys, options, stats, on_window)
+    })
 }
 
 fn main() -> ExitCode {
@@ -224,6 +338,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.transport {
         Transport::Ws(args) => run_ws(args),
+        Transport::Quic(args) => run_quic(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

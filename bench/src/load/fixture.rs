@@ -22,6 +22,8 @@ pub struct FixtureOptions {
     pub seed_quantity: u64,
     /// Threads registering users at once.
     pub threads: usize,
+    /// The market's price grid: `0.01`, `0.001` or `0.0001`.
+    pub tick_size: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +167,29 @@ fn make_user(rest: &Rest, username: String, deposit: &str) -> Result<User, Strin
     Ok(User { token })
 }
 
+/// A feed API key: its numeric id and its secret (the HMAC key is the secret's bytes).
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub key_id: u64,
+    pub secret: String,
+}
+
+/// Creates a feed API key for `user` (`POST /api/v1/api-keys`).
+pub fn create_api_key(rest: &Rest, user: &User, name: &str) -> Result<ApiKey, String> {
+    let key = rest.post(
+        "/api/v1/api-keys",
+        Some(&user.token),
+        &json!({ "name": name }),
+        201,
+    )?;
+    Ok(ApiKey {
+        key_id: key["key_id"]
+            .as_u64()
+            .ok_or_else(|| format!("no `key_id` in {key}"))?,
+        secret: text(&key, "secret")?,
+    })
+}
+
 impl Fixture {
     pub fn prepare(options: &FixtureOptions) -> Result<Fixture, String> {
         let rest = Rest::new(&options.base);
@@ -226,7 +251,7 @@ impl Fixture {
                 "closes_at": rfc3339(now_secs() + 7 * 86_400),
                 "category": "load",
                 "creator_fee_percent": "0",
-                "tick_size": "0.01",
+                "tick_size": options.tick_size,
             }),
             201,
         )?;

@@ -1,22 +1,30 @@
 //! The end-to-end load generator behind `betbet-load`: what every transport shares.
 //!
 //! A run has three parts. [`fixture`] prepares the server over REST (users with money, a
-//! market, resting liquidity). A transport module (today [`ws`]) drives the load: trading
+//! market, resting liquidity). A transport module drives the load: trading
 //! clients on an open-loop schedule ([`Schedule`]) and market-data subscribers. [`report`]
 //! collects what happened (latency from each request's *intended* send time, counters by
 //! kind, disconnects) and prints a progress line every second and the final report, with
 //! the server's memory and CPU read from `/proc` ([`host`]).
 //!
-//! A new transport (QUIC, say) adds a module next to [`ws`] that connects its own clients
-//! and feeds the same [`report::Stats`]; the fixture, schedule and report are reused as
-//! they are.
+//! Each transport is a module — [`ws`] (WebSocket) and [`quic`] (the market-maker feed) —
+//! that connects its own clients and feeds the same [`report::Stats`]; the fixture,
+//! schedule and report are shared. A new transport adds a module here and a subcommand in
+//! `bench/src/bin/betbet-load.rs`.
 
 pub mod fixture;
 pub mod host;
+pub mod quic;
 pub mod report;
 pub mod ws;
 
 use std::time::{Duration, Instant};
+
+/// What a transport's run leaves for the report.
+pub struct Outcome {
+    /// Requests still unanswered when the drain time ran out.
+    pub unanswered: u64,
+}
 
 /// A fixed, open-loop send schedule for one client: request `k` is due at
 /// `start + phase + k × interval`, whether or not earlier requests were answered, so a

@@ -57,6 +57,15 @@ struct Latency {
     measured: Histogram<u64>,
     /// Since the last progress line.
     window: Histogram<u64>,
+    /// Orders only (passive and marketable, not cancels), due inside the window.
+    orders_measured: Histogram<u64>,
+    /// The same orders from the moment they were actually written (transports that keep it:
+    /// QUIC), which leaves out the generator's own lateness (its timer has 1 ms ticks).
+    orders_sent_measured: Histogram<u64>,
+    /// An order's intended send time to the market data showing it, due in the window
+    /// (transports that can attribute market data to orders: QUIC).
+    order_data_measured: Histogram<u64>,
+    order_data_window: Histogram<u64>,
     /// A trade's time (the core's stamp) to a subscriber reading it, in the window.
     delivery_measured: Histogram<u64>,
     delivery_window: Histogram<u64>,
@@ -90,6 +99,10 @@ impl Default for Stats {
             latency: Mutex::new(Latency {
                 measured: histogram(),
                 window: histogram(),
+                orders_measured: histogram(),
+                orders_sent_measured: histogram(),
+                order_data_measured: histogram(),
+                order_data_window: histogram(),
                 delivery_measured: histogram(),
                 delivery_window: histogram(),
             }),
@@ -173,6 +186,9 @@ impl Stats {
             latency.window.saturating_record(micros);
             if measured {
                 latency.measured.saturating_record(micros);
+                if kind != RequestKind::Cancel {
+                    latency.orders_measured.saturating_record(micros);
+                }
             }
         }
         if let (Some(code), true) = (error, measured) {
@@ -204,6 +220,32 @@ impl Stats {
         }
     }
 
+    /// An order due at `intended` and written at `sent` was answered at `now`; call it
+    /// next to [`Stats::replied`], which counts the reply.
+    pub fn order_answered_since_sent(&self, intended: Instant, sent: Instant, now: Instant) {
+        if self.in_window(intended) {
+            let micros = now.saturating_duration_since(sent).as_micros();
+            let micros = u64::try_from(micros)
+                .unwrap_or(u64::MAX)
+                .clamp(1, LATENCY_US_MAX);
+            let mut latency = self.latency.lock().expect("latency lock");
+            latency.orders_sent_measured.saturating_record(micros);
+        }
+    }
+
+    /// Market data showing an order due at `intended` was read at `now`.
+    pub fn order_data(&self, intended: Instant, now: Instant) {
+        let micros = now.saturating_duration_since(intended).as_micros();
+        let micros = u64::try_from(micros)
+            .unwrap_or(u64::MAX)
+            .clamp(1, LATENCY_US_MAX);
+        let mut latency = self.latency.lock().expect("latency lock");
+        latency.order_data_window.saturating_record(micros);
+        if self.in_window(intended) {
+            latency.order_data_measured.saturating_record(micros);
+        }
+    }
+
     /// A client lost its connection; `close` is the server's close frame, if one came.
     pub fn disconnected(&self, subscriber: bool, close: Option<String>) {
         if subscriber {
@@ -221,9 +263,9 @@ impl Stats {
             .or_default() += 1;
     }
 
-    /// Request latency and trade delivery delay of the last progress interval, each as
-    /// (samples, p50, p99, max in µs), and resets them.
-    fn take_window(&self) -> [(u64, u64, u64, u64); 2] {
+    /// Request latency, trade delivery delay and order → market data latency of the last
+    /// progress interval, each as (samples, p50, p99, max in µs), and resets them.
+    fn take_window(&self) -> [(u64, u64, u64, u64); 3] {
         let mut latency = self.latency.lock().expect("latency lock");
         let figures = |h: &Histogram<u64>| {
             (
@@ -233,10 +275,15 @@ impl Stats {
                 h.max(),
             )
         };
-        let both = [figures(&latency.window), figures(&latency.delivery_window)];
+        let all = [
+            figures(&latency.window),
+            figures(&latency.delivery_window),
+            figures(&latency.order_data_window),
+        ];
         latency.window.reset();
         latency.delivery_window.reset();
-        both
+        latency.order_data_window.reset();
+        all
     }
 }
 
@@ -323,8 +370,26 @@ fn rate(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
+/// Milliseconds, with three decimals below 10 ms so sub-millisecond figures keep their
+/// microseconds.
 fn ms(micros: u64) -> String {
-    format!("{:.2}", micros as f64 / 1_000.0)
+    if micros < 10_000 {
+        format!("{:.3}", micros as f64 / 1_000.0)
+    } else {
+        format!("{:.2}", micros as f64 / 1_000.0)
+    }
+}
+
+/// `p50 … ms, p90 …, p99 …, p99.9 …, max … ms` of a histogram.
+fn percentiles(h: &Histogram<u64>) -> String {
+    format!(
+        "p50 {} ms, p90 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
+        ms(h.value_at_quantile(0.50)),
+        ms(h.value_at_quantile(0.90)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.value_at_quantile(0.999)),
+        ms(h.max())
+    )
 }
 
 /// Prints a progress line every second until `stop` resolves.
@@ -356,7 +421,7 @@ pub async fn progress(
             Counters::get(&live.sub_messages),
             Counters::get(&live.sub_gaps),
         );
-        let [(count, p50, p99, max), delivery] = stats.take_window();
+        let [(count, p50, p99, max), delivery, order_data] = stats.take_window();
         let (server_cpu, own_cpu, rss) = host.lock().expect("host lock").sample();
         let mut line = format!(
             "t={:>4.0}s sent {:>6.0}/s answered {:>6.0}/s errors {:>5.0}/s in-flight {:>5}",
@@ -373,6 +438,14 @@ pub async fn progress(
                 ms(p50),
                 ms(p99),
                 ms(max)
+            );
+        }
+        if order_data.0 > 0 {
+            let _ = write!(
+                line,
+                " | order→data p50 {} p99 {} ms",
+                ms(order_data.1),
+                ms(order_data.2)
             );
         }
         let _ = write!(
@@ -464,13 +537,36 @@ pub fn final_report(stats: &Stats, host: &Host, shape: &RunShape, unanswered: u6
     } else {
         let _ = writeln!(
             out,
-            "  request → reply latency (from intended send time, {} samples): p50 {} ms, p90 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
+            "  request → reply latency (from intended send time, {} samples): {}",
             h.len(),
-            ms(h.value_at_quantile(0.50)),
-            ms(h.value_at_quantile(0.90)),
-            ms(h.value_at_quantile(0.99)),
-            ms(h.value_at_quantile(0.999)),
-            ms(h.max())
+            percentiles(h)
+        );
+        let orders = &latency.orders_measured;
+        if !orders.is_empty() {
+            let _ = writeln!(
+                out,
+                "  order → ack latency (orders only, from intended send time, {} samples): {}",
+                orders.len(),
+                percentiles(orders)
+            );
+        }
+        let sent = &latency.orders_sent_measured;
+        if !sent.is_empty() {
+            let _ = writeln!(
+                out,
+                "  order → ack latency (orders only, from the actual write, {} samples): {}",
+                sent.len(),
+                percentiles(sent)
+            );
+        }
+    }
+    let order_data = &latency.order_data_measured;
+    if !order_data.is_empty() {
+        let _ = writeln!(
+            out,
+            "  order → market data latency (intended send time to the delta showing it, {} samples): {}",
+            order_data.len(),
+            percentiles(order_data)
         );
     }
     let delivery = &latency.delivery_measured;

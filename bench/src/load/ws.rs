@@ -25,7 +25,7 @@
 
 use super::fixture::Fixture;
 use super::report::{RequestKind, Stats};
-use super::{Rng, Schedule};
+use super::{Outcome, Rng, Schedule};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -420,11 +420,6 @@ where
         }
     }
     Ok(())
-}
-
-/// What the run leaves for the report.
-pub struct Outcome {
-    pub unanswered: u64,
 }
 
 /// Runs the WebSocket load: connects subscribers then traders, runs the schedule, and
