@@ -17,6 +17,8 @@ use betbet_protocol::message::{
 use betbet_protocol::query::{Query, QueryReply};
 use betbet_protocol::result::ResultCode;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,6 +33,9 @@ pub const REMOTE_IN_FLIGHT_MAX: usize = 65_536;
 /// How long a request to a remote core may take before the gateway gives up on it.
 pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The reply to a command queued by [`Core::submit`].
+pub type CommandReply = Pin<Box<dyn Future<Output = ApiResult<CommandOutcome>> + Send>>;
+
 #[derive(Clone)]
 pub enum Core {
     Local(CoreHandle),
@@ -40,21 +45,34 @@ pub enum Core {
 impl Core {
     /// Sends a command and waits until it is durable (or refused).
     pub async fn command(&self, command: Command) -> ApiResult<CommandOutcome> {
+        self.submit(command).await
+    }
+
+    /// Queues a command at once and returns the wait for its reply. Commands submitted one
+    /// after another reach the core in that order however their replies are awaited, which
+    /// lets a connection keep several requests in flight (the feed pipelines this way).
+    pub fn submit(&self, command: Command) -> CommandReply {
         match self {
             Core::Local(handle) => {
                 let (tx, rx) = oneshot::channel();
-                handle
-                    .command(
-                        command,
-                        Box::new(move |outcome| {
-                            let _ = tx.send(outcome);
-                        }),
-                    )
-                    .map_err(|e| ApiError::from(e.code()))?;
-                rx.await
-                    .map_err(|_| ApiError::from(ResultCode::Unavailable))
+                let queued = handle.command(
+                    command,
+                    Box::new(move |outcome| {
+                        let _ = tx.send(outcome);
+                    }),
+                );
+                Box::pin(async move {
+                    queued.map_err(|e| ApiError::from(e.code()))?;
+                    rx.await
+                        .map_err(|_| ApiError::from(ResultCode::Unavailable))
+                })
             }
-            Core::Remote(remote) => remote.command(command).await,
+            Core::Remote(remote) => {
+                let (tx, rx) = oneshot::channel();
+                let id = remote.request(RequestBody::Command(command), Pending::Command(tx));
+                let remote = Arc::clone(remote);
+                Box::pin(async move { remote.wait(id?, rx).await })
+            }
         }
     }
 
@@ -265,7 +283,7 @@ impl RemoteCore {
         }
     }
 
-    async fn request(&self, body: RequestBody, pending: Pending) -> ApiResult<u64> {
+    fn request(&self, body: RequestBody, pending: Pending) -> ApiResult<u64> {
         let outbound = self
             .outbound
             .lock()
@@ -291,19 +309,9 @@ impl RemoteCore {
         Ok(id)
     }
 
-    async fn command(&self, command: Command) -> ApiResult<CommandOutcome> {
-        let (tx, rx) = oneshot::channel();
-        let id = self
-            .request(RequestBody::Command(command), Pending::Command(tx))
-            .await?;
-        self.wait(id, rx).await
-    }
-
     async fn query(&self, query: Query) -> ApiResult<QueryReply> {
         let (tx, rx) = oneshot::channel();
-        let id = self
-            .request(RequestBody::Query(query), Pending::Query(tx))
-            .await?;
+        let id = self.request(RequestBody::Query(query), Pending::Query(tx))?;
         self.wait(id, rx).await
     }
 

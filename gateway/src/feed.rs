@@ -9,14 +9,17 @@
 //!
 //! Execution reports are derived from the core's event stream, in journal order: a
 //! connection reports every order of its user (orders it placed carry their `client_ref`).
-//! Requests are answered in order; rejections come straight back with the engine's result
-//! code. A connection whose client stops reading falls behind the event stream and is
+//! A connection's requests are pipelined: each is queued at the core as soon as it is read
+//! (up to [`FEED_PIPELINE_MAX`] waiting), and answered in the order they came; rejections
+//! come back with the engine's result code. A connection whose client stops reading falls behind the event stream and is
 //! closed; it never slows the core.
 
 use crate::auth::Keys;
+use crate::core::CommandReply;
 use crate::hub::Registration;
 use crate::ids::PublicId;
 use crate::state::AppState;
+use betbet_engine::runtime::CommandOutcome;
 use betbet_feed_client::FrameReader;
 use betbet_protocol::command::{
     AmendOrder, ApiKeyLogin, CancelAll, CancelOrder, Command, MarketType, MassQuote, PlaceOrder,
@@ -30,10 +33,11 @@ use betbet_protocol::query::{
 };
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::types::{MarketId, OrderId, OutcomeId, Price, Qty, Timestamp, UserId};
+use futures_util::FutureExt;
 use hmac::{Hmac, Mac};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -500,22 +504,6 @@ impl Session {
         .await
     }
 
-    /// Runs a command; `Err(code)` for a rejection or an unreachable core.
-    async fn command(
-        &self,
-        command: Command,
-    ) -> Result<betbet_engine::runtime::CommandOutcome, ResultCode> {
-        match self.state.core.command(command).await {
-            Ok(outcome) => match outcome.response {
-                Response::Rejected(code) => Err(code),
-                Response::Accepted(_) => Ok(outcome),
-            },
-            Err(error) => {
-                Err(ResultCode::from_name(&error.code).unwrap_or(ResultCode::Unavailable))
-            }
-        }
-    }
-
     /// Whether orders on `outcome` are in mirrored (NO) terms: a binary or scalar market's
     /// second outcome trades on the first one's book.
     async fn is_mirrored(&self, outcome: OutcomeId, market: MarketId) -> bool {
@@ -542,9 +530,12 @@ impl Session {
         }
     }
 
+    /// Takes one request: a command is queued at the core and joins `in_flight`; an answer
+    /// that needs no core joins it ready-made, so replies keep the order of the requests.
     async fn handle(
         &mut self,
         registration: &Registration,
+        in_flight: &mut VecDeque<InFlight>,
         request: FeedRequest,
     ) -> Result<(), SessionError> {
         if !matches!(request, FeedRequest::Ping(_)) && !self.budget.allow() {
@@ -556,24 +547,26 @@ impl Session {
                 FeedRequest::MassQuote(m) => m.client_ref,
                 _ => 0,
             };
-            return self
-                .reply(FeedReply::Error(FeedError {
-                    client_ref,
-                    code: ResultCode::LimitExceeded,
-                }))
-                .await;
+            in_flight.push_back(InFlight::Ready(FeedReply::Error(FeedError {
+                client_ref,
+                code: ResultCode::LimitExceeded,
+            })));
+            return Ok(());
         }
-        match request {
+        let (command, submission) = match request {
             FeedRequest::Login(_) => {
-                self.reply(FeedReply::Error(FeedError {
+                in_flight.push_back(InFlight::Ready(FeedReply::Error(FeedError {
                     client_ref: 0,
                     code: ResultCode::InvalidRequest,
-                }))
-                .await
+                })));
+                return Ok(());
             }
-            FeedRequest::Ping(ping) => self.reply(FeedReply::Pong(ping)).await,
-            FeedRequest::NewOrder(order) => {
-                let command = Command::PlaceOrder(PlaceOrder {
+            FeedRequest::Ping(ping) => {
+                in_flight.push_back(InFlight::Ready(FeedReply::Pong(ping)));
+                return Ok(());
+            }
+            FeedRequest::NewOrder(order) => (
+                Command::PlaceOrder(PlaceOrder {
                     actor: self.user,
                     pool: None,
                     market: order.market,
@@ -587,53 +580,119 @@ impl Session {
                     post_only: order.post_only,
                     client_order_id: None,
                     self_trade: order.self_trade,
-                });
-                // The acceptance is acknowledged from the command's reply; fills and the end
-                // of the order follow from the event stream, whose events for this order are
-                // still queued behind this request, so they are reported after it.
-                match self.command(command).await {
-                    Ok(outcome) => {
-                        let Response::Accepted(Reply::Order(report)) = outcome.response else {
-                            return self
-                                .reject(order.client_ref, OrderId(0), ResultCode::InvalidRequest)
-                                .await;
-                        };
-                        let mirror = self.is_mirrored(order.outcome, order.market).await;
-                        self.track(report.order, order.client_ref, order.qty, mirror);
-                        self.exec(ExecReport {
-                            client_ref: order.client_ref,
-                            order: report.order,
-                            kind: ExecKind::Accepted,
-                            code: None,
-                            filled: Qty(0),
-                            remaining: order.qty,
-                            last_price: order.price,
-                            last_qty: Qty(0),
-                            at: outcome.at,
-                        })
-                        .await
-                    }
-                    Err(code) => self.reject(order.client_ref, OrderId(0), code).await,
-                }
-            }
-            FeedRequest::Cancel(cancel) => match self
-                .command(Command::CancelOrder(CancelOrder {
+                }),
+                Submission::NewOrder {
+                    mirror: self.is_mirrored(order.outcome, order.market).await,
+                    order,
+                },
+            ),
+            FeedRequest::Cancel(cancel) => (
+                Command::CancelOrder(CancelOrder {
                     actor: self.user,
                     order: cancel.order,
-                }))
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(code) => self.reject(cancel.client_ref, cancel.order, code).await,
-            },
-            FeedRequest::CancelAll(cancel) => match self
-                .command(Command::CancelAll(CancelAll {
+                }),
+                Submission::Cancel(cancel),
+            ),
+            FeedRequest::CancelAll(cancel) => (
+                Command::CancelAll(CancelAll {
                     actor: self.user,
                     market: cancel.market,
                     pool: None,
-                }))
-                .await
-            {
+                }),
+                Submission::CancelAll(cancel),
+            ),
+            FeedRequest::Amend(amend) => (
+                Command::AmendOrder(AmendOrder {
+                    actor: self.user,
+                    order: amend.order,
+                    qty: amend.qty,
+                    price: amend.price,
+                }),
+                Submission::Amend(amend),
+            ),
+            FeedRequest::MassQuote(quote) => {
+                if quote.quotes.len() > MASS_QUOTE_MAX {
+                    in_flight.push_back(InFlight::Ready(FeedReply::MassQuote(MassQuoteAck {
+                        client_ref: quote.client_ref,
+                        code: Some(ResultCode::LimitExceeded),
+                        orders: Vec::new(),
+                    })));
+                    return Ok(());
+                }
+                let mut mirrors = Vec::with_capacity(quote.quotes.len());
+                for q in &quote.quotes {
+                    mirrors.push(self.is_mirrored(q.outcome, quote.market).await);
+                }
+                (
+                    Command::MassQuote(MassQuote {
+                        actor: self.user,
+                        market: quote.market,
+                        quotes: quote.quotes.clone(),
+                    }),
+                    Submission::MassQuote { quote, mirrors },
+                )
+            }
+            FeedRequest::Subscribe(market) => {
+                return self.subscribe(registration, market.market).await;
+            }
+            FeedRequest::Unsubscribe(market) => {
+                registration.unfollow(market.market);
+                if let Some(mut subscription) = self.subscriptions.remove(&market.market) {
+                    for book in subscription.books.keys() {
+                        self.book_market.remove(book);
+                    }
+                    let _ = subscription.stream.finish();
+                }
+                return Ok(());
+            }
+            FeedRequest::Snapshot(request) => return self.resync(request.book).await,
+        };
+        in_flight.push_back(InFlight::Command {
+            submission,
+            reply: self.state.core.submit(command),
+        });
+        Ok(())
+    }
+
+    /// Answers a command from the core's reply.
+    async fn answer(
+        &mut self,
+        submission: Submission,
+        result: Result<CommandOutcome, ResultCode>,
+    ) -> Result<(), SessionError> {
+        match submission {
+            // The acceptance is acknowledged from the command's reply; fills and the end of
+            // the order follow from the event stream, whose events for this order are
+            // routed only after this (see `serve`).
+            Submission::NewOrder { order, mirror } => match result {
+                Ok(outcome) => {
+                    let Response::Accepted(Reply::Order(report)) = outcome.response else {
+                        return self
+                            .reject(order.client_ref, OrderId(0), ResultCode::InvalidRequest)
+                            .await;
+                    };
+                    self.track(report.order, order.client_ref, order.qty, mirror);
+                    self.exec(ExecReport {
+                        client_ref: order.client_ref,
+                        order: report.order,
+                        kind: ExecKind::Accepted,
+                        code: None,
+                        filled: Qty(0),
+                        remaining: order.qty,
+                        last_price: order.price,
+                        last_qty: Qty(0),
+                        at: outcome.at,
+                    })
+                    .await
+                }
+                Err(code) => self.reject(order.client_ref, OrderId(0), code).await,
+            },
+            // A cancel succeeds silently: the `Cancelled` report comes from the events.
+            Submission::Cancel(cancel) => match result {
+                Ok(_) => Ok(()),
+                Err(code) => self.reject(cancel.client_ref, cancel.order, code).await,
+            },
+            Submission::CancelAll(cancel) => match result {
                 Ok(_) => Ok(()),
                 Err(code) => {
                     self.reply(FeedReply::Error(FeedError {
@@ -643,82 +702,55 @@ impl Session {
                     .await
                 }
             },
-            FeedRequest::Amend(amend) => {
-                let result = self
-                    .command(Command::AmendOrder(AmendOrder {
-                        actor: self.user,
-                        order: amend.order,
-                        qty: amend.qty,
-                        price: amend.price,
-                    }))
-                    .await;
-                match result {
-                    Ok(outcome) => {
-                        let Response::Accepted(Reply::Order(report)) = outcome.response else {
-                            return Ok(());
-                        };
-                        if let Some(tracked) = self.tracked.get_mut(&amend.order) {
-                            tracked.qty = report.filled.0 + report.remaining.0;
-                        }
-                        self.reply(FeedReply::Exec(ExecReport {
-                            client_ref: amend.client_ref,
-                            order: amend.order,
-                            kind: ExecKind::Amended,
-                            code: None,
-                            filled: report.filled,
-                            remaining: report.remaining,
-                            last_price: amend.price,
-                            last_qty: Qty(0),
-                            at: now(),
-                        }))
-                        .await
+            Submission::Amend(amend) => match result {
+                Ok(outcome) => {
+                    let Response::Accepted(Reply::Order(report)) = outcome.response else {
+                        return Ok(());
+                    };
+                    if let Some(tracked) = self.tracked.get_mut(&amend.order) {
+                        tracked.qty = report.filled.0 + report.remaining.0;
                     }
-                    Err(code) => self.reject(amend.client_ref, amend.order, code).await,
-                }
-            }
-            FeedRequest::MassQuote(quote) => {
-                if quote.quotes.len() > MASS_QUOTE_MAX {
-                    return self
-                        .reply(FeedReply::MassQuote(MassQuoteAck {
-                            client_ref: quote.client_ref,
-                            code: Some(ResultCode::LimitExceeded),
-                            orders: Vec::new(),
-                        }))
-                        .await;
-                }
-                let result = self
-                    .command(Command::MassQuote(MassQuote {
-                        actor: self.user,
-                        market: quote.market,
-                        quotes: quote.quotes.clone(),
+                    self.reply(FeedReply::Exec(ExecReport {
+                        client_ref: amend.client_ref,
+                        order: amend.order,
+                        kind: ExecKind::Amended,
+                        code: None,
+                        filled: report.filled,
+                        remaining: report.remaining,
+                        last_price: amend.price,
+                        last_qty: Qty(0),
+                        at: outcome.at,
                     }))
-                    .await;
+                    .await
+                }
+                Err(code) => self.reject(amend.client_ref, amend.order, code).await,
+            },
+            Submission::MassQuote { quote, mirrors } => {
                 let ack = match result {
-                    Ok(outcome) => match outcome.response {
-                        Response::Accepted(Reply::Quotes(quotes)) => {
-                            // The orders come bid then ask per quote, absent sides skipped.
-                            let legs = quote.quotes.iter().flat_map(|q| {
-                                [(q.outcome, q.bid_qty), (q.outcome, q.ask_qty)]
-                                    .into_iter()
-                                    .filter(|(_, qty)| qty.0 > 0)
-                            });
-                            for (&order, (outcome, qty)) in
-                                quotes.orders.iter().zip(legs.collect::<Vec<_>>())
-                            {
-                                let mirror = self.is_mirrored(outcome, quote.market).await;
-                                self.track(order, quote.client_ref, qty, mirror);
-                            }
-                            MassQuoteAck {
-                                client_ref: quote.client_ref,
-                                code: None,
-                                orders: quotes.orders,
-                            }
+                    Ok(CommandOutcome {
+                        response: Response::Accepted(Reply::Quotes(quotes)),
+                        ..
+                    }) => {
+                        // The orders come bid then ask per quote, absent sides skipped.
+                        let legs = quote.quotes.iter().zip(&mirrors).flat_map(|(q, &mirror)| {
+                            [q.bid_qty, q.ask_qty]
+                                .into_iter()
+                                .filter(|qty| qty.0 > 0)
+                                .map(move |qty| (qty, mirror))
+                        });
+                        for (&order, (qty, mirror)) in quotes.orders.iter().zip(legs) {
+                            self.track(order, quote.client_ref, qty, mirror);
                         }
-                        _ => MassQuoteAck {
+                        MassQuoteAck {
                             client_ref: quote.client_ref,
-                            code: Some(ResultCode::InvalidRequest),
-                            orders: Vec::new(),
-                        },
+                            code: None,
+                            orders: quotes.orders,
+                        }
+                    }
+                    Ok(_) => MassQuoteAck {
+                        client_ref: quote.client_ref,
+                        code: Some(ResultCode::InvalidRequest),
+                        orders: Vec::new(),
                     },
                     Err(code) => MassQuoteAck {
                         client_ref: quote.client_ref,
@@ -728,18 +760,39 @@ impl Session {
                 };
                 self.reply(FeedReply::MassQuote(ack)).await
             }
-            FeedRequest::Subscribe(market) => self.subscribe(registration, market.market).await,
-            FeedRequest::Unsubscribe(market) => {
-                registration.unfollow(market.market);
-                if let Some(mut subscription) = self.subscriptions.remove(&market.market) {
-                    for book in subscription.books.keys() {
-                        self.book_market.remove(book);
-                    }
-                    let _ = subscription.stream.finish();
-                }
-                Ok(())
+        }
+    }
+
+    /// Sends the answers at the front of `in_flight` that are already known, in order.
+    async fn answer_ready(
+        &mut self,
+        in_flight: &mut VecDeque<InFlight>,
+    ) -> Result<(), SessionError> {
+        while let Some(answer) = in_flight
+            .front_mut()
+            .and_then(|f| f.answer().now_or_never())
+        {
+            let entry = in_flight.pop_front().expect("the front was answered");
+            self.settle(entry, answer).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the answer of `entry`, taken from the front of the pipeline.
+    async fn settle(
+        &mut self,
+        entry: InFlight,
+        answer: Option<Result<CommandOutcome, ResultCode>>,
+    ) -> Result<(), SessionError> {
+        match (entry, answer) {
+            (InFlight::Ready(reply), _) => self.reply(reply).await,
+            (InFlight::Command { submission, .. }, Some(result)) => {
+                self.answer(submission, result).await
             }
-            FeedRequest::Snapshot(request) => self.resync(request.book).await,
+            // `InFlight::answer` always answers a command.
+            (InFlight::Command { submission, .. }, None) => {
+                self.answer(submission, Err(ResultCode::Unavailable)).await
+            }
         }
     }
 
@@ -1013,29 +1066,100 @@ impl Session {
         mut recv: FrameReader,
         mut registration: Registration,
     ) -> Result<(), SessionError> {
+        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(FEED_PIPELINE_MAX);
         loop {
-            // Both branches are cancel-safe: a frame half read when events win stays buffered.
+            // Every branch is cancel-safe: a frame half read stays buffered in `recv`, and a
+            // reply being awaited stays at the front of `in_flight`.
             tokio::select! {
-                request = recv.next::<FeedRequest>() => match request {
-                    Ok(Some(request)) => self.handle(&registration, request).await?,
-                    Ok(None) => return Ok(()),
-                    Err(error) => {
-                        let message = error.to_string();
-                        self.connection.close(3u32.into(), b"bad frame");
-                        return Err(SessionError::Io(message));
-                    }
-                },
+                biased;
+                answer = async { in_flight.front_mut()?.answer().await }, if !in_flight.is_empty() => {
+                    let entry = in_flight.pop_front().expect("the front was answered");
+                    self.settle(entry, answer).await?;
+                }
                 batch = registration.queue.recv() => {
                     if registration.is_lagging() {
                         self.connection.close(4u32.into(), b"too slow: fell behind the event stream");
                         return Ok(());
                     }
                     let Some(batch) = batch else { return Ok(()) };
+                    // The core answers a group commit's commands before it publishes their
+                    // events, so the answers to this connection's commands in `batch` are
+                    // here already: send them first, tracking their orders, so the fills
+                    // and cancels below find their `client_ref` and follow the acceptance.
+                    self.answer_ready(&mut in_flight).await?;
                     for event in &batch.events {
                         self.route(event).await?;
                     }
                 }
+                request = recv.next::<FeedRequest>(), if in_flight.len() < FEED_PIPELINE_MAX => match request {
+                    Ok(Some(request)) => self.handle(&registration, &mut in_flight, request).await?,
+                    Ok(None) => {
+                        // The client finished sending: answer what it sent, then end.
+                        while let Some(mut entry) = in_flight.pop_front() {
+                            let answer = entry.answer().await;
+                            self.settle(entry, answer).await?;
+                        }
+                        return Ok(());
+                    }
+                    Err(error) => {
+                        let message = error.to_string();
+                        self.connection.close(3u32.into(), b"bad frame");
+                        return Err(SessionError::Io(message));
+                    }
+                },
             }
+        }
+    }
+}
+
+/// How many requests of one connection may wait for the core at once. They are queued in
+/// order and answered in order, so a burst costs about one group commit rather than one
+/// each; with the pipeline full the connection is not read (QUIC flow control pushes back).
+pub const FEED_PIPELINE_MAX: usize = 256;
+
+/// A request waiting for its turn to be answered.
+enum InFlight {
+    /// Answered without the core (a refusal, a pong): sent when its turn comes.
+    Ready(FeedReply),
+    /// Queued at the core.
+    Command {
+        submission: Submission,
+        reply: CommandReply,
+    },
+}
+
+/// What answering a queued command needs from its request.
+enum Submission {
+    NewOrder {
+        order: NewOrder,
+        mirror: bool,
+    },
+    Cancel(CancelRequest),
+    CancelAll(CancelAllRequest),
+    Amend(AmendRequest),
+    MassQuote {
+        quote: MassQuoteRequest,
+        /// Per quote, whether its outcome trades in mirrored terms.
+        mirrors: Vec<bool>,
+    },
+}
+
+impl InFlight {
+    /// The core's answer to a command once it is here; `None` at once for a ready-made
+    /// reply. Cancel-safe: the pending reply stays in `self` until it resolves.
+    async fn answer(&mut self) -> Option<Result<CommandOutcome, ResultCode>> {
+        match self {
+            InFlight::Ready(_) => None,
+            InFlight::Command { reply, .. } => Some(match reply.await {
+                Ok(CommandOutcome {
+                    response: Response::Rejected(code),
+                    ..
+                }) => Err(code),
+                Ok(outcome) => Ok(outcome),
+                Err(error) => {
+                    Err(ResultCode::from_name(&error.code).unwrap_or(ResultCode::Unavailable))
+                }
+            }),
         }
     }
 }

@@ -598,3 +598,123 @@ fn a_key_shares_one_request_budget_across_its_connections() {
         );
     });
 }
+
+/// The `client_ref` of a reply to a request (`None` for a pong), and the request's order.
+fn reply_ref(reply: &FeedReply) -> (Option<u64>, Option<ExecKind>) {
+    match reply {
+        FeedReply::Exec(report) => (Some(report.client_ref), Some(report.kind)),
+        FeedReply::Error(error) => (Some(error.client_ref), None),
+        FeedReply::MassQuote(ack) => (Some(ack.client_ref), None),
+        _ => (None, None),
+    }
+}
+
+#[test]
+fn a_burst_of_requests_is_answered_in_order_with_fills_after_acceptances() {
+    let (server, addr) = start();
+    let api = server.api();
+    let (maker, _) = funded(&api, "burst_maker", "1000");
+    let (taker, _) = funded(&api, "burst_taker", "1000");
+    let (market, market_id, yes) = binary_market(&maker, "Burst market");
+    let no = OutcomeId(
+        market["outcomes"][1]["id"].as_str().unwrap()[4..]
+            .parse()
+            .unwrap(),
+    );
+    let (maker_key, maker_secret, _) = new_key(&maker);
+    let (taker_key, taker_secret, _) = new_key(&taker);
+    runtime().block_on(async {
+        let (maker_client, _) =
+            FeedClient::connect(&config(&server, addr, maker_key, &maker_secret))
+                .await
+                .unwrap();
+        let (mut orders, mut replies) = maker_client.order_entry();
+        // 30 resting bids at 0.30–0.59 sent back to back, with a ping and an invalid order
+        // among them: every answer comes back in the order of the requests.
+        let mut expected = Vec::new();
+        for i in 1..=30u64 {
+            let mut request = buy(i, market_id, yes, 2_900 + 100 * i as u32, 1);
+            if let FeedRequest::NewOrder(order) = &mut request {
+                order.time_in_force = TimeInForce::Gtc;
+                if i == 15 {
+                    order.price = Price(0);
+                }
+            }
+            orders.send(&request).await.unwrap();
+            expected.push((
+                Some(i),
+                Some(if i == 15 {
+                    ExecKind::Rejected
+                } else {
+                    ExecKind::Accepted
+                }),
+            ));
+            if i == 10 {
+                orders
+                    .send(&FeedRequest::Ping(FeedPing { nonce: 7 }))
+                    .await
+                    .unwrap();
+                expected.push((None, None));
+            }
+        }
+        let mut answered = Vec::new();
+        while answered.len() < expected.len() {
+            answered.push(reply_ref(&next_reply(&mut replies).await));
+        }
+        assert_eq!(answered, expected);
+
+        // A taker's burst of five crossing IOCs (buy NO at 0.60 = sell YES at 0.40): each
+        // order's acceptance reaches the taker before its fill, under its own client_ref.
+        let (taker_client, _) =
+            FeedClient::connect(&config(&server, addr, taker_key, &taker_secret))
+                .await
+                .unwrap();
+        let (mut taker_orders, mut taker_replies) = taker_client.order_entry();
+        for i in 101..=105u64 {
+            taker_orders
+                .send(&buy(i, market_id, no, 6_000, 1))
+                .await
+                .unwrap();
+        }
+        let mut accepted = BTreeMap::new();
+        let mut filled = 0;
+        while filled < 5 {
+            let FeedReply::Exec(report) = next_reply(&mut taker_replies).await else {
+                continue;
+            };
+            assert!(
+                (101..=105).contains(&report.client_ref),
+                "a report without its client_ref: {report:?}"
+            );
+            match report.kind {
+                ExecKind::Accepted => {
+                    assert_eq!(accepted.insert(report.order, report.client_ref), None);
+                    assert_eq!(
+                        report.client_ref,
+                        100 + accepted.len() as u64,
+                        "acceptances in request order"
+                    );
+                }
+                ExecKind::Filled => {
+                    assert_eq!(
+                        accepted.get(&report.order),
+                        Some(&report.client_ref),
+                        "a fill before its acceptance"
+                    );
+                    // Mirrored terms: NO bought at 1 − the YES bid it met (0.59 … 0.55).
+                    assert_eq!(report.last_price, Price(10_000 - (5_900 - 100 * filled)));
+                    filled += 1;
+                }
+                other => panic!("unexpected {other:?} for {report:?}"),
+            }
+        }
+        // The maker's five best bids were filled, each reported under its own client_ref.
+        let mut maker_fills = Vec::new();
+        while maker_fills.len() < 5 {
+            let report = next_exec(&mut replies, |r| r.kind == ExecKind::Filled).await;
+            maker_fills.push(report.client_ref);
+        }
+        maker_fills.sort();
+        assert_eq!(maker_fills, vec![26, 27, 28, 29, 30]);
+    });
+}
