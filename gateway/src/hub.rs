@@ -9,20 +9,51 @@
 //! Each connection has its own bounded queue of batches. The dispatcher never waits: if a
 //! queue is full, the connection is marked as lagging, loses the batch, and closes itself
 //! with a reason when it next looks (its client must reconnect and take a fresh snapshot).
+//!
+//! A batch travels as one [`Dispatched`], shared by every connection it goes to, which also
+//! carries the renderings those connections have in common: a public market-data message
+//! is built once for all its subscribers, not once per socket.
 
 use betbet_protocol::event::Event;
 use betbet_protocol::message::EventBatch;
 use betbet_protocol::types::{MarketId, OutcomeId, UserId};
 use std::collections::{HashMap, HashSet};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
 
 /// Event batches queued per connection before it counts as lagging.
 pub const CONNECTION_QUEUE_MAX: usize = 1_024;
 
+/// One event batch on its way to the connections it concerns.
+pub struct Dispatched {
+    batch: Arc<EventBatch>,
+    /// Per event, its public WebSocket message (a book delta or trade as every follower of
+    /// the market gets it): built by the first connection that sends it; the others send
+    /// the same bytes (a clone is a reference count).
+    public_ws: Box<[OnceLock<axum::extract::ws::Message>]>,
+}
+
+impl Dispatched {
+    /// The events with the shared slot for each one's public WebSocket message.
+    pub fn with_public_ws(
+        &self,
+    ) -> impl Iterator<Item = (&Event, &OnceLock<axum::extract::ws::Message>)> {
+        self.batch.events.iter().zip(self.public_ws.iter())
+    }
+}
+
+impl Deref for Dispatched {
+    type Target = EventBatch;
+
+    fn deref(&self) -> &EventBatch {
+        &self.batch
+    }
+}
+
 struct Connection {
-    queue: mpsc::Sender<Arc<EventBatch>>,
+    queue: mpsc::Sender<Arc<Dispatched>>,
     lagging: Arc<AtomicBool>,
 }
 
@@ -46,7 +77,7 @@ pub struct Hub {
 pub struct Registration {
     id: u64,
     hub: Arc<Hub>,
-    pub queue: mpsc::Receiver<Arc<EventBatch>>,
+    pub queue: mpsc::Receiver<Arc<Dispatched>>,
     lagging: Arc<AtomicBool>,
 }
 
@@ -164,9 +195,16 @@ impl Hub {
                 _ => {}
             }
         }
+        if interested.is_empty() {
+            return;
+        }
+        let dispatched = Arc::new(Dispatched {
+            batch: Arc::clone(batch),
+            public_ws: batch.events.iter().map(|_| OnceLock::new()).collect(),
+        });
         for id in interested {
             if let Some(connection) = routes.connections.get(&id)
-                && connection.queue.try_send(Arc::clone(batch)).is_err()
+                && connection.queue.try_send(Arc::clone(&dispatched)).is_err()
             {
                 connection.lagging.store(true, Ordering::Release);
             }

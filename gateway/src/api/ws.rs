@@ -36,6 +36,7 @@ use futures_util::SinkExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -242,8 +243,10 @@ impl Connection {
         Ok(envelope("snapshot", None, None, snapshot))
     }
 
-    /// Turns one engine event into the messages this connection should get.
-    fn route(&mut self, event: &Event, out: &mut Vec<Message>) {
+    /// Turns one engine event into the messages this connection should get. `public` holds
+    /// the event's market-data message once any connection built it (it is the same for
+    /// every follower of the market).
+    fn route(&mut self, event: &Event, public: &OnceLock<Message>, out: &mut Vec<Message>) {
         let me = self.user.map(|u| u.user);
         match event {
             Event::BookDelta(delta) => {
@@ -253,23 +256,26 @@ impl Connection {
                     && delta.seq > *last
                 {
                     *last = delta.seq;
-                    out.push(envelope(
-                        "book_delta",
-                        None,
-                        Some(delta.seq),
-                        json!({
-                            "market_id": market.public(),
-                            "book_id": delta.book.public(),
-                            "side": delta.side.as_str(),
-                            "price": price_text(delta.price),
-                            "quantity": qty_text(delta.qty),
-                            "orders": delta.orders,
-                        }),
-                    ));
+                    let message = public.get_or_init(|| {
+                        envelope(
+                            "book_delta",
+                            None,
+                            Some(delta.seq),
+                            json!({
+                                "market_id": market.public(),
+                                "book_id": delta.book.public(),
+                                "side": delta.side.as_str(),
+                                "price": price_text(delta.price),
+                                "quantity": qty_text(delta.qty),
+                                "orders": delta.orders,
+                            }),
+                        )
+                    });
+                    out.push(message.clone());
                 }
             }
             Event::Trade(trade) => {
-                let public = if let Some(following) = self.following.get_mut(&trade.market)
+                let following = if let Some(following) = self.following.get_mut(&trade.market)
                     && let Some(last) = following.books.get_mut(&trade.book)
                     && trade.seq > *last
                 {
@@ -280,22 +286,29 @@ impl Connection {
                 };
                 let mine = me.is_some_and(|me| trade.taker_user == me || trade.maker_user == me);
                 // Every connection sees every trade: build the JSON only for those it concerns.
-                if !public && !mine {
+                if !following && !mine {
                     return;
                 }
-                let data = json!({
-                    "market_id": trade.market.public(),
-                    "book_id": trade.book.public(),
-                    "trade_id": trade.trade.public(),
-                    "price": price_text(trade.price),
-                    "quantity": qty_text(trade.qty),
-                    "taker_side": trade.taker_side.as_str(),
-                    "at": time(trade.at),
-                });
-                if public {
-                    out.push(envelope("trade", None, Some(trade.seq), data.clone()));
+                let data = || {
+                    json!({
+                        "market_id": trade.market.public(),
+                        "book_id": trade.book.public(),
+                        "trade_id": trade.trade.public(),
+                        "price": price_text(trade.price),
+                        "quantity": qty_text(trade.qty),
+                        "taker_side": trade.taker_side.as_str(),
+                        "at": time(trade.at),
+                    })
+                };
+                if following {
+                    let message =
+                        public.get_or_init(|| envelope("trade", None, Some(trade.seq), data()));
+                    out.push(message.clone());
                 }
-                if let Some(me) = me {
+                if let Some(me) = me
+                    && mine
+                {
+                    let data = data();
                     for (order, user, liquidity) in [
                         (trade.taker_order, trade.taker_user, "taker"),
                         (trade.maker_order, trade.maker_user, "maker"),
@@ -521,8 +534,8 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                     break;
                 };
                 out.clear();
-                for event in &batch.events {
-                    connection.route(event, &mut out);
+                for (event, public) in batch.with_public_ws() {
+                    connection.route(event, public, &mut out);
                 }
                 // One flush (one write system call) per batch, not one per message.
                 for message in out.drain(..) {
