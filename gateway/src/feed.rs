@@ -39,7 +39,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -148,11 +148,11 @@ pub struct FeedConfig {
 pub fn load_certificate(
     config: &FeedConfig,
 ) -> std::io::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    let read_pem_or_der = |path: &Path| -> std::io::Result<Vec<u8>> { std::fs::read(path) };
     match (&config.cert, &config.key) {
+        // Each file may be PEM or DER.
         (Some(cert), Some(key)) => {
-            let cert_bytes = read_pem_or_der(cert)?;
-            let key_bytes = read_pem_or_der(key)?;
+            let cert_bytes = std::fs::read(cert)?;
+            let key_bytes = std::fs::read(key)?;
             let certs = if cert_bytes.starts_with(b"-----") {
                 rustls::pki_types::pem::PemObject::pem_slice_iter(&cert_bytes)
                     .collect::<Result<Vec<CertificateDer<'static>>, _>>()
@@ -1168,7 +1168,7 @@ impl InFlight {
 mod tests {
     use super::*;
 
-    fn config(dir: &Path, cert: Option<PathBuf>, key: Option<PathBuf>) -> FeedConfig {
+    fn config(dir: &std::path::Path, cert: Option<PathBuf>, key: Option<PathBuf>) -> FeedConfig {
         FeedConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
             cert,

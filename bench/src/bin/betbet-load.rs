@@ -160,6 +160,22 @@ impl CommonArgs {
         })
     }
 
+    /// Connections, rate, mix and timing as every transport takes them.
+    fn load_shape(&self) -> load::Shape {
+        load::Shape {
+            connections: self.connections,
+            rate: self.rate,
+            subscribers: self.subscribers,
+            warmup: self.warmup,
+            duration: self.duration,
+            drain: self.drain,
+            max_resting: self.max_resting.max(1),
+            cancel_percent: self.cancel_percent,
+            marketable_percent: self.marketable_percent,
+            connect_concurrency: self.connect_concurrency,
+        }
+    }
+
     fn shape(&self, transport: &'static str, users: usize) -> RunShape {
         RunShape {
             transport,
@@ -248,17 +264,8 @@ fn run_ws(args: WsArgs) -> Result<(), String> {
     let fixture = Arc::new(common.fixture(users, "0.01")?);
     let options = load::ws::WsOptions {
         base: common.url.replacen("http://", "ws://", 1),
-        connections: common.connections,
-        rate: common.rate,
-        subscribers: common.subscribers,
-        warmup: common.warmup,
-        duration: common.duration,
-        drain: common.drain,
-        max_resting: common.max_resting.max(1),
-        cancel_percent: common.cancel_percent,
-        marketable_percent: common.marketable_percent,
         trader_market_data: args.trader_market_data,
-        connect_concurrency: common.connect_concurrency,
+        shape: common.load_shape(),
     };
     drive(common, common.shape("ws", users), |stats, on_window| {
         load::ws::run(fixture, options, stats, on_window)
@@ -314,16 +321,7 @@ fn run_quic(args: QuicArgs) -> Result<(), String> {
         server: args.quic_addr,
         server_name: args.server_name.clone(),
         trust,
-        connections: common.connections,
-        rate: common.rate,
-        subscribers: common.subscribers,
-        warmup: common.warmup,
-        duration: common.duration,
-        drain: common.drain,
-        max_resting,
-        cancel_percent: common.cancel_percent,
-        marketable_percent: common.marketable_percent,
-        connect_concurrency: common.connect_concurrency,
+        shape: common.load_shape(),
     };
     drive(common, common.shape("quic", users), |stats, on_window| {
         quic::run(fixture, keys, options, stats, on_window)

@@ -20,6 +20,52 @@ pub mod ws;
 
 use std::time::{Duration, Instant};
 
+/// The shape of a load, the same for every transport.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub connections: usize,
+    /// Requests per second over all trading connections.
+    pub rate: f64,
+    pub subscribers: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// How long traders wait for the last replies after the schedule ends.
+    pub drain: Duration,
+    /// Resting orders a connection keeps at most; beyond, it cancels.
+    pub max_resting: usize,
+    pub cancel_percent: u64,
+    pub marketable_percent: u64,
+    /// Connection attempts in flight at once (the server's listen backlog is finite).
+    pub connect_concurrency: usize,
+}
+
+impl Shape {
+    /// Called once every trader is connected: counts them, and fixes the schedule — it
+    /// starts 200 ms from now, and the measurement window follows the warm-up. Returns the
+    /// start and the window.
+    pub fn begin(
+        &self,
+        stats: &report::Stats,
+        connected_since: Instant,
+        on_window: impl FnOnce(Instant, Instant),
+    ) -> (Instant, (Instant, Instant)) {
+        stats.traders_connected.store(
+            self.connections as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        eprintln!(
+            "{} trading connections ready in {:.1} s",
+            self.connections,
+            connected_since.elapsed().as_secs_f64()
+        );
+        let start = Instant::now() + Duration::from_millis(200);
+        let window = (start + self.warmup, start + self.warmup + self.duration);
+        stats.set_window(window.0, window.1);
+        on_window(window.0, window.1);
+        (start, window)
+    }
+}
+
 /// What a transport's run leaves for the report.
 pub struct Outcome {
     /// Requests still unanswered when the drain time ran out.

@@ -36,7 +36,7 @@
 
 use super::fixture::{ApiKey, Fixture};
 use super::report::{RequestKind, Stats};
-use super::{Outcome, Rng, Schedule};
+use super::{Outcome, Rng, Schedule, Shape};
 use betbet_feed_client::{FeedClient, FeedConfig, MarketData, OrderSender, ReplyReceiver, Trust};
 use betbet_protocol::command::{OrderKind, SelfTradePrevention, Side, TimeInForce};
 use betbet_protocol::event::BookSide;
@@ -183,20 +183,8 @@ pub struct QuicOptions {
     pub server: SocketAddr,
     pub server_name: String,
     pub trust: Trust,
-    pub connections: usize,
-    /// Requests per second over all trading connections.
-    pub rate: f64,
-    pub subscribers: usize,
-    pub warmup: Duration,
-    pub duration: Duration,
-    /// How long traders wait for the last replies after the schedule ends.
-    pub drain: Duration,
-    /// Resting orders a connection keeps at most; beyond, it cancels.
-    pub max_resting: usize,
-    pub cancel_percent: u64,
-    pub marketable_percent: u64,
-    /// Connection attempts in flight at once.
-    pub connect_concurrency: usize,
+    /// Connections, rate, mix and timing.
+    pub shape: Shape,
 }
 
 /// The API keys a run logs in with.
@@ -385,18 +373,21 @@ impl Trader {
         // Orders that may rest: those known to rest and those not yet acknowledged.
         let open = self.resting.len() + self.placing;
         if !self.resting.is_empty()
-            && (open >= options.max_resting || roll < options.cancel_percent)
+            && (open >= options.shape.max_resting || roll < options.shape.cancel_percent)
         {
             return self.cancel(k);
         }
-        let marketable = (options.cancel_percent
-            ..options.cancel_percent + options.marketable_percent)
+        let marketable = (options.shape.cancel_percent
+            ..options.shape.cancel_percent + options.shape.marketable_percent)
             .contains(&roll);
         if !marketable {
             // When the acknowledgements lag (the server is behind), the open orders or the
             // connection's prices run out; the order is then an IOC, which never rests, so
             // the books and each user's open orders stay bounded whatever the rate.
-            match self.free_slot().filter(|_| open < options.max_resting) {
+            match self
+                .free_slot()
+                .filter(|_| open < options.shape.max_resting)
+            {
                 Some(slot) => return self.passive(k, slot),
                 None => {
                     self.slots.substituted.fetch_add(1, Ordering::Relaxed);
@@ -519,7 +510,7 @@ impl Trader {
     /// Runs the schedule, then waits for the replies; returns the requests never answered.
     async fn run(mut self) -> u64 {
         let mut k = 1u64;
-        let drain_until = self.end + self.options.drain;
+        let drain_until = self.end + self.options.shape.drain;
         let timer = tokio::time::sleep_until(self.schedule.due(k).into());
         tokio::pin!(timer);
         loop {
@@ -701,14 +692,14 @@ pub async fn run(
         OutcomeId(numeric(&fixture.yes, "out")?),
         OutcomeId(numeric(&fixture.no, "out")?),
     ];
-    let slots = Arc::new(Slots::new(Instant::now(), options.subscribers > 0));
-    let permits = Arc::new(Semaphore::new(options.connect_concurrency.max(1)));
+    let slots = Arc::new(Slots::new(Instant::now(), options.shape.subscribers > 0));
+    let permits = Arc::new(Semaphore::new(options.shape.connect_concurrency.max(1)));
 
     let started = Instant::now();
-    let mut subscribers = Vec::with_capacity(options.subscribers);
+    let mut subscribers = Vec::with_capacity(options.shape.subscribers);
     {
         let mut connecting = JoinSet::new();
-        for index in 0..options.subscribers {
+        for index in 0..options.shape.subscribers {
             let config = config(&options, &keys.subscribers[index / CONNECTIONS_PER_KEY_MAX]);
             let permits = Arc::clone(&permits);
             connecting.spawn(async move {
@@ -717,7 +708,7 @@ pub async fn run(
             });
         }
         let mut connected: Vec<Option<Subscriber>> =
-            (0..options.subscribers).map(|_| None).collect();
+            (0..options.shape.subscribers).map(|_| None).collect();
         while let Some(joined) = connecting.join_next().await {
             let (index, subscriber) = joined
                 .map_err(|e| format!("connect task: {e}"))?
@@ -728,18 +719,18 @@ pub async fn run(
     }
     stats
         .subscribers_connected
-        .store(options.subscribers as u64, Ordering::Relaxed);
-    if options.subscribers > 0 {
+        .store(options.shape.subscribers as u64, Ordering::Relaxed);
+    if options.shape.subscribers > 0 {
         eprintln!(
             "{} subscribers connected in {:.1} s",
-            options.subscribers,
+            options.shape.subscribers,
             started.elapsed().as_secs_f64()
         );
     }
 
     let started = Instant::now();
     let mut connections: Vec<Option<(OrderSender, ReplyReceiver)>> =
-        (0..options.connections).map(|_| None).collect();
+        (0..options.shape.connections).map(|_| None).collect();
     {
         let mut connecting = JoinSet::new();
         for (index, key) in keys.traders.iter().enumerate() {
@@ -757,22 +748,7 @@ pub async fn run(
             connections[index] = Some(connection);
         }
     }
-    stats
-        .traders_connected
-        .store(options.connections as u64, Ordering::Relaxed);
-    eprintln!(
-        "{} trading connections logged in in {:.1} s",
-        options.connections,
-        started.elapsed().as_secs_f64()
-    );
-
-    let start = Instant::now() + Duration::from_millis(200);
-    let window = (
-        start + options.warmup,
-        start + options.warmup + options.duration,
-    );
-    stats.set_window(window.0, window.1);
-    on_window(window.0, window.1);
+    let (start, window) = options.shape.begin(&stats, started, on_window);
     let stop = window.1 + Duration::from_secs(1);
     let mut readers = JoinSet::new();
     for (index, subscriber) in subscribers.into_iter().enumerate() {
@@ -792,10 +768,10 @@ pub async fn run(
             outcomes,
             options: Arc::clone(&options),
             stats: Arc::clone(&stats),
-            schedule: Schedule::new(start, options.rate, options.connections, index),
+            schedule: Schedule::new(start, options.shape.rate, options.shape.connections, index),
             end: window.1,
             slots: Arc::clone(&slots),
-            own: own_slots(index, options.connections),
+            own: own_slots(index, options.shape.connections),
             busy: vec![false; SLOTS],
             pending: HashMap::new(),
             cancelling: HashMap::new(),

@@ -25,7 +25,7 @@
 
 use super::fixture::Fixture;
 use super::report::{RequestKind, Stats};
-use super::{Outcome, Rng, Schedule};
+use super::{Outcome, Rng, Schedule, Shape};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -49,22 +49,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct WsOptions {
     /// `ws://host:port`.
     pub base: String,
-    pub connections: usize,
-    /// Requests per second over all trading connections.
-    pub rate: f64,
-    pub subscribers: usize,
-    pub warmup: Duration,
-    pub duration: Duration,
-    /// How long traders wait for the last replies after the schedule ends.
-    pub drain: Duration,
-    /// Resting orders a connection keeps at most; beyond, it cancels.
-    pub max_resting: usize,
-    pub cancel_percent: u64,
-    pub marketable_percent: u64,
     /// Keep the traders subscribed to the book feed.
     pub trader_market_data: bool,
-    /// Connection attempts in flight at once (the server's listen backlog is finite).
-    pub connect_concurrency: usize,
+    /// Connections, rate, mix and timing.
+    pub shape: Shape,
 }
 
 /// The envelope fields the generator looks at; everything else is skipped unparsed.
@@ -180,8 +168,8 @@ impl Trader {
         let roll = self.rng.below(100);
         self.text.clear();
         if !self.resting.is_empty()
-            && (self.resting.len() >= self.options.max_resting
-                || roll < self.options.cancel_percent)
+            && (self.resting.len() >= self.options.shape.max_resting
+                || roll < self.options.shape.cancel_percent)
         {
             let at = self.rng.below(self.resting.len() as u64) as usize;
             let order = self.resting.swap_remove(at);
@@ -197,8 +185,8 @@ impl Trader {
             &self.fixture.no
         };
         let market = &self.fixture.market_id;
-        let marketable = (self.options.cancel_percent
-            ..self.options.cancel_percent + self.options.marketable_percent)
+        let marketable = (self.options.shape.cancel_percent
+            ..self.options.shape.cancel_percent + self.options.shape.marketable_percent)
             .contains(&roll);
         if marketable {
             let quantity = 1 + self.rng.below(5);
@@ -260,7 +248,7 @@ impl Trader {
     /// Runs the schedule, then waits for the replies; returns the requests never answered.
     async fn run(mut self) -> u64 {
         let mut k = 0u64;
-        let drain_until = self.end + self.options.drain;
+        let drain_until = self.end + self.options.shape.drain;
         let timer = tokio::time::sleep_until(self.schedule.due(0).into());
         tokio::pin!(timer);
         loop {
@@ -440,8 +428,8 @@ pub async fn run(
     let started = Instant::now();
     connect_all(
         &market_url,
-        options.subscribers,
-        options.connect_concurrency,
+        options.shape.subscribers,
+        options.shape.connect_concurrency,
         &mut subscribers,
         |_, socket, snapshot| {
             let stats = Arc::clone(&stats);
@@ -460,20 +448,20 @@ pub async fn run(
         },
     )
     .await?;
-    if options.subscribers > 0 {
+    if options.shape.subscribers > 0 {
         eprintln!(
             "{} subscribers connected in {:.1} s",
-            options.subscribers,
+            options.shape.subscribers,
             started.elapsed().as_secs_f64()
         );
     }
     // Traders: connect, take the snapshot, leave the book feed, then wait for the start.
-    let mut sockets: Vec<Option<Socket>> = (0..options.connections).map(|_| None).collect();
+    let mut sockets: Vec<Option<Socket>> = (0..options.shape.connections).map(|_| None).collect();
     let started = Instant::now();
     {
         let mut connecting = JoinSet::new();
-        let permits = Arc::new(Semaphore::new(options.connect_concurrency.max(1)));
-        for index in 0..options.connections {
+        let permits = Arc::new(Semaphore::new(options.shape.connect_concurrency.max(1)));
+        for index in 0..options.shape.connections {
             let user = &fixture.users[index % fixture.users.len()];
             let url = format!("{market_url}?token={}", user.token);
             let permits = Arc::clone(&permits);
@@ -502,22 +490,7 @@ pub async fn run(
             sockets[index] = Some(socket);
         }
     }
-    stats.traders_connected.store(
-        options.connections as u64,
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    eprintln!(
-        "{} trading connections open in {:.1} s",
-        options.connections,
-        started.elapsed().as_secs_f64()
-    );
-    let start = Instant::now() + Duration::from_millis(200);
-    let window = (
-        start + options.warmup,
-        start + options.warmup + options.duration,
-    );
-    stats.set_window(window.0, window.1);
-    on_window(window.0, window.1);
+    let (start, window) = options.shape.begin(&stats, started, on_window);
     let _ = stop_tx.send(Some(window.1 + Duration::from_secs(1)));
     let mut traders = JoinSet::new();
     for (index, socket) in sockets.into_iter().enumerate() {
@@ -526,7 +499,7 @@ pub async fn run(
             fixture: Arc::clone(&fixture),
             options: Arc::clone(&options),
             stats: Arc::clone(&stats),
-            schedule: Schedule::new(start, options.rate, options.connections, index),
+            schedule: Schedule::new(start, options.shape.rate, options.shape.connections, index),
             end: window.1,
             pending: VecDeque::new(),
             resting: Vec::new(),
