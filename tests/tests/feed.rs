@@ -718,3 +718,138 @@ fn a_burst_of_requests_is_answered_in_order_with_fills_after_acceptances() {
         assert_eq!(maker_fills, vec![26, 27, 28, 29, 30]);
     });
 }
+
+#[test]
+fn amends_fills_and_cancels_report_under_the_orders_client_ref_and_only_its_owner_may_act() {
+    let (server, addr) = start();
+    let api = server.api();
+    let (maker, _) = funded(&api, "amend_maker", "1000");
+    let (taker, _) = funded(&api, "amend_taker", "1000");
+    let (market, market_id, yes) = binary_market(&maker, "Amend market");
+    let market_path = market["id"].as_str().unwrap().to_owned();
+    let no = OutcomeId(
+        market["outcomes"][1]["id"].as_str().unwrap()[4..]
+            .parse()
+            .unwrap(),
+    );
+    let (maker_key, maker_secret, _) = new_key(&maker);
+    let (taker_key, taker_secret, _) = new_key(&taker);
+    runtime().block_on(async {
+        let (maker_client, _) =
+            FeedClient::connect(&config(&server, addr, maker_key, &maker_secret))
+                .await
+                .unwrap();
+        let (mut orders, mut replies) = maker_client.order_entry();
+        let mut bid = buy(1, market_id, yes, 4_000, 10);
+        if let FeedRequest::NewOrder(order) = &mut bid {
+            order.time_in_force = TimeInForce::Gtc;
+        }
+        orders.send(&bid).await.unwrap();
+        let accepted = next_exec(&mut replies, |r| r.client_ref == 1).await;
+        assert_eq!(accepted.kind, ExecKind::Accepted);
+        let order = accepted.order;
+        let amend = |client_ref, qty: u64, price| {
+            FeedRequest::Amend(AmendRequest {
+                client_ref,
+                order,
+                qty: Qty(qty * QTY_SCALE),
+                price: Price(price),
+                reserved: 0,
+            })
+        };
+        // Size down, then a better price: each answered under the amend's client_ref.
+        orders.send(&amend(2, 6, 4_000)).await.unwrap();
+        orders.send(&amend(3, 6, 4_200)).await.unwrap();
+        for (client_ref, price) in [(2, 4_000), (3, 4_200)] {
+            let amended = next_exec(&mut replies, |r| r.client_ref == client_ref).await;
+            assert_eq!(
+                (
+                    amended.kind,
+                    amended.order,
+                    amended.remaining,
+                    amended.last_price
+                ),
+                (ExecKind::Amended, order, Qty(6 * QTY_SCALE), Price(price))
+            );
+        }
+        let book = api
+            .get(&format!("/api/v1/markets/{market_path}/orderbook"))
+            .expect(200);
+        assert_amount(&book["bids"][0]["price"], "0.42");
+        assert_amount(&book["bids"][0]["quantity"], "6");
+
+        // Another user's key can neither cancel nor amend the maker's order.
+        let (taker_client, _) =
+            FeedClient::connect(&config(&server, addr, taker_key, &taker_secret))
+                .await
+                .unwrap();
+        let (mut taker_orders, mut taker_replies) = taker_client.order_entry();
+        taker_orders
+            .send(&FeedRequest::Cancel(CancelRequest {
+                client_ref: 9,
+                order,
+            }))
+            .await
+            .unwrap();
+        let refused = next_exec(&mut taker_replies, |r| r.client_ref == 9).await;
+        assert_eq!(
+            (refused.kind, refused.code),
+            (ExecKind::Rejected, Some(ResultCode::OrderNotFound))
+        );
+        taker_orders
+            .send(&FeedRequest::Amend(AmendRequest {
+                client_ref: 10,
+                order,
+                qty: Qty(QTY_SCALE),
+                price: Price(4_100),
+                reserved: 0,
+            }))
+            .await
+            .unwrap();
+        let refused = next_exec(&mut taker_replies, |r| r.client_ref == 10).await;
+        assert_eq!(
+            (refused.kind, refused.code),
+            (ExecKind::Rejected, Some(ResultCode::OrderNotFound))
+        );
+
+        // The taker sells 2 into the bid (buys NO at 0.60): the maker's fill and, after a
+        // cancel, the end of the order carry the order's own client_ref.
+        taker_orders
+            .send(&buy(11, market_id, no, 6_000, 2))
+            .await
+            .unwrap();
+        let fill = next_exec(&mut replies, |r| r.order == order).await;
+        assert_eq!(
+            (
+                fill.kind,
+                fill.client_ref,
+                fill.filled,
+                fill.remaining,
+                fill.last_price
+            ),
+            (
+                ExecKind::PartiallyFilled,
+                1,
+                Qty(2 * QTY_SCALE),
+                Qty(4 * QTY_SCALE),
+                Price(4_200)
+            )
+        );
+        orders
+            .send(&FeedRequest::Cancel(CancelRequest {
+                client_ref: 4,
+                order,
+            }))
+            .await
+            .unwrap();
+        let cancelled = next_exec(&mut replies, |r| r.order == order).await;
+        assert_eq!(
+            (cancelled.kind, cancelled.client_ref, cancelled.filled),
+            (ExecKind::Cancelled, 1, Qty(2 * QTY_SCALE))
+        );
+        let book = api
+            .get(&format!("/api/v1/markets/{market_path}/orderbook"))
+            .expect(200);
+        assert_eq!(book["bids"].as_array().map(Vec::len), Some(0));
+    });
+}
