@@ -406,6 +406,22 @@ async fn verify_login(state: &AppState, keys: &Keys, login: &Login) -> Result<Us
     }
 }
 
+/// Whether `key` is still live and its `user` still active (after a login).
+async fn still_allowed(state: &AppState, key: u64, user: UserId) -> Result<(), ResultCode> {
+    match state.query(Query::ApiKey(ApiKeyQuery { key })).await {
+        Ok(QueryReply::ApiKey(view)) if view.revoked_at.is_none() => {}
+        Ok(QueryReply::ApiKey(_)) => return Err(ResultCode::ApiKeyRevoked),
+        Ok(_) => return Err(ResultCode::ApiKeyNotFound),
+        Err(_) => return Err(ResultCode::Unavailable),
+    }
+    match state.query(Query::User(UserQuery { user })).await {
+        Ok(QueryReply::User(view)) if view.status == UserStatus::Active => Ok(()),
+        Ok(QueryReply::User(_)) => Err(ResultCode::AccountSuspended),
+        Ok(_) => Err(ResultCode::UserNotFound),
+        Err(_) => Err(ResultCode::Unavailable),
+    }
+}
+
 impl Session {
     async fn run(
         state: AppState,
@@ -455,6 +471,23 @@ impl Session {
         };
         // Register for events before acknowledging, so nothing after the login is missed.
         let registration = state.hub.register(Some(user));
+        // A revocation or suspension applied between the login and the registration
+        // published its event before this connection could receive it: look once more.
+        // Queries see everything applied so far; anything later reaches `registration`.
+        if let Err(code) = still_allowed(&state, login.key_id, user).await {
+            betbet_feed_client::write_frame(
+                &mut send,
+                &FeedReply::LoginRejected(FeedError {
+                    client_ref: 0,
+                    code,
+                }),
+            )
+            .await?;
+            let _ = send.finish();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            connection.close(2u32.into(), code.name().as_bytes());
+            return Ok(());
+        }
         betbet_feed_client::write_frame(
             &mut send,
             &FeedReply::LoggedIn(LoggedIn {
@@ -507,12 +540,9 @@ impl Session {
     /// Whether orders on `outcome` are in mirrored (NO) terms: a binary or scalar market's
     /// second outcome trades on the first one's book.
     async fn is_mirrored(&self, outcome: OutcomeId, market: MarketId) -> bool {
-        match crate::api::market_shape(&self.state, market).await {
-            Ok(shape) => {
-                shape.market_type != MarketType::Multiple && shape.outcomes.get(1) == Some(&outcome)
-            }
-            Err(_) => false,
-        }
+        crate::api::market_shape(&self.state, market)
+            .await
+            .is_ok_and(|shape| crate::api::shape_no_terms(&shape, outcome))
     }
 
     /// Starts reporting an order this connection placed, under the client's number for it.
@@ -619,10 +649,19 @@ impl Session {
                     })));
                     return Ok(());
                 }
-                let mut mirrors = Vec::with_capacity(quote.quotes.len());
-                for q in &quote.quotes {
-                    mirrors.push(self.is_mirrored(q.outcome, quote.market).await);
-                }
+                // One lookup for all the quotes (they share the market).
+                let shape = crate::api::market_shape(&self.state, quote.market)
+                    .await
+                    .ok();
+                let mirrors = quote
+                    .quotes
+                    .iter()
+                    .map(|q| {
+                        shape
+                            .as_ref()
+                            .is_some_and(|shape| crate::api::shape_no_terms(shape, q.outcome))
+                    })
+                    .collect();
                 (
                     Command::MassQuote(MassQuote {
                         actor: self.user,
@@ -632,10 +671,13 @@ impl Session {
                     Submission::MassQuote { quote, mirrors },
                 )
             }
+            // Market-data requests are answered inline: first everything before them.
             FeedRequest::Subscribe(market) => {
+                self.answer_all(in_flight).await?;
                 return self.subscribe(registration, market.market).await;
             }
             FeedRequest::Unsubscribe(market) => {
+                self.answer_all(in_flight).await?;
                 registration.unfollow(market.market);
                 if let Some(mut subscription) = self.subscriptions.remove(&market.market) {
                     for book in subscription.books.keys() {
@@ -645,7 +687,10 @@ impl Session {
                 }
                 return Ok(());
             }
-            FeedRequest::Snapshot(request) => return self.resync(request.book).await,
+            FeedRequest::Snapshot(request) => {
+                self.answer_all(in_flight).await?;
+                return self.resync(request.book).await;
+            }
         };
         in_flight.push_back(InFlight::Command {
             submission,
@@ -764,15 +809,26 @@ impl Session {
     }
 
     /// Sends the answers at the front of `in_flight` that are already known, in order.
+    /// (Unconstrained: tokio's cooperative budget must not make a reply that is here look
+    /// pending.)
     async fn answer_ready(
         &mut self,
         in_flight: &mut VecDeque<InFlight>,
     ) -> Result<(), SessionError> {
         while let Some(answer) = in_flight
             .front_mut()
-            .and_then(|f| f.answer().now_or_never())
+            .and_then(|f| tokio::task::unconstrained(f.answer()).now_or_never())
         {
             let entry = in_flight.pop_front().expect("the front was answered");
+            self.settle(entry, answer).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for and sends every answer in flight, in order.
+    async fn answer_all(&mut self, in_flight: &mut VecDeque<InFlight>) -> Result<(), SessionError> {
+        while let Some(mut entry) = in_flight.pop_front() {
+            let answer = entry.answer().await;
             self.settle(entry, answer).await?;
         }
         Ok(())
@@ -1047,11 +1103,13 @@ impl Session {
                 return Err(SessionError::Io("the API key was revoked".into()));
             }
             Event::UserChanged(changed) if changed.user == self.user => {
-                let active = matches!(
+                // Only a definitive answer closes the session (the engine refuses a
+                // suspended user's commands in any case).
+                let suspended = matches!(
                     self.state.query(Query::User(UserQuery { user: self.user })).await,
-                    Ok(QueryReply::User(user)) if user.status == UserStatus::Active
+                    Ok(QueryReply::User(user)) if user.status != UserStatus::Active
                 );
-                if !active {
+                if suspended {
                     self.connection.close(6u32.into(), b"account_suspended");
                     return Err(SessionError::Io("the user was suspended".into()));
                 }
@@ -1070,8 +1128,9 @@ impl Session {
         loop {
             // Every branch is cancel-safe: a frame half read stays buffered in `recv`, and a
             // reply being awaited stays at the front of `in_flight`.
+            // Unbiased: order entry and market data take turns (`answer_ready` keeps an
+            // acceptance ahead of its fills whichever branch wins).
             tokio::select! {
-                biased;
                 answer = async { in_flight.front_mut()?.answer().await }, if !in_flight.is_empty() => {
                     let entry = in_flight.pop_front().expect("the front was answered");
                     self.settle(entry, answer).await?;
@@ -1094,11 +1153,11 @@ impl Session {
                 request = recv.next::<FeedRequest>(), if in_flight.len() < FEED_PIPELINE_MAX => match request {
                     Ok(Some(request)) => self.handle(&registration, &mut in_flight, request).await?,
                     Ok(None) => {
-                        // The client finished sending: answer what it sent, then end.
-                        while let Some(mut entry) = in_flight.pop_front() {
-                            let answer = entry.answer().await;
-                            self.settle(entry, answer).await?;
-                        }
+                        // The client finished sending: answer what it sent, and let the
+                        // answers reach it before the connection goes.
+                        self.answer_all(&mut in_flight).await?;
+                        let _ = self.send.finish();
+                        let _ = tokio::time::timeout(LOGIN_TIMEOUT, self.send.stopped()).await;
                         return Ok(());
                     }
                     Err(error) => {

@@ -599,13 +599,15 @@ fn a_key_shares_one_request_budget_across_its_connections() {
     });
 }
 
-/// The `client_ref` of a reply to a request (`None` for a pong), and the request's order.
-fn reply_ref(reply: &FeedReply) -> (Option<u64>, Option<ExecKind>) {
+/// A reply's `client_ref` (none for a pong or a subscription) and what it is.
+fn reply_ref(reply: &FeedReply) -> (Option<u64>, &'static str) {
     match reply {
-        FeedReply::Exec(report) => (Some(report.client_ref), Some(report.kind)),
-        FeedReply::Error(error) => (Some(error.client_ref), None),
-        FeedReply::MassQuote(ack) => (Some(ack.client_ref), None),
-        _ => (None, None),
+        FeedReply::Exec(report) => (Some(report.client_ref), report.kind.as_str()),
+        FeedReply::Error(error) => (Some(error.client_ref), "error"),
+        FeedReply::MassQuote(ack) => (Some(ack.client_ref), "mass_quote"),
+        FeedReply::Pong(_) => (None, "pong"),
+        FeedReply::Subscribed(_) => (None, "subscribed"),
+        _ => (None, "other"),
     }
 }
 
@@ -629,8 +631,8 @@ fn a_burst_of_requests_is_answered_in_order_with_fills_after_acceptances() {
                 .await
                 .unwrap();
         let (mut orders, mut replies) = maker_client.order_entry();
-        // 30 resting bids at 0.30–0.59 sent back to back, with a ping and an invalid order
-        // among them: every answer comes back in the order of the requests.
+        // 30 resting bids at 0.30–0.59 sent back to back, with a ping, a subscription and an
+        // invalid order among them: every answer comes back in the order of the requests.
         let mut expected = Vec::new();
         for i in 1..=30u64 {
             let mut request = buy(i, market_id, yes, 2_900 + 100 * i as u32, 1);
@@ -641,20 +643,20 @@ fn a_burst_of_requests_is_answered_in_order_with_fills_after_acceptances() {
                 }
             }
             orders.send(&request).await.unwrap();
-            expected.push((
-                Some(i),
-                Some(if i == 15 {
-                    ExecKind::Rejected
-                } else {
-                    ExecKind::Accepted
-                }),
-            ));
+            expected.push((Some(i), if i == 15 { "rejected" } else { "accepted" }));
             if i == 10 {
                 orders
                     .send(&FeedRequest::Ping(FeedPing { nonce: 7 }))
                     .await
                     .unwrap();
-                expected.push((None, None));
+                expected.push((None, "pong"));
+            }
+            if i == 20 {
+                orders
+                    .send(&FeedRequest::Subscribe(MarketRequest { market: market_id }))
+                    .await
+                    .unwrap();
+                expected.push((None, "subscribed"));
             }
         }
         let mut answered = Vec::new();

@@ -637,7 +637,9 @@ fn no_terms(market: &MarketView, outcome: OutcomeId) -> bool {
         && market.outcomes.get(1).is_some_and(|o| o.id == outcome)
 }
 
-fn shape_no_terms(market: &MarketShape, outcome: OutcomeId) -> bool {
+/// Whether orders on `outcome` are in mirrored (NO) terms: a binary or scalar market's
+/// second outcome trades on the first one's book.
+pub fn shape_no_terms(market: &MarketShape, outcome: OutcomeId) -> bool {
     market.market_type != MarketType::Multiple && market.outcomes.get(1) == Some(&outcome)
 }
 

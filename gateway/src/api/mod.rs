@@ -9,7 +9,7 @@ mod auth;
 mod keys;
 mod markets;
 
-pub use markets::{MarketShape, market_shape};
+pub use markets::{MarketShape, market_shape, shape_no_terms};
 mod system;
 mod users;
 mod wallet;
