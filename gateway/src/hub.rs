@@ -211,11 +211,47 @@ impl Hub {
         }
     }
 
-    /// Marks every connection as lagging (the dispatcher itself missed batches).
+    /// Marks every connection as lagging (the dispatcher itself missed batches) and drops
+    /// their queues, so even an idle connection wakes at once and closes; a connection
+    /// must not carry on after missing events (a revocation among them, say).
     pub fn lag_all(&self) {
-        let routes = self.routes.lock().expect("hub lock");
-        for connection in routes.connections.values() {
+        let mut routes = self.routes.lock().expect("hub lock");
+        for (_, connection) in routes.connections.drain() {
             connection.lagging.store(true, Ordering::Release);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dispatcher_lag_wakes_and_ends_every_connection() {
+        let hub = Arc::new(Hub::default());
+        let mut idle = hub.register(None);
+        let mut user = hub.register(Some(UserId(7)));
+        hub.lag_all();
+        for registration in [&mut idle, &mut user] {
+            assert!(registration.is_lagging());
+            // Without the queue's sender, an idle connection does not wait for a batch.
+            let woken =
+                tokio::time::timeout(std::time::Duration::from_secs(1), registration.queue.recv())
+                    .await;
+            assert!(matches!(woken, Ok(None)), "an idle connection must wake");
+        }
+        // A connection registered afterwards is served as usual.
+        let mut fresh = hub.register(Some(UserId(7)));
+        hub.dispatch(&Arc::new(EventBatch {
+            seqs: vec![1],
+            events: vec![Event::UserChanged(betbet_protocol::event::UserChanged {
+                user: UserId(7),
+            })],
+        }));
+        assert!(!fresh.is_lagging());
+        assert_eq!(
+            fresh.queue.recv().await.map(|d| d.seqs.clone()),
+            Some(vec![1])
+        );
     }
 }
