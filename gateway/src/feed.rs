@@ -53,6 +53,25 @@ pub const FEED_CONNECTIONS_PER_KEY_MAX: usize = 8;
 /// Orders tracked per connection for execution reports (open orders are bounded by the
 /// engine's per-user limit; this bounds the map regardless).
 const TRACKED_ORDERS_MAX: usize = 100_000;
+/// Longest a write may wait for the client to read (QUIC flow control). A client that stops
+/// reading its replies or market data is disconnected instead of holding its session.
+pub const FEED_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Writes one frame to a session's stream within [`FEED_WRITE_TIMEOUT`].
+async fn write_timed<T: betbet_protocol::codec::Encode>(
+    stream: &mut quinn::SendStream,
+    message: &T,
+) -> Result<(), SessionError> {
+    match tokio::time::timeout(
+        FEED_WRITE_TIMEOUT,
+        betbet_feed_client::write_frame(stream, message),
+    )
+    .await
+    {
+        Ok(written) => Ok(written?),
+        Err(_) => Err(SessionError::Io("the client stopped reading".into())),
+    }
+}
 
 struct KeyBudget {
     tokens: f64,
@@ -514,7 +533,7 @@ impl Session {
     }
 
     async fn reply(&mut self, reply: FeedReply) -> Result<(), SessionError> {
-        Ok(betbet_feed_client::write_frame(&mut self.send, &reply).await?)
+        write_timed(&mut self.send, &reply).await
     }
 
     async fn reject(
@@ -908,7 +927,7 @@ impl Session {
         let mut books = HashMap::new();
         let mut levels = HashMap::new();
         for book in &data.books {
-            betbet_feed_client::write_frame(&mut stream, &FeedData::Snapshot(book.clone())).await?;
+            write_timed(&mut stream, &FeedData::Snapshot(book.clone())).await?;
             books.insert(book.book, book.seq);
             if self.config.datagrams {
                 levels.insert(book.book, Levels::of(book));
@@ -964,8 +983,7 @@ impl Session {
         if self.config.datagrams {
             subscription.levels.insert(book, Levels::of(&snapshot));
         }
-        betbet_feed_client::write_frame(&mut subscription.stream, &FeedData::Snapshot(snapshot))
-            .await?;
+        write_timed(&mut subscription.stream, &FeedData::Snapshot(snapshot)).await?;
         Ok(())
     }
 
@@ -982,11 +1000,7 @@ impl Session {
                     && delta.seq > *last
                 {
                     *last = delta.seq;
-                    betbet_feed_client::write_frame(
-                        &mut subscription.stream,
-                        &FeedData::Delta(*delta),
-                    )
-                    .await?;
+                    write_timed(&mut subscription.stream, &FeedData::Delta(*delta)).await?;
                     if let Some(levels) = subscription.levels.get_mut(&delta.book) {
                         levels.apply(delta);
                         let top = FeedData::Top(levels.top(delta.book, delta.seq));
@@ -1003,11 +1017,7 @@ impl Session {
                     && trade.seq > *last
                 {
                     *last = trade.seq;
-                    betbet_feed_client::write_frame(
-                        &mut subscription.stream,
-                        &FeedData::Trade(*trade),
-                    )
-                    .await?;
+                    write_timed(&mut subscription.stream, &FeedData::Trade(*trade)).await?;
                 }
                 for (order, user) in [
                     (trade.taker_order, trade.taker_user),

@@ -505,3 +505,71 @@ fn websocket_orders_use_the_same_rules_as_rest() {
         other => panic!("expected a 404 handshake, got {:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn a_websocket_client_that_stops_reading_is_dropped_without_slowing_others() {
+    // (The harness's request budgets are high enough that only the reading matters.)
+    let server = Server::start(&[]);
+    let anon = server.api();
+    let (creator, _) = funded(&anon, "ws_slow_creator", "10");
+    let market = create_market(&creator, "binary", &[]);
+    let url = format!(
+        "ws://127.0.0.1:{}/ws/markets/{}",
+        server.port,
+        market["id"].as_str().unwrap()
+    );
+    // The stalled client floods pings carrying 8 KiB request ids and never reads: the
+    // pongs fill both sockets' buffers, then the server can write no more.
+    let (stalled_tx, stalled) = std::sync::mpsc::channel();
+    {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let (mut socket, _) = tungstenite::connect(url).expect("ws connect");
+            let ping =
+                json!({"type": "ping", "request_id": "x".repeat(8 * 1024), "data": {}}).to_string();
+            for sent in 0..100_000u32 {
+                if socket
+                    .send(tungstenite::Message::Text(ping.clone().into()))
+                    .is_err()
+                {
+                    let _ = stalled_tx.send(sent);
+                    return;
+                }
+            }
+        });
+    }
+    // Meanwhile another client is answered at once, every time.
+    let (mut other, _) = tungstenite::connect(&url).expect("ws connect");
+    for round in 0..20 {
+        let asked = std::time::Instant::now();
+        other
+            .send(tungstenite::Message::Text(
+                json!({"type": "ping", "request_id": round, "data": {}})
+                    .to_string()
+                    .into(),
+            ))
+            .unwrap();
+        let mut answered = false;
+        while !answered {
+            // Well under the write timeout (5 s) that would free a server stuck on the
+            // stalled client: this client must not be waiting for that.
+            assert!(
+                asked.elapsed() < Duration::from_secs(4),
+                "the other client waited for the stalled one"
+            );
+            read_until(&mut other, Duration::from_millis(100), |m| {
+                answered |= m["type"] == "pong" && m["request_id"] == round;
+            });
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // The server dropped the stalled client (its writes had waited past the timeout), which
+    // shows as a failed send on the client's side.
+    let sent = stalled
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the stalled client was never disconnected");
+    assert!(
+        sent > 100,
+        "the stall needs full buffers first: {sent} sent"
+    );
+}

@@ -10,9 +10,11 @@
 //! same rules and error codes as REST.
 //!
 //! Messages are JSON envelopes `{"type", "request_id"?, "seq"?, "data"}`. Limits: message size,
-//! subscriptions per connection, requests in flight, a request rate; events reach a
-//! connection through a bounded broadcast buffer, and a connection that falls behind it is
-//! closed with a reason — it never slows the core or anyone else. The server pings every
+//! subscriptions per connection, requests in flight, a request rate (every client message,
+//! pings and subscriptions included); events reach a connection through a bounded queue from
+//! the hub, and a connection that falls behind it is closed with a reason; one that stops
+//! reading altogether is dropped after [`WS_WRITE_TIMEOUT`] — it never slows the core or
+//! anyone else. The server pings every
 //! [`PING_INTERVAL`] and closes a connection silent for [`IDLE_TIMEOUT`].
 
 use super::markets::{self, OrderBody};
@@ -53,6 +55,10 @@ pub const WS_IN_FLIGHT_MAX: usize = 256;
 /// hundred bytes; a longer one (up to [`WS_MESSAGE_MAX`]) still arrives, over several reads.
 pub const WS_READ_BUFFER_BYTES: usize = 4 * 1024;
 pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// Longest a write may wait for the client to read. A client that stops reading fills the
+/// socket's buffers; it is then dropped instead of holding its task (and its hub queue,
+/// which the hub stops filling once it is full) for as long as the TCP connection lives.
+pub const WS_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn routes() -> Router<AppState> {
@@ -460,12 +466,26 @@ async fn handle_request(
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.to_owned().into(),
-        })))
-        .await;
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.to_owned().into(),
+    }));
+    write(socket, [frame]).await;
+}
+
+/// Sends `messages` with one flush (one write system call); false when the client is gone
+/// or has not read for [`WS_WRITE_TIMEOUT`] — the connection must then end.
+async fn write(socket: &mut WebSocket, messages: impl IntoIterator<Item = Message>) -> bool {
+    let writing = async {
+        for message in messages {
+            socket.feed(message).await?;
+        }
+        socket.flush().await
+    };
+    matches!(
+        tokio::time::timeout(WS_WRITE_TIMEOUT, writing).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Option<AuthUser>) {
@@ -504,14 +524,14 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
     let mut in_flight = 0usize;
     match connection.follow(&registration, market).await {
         Ok(snapshot) => {
-            if socket.send(snapshot).await.is_err() {
+            if !write(&mut socket, [snapshot]).await {
                 worker.abort();
                 state.metrics.ws_connected(-1);
                 return;
             }
         }
         Err(error) => {
-            let _ = socket.send(error_message(None, &error)).await;
+            write(&mut socket, [error_message(None, &error)]).await;
             close(&mut socket, 1011, "snapshot unavailable").await;
             worker.abort();
             state.metrics.ws_connected(-1);
@@ -538,19 +558,14 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                     connection.route(event, public, &mut out);
                 }
                 // One flush (one write system call) per batch, not one per message.
-                for message in out.drain(..) {
-                    if socket.feed(message).await.is_err() {
-                        break 'session;
-                    }
-                }
-                if socket.flush().await.is_err() {
+                if !write(&mut socket, out.drain(..)).await {
                     break 'session;
                 }
             }
             answer = answers.recv() => {
                 in_flight -= 1;
                 if let Some(answer) = answer
-                    && socket.send(answer).await.is_err()
+                    && !write(&mut socket, [answer]).await
                 {
                     break;
                 }
@@ -561,7 +576,9 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                 let text = match message {
                     Message::Text(text) => text,
                     Message::Binary(_) => {
-                        let _ = socket.send(error_message(None, &ApiError::bad_request("send JSON text messages"))).await;
+                        if !write(&mut socket, [error_message(None, &ApiError::bad_request("send JSON text messages"))]).await {
+                            break;
+                        }
                         continue;
                     }
                     Message::Close(_) => break,
@@ -571,11 +588,16 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                 let request = match parsed {
                     Ok(request) => request,
                     Err(error) => {
-                        let _ = socket.send(error_message(None, &ApiError::bad_request(error.to_string()))).await;
+                        if !write(&mut socket, [error_message(None, &ApiError::bad_request(error.to_string()))]).await {
+                            break;
+                        }
                         continue;
                     }
                 };
                 let reply = match request.kind.as_str() {
+                    // Every message spends the connection's request budget: a subscription
+                    // costs a snapshot from the core, and even a ping costs a reply.
+                    _ if !connection.allow_request() => Some(error_message(request.request_id.as_ref(), &ApiError::rate_limited(1))),
                     "ping" => Some(envelope("pong", request.request_id.as_ref(), None, json!({}))),
                     "subscribe" | "unsubscribe" => {
                         let target = request.data.get("market_id").and_then(Value::as_str).map(markets::parse_market);
@@ -606,7 +628,6 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                             }
                         })
                     }
-                    _ if !connection.allow_request() => Some(error_message(request.request_id.as_ref(), &ApiError::rate_limited(1))),
                     _ if in_flight >= WS_IN_FLIGHT_MAX => Some(error_message(
                         request.request_id.as_ref(),
                         &ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_in_flight", format!("at most {WS_IN_FLIGHT_MAX} requests in flight")),
@@ -615,7 +636,9 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                         if let Some(user) = connection.user {
                             // The per-user REST limit applies to socket requests too.
                             if state.limiter.check(Client::User(user.user.0), RouteClass::Trading, 1).is_err() {
-                                let _ = socket.send(error_message(request.request_id.as_ref(), &ApiError::rate_limited(1))).await;
+                                if !write(&mut socket, [error_message(request.request_id.as_ref(), &ApiError::rate_limited(1))]).await {
+                                    break;
+                                }
                                 continue;
                             }
                         }
@@ -631,7 +654,7 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                     }
                 };
                 if let Some(reply) = reply
-                    && socket.send(reply).await.is_err()
+                    && !write(&mut socket, [reply]).await
                 {
                     break;
                 }
@@ -641,7 +664,7 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                     close(&mut socket, 1001, "idle timeout").await;
                     break;
                 }
-                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                if !write(&mut socket, [Message::Ping(Vec::new().into())]).await {
                     break;
                 }
             }
