@@ -11,8 +11,10 @@
 //! connection reports every order of its user (orders it placed carry their `client_ref`).
 //! A connection's requests are pipelined: each is queued at the core as soon as it is read
 //! (up to [`FEED_PIPELINE_MAX`] waiting), and answered in the order they came; rejections
-//! come back with the engine's result code. A connection whose client stops reading falls behind the event stream and is
-//! closed; it never slows the core.
+//! come back with the engine's result code. A connection may ask for cancel on disconnect:
+//! when it ends, however it ends, every order it placed is cancelled. A connection whose
+//! client stops reading falls behind the event stream, or times out writing, and is closed;
+//! it never slows the core.
 
 use crate::auth::Keys;
 use crate::core::CommandReply;
@@ -313,6 +315,9 @@ struct Tracked {
     filled: u64,
     /// Prices in the order's own terms are YES prices mirrored for a binary NO outcome.
     mirror: bool,
+    /// Placed by this connection (not elsewhere by the same user): cancel on disconnect
+    /// cancels these.
+    own: bool,
 }
 
 /// A book's level 2 (price → quantity per side), kept only to send top of book.
@@ -380,6 +385,8 @@ struct Session {
     subscriptions: HashMap<MarketId, Subscription>,
     book_market: HashMap<OutcomeId, MarketId>,
     budget: BudgetGuard,
+    /// Cancel this connection's orders when it ends (the client asked for it).
+    cancel_on_disconnect: bool,
 }
 
 fn now() -> Timestamp {
@@ -528,6 +535,7 @@ impl Session {
             tracked: HashMap::new(),
             subscriptions: HashMap::new(),
             book_market: HashMap::new(),
+            cancel_on_disconnect: false,
         };
         session.serve(recv, registration).await
     }
@@ -565,7 +573,7 @@ impl Session {
     }
 
     /// Starts reporting an order this connection placed, under the client's number for it.
-    fn track(&mut self, order: OrderId, client_ref: u64, qty: Qty, mirror: bool) {
+    fn track(&mut self, order: OrderId, client_ref: u64, qty: Qty, mirror: bool, own: bool) {
         if self.tracked.len() < TRACKED_ORDERS_MAX {
             self.tracked.insert(
                 order,
@@ -574,6 +582,7 @@ impl Session {
                     qty: qty.0,
                     filled: 0,
                     mirror,
+                    own,
                 },
             );
         }
@@ -612,6 +621,11 @@ impl Session {
             }
             FeedRequest::Ping(ping) => {
                 in_flight.push_back(InFlight::Ready(FeedReply::Pong(ping)));
+                return Ok(());
+            }
+            FeedRequest::CancelOnDisconnect(setting) => {
+                self.cancel_on_disconnect = setting.enabled;
+                in_flight.push_back(InFlight::Ready(FeedReply::CancelOnDisconnect(setting)));
                 return Ok(());
             }
             FeedRequest::NewOrder(order) => (
@@ -735,7 +749,7 @@ impl Session {
                             .reject(order.client_ref, OrderId(0), ResultCode::InvalidRequest)
                             .await;
                     };
-                    self.track(report.order, order.client_ref, order.qty, mirror);
+                    self.track(report.order, order.client_ref, order.qty, mirror, true);
                     self.exec(ExecReport {
                         client_ref: order.client_ref,
                         order: report.order,
@@ -803,7 +817,7 @@ impl Session {
                                 .map(move |qty| (qty, mirror))
                         });
                         for (&order, (qty, mirror)) in quotes.orders.iter().zip(legs) {
-                            self.track(order, quote.client_ref, qty, mirror);
+                            self.track(order, quote.client_ref, qty, mirror, true);
                         }
                         MassQuoteAck {
                             client_ref: quote.client_ref,
@@ -1067,7 +1081,7 @@ impl Session {
                 if accepted.user == self.user && !self.tracked.contains_key(&accepted.order) =>
             {
                 let mirror = self.is_mirrored(accepted.outcome, accepted.market).await;
-                self.track(accepted.order, 0, accepted.qty, mirror);
+                self.track(accepted.order, 0, accepted.qty, mirror, false);
                 self.exec(ExecReport {
                     client_ref: 0,
                     order: accepted.order,
@@ -1131,10 +1145,78 @@ impl Session {
 
     async fn serve(
         &mut self,
-        mut recv: FrameReader,
+        recv: FrameReader,
         mut registration: Registration,
     ) -> Result<(), SessionError> {
         let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(FEED_PIPELINE_MAX);
+        let ended = self
+            .serve_requests(recv, &mut registration, &mut in_flight)
+            .await;
+        if self.cancel_on_disconnect {
+            self.cancel_own_orders(in_flight).await;
+        }
+        ended
+    }
+
+    /// Cancel on disconnect: cancels every order this connection placed that may still
+    /// rest — those it reported and those whose answers it never got to send.
+    async fn cancel_own_orders(&mut self, in_flight: VecDeque<InFlight>) {
+        let mut orders: Vec<OrderId> = self
+            .tracked
+            .iter()
+            .filter(|(_, tracked)| tracked.own)
+            .map(|(&order, _)| order)
+            .collect();
+        for entry in in_flight {
+            let InFlight::Command {
+                submission: Submission::NewOrder { .. } | Submission::MassQuote { .. },
+                reply,
+            } = entry
+            else {
+                continue;
+            };
+            match reply.await.map(|outcome| outcome.response) {
+                Ok(Response::Accepted(Reply::Order(report))) => orders.push(report.order),
+                Ok(Response::Accepted(Reply::Quotes(quotes))) => orders.extend(quotes.orders),
+                _ => {}
+            }
+        }
+        // Queued a chunk at a time (the core's queue is bounded), each chunk in order.
+        let mut cancelled = 0;
+        for chunk in orders.chunks(CANCEL_ON_DISCONNECT_CHUNK) {
+            let replies: Vec<CommandReply> = chunk
+                .iter()
+                .map(|&order| {
+                    self.state.core.submit(Command::CancelOrder(CancelOrder {
+                        actor: self.user,
+                        order,
+                    }))
+                })
+                .collect();
+            for reply in replies {
+                if let Ok(CommandOutcome {
+                    response: Response::Accepted(_),
+                    ..
+                }) = reply.await
+                {
+                    cancelled += 1;
+                }
+            }
+        }
+        tracing::info!(
+            user = %self.user.public(),
+            key = self.key,
+            cancelled,
+            "cancel on disconnect"
+        );
+    }
+
+    async fn serve_requests(
+        &mut self,
+        mut recv: FrameReader,
+        registration: &mut Registration,
+        in_flight: &mut VecDeque<InFlight>,
+    ) -> Result<(), SessionError> {
         loop {
             // Every branch is cancel-safe: a frame half read stays buffered in `recv`, and a
             // reply being awaited stays at the front of `in_flight`.
@@ -1155,17 +1237,17 @@ impl Session {
                     // events, so the answers to this connection's commands in `batch` are
                     // here already: send them first, tracking their orders, so the fills
                     // and cancels below find their `client_ref` and follow the acceptance.
-                    self.answer_ready(&mut in_flight).await?;
+                    self.answer_ready(in_flight).await?;
                     for event in &batch.events {
                         self.route(event).await?;
                     }
                 }
                 request = recv.next::<FeedRequest>(), if in_flight.len() < FEED_PIPELINE_MAX => match request {
-                    Ok(Some(request)) => self.handle(&registration, &mut in_flight, request).await?,
+                    Ok(Some(request)) => self.handle(registration, in_flight, request).await?,
                     Ok(None) => {
                         // The client finished sending: answer what it sent, and let the
                         // answers reach it before the connection goes.
-                        self.answer_all(&mut in_flight).await?;
+                        self.answer_all(in_flight).await?;
                         let _ = self.send.finish();
                         let _ = tokio::time::timeout(LOGIN_TIMEOUT, self.send.stopped()).await;
                         return Ok(());
@@ -1185,6 +1267,8 @@ impl Session {
 /// order and answered in order, so a burst costs about one group commit rather than one
 /// each; with the pipeline full the connection is not read (QUIC flow control pushes back).
 pub const FEED_PIPELINE_MAX: usize = 256;
+/// Cancels queued at the core at once by cancel on disconnect.
+const CANCEL_ON_DISCONNECT_CHUNK: usize = 1_024;
 
 /// A request waiting for its turn to be answered.
 enum InFlight {

@@ -133,6 +133,17 @@ wire_struct! {
     }
 }
 
+wire_struct! {
+    #[fixed(9)]
+    /// Asks (`enabled`) that every order this connection placed be cancelled when the
+    /// connection ends, however it ends; echoed back as the acknowledgement. Off by default.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CancelOnDisconnect {
+        pub client_ref: u64,
+        pub enabled: bool,
+    }
+}
+
 wire_enum! {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum FeedRequest {
@@ -146,6 +157,7 @@ wire_enum! {
         Unsubscribe(MarketRequest) = 8,
         Snapshot(SnapshotRequest) = 9,
         Ping(FeedPing) = 10,
+        CancelOnDisconnect(CancelOnDisconnect) = 11,
     }
 }
 
@@ -223,6 +235,7 @@ wire_enum! {
         Subscribed(Subscribed) = 5,
         Error(FeedError) = 6,
         Pong(FeedPing) = 7,
+        CancelOnDisconnect(CancelOnDisconnect) = 8,
     }
 }
 

@@ -855,3 +855,89 @@ fn amends_fills_and_cancels_report_under_the_orders_client_ref_and_only_its_owne
         assert_eq!(book["bids"].as_array().map(Vec::len), Some(0));
     });
 }
+
+#[test]
+fn cancel_on_disconnect_cancels_only_that_connections_orders() {
+    let (server, addr) = start();
+    let api = server.api();
+    let (maker, _) = funded(&api, "cod_maker", "1000");
+    let (market, market_id, yes) = binary_market(&maker, "Cancel on disconnect");
+    let market_path = market["id"].as_str().unwrap().to_owned();
+    let (key, secret, _) = new_key(&maker);
+    let resting = |client_ref, price| {
+        let mut request = buy(client_ref, market_id, yes, price, 1);
+        if let FeedRequest::NewOrder(order) = &mut request {
+            order.time_in_force = TimeInForce::Gtc;
+        }
+        request
+    };
+    let bid_prices = || -> Vec<String> {
+        let book = api
+            .get(&format!("/api/v1/markets/{market_path}/orderbook"))
+            .expect(200);
+        book["bids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|level| level["price"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    runtime().block_on(async {
+        // Connection A asks for cancel on disconnect and rests two bids; B, of the same key
+        // and user, rests one without asking.
+        let (a, _) = FeedClient::connect(&config(&server, addr, key, &secret))
+            .await
+            .unwrap();
+        let (mut a_orders, mut a_replies) = a.order_entry();
+        a_orders
+            .send(&FeedRequest::CancelOnDisconnect(CancelOnDisconnect {
+                client_ref: 1,
+                enabled: true,
+            }))
+            .await
+            .unwrap();
+        assert_eq!(
+            next_reply(&mut a_replies).await,
+            FeedReply::CancelOnDisconnect(CancelOnDisconnect {
+                client_ref: 1,
+                enabled: true
+            })
+        );
+        for (client_ref, price) in [(2, 4_000), (3, 4_100)] {
+            a_orders.send(&resting(client_ref, price)).await.unwrap();
+            let accepted = next_exec(&mut a_replies, |r| r.client_ref == client_ref).await;
+            assert_eq!(accepted.kind, ExecKind::Accepted);
+        }
+        let (b, _) = FeedClient::connect(&config(&server, addr, key, &secret))
+            .await
+            .unwrap();
+        let (mut b_orders, mut b_replies) = b.order_entry();
+        b_orders.send(&resting(7, 3_900)).await.unwrap();
+        assert_eq!(
+            next_exec(&mut b_replies, |r| r.client_ref == 7).await.kind,
+            ExecKind::Accepted
+        );
+        assert_eq!(bid_prices().len(), 3);
+
+        // A goes away without a word: its two bids are cancelled, B's stays.
+        drop((a_orders, a_replies));
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while bid_prices().len() != 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "A's orders still rest: {:?}",
+                bid_prices()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = bid_prices();
+        assert_eq!(left.len(), 1);
+        assert_amount(&serde_json::json!(left[0]), "0.39");
+        // B sees the cancellations of its user's orders (placed elsewhere: client_ref 0).
+        for _ in 0..2 {
+            let cancelled = next_exec(&mut b_replies, |r| r.kind == ExecKind::Cancelled).await;
+            assert_eq!(cancelled.client_ref, 0);
+        }
+        drop((b_orders, b_replies));
+    });
+}

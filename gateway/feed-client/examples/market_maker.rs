@@ -14,7 +14,8 @@
 
 use betbet_feed_client::{FeedClient, FeedConfig, Trust, parse_fingerprint};
 use betbet_protocol::feed::{
-    ExecKind, FeedData, FeedReply, FeedRequest, MarketRequest, MassQuoteRequest, Quote,
+    CancelOnDisconnect, ExecKind, FeedData, FeedReply, FeedRequest, MarketRequest,
+    MassQuoteRequest, Quote,
 };
 use betbet_protocol::types::{MarketId, OutcomeId, PRICE_SCALE, Price, QTY_SCALE, Qty};
 use std::collections::HashMap;
@@ -120,6 +121,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("logged in as user {}", logged_in.user);
     let (mut orders, mut replies) = client.order_entry();
     let market = MarketId(args.market);
+    // A bot that loses its connection must not leave stale quotes resting.
+    orders
+        .send(&FeedRequest::CancelOnDisconnect(CancelOnDisconnect {
+            client_ref: 0,
+            enabled: true,
+        }))
+        .await?;
     orders
         .send(&FeedRequest::Subscribe(MarketRequest { market }))
         .await?;
