@@ -64,12 +64,13 @@ async fn write_timed<T: betbet_protocol::codec::Encode>(
     stream: &mut quinn::SendStream,
     message: &T,
 ) -> Result<(), SessionError> {
-    match tokio::time::timeout(
-        FEED_WRITE_TIMEOUT,
-        betbet_feed_client::write_frame(stream, message),
-    )
-    .await
-    {
+    let mut writing = std::pin::pin!(betbet_feed_client::write_frame(stream, message));
+    // Nearly every write fits the flow-control window and completes at once: only one that
+    // has to wait gets a timer.
+    if let Some(written) = writing.as_mut().now_or_never() {
+        return Ok(written?);
+    }
+    match tokio::time::timeout(FEED_WRITE_TIMEOUT, writing).await {
         Ok(written) => Ok(written?),
         Err(_) => Err(SessionError::Io("the client stopped reading".into())),
     }

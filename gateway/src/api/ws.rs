@@ -476,12 +476,16 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 /// Sends `messages` with one flush (one write system call); false when the client is gone
 /// or has not read for [`WS_WRITE_TIMEOUT`] — the connection must then end.
 async fn write(socket: &mut WebSocket, messages: impl IntoIterator<Item = Message>) -> bool {
-    let writing = async {
+    let mut writing = std::pin::pin!(async {
         for message in messages {
             socket.feed(message).await?;
         }
         socket.flush().await
-    };
+    });
+    // Nearly every write completes at once: only one that has to wait gets a timer.
+    if let Some(written) = futures_util::FutureExt::now_or_never(writing.as_mut()) {
+        return written.is_ok();
+    }
     matches!(
         tokio::time::timeout(WS_WRITE_TIMEOUT, writing).await,
         Ok(Ok(()))
