@@ -433,6 +433,26 @@ async fn verify_login(state: &AppState, keys: &Keys, login: &Login) -> Result<Us
     }
 }
 
+/// Answers a login with its refusal, lets the answer reach the client, and closes.
+async fn refuse_login(
+    mut send: quinn::SendStream,
+    connection: &quinn::Connection,
+    code: ResultCode,
+) -> Result<(), SessionError> {
+    betbet_feed_client::write_frame(
+        &mut send,
+        &FeedReply::LoginRejected(FeedError {
+            client_ref: 0,
+            code,
+        }),
+    )
+    .await?;
+    let _ = send.finish();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    connection.close(2u32.into(), code.name().as_bytes());
+    Ok(())
+}
+
 /// Whether `key` is still live and its `user` still active (after a login).
 async fn still_allowed(state: &AppState, key: u64, user: UserId) -> Result<(), ResultCode> {
     match state.query(Query::ApiKey(ApiKeyQuery { key })).await {
@@ -482,18 +502,7 @@ impl Session {
         let (user, budget) = match budget {
             Ok(joined) => joined,
             Err(code) => {
-                betbet_feed_client::write_frame(
-                    &mut send,
-                    &FeedReply::LoginRejected(FeedError {
-                        client_ref: 0,
-                        code,
-                    }),
-                )
-                .await?;
-                let _ = send.finish();
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                connection.close(2u32.into(), code.name().as_bytes());
-                return Ok(());
+                return refuse_login(send, &connection, code).await;
             }
         };
         // Register for events before acknowledging, so nothing after the login is missed.
@@ -502,18 +511,7 @@ impl Session {
         // published its event before this connection could receive it: look once more.
         // Queries see everything applied so far; anything later reaches `registration`.
         if let Err(code) = still_allowed(&state, login.key_id, user).await {
-            betbet_feed_client::write_frame(
-                &mut send,
-                &FeedReply::LoginRejected(FeedError {
-                    client_ref: 0,
-                    code,
-                }),
-            )
-            .await?;
-            let _ = send.finish();
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            connection.close(2u32.into(), code.name().as_bytes());
-            return Ok(());
+            return refuse_login(send, &connection, code).await;
         }
         betbet_feed_client::write_frame(
             &mut send,

@@ -111,6 +111,23 @@ fn binary_market(api: &Api, title: &str) -> (Value, MarketId, OutcomeId) {
     (market, id, yes)
 }
 
+/// A binary market's NO outcome.
+fn second_outcome(market: &Value) -> OutcomeId {
+    OutcomeId(
+        market["outcomes"][1]["id"].as_str().unwrap()[4..]
+            .parse()
+            .unwrap(),
+    )
+}
+
+/// `request` (a new order) resting until cancelled.
+fn gtc(mut request: FeedRequest) -> FeedRequest {
+    if let FeedRequest::NewOrder(order) = &mut request {
+        order.time_in_force = TimeInForce::Gtc;
+    }
+    request
+}
+
 #[test]
 fn logins_are_signed_fresh_unreplayed_and_revocable() {
     let (server, addr) = start();
@@ -618,11 +635,7 @@ fn a_burst_of_requests_is_answered_in_order_with_fills_after_acceptances() {
     let (maker, _) = funded(&api, "burst_maker", "1000");
     let (taker, _) = funded(&api, "burst_taker", "1000");
     let (market, market_id, yes) = binary_market(&maker, "Burst market");
-    let no = OutcomeId(
-        market["outcomes"][1]["id"].as_str().unwrap()[4..]
-            .parse()
-            .unwrap(),
-    );
+    let no = second_outcome(&market);
     let (maker_key, maker_secret, _) = new_key(&maker);
     let (taker_key, taker_secret, _) = new_key(&taker);
     runtime().block_on(async {
@@ -635,12 +648,11 @@ fn a_burst_of_requests_is_answered_in_order_with_fills_after_acceptances() {
         // invalid order among them: every answer comes back in the order of the requests.
         let mut expected = Vec::new();
         for i in 1..=30u64 {
-            let mut request = buy(i, market_id, yes, 2_900 + 100 * i as u32, 1);
-            if let FeedRequest::NewOrder(order) = &mut request {
-                order.time_in_force = TimeInForce::Gtc;
-                if i == 15 {
-                    order.price = Price(0);
-                }
+            let mut request = gtc(buy(i, market_id, yes, 2_900 + 100 * i as u32, 1));
+            if let FeedRequest::NewOrder(order) = &mut request
+                && i == 15
+            {
+                order.price = Price(0);
             }
             orders.send(&request).await.unwrap();
             expected.push((Some(i), if i == 15 { "rejected" } else { "accepted" }));
@@ -729,11 +741,7 @@ fn amends_fills_and_cancels_report_under_the_orders_client_ref_and_only_its_owne
     let (taker, _) = funded(&api, "amend_taker", "1000");
     let (market, market_id, yes) = binary_market(&maker, "Amend market");
     let market_path = market["id"].as_str().unwrap().to_owned();
-    let no = OutcomeId(
-        market["outcomes"][1]["id"].as_str().unwrap()[4..]
-            .parse()
-            .unwrap(),
-    );
+    let no = second_outcome(&market);
     let (maker_key, maker_secret, _) = new_key(&maker);
     let (taker_key, taker_secret, _) = new_key(&taker);
     runtime().block_on(async {
@@ -742,10 +750,7 @@ fn amends_fills_and_cancels_report_under_the_orders_client_ref_and_only_its_owne
                 .await
                 .unwrap();
         let (mut orders, mut replies) = maker_client.order_entry();
-        let mut bid = buy(1, market_id, yes, 4_000, 10);
-        if let FeedRequest::NewOrder(order) = &mut bid {
-            order.time_in_force = TimeInForce::Gtc;
-        }
+        let bid = gtc(buy(1, market_id, yes, 4_000, 10));
         orders.send(&bid).await.unwrap();
         let accepted = next_exec(&mut replies, |r| r.client_ref == 1).await;
         assert_eq!(accepted.kind, ExecKind::Accepted);
@@ -864,13 +869,7 @@ fn cancel_on_disconnect_cancels_only_that_connections_orders() {
     let (market, market_id, yes) = binary_market(&maker, "Cancel on disconnect");
     let market_path = market["id"].as_str().unwrap().to_owned();
     let (key, secret, _) = new_key(&maker);
-    let resting = |client_ref, price| {
-        let mut request = buy(client_ref, market_id, yes, price, 1);
-        if let FeedRequest::NewOrder(order) = &mut request {
-            order.time_in_force = TimeInForce::Gtc;
-        }
-        request
-    };
+    let resting = |client_ref, price| gtc(buy(client_ref, market_id, yes, price, 1));
     let bid_prices = || -> Vec<String> {
         let book = api
             .get(&format!("/api/v1/markets/{market_path}/orderbook"))
