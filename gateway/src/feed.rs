@@ -12,7 +12,8 @@
 //! A connection's requests are pipelined: each is queued at the core as soon as it is read
 //! (up to [`FEED_PIPELINE_MAX`] waiting), and answered in the order they came; rejections
 //! come back with the engine's result code. A connection may ask for cancel on disconnect:
-//! when it ends, however it ends, every order it placed is cancelled. A connection whose
+//! when it ends — closed, lost, timed out, revoked — every order it placed is cancelled (not
+//! when the gateway process itself stops: its sessions end with it). A connection whose
 //! client stops reading falls behind the event stream, or times out writing, and is closed;
 //! it never slows the core.
 
@@ -602,6 +603,7 @@ impl Session {
                 FeedRequest::CancelAll(c) => c.client_ref,
                 FeedRequest::Amend(a) => a.client_ref,
                 FeedRequest::MassQuote(m) => m.client_ref,
+                FeedRequest::CancelOnDisconnect(c) => c.client_ref,
                 _ => 0,
             };
             in_flight.push_back(InFlight::Ready(FeedReply::Error(FeedError {
@@ -1094,6 +1096,13 @@ impl Session {
                 })
                 .await?;
             }
+            // An order of this user resized elsewhere (an amend over REST or another
+            // connection): its size decides when the fills complete it.
+            Event::OrderUpdated(update) if update.user == self.user && update.reason.is_none() => {
+                if let Some(tracked) = self.tracked.get_mut(&update.order) {
+                    tracked.qty = update.filled.0 + update.remaining.0;
+                }
+            }
             Event::OrderUpdated(update) if update.user == self.user && update.reason.is_some() => {
                 let kind = match update.status {
                     OrderStatus::Cancelled => ExecKind::Cancelled,
@@ -1151,21 +1160,29 @@ impl Session {
         let ended = self
             .serve_requests(recv, &mut registration, &mut in_flight)
             .await;
+        drop(registration);
         if self.cancel_on_disconnect {
+            // The client sees the connection end before its orders go.
+            self.connection.close(0u32.into(), b"session ended");
             self.cancel_own_orders(in_flight).await;
         }
         ended
     }
 
     /// Cancel on disconnect: cancels every order this connection placed that may still
-    /// rest — those it reported and those whose answers it never got to send.
+    /// rest — those it reported first, then those whose answers it never got to send —
+    /// retrying what the core could not take, until [`CANCEL_ON_DISCONNECT_DEADLINE`].
     async fn cancel_own_orders(&mut self, in_flight: VecDeque<InFlight>) {
-        let mut orders: Vec<OrderId> = self
+        let deadline = tokio::time::Instant::now() + CANCEL_ON_DISCONNECT_DEADLINE;
+        let known: Vec<OrderId> = self
             .tracked
             .iter()
             .filter(|(_, tracked)| tracked.own)
             .map(|(&order, _)| order)
             .collect();
+        // The core takes commands in order: nothing is lost by not waiting for the rest.
+        let mut settled = self.cancel_orders(&known, deadline).await;
+        let mut placed = Vec::new();
         for entry in in_flight {
             let InFlight::Command {
                 submission: Submission::NewOrder { .. } | Submission::MassQuote { .. },
@@ -1174,40 +1191,68 @@ impl Session {
             else {
                 continue;
             };
-            match reply.await.map(|outcome| outcome.response) {
-                Ok(Response::Accepted(Reply::Order(report))) => orders.push(report.order),
-                Ok(Response::Accepted(Reply::Quotes(quotes))) => orders.extend(quotes.orders),
+            match tokio::time::timeout_at(deadline, reply).await {
+                Ok(Ok(CommandOutcome {
+                    response: Response::Accepted(Reply::Order(report)),
+                    ..
+                })) => placed.push(report.order),
+                Ok(Ok(CommandOutcome {
+                    response: Response::Accepted(Reply::Quotes(quotes)),
+                    ..
+                })) => placed.extend(quotes.orders),
                 _ => {}
             }
         }
-        // Queued a chunk at a time (the core's queue is bounded), each chunk in order.
-        let mut cancelled = 0;
-        for chunk in orders.chunks(CANCEL_ON_DISCONNECT_CHUNK) {
-            let replies: Vec<CommandReply> = chunk
-                .iter()
-                .map(|&order| {
-                    self.state.core.submit(Command::CancelOrder(CancelOrder {
-                        actor: self.user,
-                        order,
-                    }))
-                })
-                .collect();
-            for reply in replies {
-                if let Ok(CommandOutcome {
-                    response: Response::Accepted(_),
-                    ..
-                }) = reply.await
-                {
-                    cancelled += 1;
+        settled += self.cancel_orders(&placed, deadline).await;
+        let orders = known.len() + placed.len();
+        if settled < orders {
+            tracing::warn!(
+                user = %self.user.public(),
+                key = self.key,
+                orders,
+                unsettled = orders - settled,
+                "cancel on disconnect could not reach the core for every order"
+            );
+        } else {
+            tracing::info!(user = %self.user.public(), key = self.key, orders, "cancel on disconnect");
+        }
+    }
+
+    /// Cancels `orders`, a chunk at a time (the core's queue is bounded), retrying the
+    /// cancels the core could not take (overloaded, unreachable) with a growing pause until
+    /// `deadline`. Returns how many got a final answer (cancelled, or no longer open).
+    async fn cancel_orders(&self, orders: &[OrderId], deadline: tokio::time::Instant) -> usize {
+        let mut pending = orders.to_vec();
+        let mut settled = 0;
+        let mut pause = Duration::from_millis(10);
+        while !pending.is_empty() {
+            let mut retry = Vec::new();
+            for chunk in pending.chunks(CANCEL_ON_DISCONNECT_CHUNK) {
+                let replies: Vec<(OrderId, CommandReply)> = chunk
+                    .iter()
+                    .map(|&order| {
+                        let command = Command::CancelOrder(CancelOrder {
+                            actor: self.user,
+                            order,
+                        });
+                        (order, self.state.core.submit(command))
+                    })
+                    .collect();
+                for (order, reply) in replies {
+                    match tokio::time::timeout_at(deadline, reply).await {
+                        Ok(Ok(_)) => settled += 1,
+                        _ => retry.push(order),
+                    }
                 }
             }
+            if retry.is_empty() || tokio::time::Instant::now() + pause >= deadline {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+            pending = retry;
         }
-        tracing::info!(
-            user = %self.user.public(),
-            key = self.key,
-            cancelled,
-            "cancel on disconnect"
-        );
+        settled
     }
 
     async fn serve_requests(
@@ -1268,6 +1313,8 @@ impl Session {
 pub const FEED_PIPELINE_MAX: usize = 256;
 /// Cancels queued at the core at once by cancel on disconnect.
 const CANCEL_ON_DISCONNECT_CHUNK: usize = 1_024;
+/// How long cancel on disconnect keeps trying to reach the core for every order.
+const CANCEL_ON_DISCONNECT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A request waiting for its turn to be answered.
 enum InFlight {

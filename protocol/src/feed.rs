@@ -136,7 +136,8 @@ wire_struct! {
 wire_struct! {
     #[fixed(9)]
     /// Asks (`enabled`) that every order this connection placed be cancelled when the
-    /// connection ends, however it ends; echoed back as the acknowledgement. Off by default.
+    /// connection ends (closed, lost, timed out or revoked — not when the gateway process
+    /// stops); echoed back as the acknowledgement. Off by default.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct CancelOnDisconnect {
         pub client_ref: u64,

@@ -842,6 +842,29 @@ fn amends_fills_and_cancels_report_under_the_orders_client_ref_and_only_its_owne
                 Price(4_200)
             )
         );
+        // Resized over REST (8 resting again, 10 in all with the 2 filled), then 4 more
+        // filled: still partial — the connection follows a size changed elsewhere (with the
+        // size it last knew, 6, it would call the order filled).
+        maker
+            .put(
+                &format!("/api/v1/orders/ord_{}", order.0),
+                &json!({"quantity": "8", "price": "0.42"}),
+            )
+            .expect(200);
+        taker_orders
+            .send(&buy(12, market_id, no, 6_000, 4))
+            .await
+            .unwrap();
+        let fill = next_exec(&mut replies, |r| r.order == order).await;
+        assert_eq!(
+            (fill.kind, fill.client_ref, fill.filled, fill.remaining),
+            (
+                ExecKind::PartiallyFilled,
+                1,
+                Qty(6 * QTY_SCALE),
+                Qty(4 * QTY_SCALE)
+            )
+        );
         orders
             .send(&FeedRequest::Cancel(CancelRequest {
                 client_ref: 4,
@@ -852,7 +875,7 @@ fn amends_fills_and_cancels_report_under_the_orders_client_ref_and_only_its_owne
         let cancelled = next_exec(&mut replies, |r| r.order == order).await;
         assert_eq!(
             (cancelled.kind, cancelled.client_ref, cancelled.filled),
-            (ExecKind::Cancelled, 1, Qty(2 * QTY_SCALE))
+            (ExecKind::Cancelled, 1, Qty(6 * QTY_SCALE))
         );
         let book = api
             .get(&format!("/api/v1/markets/{market_path}/orderbook"))

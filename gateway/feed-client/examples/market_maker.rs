@@ -128,6 +128,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             enabled: true,
         }))
         .await?;
+    match replies.next().await? {
+        Some(FeedReply::CancelOnDisconnect(ack)) if ack.enabled => {}
+        other => {
+            return Err(format!("cancel on disconnect was not acknowledged: {other:?}").into());
+        }
+    }
     orders
         .send(&FeedRequest::Subscribe(MarketRequest { market }))
         .await?;

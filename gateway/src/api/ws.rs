@@ -577,6 +577,14 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
             incoming = socket.recv() => {
                 let Some(Ok(message)) = incoming else { break };
                 connection.last_seen = Instant::now();
+                // Every client message spends the connection's request budget — pings and
+                // subscriptions (a snapshot from the core) included, and malformed ones too.
+                if matches!(message, Message::Text(_) | Message::Binary(_)) && !connection.allow_request() {
+                    if !write(&mut socket, [error_message(None, &ApiError::rate_limited(1))]).await {
+                        break;
+                    }
+                    continue;
+                }
                 let text = match message {
                     Message::Text(text) => text,
                     Message::Binary(_) => {
@@ -599,9 +607,6 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                     }
                 };
                 let reply = match request.kind.as_str() {
-                    // Every message spends the connection's request budget: a subscription
-                    // costs a snapshot from the core, and even a ping costs a reply.
-                    _ if !connection.allow_request() => Some(error_message(request.request_id.as_ref(), &ApiError::rate_limited(1))),
                     "ping" => Some(envelope("pong", request.request_id.as_ref(), None, json!({}))),
                     "subscribe" | "unsubscribe" => {
                         let target = request.data.get("market_id").and_then(Value::as_str).map(markets::parse_market);
