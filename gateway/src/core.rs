@@ -36,6 +36,14 @@ pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The reply to a command queued by [`Core::submit`].
 pub type CommandReply = Pin<Box<dyn Future<Output = ApiResult<CommandOutcome>> + Send>>;
 
+/// Whether `batch` is the gap marker: sent on the gateway's event broadcast when events may
+/// have been lost — a remote core link came back (the core's ring may not reach back that
+/// far, or the core restarted and has no ring at all) — so every subscriber must
+/// resynchronise. The core never publishes an empty batch, so an empty one is unambiguous.
+pub fn is_gap(batch: &EventBatch) -> bool {
+    batch.seqs.is_empty()
+}
+
 #[derive(Clone)]
 pub enum Core {
     Local(CoreHandle),
@@ -137,6 +145,8 @@ pub struct RemoteCore {
     events: Mutex<Option<broadcast::Sender<Arc<EventBatch>>>>,
     last_seq: AtomicU64,
     connected: AtomicBool,
+    /// Links to the core established so far (the first is no reconnection).
+    links: AtomicU64,
 }
 
 impl RemoteCore {
@@ -149,6 +159,7 @@ impl RemoteCore {
             events: Mutex::new(None),
             last_seq: AtomicU64::new(0),
             connected: AtomicBool::new(false),
+            links: AtomicU64::new(0),
         });
         tokio::spawn(Arc::clone(&remote).supervise(addr));
         remote
@@ -196,6 +207,15 @@ impl RemoteCore {
         match receive(&mut reader).await? {
             ServerMessage::Welcome(welcome) => {
                 tracing::info!(%addr, last_seq = welcome.last_seq, "connected to the core");
+                if self.links.fetch_add(1, Ordering::AcqRel) > 0
+                    && let Some(events) = self.events.lock().expect("events lock").as_ref()
+                {
+                    // Back after a break: what was published meanwhile may be gone.
+                    let _ = events.send(Arc::new(EventBatch {
+                        seqs: Vec::new(),
+                        events: Vec::new(),
+                    }));
+                }
             }
             ServerMessage::Refused(refused) => {
                 return Err(std::io::Error::other(format!(

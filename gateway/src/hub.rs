@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 /// Event batches queued per connection before it counts as lagging.
 pub const CONNECTION_QUEUE_MAX: usize = 1_024;
@@ -127,6 +127,20 @@ impl Drop for Registration {
                     routes.by_market.remove(&market);
                 }
             }
+        }
+    }
+}
+
+/// Hands the gateway's event stream to `hub`: each batch to the connections it concerns.
+/// Missed batches — the broadcast lagged, or a gap marker from the core link
+/// ([`crate::core::is_gap`]) — end every connection, so its client resynchronises.
+pub async fn dispatch_events(hub: Arc<Hub>, mut feed: broadcast::Receiver<Arc<EventBatch>>) {
+    loop {
+        match feed.recv().await {
+            Ok(batch) if crate::core::is_gap(&batch) => hub.lag_all(),
+            Ok(batch) => hub.dispatch(&batch),
+            Err(broadcast::error::RecvError::Lagged(_)) => hub.lag_all(),
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }
@@ -253,5 +267,33 @@ mod tests {
             fresh.queue.recv().await.map(|d| d.seqs.clone()),
             Some(vec![1])
         );
+    }
+
+    #[tokio::test]
+    async fn a_gap_on_the_event_stream_ends_every_connection() {
+        let hub = Arc::new(Hub::default());
+        let (events, feed) = broadcast::channel(16);
+        tokio::spawn(dispatch_events(Arc::clone(&hub), feed));
+        let mut watcher = hub.register(Some(UserId(3)));
+        let batch = |seqs: Vec<u64>| {
+            Arc::new(EventBatch {
+                events: seqs
+                    .iter()
+                    .map(|_| {
+                        Event::UserChanged(betbet_protocol::event::UserChanged { user: UserId(3) })
+                    })
+                    .collect(),
+                seqs,
+            })
+        };
+        events.send(batch(vec![5])).unwrap();
+        let first = watcher.queue.recv().await.expect("a batch");
+        assert_eq!(first.seqs, vec![5]);
+        // The core link came back: what it published meanwhile may be lost.
+        events.send(batch(Vec::new())).unwrap();
+        let woken =
+            tokio::time::timeout(std::time::Duration::from_secs(1), watcher.queue.recv()).await;
+        assert!(matches!(woken, Ok(None)), "the connection must end");
+        assert!(watcher.is_lagging());
     }
 }

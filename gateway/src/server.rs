@@ -25,6 +25,7 @@ pub fn build_state(core: Core, config: GatewayConfig) -> std::io::Result<AppStat
     tokio::spawn(async move {
         loop {
             match feed.recv().await {
+                Ok(batch) if crate::core::is_gap(&batch) => cache.clear(),
                 Ok(batch) => cache.observe(&batch),
                 Err(broadcast::error::RecvError::Lagged(_)) => cache.clear(),
                 Err(broadcast::error::RecvError::Closed) => return,
@@ -33,17 +34,10 @@ pub fn build_state(core: Core, config: GatewayConfig) -> std::io::Result<AppStat
     });
     // One dispatcher hands each batch to the connections it concerns.
     let hub = Arc::new(crate::hub::Hub::default());
-    let mut feed = events.subscribe();
-    let dispatcher = Arc::clone(&hub);
-    tokio::spawn(async move {
-        loop {
-            match feed.recv().await {
-                Ok(batch) => dispatcher.dispatch(&batch),
-                Err(broadcast::error::RecvError::Lagged(_)) => dispatcher.lag_all(),
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
+    tokio::spawn(crate::hub::dispatch_events(
+        Arc::clone(&hub),
+        events.subscribe(),
+    ));
     Ok(AppState {
         core,
         hasher: PasswordHasherPool::new(config.password_hash_workers),
