@@ -26,4 +26,4 @@ pub mod metrics;
 pub mod payments;
 pub mod server;
 pub mod state;
-pub mod time;
+pub use betbet_protocol::time;

@@ -25,6 +25,7 @@ pub mod message;
 pub mod odds;
 pub mod query;
 pub mod result;
+pub mod time;
 pub mod types;
 pub mod view;
 

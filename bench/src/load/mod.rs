@@ -126,43 +126,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// Microseconds since the epoch of the server's `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` times.
-pub fn parse_time_micros(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || *b.last()? != b'Z' {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = text.get(range)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let seconds = number(11..13)? * 3_600 + number(14..16)? * 60 + number(17..19)?;
-    let micros = match b[19] {
-        b'.' => {
-            let digits = text.get(20..b.len() - 1)?;
-            if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|c| c.is_ascii_digit())
-            {
-                return None;
-            }
-            digits.parse::<i64>().ok()? * 10i64.pow(6 - digits.len() as u32)
-        }
-        b'Z' => 0,
-        _ => return None,
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86_400 + seconds) * 1_000_000 + micros)
-}
-
 /// Now, in microseconds since the epoch.
 pub fn now_micros() -> i64 {
     std::time::SystemTime::now()
@@ -210,27 +173,6 @@ mod tests {
         }
         for bad in ["", "x", "5h", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn server_times() {
-        assert_eq!(parse_time_micros("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_time_micros("2000-02-29T00:00:01.5Z"),
-            Some(951_782_401_500_000)
-        );
-        assert_eq!(
-            parse_time_micros("2025-12-31T23:59:59.000007Z"),
-            Some(1_767_225_599_000_007)
-        );
-        for bad in [
-            "",
-            "2025-12-31 23:59:59Z",
-            "2025-12-31T23:59:59.Z",
-            "2025-1x-31T23:59:59Z",
-        ] {
-            assert_eq!(parse_time_micros(bad), None, "{bad}");
         }
     }
 

@@ -337,7 +337,7 @@ async fn subscribe(mut socket: Socket, snapshot: String, stats: Arc<Stats>, stop
                     {
                         if envelope.kind == "trade"
                             && let Some(at) = envelope.data.as_ref().and_then(|d| d.at)
-                            && let Some(at) = super::parse_time_micros(at)
+                            && let Some(at) = betbet_protocol::time::parse(at).map(|t| t.0)
                         {
                             stats.delivered(now, super::now_micros() - at);
                         }

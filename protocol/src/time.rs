@@ -2,9 +2,10 @@
 //!
 //! Output is always UTC with microseconds (`2026-11-25T22:33:12.000123Z`); input accepts a
 //! `Z` or `±HH:MM` offset and up to six fractional digits. Civil-date arithmetic follows
-//! Howard Hinnant's `days_from_civil` / `civil_from_days`.
+//! Howard Hinnant's `days_from_civil` / `civil_from_days`. The gateway's JSON uses it, and so
+//! does the load generator to read the server's times back.
 
-use betbet_protocol::types::Timestamp;
+use crate::types::Timestamp;
 
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
@@ -122,6 +123,8 @@ mod tests {
             ("2026-11-25T22:33:12.000123Z", 1_795_645_992_000_123),
             ("2000-02-29T12:00:00+02:00", 951_818_400_000_000),
             ("1969-12-31T23:59:59.5Z", -500_000),
+            ("2000-02-29T00:00:01.5Z", 951_782_401_500_000),
+            ("2025-12-31T23:59:59.000007Z", 1_767_225_599_000_007),
         ];
         for (text, micros) in cases {
             assert_eq!(parse(text), Some(Timestamp(micros)), "{text}");
@@ -134,6 +137,9 @@ mod tests {
             "2026-01-01 00:00:00Z",
             "2026-01-01T00:00:00",
             "2026-01-01T00:00:00.1234567Z",
+            "2025-12-31T23:59:59.Z",
+            "2025-1x-31T23:59:59Z",
+            "",
             "tomorrow",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
