@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 pub use serde_json::json;
 
+pub mod upgrade;
+
 pub fn binary() -> PathBuf {
     if let Ok(path) = std::env::var("BETBET_BIN") {
         return PathBuf::from(path);
@@ -62,6 +64,21 @@ impl Server {
             data_dir,
             args: extra.iter().map(|s| (*s).to_owned()).collect(),
             _dir: Some(dir),
+        };
+        server.launch();
+        server
+    }
+
+    /// `betbet serve` on an existing data directory (a fixture's copy, say), which the
+    /// caller keeps alive.
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut server = Server {
+            child: None,
+            port: free_port(),
+            log: data_dir.join("server.log"),
+            data_dir: data_dir.to_owned(),
+            args: extra.iter().map(|s| (*s).to_owned()).collect(),
+            _dir: None,
         };
         server.launch();
         server
