@@ -111,12 +111,12 @@ pub fn build(seed: u64, count: usize) -> Workload {
     setup(
         &mut driver,
         Command::Configure(Configure {
-            actor: UserId::SYSTEM,
             platform_fee_bp: 200,
             withdrawal_fee_bp: 0,
             withdrawal_limits: vec![Amount(0)],
             open_orders_per_user_max: 100_000,
             currencies: vec![usd],
+            ..betbet_engine::Config::default().to_command(UserId::SYSTEM)
         }),
     );
     let mut users = Vec::with_capacity(USERS);

@@ -142,7 +142,10 @@ impl Ledger {
             "lock beyond available"
         );
         account.available -= amount;
-        account.locked += amount;
+        account.locked = account
+            .locked
+            .checked_add(amount)
+            .expect("within the supply cap");
     }
 
     /// Releases `amount` of held money back to available.
@@ -154,7 +157,10 @@ impl Ledger {
             "unlock beyond locked"
         );
         account.locked -= amount;
-        account.available += amount;
+        account.available = account
+            .available
+            .checked_add(amount)
+            .expect("within the supply cap");
     }
 
     /// Moves `amount` from the debit account's available balance (or, with `from_locked`, its
@@ -187,11 +193,19 @@ impl Ledger {
                     "debit beyond available in {:?}",
                     from.owner
                 );
-                from.available -= amount;
+                from.available = from
+                    .available
+                    .checked_sub(amount)
+                    .expect("the world's balance stays within the currency supply cap");
             }
         }
+        // Every balance is at most the currency's supply cap (`Config::currency_supply_max`,
+        // at most 2^60), which deposits are checked against: a credit cannot overflow.
         let to = self.get_mut(credit);
-        to.available += amount;
+        to.available = to
+            .available
+            .checked_add(amount)
+            .expect("balances stay within the currency supply cap");
         out.push(Event::LedgerMoved(LedgerMoved {
             debit,
             credit,

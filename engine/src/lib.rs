@@ -120,9 +120,56 @@ impl Default for Limits {
 pub struct Config {
     pub platform_fee_bp: u16,
     pub withdrawal_fee_bp: u16,
+    /// What a user may withdraw per currency over any 24 hours, per KYC level.
     pub withdrawal_limits: Vec<Amount>,
     pub open_orders_per_user_max: u32,
     pub currencies: Vec<Currency>,
+    /// The largest balance, pending deposits included, that deposits and transfers received
+    /// may bring a wallet to (payouts of what it already staked may go past it).
+    pub wallet_balance_max: Amount,
+    /// The most of one currency inside the platform (deposited and not withdrawn). Every
+    /// account but the world's is at most this, and so is every sum of them: at most
+    /// [`CURRENCY_SUPPLY_CEILING`], no balance, escrow, payout or sum of them can overflow.
+    pub currency_supply_max: Amount,
+    /// How long a proposed resolution may be disputed before it is final, in µs.
+    pub dispute_window_micros: i64,
+}
+
+/// The largest `currency_supply_max` (2^60 units of 10^-8, about 11.5 billion): eight
+/// times over it still fits in an `i64`.
+pub const CURRENCY_SUPPLY_CEILING: i64 = 1 << 60;
+/// The longest dispute window: 30 days.
+pub const DISPUTE_WINDOW_MAX_MICROS: i64 = 30 * 24 * 3600 * 1_000_000;
+
+impl Config {
+    /// The settings a `Configure` command sets.
+    pub fn from_command(c: &Configure) -> Config {
+        Config {
+            platform_fee_bp: c.platform_fee_bp,
+            withdrawal_fee_bp: c.withdrawal_fee_bp,
+            withdrawal_limits: c.withdrawal_limits.clone(),
+            open_orders_per_user_max: c.open_orders_per_user_max,
+            currencies: c.currencies.clone(),
+            wallet_balance_max: c.wallet_balance_max,
+            currency_supply_max: c.currency_supply_max,
+            dispute_window_micros: c.dispute_window_micros,
+        }
+    }
+
+    /// A `Configure` command that sets these settings.
+    pub fn to_command(&self, actor: UserId) -> Configure {
+        Configure {
+            actor,
+            platform_fee_bp: self.platform_fee_bp,
+            withdrawal_fee_bp: self.withdrawal_fee_bp,
+            withdrawal_limits: self.withdrawal_limits.clone(),
+            open_orders_per_user_max: self.open_orders_per_user_max,
+            currencies: self.currencies.clone(),
+            wallet_balance_max: self.wallet_balance_max,
+            currency_supply_max: self.currency_supply_max,
+            dispute_window_micros: self.dispute_window_micros,
+        }
+    }
 }
 
 impl Default for Config {
@@ -138,6 +185,9 @@ impl Default for Config {
                 .iter()
                 .map(|c| Currency::new(c).expect("valid currency"))
                 .collect(),
+            wallet_balance_max: units(100_000_000),
+            currency_supply_max: units(10_000_000_000),
+            dispute_window_micros: 24 * 3600 * 1_000_000,
         }
     }
 }
@@ -243,6 +293,16 @@ impl Engine {
                 Ok(done())
             }
             Command::Configure(c) => self.configure(c),
+            Command::ConfigureV1(c) => {
+                // The settings the first layout does not have stay as they are.
+                let mut upgraded = self.config.to_command(c.actor);
+                upgraded.platform_fee_bp = c.platform_fee_bp;
+                upgraded.withdrawal_fee_bp = c.withdrawal_fee_bp;
+                upgraded.withdrawal_limits.clone_from(&c.withdrawal_limits);
+                upgraded.open_orders_per_user_max = c.open_orders_per_user_max;
+                upgraded.currencies.clone_from(&c.currencies);
+                self.configure(&upgraded)
+            }
             Command::RegisterUser(c) => self.register_user(c, ctx, out),
             Command::SetUserRole(c) => self.set_user_role(c, out),
             Command::SetUserStatus(c) => self.set_user_status(c, out),
@@ -268,6 +328,7 @@ impl Engine {
             Command::HaltMarket(c) => self.halt_market(c, out),
             Command::ResolveMarket(c) => self.resolve_market(c, out),
             Command::VoidMarket(c) => self.void_market(c, out),
+            Command::DisputeResolution(c) => self.dispute_resolution(c, out),
             Command::PlaceOrder(c) => self.place_order(c, out),
             Command::CancelOrder(c) => self.cancel_order(c, out),
             Command::CancelAll(c) => self.cancel_all(c, out),
@@ -288,10 +349,12 @@ impl Engine {
     }
 
     /// Time-driven rules, in a fixed order so replay matches: orders expire, markets reach
-    /// their close time, sessions and idempotency records age out.
+    /// their close time, undisputed resolutions become final, sessions and idempotency
+    /// records age out.
     fn tick(&mut self, out: &mut Vec<Event>) {
         self.expire_orders(out);
         self.close_due_markets(out);
+        self.finalize_due_resolutions(out);
         self.expire_sessions();
         self.expire_idempotency();
     }
@@ -310,16 +373,13 @@ impl Engine {
             || c.currencies.len() > CONFIG_CURRENCIES_MAX
             || c.open_orders_per_user_max == 0
             || c.open_orders_per_user_max > self.limits.orders_max
+            || !(1..=CURRENCY_SUPPLY_CEILING).contains(&c.currency_supply_max.0)
+            || !(1..=c.currency_supply_max.0).contains(&c.wallet_balance_max.0)
+            || !(0..=DISPUTE_WINDOW_MAX_MICROS).contains(&c.dispute_window_micros)
         {
             return Err(ResultCode::InvalidRequest);
         }
-        self.config = Config {
-            platform_fee_bp: c.platform_fee_bp,
-            withdrawal_fee_bp: c.withdrawal_fee_bp,
-            withdrawal_limits: c.withdrawal_limits.clone(),
-            open_orders_per_user_max: c.open_orders_per_user_max,
-            currencies: c.currencies.clone(),
-        };
+        self.config = Config::from_command(c);
         Ok(done())
     }
 
@@ -333,19 +393,20 @@ impl Engine {
         self.config.currencies.contains(&currency)
     }
 
-    /// The earliest time at which a timer rule (GTD expiry, market close, session or
-    /// idempotency expiry) has something to do, so the runtime injects a `Tick` only when
+    /// The earliest time at which a timer rule (GTD expiry, market close, resolution
+    /// finality, session or idempotency expiry) has something to do, so the runtime injects a `Tick` only when
     /// one would change something.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let expiry = self.trading.expiries.peek().map(|r| (r.0).0);
         let closing = self.markets.closing.first().map(|&(at, _)| at);
+        let finalizing = self.markets.finalizing.first().map(|&(at, _)| at);
         let session = self.users.session_expiry.first().map(|&(at, _)| at);
         let idempotency = self
             .wallet
             .idempotency_order
             .front()
             .map(|&(at, _, _)| at.saturating_add_micros(wallet::IDEMPOTENCY_TTL_MICROS));
-        [expiry, closing, session, idempotency]
+        [expiry, closing, finalizing, session, idempotency]
             .into_iter()
             .flatten()
             .min()
@@ -356,6 +417,7 @@ impl Engine {
     /// open orders. O(state), so tests call it after every command and production does not.
     pub fn check(&self) {
         self.ledger.check();
+        self.wallet.check();
         self.users.check();
         self.check_trading();
     }

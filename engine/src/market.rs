@@ -13,18 +13,26 @@
 //!
 //! Status runs open → closed (at `closes_at`, or halted) → resolved, or → voided. Closing,
 //! resolving and voiding cancel resting orders and release their holds first.
+//!
+//! Resolution is in two steps, so nobody — a market's creator least of all — can end a
+//! market on their own word: only a closed market can be resolved (a resolution due past
+//! `closes_at` closes trading first); the first resolution is a [`Proposal`] that becomes
+//! final, and pays out, when the dispute window (`Config::dispute_window_micros`) ends; any
+//! holder may dispute it before then, which stops the clock until an admin decides — an
+//! admin's resolution of a proposed market is final at once. And the creator of a manually
+//! resolved market, who proposes its result, may not trade in it.
 
 use crate::book::Book;
 use crate::ledger::Owner;
 use crate::wallet::Reference;
 use crate::{Engine, done, text};
 use betbet_protocol::command::{
-    CreateMarket, HaltMarket, MarketStatus, MarketType, OracleType, ResolveMarket, TickSize,
-    UpdateMarket, UserStatus, VoidMarket,
+    CreateMarket, DisputeResolution, HaltMarket, MarketStatus, MarketType, OracleType,
+    ResolveMarket, TickSize, UpdateMarket, UserStatus, VoidMarket,
 };
 use betbet_protocol::event::{
     BookSide, DoneReason, Event, LedgerReason, MarketCreated, MarketResolved, MarketStatusChanged,
-    Payout, TxStatus, TxType,
+    Payout, ResolutionDisputed, ResolutionProposed, TxStatus, TxType,
 };
 use betbet_protocol::message::{MarketCreatedReply, Reply};
 use betbet_protocol::result::ResultCode;
@@ -81,6 +89,29 @@ pub struct Market {
     pub hourly_volume: [i64; 24],
     /// The hour (µs / 3.6e9) of the newest `hourly_volume` bucket.
     pub volume_hour: i64,
+    /// The proposed resolution while it awaits its dispute window or an admin (kept after
+    /// settlement as the record of how the market was decided).
+    pub proposal: Option<Proposal>,
+}
+
+/// A proposed resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    pub winner: Option<OutcomeId>,
+    pub scalar_value: Option<Amount>,
+    pub proposed_by: UserId,
+    pub proposed_at: Timestamp,
+    /// When it becomes final unless disputed.
+    pub final_at: Timestamp,
+    pub dispute: Option<Dispute>,
+}
+
+/// A holder's dispute of a proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispute {
+    pub by: UserId,
+    pub reason: String,
+    pub at: Timestamp,
 }
 
 const HOUR_MICROS: i64 = 3_600_000_000;
@@ -97,7 +128,8 @@ impl Market {
             self.volume_hour = hour;
         }
         if hour > self.volume_hour - 24 {
-            self.hourly_volume[hour.rem_euclid(24) as usize] += volume;
+            let bucket = &mut self.hourly_volume[hour.rem_euclid(24) as usize];
+            *bucket = bucket.saturating_add(volume);
         }
     }
 
@@ -107,7 +139,7 @@ impl Market {
         (self.volume_hour - 23..=self.volume_hour)
             .filter(|&h| h > now_hour - 24)
             .map(|h| self.hourly_volume[h.rem_euclid(24) as usize])
-            .sum()
+            .fold(0i64, i64::saturating_add)
     }
 
     pub fn is_settled(&self) -> bool {
@@ -117,6 +149,15 @@ impl Market {
     /// Trading is allowed: open, past `opens_at`, before `closes_at`.
     pub fn is_trading(&self, now: Timestamp) -> bool {
         self.status == MarketStatus::Open && now >= self.opens_at && now < self.closes_at
+    }
+
+    /// The creator of a manually resolved market proposes its result, so may not hold a
+    /// stake in it: no orders, quotes or minted shares.
+    pub fn check_trader(&self, actor: UserId) -> Result<(), ResultCode> {
+        if self.oracle_type == OracleType::Manual && self.creator == actor {
+            return Err(ResultCode::ResolverMayNotTrade);
+        }
+        Ok(())
     }
 }
 
@@ -154,7 +195,7 @@ fn fold_candle(
             candle.high = candle.high.max(price);
             candle.low = candle.low.min(price);
             candle.close = price;
-            candle.volume = Qty(candle.volume.0 + qty.0);
+            candle.volume = Qty(candle.volume.0.saturating_add(qty.0));
             candle.notional = Amount(candle.notional.0 + notional.0);
         }
         _ => {
@@ -230,6 +271,8 @@ pub struct Markets {
     pub outcomes: Vec<OutcomeRef>,
     /// Open markets by close time, so the timer finds due ones without a scan.
     pub closing: BTreeSet<(Timestamp, MarketId)>,
+    /// Undisputed proposals by the time they become final.
+    pub finalizing: BTreeSet<(Timestamp, MarketId)>,
     pub next_trade: u64,
 }
 
@@ -406,6 +449,7 @@ impl Engine {
             participants: 0,
             hourly_volume: [0; 24],
             volume_hour: 0,
+            proposal: None,
         });
         self.markets.closing.insert((c.closes_at, id));
         out.push(Event::MarketCreated(MarketCreated {
@@ -524,6 +568,8 @@ impl Engine {
         }
     }
 
+    /// Creator (of a manual-oracle market) or admin: proposes the result of a closed market;
+    /// an admin's resolution of an already proposed (or disputed) market is final at once.
     pub(crate) fn resolve_market(
         &mut self,
         c: &ResolveMarket,
@@ -533,7 +579,8 @@ impl Engine {
             .markets
             .get(c.market)
             .ok_or(ResultCode::MarketNotFound)?;
-        if !self.is_admin(c.actor) {
+        let admin = self.is_admin(c.actor);
+        if !admin {
             if market.creator != c.actor {
                 return Err(ResultCode::NotMarketCreator);
             }
@@ -544,7 +591,56 @@ impl Engine {
         if market.is_settled() {
             return Err(ResultCode::MarketAlreadySettled);
         }
-        let ending = match (market.market_type, c.winner, c.scalar_value) {
+        if market.status == MarketStatus::Open && self.now < market.closes_at {
+            return Err(ResultCode::MarketNotClosed);
+        }
+        if market.proposal.is_some() && !admin {
+            return Err(ResultCode::ResolutionPending);
+        }
+        Self::ending_of(market, c.winner, c.scalar_value)?;
+        let decides = market.proposal.is_some();
+        if market.status == MarketStatus::Open {
+            // Past `closes_at` before the timer ran: trading ends first.
+            self.close_market(c.market, out);
+        }
+        if decides {
+            // The proposal stays as the record of what was proposed; the admin's values
+            // are the result.
+            self.finalize(c.market, c.winner, c.scalar_value, out);
+            return Ok(done());
+        }
+        let final_at = self
+            .now
+            .saturating_add_micros(self.config.dispute_window_micros);
+        let now = self.now;
+        let market = self.markets.get_mut(c.market).expect("found");
+        market.proposal = Some(Proposal {
+            winner: c.winner,
+            scalar_value: c.scalar_value,
+            proposed_by: c.actor,
+            proposed_at: now,
+            final_at,
+            dispute: None,
+        });
+        market.updated_at = now;
+        self.markets.finalizing.insert((final_at, c.market));
+        out.push(Event::ResolutionProposed(ResolutionProposed {
+            market: c.market,
+            winner: c.winner,
+            scalar_value: c.scalar_value,
+            proposed_by: c.actor,
+            final_at,
+        }));
+        Ok(done())
+    }
+
+    /// How a market ends under a resolution, or why the resolution does not fit it.
+    fn ending_of(
+        market: &Market,
+        winner: Option<OutcomeId>,
+        scalar_value: Option<Amount>,
+    ) -> Result<Ending, ResultCode> {
+        Ok(match (market.market_type, winner, scalar_value) {
             (MarketType::Scalar, None, Some(value)) => {
                 let (low, high) = (
                     i128::from(market.scalar_low.0),
@@ -563,24 +659,97 @@ impl Engine {
                 Ending::Winner(index as u8)
             }
             _ => return Err(ResultCode::InvalidResolution),
-        };
-        self.settle(c.market, ending, out);
+        })
+    }
+
+    /// A holder disputes the proposal within its window; an admin then decides.
+    pub(crate) fn dispute_resolution(
+        &mut self,
+        c: &DisputeResolution,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let market = self
+            .markets
+            .get(c.market)
+            .ok_or(ResultCode::MarketNotFound)?;
+        if market.is_settled() {
+            return Err(ResultCode::MarketAlreadySettled);
+        }
+        let proposal = market
+            .proposal
+            .as_ref()
+            .ok_or(ResultCode::NoResolutionProposed)?;
+        if proposal.dispute.is_some() {
+            return Err(ResultCode::AlreadyDisputed);
+        }
+        if self.now >= proposal.final_at {
+            return Err(ResultCode::DisputeWindowOver);
+        }
+        let holder = self
+            .users
+            .get(c.actor)
+            .and_then(|u| u.wallet(market.currency))
+            .is_some_and(|wallet| market.accounts.contains(&wallet));
+        if !holder {
+            return Err(ResultCode::NotAHolder);
+        }
+        text::line(&c.reason, text::DISPUTE_REASON_MAX)?;
+        let final_at = proposal.final_at;
+        let now = self.now;
         let market = self.markets.get_mut(c.market).expect("found");
-        market.winner = c.winner;
-        market.scalar_value = c
-            .scalar_value
-            .map(|v| Amount(v.0.clamp(market.scalar_low.0, market.scalar_high.0)));
+        market.proposal.as_mut().expect("proposed").dispute = Some(Dispute {
+            by: c.actor,
+            reason: c.reason.clone(),
+            at: now,
+        });
+        market.updated_at = now;
+        self.markets.finalizing.remove(&(final_at, c.market));
+        out.push(Event::ResolutionDisputed(ResolutionDisputed {
+            market: c.market,
+            by: c.actor,
+        }));
+        Ok(done())
+    }
+
+    /// Undisputed proposals whose window has ended become final.
+    pub(crate) fn finalize_due_resolutions(&mut self, out: &mut Vec<Event>) {
+        while let Some(&(final_at, id)) = self.markets.finalizing.first() {
+            if final_at > self.now {
+                break;
+            }
+            let proposal = self.markets.get(id).and_then(|m| m.proposal.as_ref());
+            let proposal = proposal.expect("a proposal behind every finalization timer");
+            let (winner, scalar_value) = (proposal.winner, proposal.scalar_value);
+            self.finalize(id, winner, scalar_value, out);
+        }
+    }
+
+    /// Settles a market with a result that was checked against it (settlement also stops
+    /// the proposal's timer).
+    fn finalize(
+        &mut self,
+        id: MarketId,
+        winner: Option<OutcomeId>,
+        scalar_value: Option<Amount>,
+        out: &mut Vec<Event>,
+    ) {
+        let market = self.markets.get(id).expect("caller found the market");
+        let ending = Self::ending_of(market, winner, scalar_value).expect("checked by the caller");
+        self.settle(id, ending, out);
+        let market = self.markets.get_mut(id).expect("found");
+        market.winner = winner;
+        market.scalar_value =
+            scalar_value.map(|v| Amount(v.0.clamp(market.scalar_low.0, market.scalar_high.0)));
         let scalar_value = market.scalar_value;
         out.push(Event::MarketResolved(MarketResolved {
-            market: c.market,
-            winner: c.winner,
+            market: id,
+            winner,
             scalar_value,
         }));
         out.push(Event::MarketStatusChanged(MarketStatusChanged {
-            market: c.market,
+            market: id,
             status: MarketStatus::Resolved,
         }));
-        Ok(done())
     }
 
     pub(crate) fn void_market(
@@ -631,9 +800,15 @@ impl Engine {
     /// Pays out (or refunds) every account of a market, leaving its escrow empty.
     fn settle(&mut self, id: MarketId, ending: Ending, out: &mut Vec<Event>) {
         let market = self.markets.get(id).expect("caller found the market");
-        if market.status == MarketStatus::Open {
-            let closes_at = market.closes_at;
+        let open = market.status == MarketStatus::Open;
+        let closes_at = market.closes_at;
+        // Settled while proposed (voided, or decided by an admin): no timer is left behind.
+        let final_at = market.proposal.as_ref().map(|p| p.final_at);
+        if open {
             self.markets.closing.remove(&(closes_at, id));
+        }
+        if let Some(final_at) = final_at {
+            self.markets.finalizing.remove(&(final_at, id));
         }
         self.cancel_market_orders(id, out);
         let market = self.markets.get(id).expect("found");
@@ -835,7 +1010,7 @@ impl Engine {
         if let Some(user) = self.account_user(account)
             && let Some(stats) = self.users.stats_mut(user)
         {
-            stats.total_earnings += pnl;
+            stats.total_earnings = stats.total_earnings.saturating_add(pnl);
             match won {
                 Some(true) => stats.markets_won += 1,
                 Some(false) => stats.markets_lost += 1,

@@ -25,7 +25,8 @@ use betbet_protocol::types::{
 use betbet_protocol::view::{
     ApiKeyView, Candle, CategoryCount, KycDocumentView, KycStatusView, MarketData, MarketList,
     MarketView, OrderView, OutcomeView, PaymentMethodView, PoolMemberView, PoolView, PositionView,
-    ReferenceType, SessionView, StatsView, TradeView, TxView, UserAuthView, UserView, WalletView,
+    ProposalView, ReferenceType, SessionView, StatsView, TradeView, TxView, UserAuthView, UserView,
+    WalletView,
 };
 
 fn api_key_view(key: &ApiKey) -> ApiKeyView {
@@ -453,6 +454,20 @@ impl Engine {
             outcomes: (0..market.outcomes.len())
                 .map(|i| self.outcome_view(market, i))
                 .collect(),
+            proposal: market.proposal.as_ref().map(|p| ProposalView {
+                winner: p.winner,
+                scalar_value: p.scalar_value,
+                proposed_by: p.proposed_by,
+                proposed_at: p.proposed_at,
+                final_at: p.final_at,
+                disputed_by: p.dispute.as_ref().map(|d| d.by),
+                dispute_reason: p
+                    .dispute
+                    .as_ref()
+                    .map(|d| d.reason.clone())
+                    .unwrap_or_default(),
+                disputed_at: p.dispute.as_ref().map(|d| d.at),
+            }),
         })
     }
 

@@ -12,7 +12,7 @@
 use crate::apikeys::{ApiKey, ApiKeys};
 use crate::book::Book;
 use crate::ledger::{Account, Ledger, Owner};
-use crate::market::{Contract, Market, Markets, OutcomeRef, TradeRecord};
+use crate::market::{Contract, Dispute, Market, Markets, OutcomeRef, Proposal, TradeRecord};
 use crate::pool::{Pool, PoolMember, Pools};
 use crate::trading::{ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading};
 use crate::users::{
@@ -26,21 +26,39 @@ use thiserror::Error;
 
 /// The first bytes of every engine snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
-/// Bumped whenever the encoding of any engine type changes.
-pub const SNAPSHOT_VERSION: u32 = 3;
+/// The format snapshots are written in. Bumped whenever the encoding of any engine type
+/// changes; the fields added since an older format are marked in the `codec!` lines below.
+///
+/// - 3: the first release format.
+/// - 4: balance and supply caps and the dispute window in `Config`; resolution proposals
+///   and their finalization timers in markets.
+pub const SNAPSHOT_VERSION: u32 = 4;
+/// The oldest format [`Engine::restore`] reads (and migrates to the current one).
+#[cfg(not(feature = "broken-skip-migration"))]
+pub const SNAPSHOT_VERSION_MIN: u32 = 3;
+/// The deliberately broken build of `scripts/mutants`: older formats are refused.
+#[cfg(feature = "broken-skip-migration")]
+pub const SNAPSHOT_VERSION_MIN: u32 = SNAPSHOT_VERSION;
 
 #[derive(Debug, Error)]
 pub enum SnapshotError {
     #[error("not an engine snapshot")]
     BadMagic,
-    #[error("snapshot format {found} is not the supported format {SNAPSHOT_VERSION}")]
+    #[error(
+        "snapshot format {found} is not one this build reads ({SNAPSHOT_VERSION_MIN} to {SNAPSHOT_VERSION})"
+    )]
     Version { found: u32 },
     #[error("undecodable snapshot: {0}")]
     Decode(#[from] DecodeError),
 }
 
+/// `codec!(Type { a, b, c @ 4 = default })` lists a type's fields once, in encoding order.
+/// A field added in snapshot format N is written `field @ N = default`: snapshots of older
+/// formats do not have it, and decode it as `default` (new collections empty, new settings
+/// at their defaults) — the migration from the old format. A field is only ever appended
+/// this way, never removed or reordered, so every older format stays decodable.
 macro_rules! codec {
-    ($ty:ty { $($field:ident),* $(,)? }) => {
+    ($ty:ty { $($field:ident $(@ $since:literal = $default:expr)?),* $(,)? }) => {
         impl Encode for $ty {
             fn encode(&self, out: &mut Vec<u8>) {
                 $( self.$field.encode(out); )*
@@ -48,8 +66,21 @@ macro_rules! codec {
         }
         impl Decode for $ty {
             fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-                Ok(Self { $( $field: Decode::decode(r)?, )* })
+                Ok(Self { $( $field: decode_field!(r $(, $since, $default)?), )* })
             }
+        }
+    };
+}
+
+macro_rules! decode_field {
+    ($r:ident) => {
+        Decode::decode($r)?
+    };
+    ($r:ident, $since:literal, $default:expr) => {
+        if $r.format() >= $since {
+            Decode::decode($r)?
+        } else {
+            $default
         }
     };
 }
@@ -79,6 +110,9 @@ codec!(Config {
     withdrawal_limits,
     open_orders_per_user_max,
     currencies,
+    wallet_balance_max @ 4 = Config::default().wallet_balance_max,
+    currency_supply_max @ 4 = Config::default().currency_supply_max,
+    dispute_window_micros @ 4 = Config::default().dispute_window_micros,
 });
 codec!(Account {
     owner,
@@ -223,6 +257,8 @@ codec!(Wallet {
     payment_methods,
     idempotency,
     idempotency_order,
+    pending_deposits @ 4 = Default::default(),
+    recent_withdrawals @ 4 = Default::default(),
 });
 codec!(Market {
     id,
@@ -257,7 +293,17 @@ codec!(Market {
     participants,
     hourly_volume,
     volume_hour,
+    proposal @ 4 = None,
 });
+codec!(Proposal {
+    winner,
+    scalar_value,
+    proposed_by,
+    proposed_at,
+    final_at,
+    dispute,
+});
+codec!(Dispute { by, reason, at });
 codec!(TradeRecord {
     trade,
     price,
@@ -290,7 +336,8 @@ codec!(Markets {
     contracts,
     outcomes,
     closing,
-    next_trade
+    next_trade,
+    finalizing @ 4 = Default::default(),
 });
 codec!(Order {
     id,
@@ -539,13 +586,27 @@ impl Engine {
             return Err(SnapshotError::BadMagic);
         }
         let version = u32::decode(&mut reader)?;
-        if version != SNAPSHOT_VERSION {
+        if !(SNAPSHOT_VERSION_MIN..=SNAPSHOT_VERSION).contains(&version) {
             return Err(SnapshotError::Version { found: version });
         }
-        let engine = Engine::decode(&mut reader)?;
+        reader.set_format(version);
+        let mut engine = Engine::decode(&mut reader)?;
         reader.finish()?;
+        if version < 4 {
+            let now = engine.now;
+            engine.wallet.rebuild_money_windows(now);
+        }
         engine.check();
         Ok(engine)
+    }
+
+    /// The format version of snapshot bytes, without decoding them.
+    pub fn snapshot_format(bytes: &[u8]) -> Result<u32, SnapshotError> {
+        let mut reader = Reader::new(bytes);
+        if reader.take(SNAPSHOT_MAGIC.len())? != SNAPSHOT_MAGIC {
+            return Err(SnapshotError::BadMagic);
+        }
+        Ok(u32::decode(&mut reader)?)
     }
 
     /// SHA-256 of the snapshot: two engines with the same hash are in the same state.

@@ -30,6 +30,7 @@ pub const DOCUMENT_TYPE_MAX: usize = 50;
 pub const DOCUMENT_URL_MAX: usize = 500;
 pub const CONTENT_TYPE_MAX: usize = 100;
 pub const NOTES_MAX: usize = 2_000;
+pub const DISPUTE_REASON_MAX: usize = 2_000;
 pub const REFERENCE_MAX: usize = 255;
 pub const SEALED_DETAILS_MAX: usize = 4_096;
 pub const DISPLAY_HINT_MAX: usize = 64;

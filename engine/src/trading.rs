@@ -880,6 +880,7 @@ impl Engine {
             .get(c.market)
             .ok_or(ResultCode::MarketNotFound)?;
         let (currency, trading, tick) = (market.currency, market.is_trading(self.now), market.tick);
+        market.check_trader(c.actor)?;
         let mut outcome = self
             .markets
             .outcome(c.outcome)
@@ -1245,7 +1246,7 @@ impl Engine {
             order.remaining -= qty;
             order.filled += qty;
             order.trades += 1;
-            order.filled_notional += view_notional;
+            order.filled_notional = order.filled_notional.saturating_add(view_notional);
             order.updated_at = self.now;
             if slot == taker {
                 taker_paid = view_notional;
@@ -1305,7 +1306,7 @@ impl Engine {
                     contract.yes_supply -= shares;
                 }
             }
-            position.realized += realized;
+            position.realized = position.realized.saturating_add(realized);
             position.net_cash += into_escrow;
             position.updated_at = self.now;
             let first_trade = !position.traded;
@@ -1316,8 +1317,8 @@ impl Engine {
             if let Owner::User(user) = self.ledger.get(account).owner
                 && let Some(stats) = self.users.stats_mut(user)
             {
-                stats.total_wagered += paid;
-                stats.total_earnings += realized;
+                stats.total_wagered = stats.total_wagered.saturating_add(paid);
+                stats.total_earnings = stats.total_earnings.saturating_add(realized);
                 stats.trades += 1;
             }
         }
@@ -1333,7 +1334,7 @@ impl Engine {
         let contract = &mut self.markets.contracts[contract_index as usize];
         contract.book.seq += 1;
         contract.last_price = Some(price);
-        contract.volume_shares += qty;
+        contract.volume_shares = contract.volume_shares.saturating_add(qty);
         contract.trades += 1;
         if contract.recent.len() >= self.limits.recent_trades_kept as usize {
             contract.recent.pop_front();
@@ -1362,7 +1363,7 @@ impl Engine {
             at: self.now,
         }));
         let market = self.markets.get_mut(market_id).expect("found");
-        market.volume += taker_paid;
+        market.volume = market.volume.saturating_add(taker_paid);
         market.trades += 1;
         market.add_volume(self.now, taker_paid);
     }
@@ -1576,6 +1577,7 @@ impl Engine {
             .get(c.market)
             .ok_or(ResultCode::MarketNotFound)?;
         let (currency, trading, tick) = (market.currency, market.is_trading(self.now), market.tick);
+        market.check_trader(c.actor)?;
         if c.quotes.is_empty() {
             return Err(ResultCode::InvalidRequest);
         }
@@ -1789,6 +1791,7 @@ impl Engine {
         let slot = self.owned_order(c.actor, c.order)?;
         let order = self.trading.order(slot);
         let market = self.markets.get(order.market).expect("order's market");
+        market.check_trader(c.actor)?;
         if !market.is_trading(self.now) {
             return Err(ResultCode::MarketNotOpen);
         }
@@ -1957,6 +1960,7 @@ impl Engine {
             .markets
             .get(c.market)
             .ok_or(ResultCode::MarketNotFound)?;
+        market.check_trader(c.actor)?;
         let account = self.trading_account(c.actor, c.pool, market.currency)?;
         if !market.is_trading(self.now) {
             return Err(ResultCode::MarketNotOpen);
@@ -2070,7 +2074,7 @@ impl Engine {
         let first = self.trading.position_index[&(account, contracts[0])];
         let position = &mut self.trading.positions[first as usize];
         position.net_cash -= value;
-        position.realized += value - cost_removed;
+        position.realized = position.realized.saturating_add(value - cost_removed);
         if complete_set {
             self.markets.get_mut(c.market).expect("found").sets -= c.qty.0 as i64;
         }
@@ -2086,7 +2090,7 @@ impl Engine {
         if let Some(user) = self.account_user(account)
             && let Some(stats) = self.users.stats_mut(user)
         {
-            stats.total_earnings += value - cost_removed;
+            stats.total_earnings = stats.total_earnings.saturating_add(value - cost_removed);
         }
         Ok(crate::done())
     }

@@ -37,6 +37,10 @@ pub const PENDING_PER_USER_MAX: usize = 10;
 pub const HISTORY_PER_USER_MAX: usize = 1_000;
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
+/// The period of the withdrawal limit: any 24 hours (rolling, not a calendar day).
+pub const WITHDRAWAL_PERIOD_MICROS: i64 = 24 * 3600 * 1_000_000;
+/// Withdrawals one user may make per currency within one period.
+pub const WITHDRAWALS_PER_PERIOD_MAX: usize = 100;
 
 /// What a transaction refers to (the spec's `reference_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,9 +108,69 @@ pub struct Wallet {
     pub payment_methods: Vec<PaymentMethod>,
     pub idempotency: FxHashMap<(UserId, IdempotencyKey), IdempotencyRecord>,
     pub idempotency_order: VecDeque<(Timestamp, UserId, IdempotencyKey)>,
+    /// The sum of each user's pending deposits per currency, counted against the wallet
+    /// balance cap before the money arrives.
+    pub pending_deposits: FxHashMap<(UserId, Currency), i64>,
+    /// Each user's pending and completed withdrawals of the last 24 hours per currency
+    /// (created at, id, amount), oldest first, for the rolling withdrawal limit. Kept apart
+    /// from the transaction window, which may forget completed ones sooner.
+    pub recent_withdrawals: FxHashMap<(UserId, Currency), WithdrawalWindow>,
 }
 
+/// One user's withdrawals in one currency within the limit's period: (created at, id,
+/// amount), oldest first.
+pub type WithdrawalWindow = VecDeque<(Timestamp, TxId, i64)>;
+
 impl Wallet {
+    /// Rebuilds the pending-deposit sums and the withdrawal window from the transactions,
+    /// for a snapshot of a format that did not have them. Pending transactions are never
+    /// forgotten, so the sums are exact; completed withdrawals already gone from the
+    /// transaction window no longer count against the limit.
+    pub fn rebuild_money_windows(&mut self, now: Timestamp) {
+        self.pending_deposits.clear();
+        self.recent_withdrawals.clear();
+        let mut txs: Vec<&Tx> = self.txs.values().collect();
+        txs.sort_by_key(|tx| tx.id);
+        let horizon = now.saturating_add_micros(-WITHDRAWAL_PERIOD_MICROS);
+        for tx in txs {
+            match (tx.tx_type, tx.status) {
+                (TxType::Deposit, TxStatus::Pending) => {
+                    *self
+                        .pending_deposits
+                        .entry((tx.user, tx.currency))
+                        .or_default() += tx.amount;
+                }
+                (TxType::Withdrawal, TxStatus::Pending | TxStatus::Completed)
+                    if tx.created_at > horizon =>
+                {
+                    self.recent_withdrawals
+                        .entry((tx.user, tx.currency))
+                        .or_default()
+                        .push_back((tx.created_at, tx.id, tx.amount));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Asserts the sums agree with the transactions they summarise.
+    pub(crate) fn check(&self) {
+        let mut pending: FxHashMap<(UserId, Currency), i64> = FxHashMap::default();
+        for tx in self.txs.values() {
+            if tx.tx_type == TxType::Deposit && tx.status == TxStatus::Pending {
+                *pending.entry((tx.user, tx.currency)).or_default() += tx.amount;
+            }
+        }
+        assert_eq!(
+            pending, self.pending_deposits,
+            "pending deposit sums drifted"
+        );
+        for window in self.recent_withdrawals.values() {
+            assert!(!window.is_empty(), "empty withdrawal window kept");
+            assert!(window.len() <= WITHDRAWALS_PER_PERIOD_MAX);
+        }
+    }
+
     pub fn tx(&self, id: TxId) -> Option<&Tx> {
         self.txs.get(&id)
     }
@@ -369,6 +433,96 @@ impl Engine {
         }));
     }
 
+    /// Refuses money coming into `user`'s wallet (deposits and transfers received) that
+    /// would take its balance with pending deposits past `wallet_balance_max`.
+    fn incoming_room(
+        &self,
+        user: UserId,
+        wallet: Option<AccountId>,
+        currency: Currency,
+        amount: i64,
+    ) -> Result<(), ResultCode> {
+        let balance = wallet.map_or(0, |w| self.ledger.get(w).balance());
+        let pending = self
+            .wallet
+            .pending_deposits
+            .get(&(user, currency))
+            .copied()
+            .unwrap_or(0);
+        // Each term is inside the supply cap, so the sum cannot overflow.
+        if balance + pending + amount > self.config.wallet_balance_max.0 {
+            return Err(ResultCode::BalanceLimitExceeded);
+        }
+        Ok(())
+    }
+
+    /// Refuses a deposit that would take the currency's total in the platform past
+    /// `currency_supply_max`.
+    fn supply_room(&self, currency: Currency, amount: i64) -> Result<(), ResultCode> {
+        let inside = self
+            .ledger
+            .find(Owner::World, currency)
+            .map_or(0, |world| -self.ledger.get(world).balance());
+        if amount > self.config.currency_supply_max.0.saturating_sub(inside) {
+            return Err(ResultCode::CurrencySupplyExceeded);
+        }
+        Ok(())
+    }
+
+    fn settle_pending_deposit(&mut self, user: UserId, currency: Currency, amount: i64) {
+        let key = (user, currency);
+        let sum = self
+            .wallet
+            .pending_deposits
+            .get_mut(&key)
+            .expect("a pending deposit is summed");
+        *sum -= amount;
+        assert!(*sum >= 0, "pending deposit sum below zero");
+        if *sum == 0 {
+            self.wallet.pending_deposits.remove(&key);
+        }
+    }
+
+    /// How many withdrawals `user` made in `currency` in the last period, and their sum
+    /// (pending and completed).
+    fn withdrawn_in_period(&self, user: UserId, currency: Currency) -> (usize, i64) {
+        let horizon = self.now.saturating_add_micros(-WITHDRAWAL_PERIOD_MICROS);
+        self.wallet
+            .recent_withdrawals
+            .get(&(user, currency))
+            .map_or((0, 0), |window| {
+                window
+                    .iter()
+                    .filter(|&&(at, _, _)| at > horizon)
+                    .fold((0, 0i64), |(n, sum), &(_, _, amount)| (n + 1, sum + amount))
+            })
+    }
+
+    /// Adds a withdrawal to its user's window, dropping entries older than the period.
+    fn record_withdrawal(&mut self, user: UserId, currency: Currency, id: TxId, amount: i64) {
+        let horizon = self.now.saturating_add_micros(-WITHDRAWAL_PERIOD_MICROS);
+        let window = self
+            .wallet
+            .recent_withdrawals
+            .entry((user, currency))
+            .or_default();
+        while window.front().is_some_and(|&(at, _, _)| at <= horizon) {
+            window.pop_front();
+        }
+        window.push_back((self.now, id, amount));
+    }
+
+    /// A cancelled or rejected withdrawal no longer counts against the limit.
+    fn forget_withdrawal(&mut self, user: UserId, currency: Currency, id: TxId) {
+        let key = (user, currency);
+        if let Some(window) = self.wallet.recent_withdrawals.get_mut(&key) {
+            window.retain(|&(_, tx, _)| tx != id);
+            if window.is_empty() {
+                self.wallet.recent_withdrawals.remove(&key);
+            }
+        }
+    }
+
     fn pending_room(&self, user: UserId) -> Result<(), ResultCode> {
         let pending = self.wallet.pending.get(&user).copied().unwrap_or(0);
         if pending as usize >= PENDING_PER_USER_MAX {
@@ -400,8 +554,10 @@ impl Engine {
         self.idempotent(c.user, c.idempotency_key, command, |engine| {
             let amount = check_amount(c.amount)?;
             text::line(&c.payment_method, text::PROVIDER_MAX)?;
-            engine.wallet_or_room(c.user, c.currency)?;
+            let existing = engine.wallet_or_room(c.user, c.currency)?;
             engine.pending_room(c.user)?;
+            engine.incoming_room(c.user, existing, c.currency, amount)?;
+            engine.supply_room(c.currency, amount)?;
             let account = engine.open_wallet(c.user, c.currency, out);
             let id = engine.record_tx(
                 c.user,
@@ -416,6 +572,11 @@ impl Engine {
             );
             let tx = engine.wallet.txs.get_mut(&id).expect("just recorded");
             tx.payment_method.clone_from(&c.payment_method);
+            *engine
+                .wallet
+                .pending_deposits
+                .entry((c.user, c.currency))
+                .or_default() += amount;
             Ok(Reply::Tx(TxReply {
                 tx: id,
                 status: TxStatus::Pending,
@@ -442,7 +603,10 @@ impl Engine {
         if tx.status != TxStatus::Pending {
             return Err(ResultCode::DepositNotPending);
         }
-        let (account, amount, currency) = (tx.account, tx.amount, tx.currency);
+        let (user, account, amount, currency) = (tx.user, tx.account, tx.amount, tx.currency);
+        // The hard cap: with every currency's total inside `currency_supply_max`, no balance
+        // or sum of balances can overflow (see `Config`).
+        self.supply_room(currency, amount)?;
         let world = self.system_account(Owner::World, currency);
         self.ledger.transfer(
             world,
@@ -453,6 +617,7 @@ impl Engine {
             c.deposit.0,
             out,
         );
+        self.settle_pending_deposit(user, currency, amount);
         let tx = self.wallet.txs.get_mut(&c.deposit).expect("found");
         tx.provider_reference.clone_from(&c.provider_reference);
         self.finish_tx(c.deposit, TxStatus::Completed, Some(c.actor), out);
@@ -480,8 +645,12 @@ impl Engine {
             let user = engine.users.get(c.user).ok_or(ResultCode::UserNotFound)?;
             let limits = &engine.config.withdrawal_limits;
             let limit = limits[usize::from(user.kyc_level).min(limits.len() - 1)];
-            if amount > limit.0 {
+            let (count, withdrawn) = engine.withdrawn_in_period(c.user, c.currency);
+            if amount > limit.0.saturating_sub(withdrawn) {
                 return Err(ResultCode::WithdrawalLimitExceeded);
+            }
+            if count >= WITHDRAWALS_PER_PERIOD_MAX {
+                return Err(ResultCode::LimitExceeded);
             }
             let account = user.wallet(c.currency).ok_or(ResultCode::UnknownAccount)?;
             let fee =
@@ -505,6 +674,7 @@ impl Engine {
             let tx = engine.wallet.txs.get_mut(&id).expect("just recorded");
             tx.payment_method_id = Some(c.payment_method);
             tx.payment_method = provider;
+            engine.record_withdrawal(c.user, c.currency, id, amount);
             Ok(Reply::Tx(TxReply {
                 tx: id,
                 status: TxStatus::Pending,
@@ -540,8 +710,10 @@ impl Engine {
             return Err(ResultCode::WithdrawalNotFound);
         }
         let tx = self.pending_withdrawal(c.withdrawal)?;
+        let (user, currency) = (tx.user, tx.currency);
         let (account, held) = (tx.account, tx.amount + tx.fee);
         self.ledger.unlock(account, held);
+        self.forget_withdrawal(user, currency, c.withdrawal);
         self.finish_tx(c.withdrawal, TxStatus::Cancelled, Some(c.actor), out);
         Ok(Reply::Tx(TxReply {
             tx: c.withdrawal,
@@ -585,6 +757,8 @@ impl Engine {
             TxStatus::Completed
         } else {
             self.ledger.unlock(account, amount + fee);
+            let user = self.wallet.txs[&c.withdrawal].user;
+            self.forget_withdrawal(user, currency, c.withdrawal);
             TxStatus::Rejected
         };
         let tx = self.wallet.txs.get_mut(&c.withdrawal).expect("found");
@@ -627,7 +801,8 @@ impl Engine {
             if engine.ledger.available(from) < amount {
                 return Err(ResultCode::InsufficientFunds);
             }
-            engine.wallet_or_room(c.recipient, c.currency)?;
+            let existing = engine.wallet_or_room(c.recipient, c.currency)?;
+            engine.incoming_room(c.recipient, existing, c.currency, amount)?;
             let to = engine.open_wallet(c.recipient, c.currency, out);
             let sent = engine.record_tx(
                 c.sender,

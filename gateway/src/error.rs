@@ -74,9 +74,8 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | InvalidOutcomes | InvalidMarketType | InvalidScalarRange | InvalidResolution
         | InvalidTimeInForce | ExpiryInPast | InvalidUsername | InvalidEmail
         | InvalidReferralCode | UnsupportedCurrency => StatusCode::BAD_REQUEST,
-        Forbidden | NotMarketCreator | NotPoolManager | OracleNotManual | AccountSuspended => {
-            StatusCode::FORBIDDEN
-        }
+        Forbidden | NotMarketCreator | NotPoolManager | OracleNotManual | AccountSuspended
+        | ResolverMayNotTrade | NotAHolder => StatusCode::FORBIDDEN,
         NotFound
         | UnknownAccount
         | DepositNotFound
@@ -103,7 +102,12 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | OrderNotOpen
         | MarketAlreadySettled
         | AmendNoChange
-        | ApiKeyRevoked => StatusCode::CONFLICT,
+        | ApiKeyRevoked
+        | MarketNotClosed
+        | ResolutionPending
+        | NoResolutionProposed
+        | DisputeWindowOver
+        | AlreadyDisputed => StatusCode::CONFLICT,
         InvalidCredentials | SessionNotFound | SessionExpired | SessionRevoked
         | RefreshTokenReused | TwoFaRequired | InvalidTwoFaCode | TwoFaCodeReused
         | StaleTimestamp | NonceReused | BadSignature => StatusCode::UNAUTHORIZED,

@@ -200,6 +200,8 @@ impl Hub {
                 }
                 Event::MarketStatusChanged(change) => market(&change.market, &mut interested),
                 Event::MarketResolved(resolved) => market(&resolved.market, &mut interested),
+                Event::ResolutionProposed(proposed) => market(&proposed.market, &mut interested),
+                Event::ResolutionDisputed(disputed) => market(&disputed.market, &mut interested),
                 Event::MarketUpdated(updated) => market(&updated.market, &mut interested),
                 Event::OrderAccepted(accepted) => user(&accepted.user, &mut interested),
                 Event::OrderUpdated(updated) => user(&updated.user, &mut interested),

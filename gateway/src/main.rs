@@ -120,6 +120,20 @@ struct CoreOptions {
     currencies: String,
     #[arg(long, env = "BETBET_OPEN_ORDERS_MAX", default_value_t = 1_000)]
     open_orders_per_user_max: u32,
+    /// The largest balance, in whole units, that deposits and transfers may bring a wallet to.
+    #[arg(long, env = "BETBET_WALLET_BALANCE_MAX", default_value_t = 100_000_000)]
+    wallet_balance_max: i64,
+    /// The most of one currency, in whole units, the platform holds in all.
+    #[arg(
+        long,
+        env = "BETBET_CURRENCY_SUPPLY_MAX",
+        default_value_t = 10_000_000_000
+    )]
+    currency_supply_max: i64,
+    /// How long a proposed market resolution may be disputed, in seconds (default: a day;
+    /// five minutes with `--demo`).
+    #[arg(long, env = "BETBET_DISPUTE_WINDOW_SECS")]
+    dispute_window_secs: Option<u64>,
     /// Snapshot after this many commands.
     #[arg(long, env = "BETBET_SNAPSHOT_EVERY", default_value_t = 1_000_000)]
     snapshot_every: u64,
@@ -242,7 +256,10 @@ fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn core_config(options: &CoreOptions) -> Result<CoreConfig, String> {
+/// The dispute window of `--demo` when none is given: long enough to try a dispute.
+const DEMO_DISPUTE_WINDOW_SECS: u64 = 300;
+
+fn core_config(options: &CoreOptions, demo: bool) -> Result<CoreConfig, String> {
     let durability = match options.durability {
         DurabilityArg::None => Durability::None,
         DurabilityArg::Batch => Durability::Batch,
@@ -266,6 +283,32 @@ fn core_config(options: &CoreOptions) -> Result<CoreConfig, String> {
             Currency::new(c).ok_or_else(|| format!("--currencies: `{c}` is not a currency code"))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let whole = |n: i64, flag: &str| {
+        n.checked_mul(AMOUNT_SCALE)
+            .filter(|&a| a > 0)
+            .map(Amount)
+            .ok_or_else(|| format!("{flag}: `{n}` is not a positive whole amount in range"))
+    };
+    let wallet_balance_max = whole(options.wallet_balance_max, "--wallet-balance-max")?;
+    let currency_supply_max = whole(options.currency_supply_max, "--currency-supply-max")?;
+    if currency_supply_max.0 > betbet_engine::CURRENCY_SUPPLY_CEILING
+        || wallet_balance_max > currency_supply_max
+    {
+        return Err(format!(
+            "--currency-supply-max must be at most {} and at least --wallet-balance-max",
+            betbet_engine::CURRENCY_SUPPLY_CEILING / AMOUNT_SCALE
+        ));
+    }
+    let dispute_window_secs = options.dispute_window_secs.unwrap_or(if demo {
+        DEMO_DISPUTE_WINDOW_SECS
+    } else {
+        24 * 3600
+    });
+    let dispute_window_micros = i64::try_from(dispute_window_secs)
+        .ok()
+        .and_then(|s| s.checked_mul(1_000_000))
+        .filter(|&m| m <= betbet_engine::DISPUTE_WINDOW_MAX_MICROS)
+        .ok_or("--dispute-window-secs: at most 30 days")?;
     let mut config = CoreConfig::new(&options.data_dir);
     config.durability = durability;
     config.limits = Limits::default();
@@ -277,6 +320,9 @@ fn core_config(options: &CoreOptions) -> Result<CoreConfig, String> {
         withdrawal_limits,
         open_orders_per_user_max: options.open_orders_per_user_max,
         currencies,
+        wallet_balance_max,
+        currency_supply_max,
+        dispute_window_micros,
     });
     Ok(config)
 }
@@ -299,8 +345,8 @@ fn gateway_config(
     Ok(config)
 }
 
-fn start_core(options: &CoreOptions) -> Result<CoreRuntime, String> {
-    let config = core_config(options)?;
+fn start_core(options: &CoreOptions, demo: bool) -> Result<CoreRuntime, String> {
+    let config = core_config(options, demo)?;
     CoreRuntime::start(config).map_err(|e| match e {
         betbet_engine::runtime::RuntimeError::Journal(betbet_journal::JournalError::Locked {
             ..
@@ -324,7 +370,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
-    let core = start_core(&args.core)?;
+    let core = start_core(&args.core, args.demo)?;
     let handle = core.handle();
     if let Some(addr) = args.core_addr {
         let (bound, _) = betbet_engine::runtime::tcp::serve(handle.clone(), addr)
@@ -356,7 +402,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 fn run_core(args: CoreArgs) -> Result<(), String> {
-    let core = start_core(&args.core)?;
+    let core = start_core(&args.core, false)?;
     let (bound, _) = betbet_engine::runtime::tcp::serve(core.handle(), args.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     println!("core listening on {bound}");

@@ -42,11 +42,29 @@ pub enum DecodeError {
 pub struct Reader<'a> {
     bytes: &'a [u8],
     offset: usize,
+    format: u32,
 }
 
 impl<'a> Reader<'a> {
+    /// A reader of bytes in the current format.
     pub fn new(bytes: &'a [u8]) -> Self {
-        Reader { bytes, offset: 0 }
+        Reader {
+            bytes,
+            offset: 0,
+            format: u32::MAX,
+        }
+    }
+
+    /// The format the bytes were written in (`u32::MAX`: the current one).
+    pub fn format(&self) -> u32 {
+        self.format
+    }
+
+    /// Reads the rest of the bytes as written in format `format` of a versioned container
+    /// (an engine snapshot, after its version header): decoders of types that gained fields
+    /// since then read the old layout and give the new fields their defaults.
+    pub fn set_format(&mut self, format: u32) {
+        self.format = format;
     }
 
     pub fn remaining(&self) -> usize {

@@ -407,6 +407,17 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// A holder of a position in the market disputes its proposed resolution within the
+    /// dispute window; an admin then decides it (`ResolveMarket` by an admin is final).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct DisputeResolution {
+        pub actor: UserId,
+        pub market: MarketId,
+        pub reason: String,
+    }
+}
+
+wire_struct! {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct VoidMarket {
         pub actor: UserId,
@@ -606,11 +617,34 @@ wire_struct! {
         pub platform_fee_bp: u16,
         /// A flat withdrawal fee in basis points of the amount.
         pub withdrawal_fee_bp: u16,
-        /// The largest single withdrawal per KYC level (index = level); levels past the end use
-        /// the last entry.
+        /// What a user may withdraw per currency over any 24 hours, pending and completed
+        /// withdrawals together, per KYC level (index = level); levels past the end use the
+        /// last entry.
         pub withdrawal_limits: Vec<Amount>,
         pub open_orders_per_user_max: u32,
         /// Currencies wallets and markets may use.
+        pub currencies: Vec<Currency>,
+        /// The largest balance (with pending deposits) a wallet may reach by deposits and
+        /// transfers received.
+        pub wallet_balance_max: Amount,
+        /// The most of one currency the platform holds in all (everything deposited and not
+        /// withdrawn). It keeps every balance and every sum of balances far inside `i64`.
+        pub currency_supply_max: Amount,
+        /// How long a proposed market resolution may be disputed before it is final, in µs.
+        pub dispute_window_micros: i64,
+    }
+}
+
+wire_struct! {
+    /// The first layout of [`Configure`] (journal tag 2), still read from old journals: it
+    /// leaves the settings it does not have as they are.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ConfigureV1 {
+        pub actor: UserId,
+        pub platform_fee_bp: u16,
+        pub withdrawal_fee_bp: u16,
+        pub withdrawal_limits: Vec<Amount>,
+        pub open_orders_per_user_max: u32,
         pub currencies: Vec<Currency>,
     }
 }
@@ -620,7 +654,8 @@ wire_enum! {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum Command {
         Tick(Tick) = 1,
-        Configure(Configure) = 2,
+        ConfigureV1(ConfigureV1) = 2,
+        Configure(Configure) = 3,
         RegisterUser(RegisterUser) = 10,
         SetUserRole(SetUserRole) = 11,
         SetUserStatus(SetUserStatus) = 12,
@@ -646,6 +681,7 @@ wire_enum! {
         HaltMarket(HaltMarket) = 52,
         ResolveMarket(ResolveMarket) = 53,
         VoidMarket(VoidMarket) = 54,
+        DisputeResolution(DisputeResolution) = 55,
         PlaceOrder(PlaceOrder) = 60,
         CancelOrder(CancelOrder) = 61,
         CancelAll(CancelAll) = 62,

@@ -10,7 +10,7 @@
 use crate::command::{KycStatus, MarketStatus, Side};
 use crate::types::{
     AccountId, Amount, Currency, KycDocumentId, MarketId, OrderId, OutcomeId, PoolId, Price, Qty,
-    SessionId, TradeId, TxId, UserId,
+    SessionId, Timestamp, TradeId, TxId, UserId,
 };
 use crate::{wire_cenum, wire_enum, wire_struct};
 
@@ -240,6 +240,29 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// A market's resolution was proposed: it becomes final at `final_at` unless a holder
+    /// disputes it before then.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ResolutionProposed {
+        pub market: MarketId,
+        pub winner: Option<OutcomeId>,
+        pub scalar_value: Option<Amount>,
+        pub proposed_by: UserId,
+        pub final_at: Timestamp,
+    }
+}
+
+wire_struct! {
+    #[fixed(16)]
+    /// A holder disputed a proposed resolution; an admin decides it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ResolutionDisputed {
+        pub market: MarketId,
+        pub by: UserId,
+    }
+}
+
+wire_struct! {
     #[fixed(53)]
     /// An order entered the engine (it may trade and finish within the same command).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,6 +365,8 @@ wire_enum! {
         MarketUpdated(MarketCreated) = 51,
         MarketStatusChanged(MarketStatusChanged) = 52,
         MarketResolved(MarketResolved) = 53,
+        ResolutionProposed(ResolutionProposed) = 54,
+        ResolutionDisputed(ResolutionDisputed) = 55,
         OrderAccepted(OrderAccepted) = 60,
         OrderUpdated(OrderUpdated) = 61,
         Trade(Trade) = 62,

@@ -103,6 +103,8 @@ result_codes! {
     TooManyWallets = 113 => "too_many_wallets", "the wallet limit is reached";
     TooManyPaymentMethods = 114 => "too_many_payment_methods", "the payment method limit is reached";
     AccountLimitReached = 115 => "account_limit_reached", "the ledger cannot open more accounts";
+    BalanceLimitExceeded = 116 => "balance_limit_exceeded", "the wallet would hold more than the largest balance allowed";
+    CurrencySupplyExceeded = 117 => "currency_supply_exceeded", "the platform cannot hold more of this currency";
 
     // Markets and pools.
     MarketNotFound = 200 => "market_not_found", "no such market";
@@ -120,6 +122,13 @@ result_codes! {
     OracleNotManual = 212 => "oracle_not_manual", "an automated-oracle market is resolved by an admin";
     TooManyMarkets = 213 => "too_many_markets", "the market limit is reached";
     MarketNotUpdatable = 214 => "market_not_updatable", "this field can no longer change";
+    MarketNotClosed = 215 => "market_not_closed", "a market is resolved only after trading has closed (closes_at passed, or halted)";
+    ResolverMayNotTrade = 216 => "resolver_may_not_trade", "the resolver of a manually resolved market may not trade in it";
+    ResolutionPending = 217 => "resolution_pending", "a resolution is already proposed; dispute it, or an admin decides";
+    NoResolutionProposed = 218 => "no_resolution_proposed", "no resolution is proposed for this market";
+    DisputeWindowOver = 219 => "dispute_window_over", "the dispute window of this resolution has ended";
+    NotAHolder = 229 => "not_a_holder", "only holders of a position in this market may dispute its resolution";
+    AlreadyDisputed = 230 => "already_disputed", "this resolution is already disputed and awaits an admin";
     PoolNotFound = 220 => "pool_not_found", "no such pool";
     PoolNotOpen = 221 => "pool_not_open", "the pool no longer accepts members";
     PoolFull = 222 => "pool_full", "the pool has reached its member limit";

@@ -232,6 +232,22 @@ wire_struct! {
         pub trades: u64,
         pub participants: u32,
         pub outcomes: Vec<OutcomeView>,
+        pub proposal: Option<ProposalView>,
+    }
+}
+
+wire_struct! {
+    /// A proposed resolution, its dispute window and any dispute.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ProposalView {
+        pub winner: Option<crate::types::OutcomeId>,
+        pub scalar_value: Option<Amount>,
+        pub proposed_by: UserId,
+        pub proposed_at: Timestamp,
+        pub final_at: Timestamp,
+        pub disputed_by: Option<UserId>,
+        pub dispute_reason: String,
+        pub disputed_at: Option<Timestamp>,
     }
 }
 

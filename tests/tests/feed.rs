@@ -85,8 +85,21 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// A binary market created by a user of its own: the creator of a manually resolved market
+/// may not trade in it, and the tests' traders do.
 fn binary_market(api: &Api, title: &str) -> (Value, MarketId, OutcomeId) {
-    let market = api
+    let host: String = title
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let (host, _) = api.signup(&format!("host_{host}"));
+    let market = host
         .post(
             "/api/v1/markets/create",
             &json!({

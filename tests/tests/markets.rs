@@ -44,7 +44,14 @@ fn outcome(market: &Value, index: usize) -> String {
 
 #[test]
 fn trading_settlement_and_a_crash_mid_session() {
-    let mut server = Server::start(&["--demo", "--platform-fee-bp", "200"]);
+    // No dispute window: a resolution is final at once (the window has its own tests).
+    let mut server = Server::start(&[
+        "--demo",
+        "--platform-fee-bp",
+        "200",
+        "--dispute-window-secs",
+        "0",
+    ]);
     let anon = server.api();
     let (creator, creator_id) = funded(&anon, "creator", "1");
     let (alice, alice_id) = funded(&anon, "alice_m", "100");
@@ -188,11 +195,29 @@ fn trading_settlement_and_a_crash_mid_session() {
     )
     .expect_error(403, "not_market_creator");
     creator
+        .put(
+            &format!("/api/v1/markets/{market_id}"),
+            &json!({"status": "closed"}),
+        )
+        .expect(200);
+    creator
         .post(
             &format!("/api/v1/markets/{market_id}/resolve"),
             &json!({"winning_outcome": yes}),
         )
         .expect(200);
+    let started = std::time::Instant::now();
+    while anon
+        .get(&format!("/api/v1/markets/{market_id}"))
+        .expect(200)["status"]
+        != "resolved"
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never resolved"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // Alice: 100 − 6 (10 YES) + 2.8 (4 sold) − 5 (sets) + 2 (Blue sold) = 93.8, then 6 paid
     // out on a remaining cost of 3.6: winnings 2.4, fees 3 % = 0.072.
     assert_eq!(balance(&alice, &alice_id).0, "99.728");
@@ -256,7 +281,8 @@ fn websocket_snapshot_and_deltas_reproduce_the_rest_book() {
     let anon = server.api();
     let (maker, _) = funded(&anon, "ws_maker", "10000");
     let (taker, _) = funded(&anon, "ws_taker", "10000");
-    let market = create_market(&maker, "binary", &[]);
+    let (host, _) = anon.signup("ws_host");
+    let market = create_market(&host, "binary", &[]);
     let market_id = market["id"].as_str().unwrap().to_owned();
     let (yes, no) = (outcome(&market, 0), outcome(&market, 1));
     // Some resting orders before the subscription.
@@ -406,7 +432,8 @@ fn websocket_orders_use_the_same_rules_as_rest() {
     let server = Server::start(&[]);
     let anon = server.api();
     let (trader, _) = funded(&anon, "ws_trader", "10");
-    let market = create_market(&trader, "binary", &[]);
+    let (host, _) = anon.signup("ws_rules_host");
+    let market = create_market(&host, "binary", &[]);
     let market_id = market["id"].as_str().unwrap().to_owned();
     let yes = outcome(&market, 0);
     let token = trader.token.clone().unwrap();

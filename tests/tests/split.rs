@@ -91,7 +91,9 @@ fn a_gateway_ends_its_clients_connections_when_the_core_comes_back() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (trader, _) = funded(&api, "split_trader", "100");
-    let market = trader
+    // Created by someone else: a market's creator may not trade in it.
+    let (host, _) = api.signup("split_host");
+    let market = host
         .post(
             "/api/v1/markets/create",
             &json!({

@@ -495,13 +495,7 @@ impl Worker {
     }
 
     fn configure_if_changed(&mut self, configure: Configure) {
-        let current = self.engine.config();
-        let same = current.platform_fee_bp == configure.platform_fee_bp
-            && current.withdrawal_fee_bp == configure.withdrawal_fee_bp
-            && current.withdrawal_limits == configure.withdrawal_limits
-            && current.open_orders_per_user_max == configure.open_orders_per_user_max
-            && current.currencies == configure.currencies;
-        if !same {
+        if *self.engine.config() != crate::Config::from_command(&configure) {
             let outcome = self.execute(Command::Configure(configure));
             if let Some(code) = outcome.response.code() {
                 tracing::error!(%code, "the configured engine settings were refused");

@@ -43,7 +43,7 @@ fn ended(w: &World, order: OrderId) -> Option<OrderUpdated> {
 fn mass_quote_replaces_only_earlier_quotes_on_its_books() {
     let mut w = World::new();
     let maker = w.funded("maker", 100);
-    let (market, outcomes) = w.market(maker, MarketType::Multiple, &["a", "b", "c"]);
+    let (market, outcomes) = w.market(w.admin, MarketType::Multiple, &["a", "b", "c"]);
     let manual = w.placed(maker, market, outcomes[0], Side::Buy, 3_000, shares(1));
     let first = quoted(
         &mut w,
@@ -98,8 +98,8 @@ fn mass_quote_is_all_or_nothing() {
     let mut w = World::new();
     let maker = w.funded("maker", 10);
     let other = w.funded("other", 10);
-    let (market, outcomes) = w.market(maker, MarketType::Multiple, &["a", "b"]);
-    let (binary, yes, no) = w.binary(maker);
+    let (market, outcomes) = w.market(w.admin, MarketType::Multiple, &["a", "b"]);
+    let (binary, yes, no) = w.binary(w.admin);
     quoted(
         &mut w,
         maker,
@@ -176,7 +176,7 @@ fn requoting_uses_the_funds_and_shares_the_old_quotes_held() {
     let mut w = World::new();
     let maker = w.funded("maker", 10);
     let taker = w.funded("taker", 100);
-    let (market, yes, _) = w.binary(maker);
+    let (market, yes, _) = w.binary(w.admin);
     // 8 of 10 units locked; the same again fits only because the old quotes are released.
     quoted(
         &mut w,

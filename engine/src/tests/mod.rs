@@ -7,6 +7,7 @@ mod feed;
 mod model;
 mod replay;
 mod rules;
+mod safety;
 mod users;
 
 use crate::{Ctx, Engine, Limits};
@@ -63,6 +64,9 @@ impl World {
             withdrawal_limits: vec![Amount(0), Amount(units(1_000)), Amount(units(100_000))],
             open_orders_per_user_max: 50,
             currencies: vec![usd(), Currency::new("EUR").unwrap()],
+            // Proposals become final at the next tick unless a test sets a window.
+            dispute_window_micros: 0,
+            ..crate::Config::default().to_command(UserId::SYSTEM)
         }));
         let admin = world.register("admin");
         world.ok(Command::SetUserRole(SetUserRole {
@@ -127,6 +131,34 @@ impl World {
             Response::Accepted(reply) => panic!("{kind} accepted: {reply:?}"),
             Response::Rejected(code) => code,
         }
+    }
+
+    /// Resolves a market the way its tests mean it: trading halted first if it is still
+    /// open, the resolution proposed by `actor`, and (with no dispute window) final at the
+    /// next tick.
+    #[track_caller]
+    pub fn resolve(
+        &mut self,
+        actor: UserId,
+        market: MarketId,
+        winner: Option<OutcomeId>,
+        scalar_value: Option<Amount>,
+    ) {
+        let open = self
+            .engine
+            .markets
+            .get(market)
+            .is_some_and(|m| m.status == MarketStatus::Open);
+        if open {
+            self.ok(Command::HaltMarket(HaltMarket { actor, market }));
+        }
+        self.ok(Command::ResolveMarket(ResolveMarket {
+            actor,
+            market,
+            winner,
+            scalar_value,
+        }));
+        self.ok(Command::Tick(Tick {}));
     }
 
     pub fn advance(&mut self, seconds: i64) {

@@ -397,12 +397,18 @@ pub fn random_workload(w: &mut World, seed: u64, commands: usize) -> usize {
                 } else {
                     (Some(outcome), None)
                 };
+                // Halted first (resolution needs a closed market); final at the next tick.
+                w.apply(Command::HaltMarket(HaltMarket {
+                    actor: creator,
+                    market,
+                }));
                 w.apply(Command::ResolveMarket(ResolveMarket {
                     actor: creator,
                     market,
                     winner: ending.0,
                     scalar_value: ending.1,
                 }));
+                w.apply(Command::Tick(Tick {}));
                 let fresh = w.binary(creator).0;
                 markets.push(fresh);
             }

@@ -403,6 +403,10 @@ fn resolution_pays_winners_and_takes_fees_from_net_winnings() {
     w.placed(bob, market, no, BUY, 4_000, shares(10));
     w.placed(bob, market, no, BUY, 3_000, shares(3)); // rests; released at resolution
     let stranger = w.funded("stranger", 1);
+    w.ok(Command::HaltMarket(HaltMarket {
+        actor: creator,
+        market,
+    }));
     assert_eq!(
         w.err(Command::ResolveMarket(ResolveMarket {
             actor: stranger,
@@ -421,12 +425,7 @@ fn resolution_pays_winners_and_takes_fees_from_net_winnings() {
         })),
         ResultCode::InvalidResolution
     );
-    w.ok(Command::ResolveMarket(ResolveMarket {
-        actor: creator,
-        market,
-        winner: Some(yes),
-        scalar_value: None,
-    }));
+    w.resolve(creator, market, Some(yes), None);
     // Alice paid 6, is paid 10: winnings 4, 1% creator fee 0.04, 2% platform fee 0.08.
     assert_eq!(
         w.balance(alice),
@@ -509,12 +508,7 @@ fn scalar_markets_pay_long_and_short_by_where_the_value_falls() {
     let (long, short) = (outcomes[0], outcomes[1]);
     w.placed(alice, market, long, BUY, 4_000, shares(10));
     w.placed(bob, market, short, BUY, 6_000, shares(10));
-    w.ok(Command::ResolveMarket(ResolveMarket {
-        actor: creator,
-        market,
-        winner: None,
-        scalar_value: Some(Amount(units(25))),
-    }));
+    w.resolve(creator, market, None, Some(Amount(units(25))));
     // LONG pays 0.25, SHORT 0.75. Alice lost 1.5; bob won 1.5 and pays 3% of it.
     assert_eq!(usd_of(&w, alice), units(100) - units(15) / 10);
     assert_eq!(
@@ -563,12 +557,7 @@ fn complete_sets_mint_and_redeem_for_one_unit() {
         })),
         ResultCode::InsufficientShares
     );
-    w.ok(Command::ResolveMarket(ResolveMarket {
-        actor: creator,
-        market,
-        winner: Some(outcomes[0]),
-        scalar_value: None,
-    }));
+    w.resolve(creator, market, Some(outcomes[0]), None);
     assert_eq!(w.escrow(market), 0);
     assert_eq!(usd_of(&w, bob), units(100) - units(18) / 10);
     // Alice: 94 + 1.8 from bob + 6 from A; her 6 sets cost 6, so she won 1.8 − 0 … minus
@@ -631,12 +620,7 @@ fn markets_close_at_their_time_and_cancel_resting_orders() {
         })),
         ResultCode::MarketNotOpen
     );
-    w.ok(Command::ResolveMarket(ResolveMarket {
-        actor: creator,
-        market,
-        winner: Some(yes),
-        scalar_value: None,
-    }));
+    w.resolve(creator, market, Some(yes), None);
 }
 
 #[test]
@@ -794,12 +778,7 @@ fn pools_trade_as_one_account_and_share_the_payout() {
         w.err(Command::SettlePool(action(alice))),
         ResultCode::PoolHasOpenExposure
     );
-    w.ok(Command::ResolveMarket(ResolveMarket {
-        actor: creator,
-        market,
-        winner: Some(yes),
-        scalar_value: None,
-    }));
+    w.resolve(creator, market, Some(yes), None);
     w.ok(Command::SettlePool(action(alice)));
     // The pool paid 20 for 40 YES, was paid 40 less 3% of 20: 39.4, half each.
     assert_eq!(w.balance(alice), (units(90) + units(197) / 10, 0));

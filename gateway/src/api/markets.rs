@@ -24,7 +24,9 @@ use betbet_protocol::odds;
 use betbet_protocol::query::*;
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::types::*;
-use betbet_protocol::view::{Candle, MarketView, OrderView, OutcomeView, PoolView, PositionView};
+use betbet_protocol::view::{
+    Candle, MarketView, OrderView, OutcomeView, PoolView, PositionView, ProposalView,
+};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/markets/{market_id}/resolve", post(resolve_market))
         .route("/markets/{market_id}/void", post(void_market))
+        .route("/markets/{market_id}/dispute", post(dispute_resolution))
         .route("/markets/{market_id}/orders", post(place_order))
         .route("/markets/{market_id}/orders/cancel-all", post(cancel_all))
         .route("/markets/{market_id}/orderbook", get(orderbook))
@@ -118,6 +121,31 @@ pub fn market_json(market: &MarketView) -> Value {
         "trades": market.trades,
         "participant_count": market.participants,
         "outcomes": market.outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
+        "resolution": market.proposal.as_ref().map(|p| proposal_json(p, market)),
+    })
+}
+
+/// A proposed resolution: what was proposed, by whom, when it becomes final, any dispute.
+fn proposal_json(proposal: &ProposalView, market: &MarketView) -> Value {
+    let disputed = proposal.disputed_by.is_some();
+    json!({
+        "status": if market.status == MarketStatus::Resolved || market.status == MarketStatus::Voided {
+            "final"
+        } else if disputed {
+            "disputed"
+        } else {
+            "proposed"
+        },
+        "proposed_value": proposal
+            .winner
+            .map(|w| Value::from(w.public()))
+            .or(proposal.scalar_value.map(|v| money(v).into())),
+        "proposed_by": proposal.proposed_by.public(),
+        "proposed_at": time(proposal.proposed_at),
+        "dispute_window_ends_at": time(proposal.final_at),
+        "disputed_by": proposal.disputed_by.map(PublicId::public),
+        "dispute_reason": disputed.then(|| proposal.dispute_reason.clone()),
+        "disputed_at": opt_time(proposal.disputed_at),
     })
 }
 
@@ -424,6 +452,31 @@ async fn resolve_market(
             market,
             winner,
             scalar_value: scalar,
+        }))
+        .await?;
+    Ok(Json(market_json(&fetch_market(&state, market).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisputeBody {
+    reason: String,
+}
+
+/// A holder disputes a proposed resolution within its dispute window.
+async fn dispute_resolution(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(market_id): Path<String>,
+    Body(body): Body<DisputeBody>,
+) -> ApiResult<Json<Value>> {
+    let market = parse_market(&market_id)?;
+    state
+        .core
+        .execute(Command::DisputeResolution(DisputeResolution {
+            actor: caller.user,
+            market,
+            reason: body.reason,
         }))
         .await?;
     Ok(Json(market_json(&fetch_market(&state, market).await?)))

@@ -367,6 +367,35 @@ impl Connection {
                     json!({ "market_id": change.market.public(), "status": change.status.as_str() }),
                 ));
             }
+            Event::ResolutionProposed(proposed)
+                if self.following.contains_key(&proposed.market) =>
+            {
+                out.push(envelope(
+                    "resolution_proposed",
+                    None,
+                    None,
+                    json!({
+                        "market_id": proposed.market.public(),
+                        "winning_outcome": proposed.winner.map(PublicId::public),
+                        "scalar_value": proposed.scalar_value.map(crate::json::money),
+                        "proposed_by": proposed.proposed_by.public(),
+                        "final_at": crate::json::time(proposed.final_at),
+                    }),
+                ));
+            }
+            Event::ResolutionDisputed(disputed)
+                if self.following.contains_key(&disputed.market) =>
+            {
+                out.push(envelope(
+                    "resolution_disputed",
+                    None,
+                    None,
+                    json!({
+                        "market_id": disputed.market.public(),
+                        "disputed_by": disputed.by.public(),
+                    }),
+                ));
+            }
             Event::MarketResolved(resolved) if self.following.contains_key(&resolved.market) => {
                 out.push(envelope(
                     "market_resolved",

@@ -1,0 +1,277 @@
+//! The holes an outside probe found, closed, through the real binary: balances that
+//! overflowed and bricked the node, a creator resolving their own open market against the
+//! side they sold, and a withdrawal limit that only looked at one request at a time.
+
+use betbet_tests::{Api, Server, assert_amount, funded, in_a_day, json};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+fn wallet(api: &Api, user: &str) -> Value {
+    api.get(&format!("/api/v1/wallets/{user}")).expect(200)["wallets"][0].clone()
+}
+
+fn deposit(api: &Api, amount: &str) -> betbet_tests::Reply {
+    api.post(
+        "/api/v1/deposits/initiate",
+        &json!({"amount": amount, "currency": "USD", "payment_method": "sandbox"}),
+    )
+}
+
+/// The report's attack: 95 deposits of a billion each, then ten users sending their all to
+/// one wallet. Every deposit and transfer past the caps is refused with a typed code, no
+/// balance goes negative, and the node restarts with the same balances.
+#[test]
+fn balances_cannot_overflow_and_the_node_still_restarts() {
+    let mut server = Server::start(&[]);
+    let anon = server.api();
+    let (whale, whale_id) = anon.signup("whale");
+    for _ in 0..95 {
+        deposit(&whale, "1000000000").expect_error(422, "balance_limit_exceeded");
+    }
+    // The default cap is 100 000 000 per wallet; exactly that is accepted, a cent more not.
+    deposit(&whale, "100000000").expect(201);
+    deposit(&whale, "0.01").expect_error(422, "balance_limit_exceeded");
+    assert_amount(&wallet(&whale, &whale_id)["available_balance"], "100000000");
+
+    let (target, target_id) = funded(&anon, "target", "50000000");
+    let mut refused = 0;
+    for i in 0..10 {
+        let (sender, _) = funded(&anon, &format!("sender{i}"), "10000000");
+        let reply = sender.post(
+            "/api/v1/transfers/send",
+            &json!({"recipient": "target", "amount": "10000000", "currency": "USD"}),
+        );
+        match reply.status {
+            201 => {}
+            _ => {
+                reply.expect_error(422, "balance_limit_exceeded");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(
+        refused, 5,
+        "50M held + 5 × 10M reach the cap; the other 5 are refused"
+    );
+    let before = wallet(&target, &target_id);
+    assert_amount(&before["available_balance"], "100000000");
+
+    server.restart();
+    let whale = anon.login("whale", "password-of-whale");
+    assert_amount(&wallet(&whale, &whale_id)["available_balance"], "100000000");
+    let target = anon.login("target", "password-of-target");
+    assert_eq!(wallet(&target, &target_id), before);
+}
+
+#[test]
+fn the_currency_supply_cap_bounds_the_whole_platform() {
+    let server = Server::start(&[
+        "--wallet-balance-max",
+        "1000",
+        "--currency-supply-max",
+        "1500",
+    ]);
+    let anon = server.api();
+    let (alice, _) = funded(&anon, "alice", "1000");
+    let (bob, _) = anon.signup("bob");
+    deposit(&bob, "501").expect_error(422, "currency_supply_exceeded");
+    deposit(&bob, "500").expect(201);
+    alice
+        .post(
+            "/api/v1/transfers/send",
+            &json!({"recipient": "bob", "amount": "600", "currency": "USD"}),
+        )
+        .expect_error(422, "balance_limit_exceeded");
+}
+
+fn create_market(api: &Api) -> (String, String, String) {
+    let market = api
+        .post(
+            "/api/v1/markets/create",
+            &json!({
+                "title": "Will the probe find another hole?",
+                "description": "security test",
+                "market_type": "binary",
+                "closes_at": in_a_day(),
+                "category": "tests",
+                "creator_fee_percent": "1.00",
+            }),
+        )
+        .expect(201);
+    let id = |v: &Value| v.as_str().unwrap().to_owned();
+    (
+        id(&market["id"]),
+        id(&market["outcomes"][0]["id"]),
+        id(&market["outcomes"][1]["id"]),
+    )
+}
+
+fn order(api: &Api, market: &str, outcome: &str, side: &str, price: &str) -> betbet_tests::Reply {
+    api.post(
+        &format!("/api/v1/markets/{market}/orders"),
+        &json!({"outcome_id": outcome, "order_type": side, "price": price, "quantity": "20"}),
+    )
+}
+
+/// Polls the market until `done` says so: the server's timer finalizes proposals.
+fn await_market(api: &Api, market: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let view = api.get(&format!("/api/v1/markets/{market}")).expect(200);
+        if done(&view) {
+            return view;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "market never got there: {view}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The report's attack: the creator sells YES, someone buys, the creator resolves NO while
+/// the market is open. Now: the creator cannot trade it, an open market cannot be resolved,
+/// the creator's resolution is only a proposal, a holder disputes it and an admin decides.
+#[test]
+fn a_creator_cannot_resolve_an_open_market_or_trade_their_own() {
+    let server = Server::start(&["--demo", "--dispute-window-secs", "3600"]);
+    let anon = server.api();
+    let (creator, _) = funded(&anon, "creator", "100");
+    let (alice, alice_id) = funded(&anon, "alice_s", "100");
+    let (bob, _) = funded(&anon, "bob_s", "100");
+    let (market, yes, no) = create_market(&creator);
+
+    order(&creator, &market, &yes, "sell", "0.50").expect_error(403, "resolver_may_not_trade");
+    order(&bob, &market, &no, "buy", "0.50").expect(201);
+    order(&alice, &market, &yes, "buy", "0.50").expect(201);
+    assert_amount(&wallet(&alice, &alice_id)["available_balance"], "90");
+
+    let resolve = |api: &Api, outcome: &str| {
+        api.post(
+            &format!("/api/v1/markets/{market}/resolve"),
+            &json!({"winning_outcome": outcome}),
+        )
+    };
+    resolve(&creator, &no).expect_error(409, "market_not_closed");
+    creator
+        .put(
+            &format!("/api/v1/markets/{market}"),
+            &json!({"status": "closed"}),
+        )
+        .expect(200);
+    let proposed = resolve(&creator, &no).expect(200);
+    assert_eq!(proposed["status"], "closed");
+    assert_eq!(proposed["resolution"]["status"], "proposed");
+    assert_eq!(proposed["resolution"]["proposed_value"], no.as_str());
+    // Nothing is paid while the window is open.
+    assert_amount(&wallet(&alice, &alice_id)["available_balance"], "90");
+    resolve(&creator, &yes).expect_error(409, "resolution_pending");
+
+    let (stranger, _) = funded(&anon, "stranger_s", "1");
+    let dispute = |api: &Api| {
+        api.post(
+            &format!("/api/v1/markets/{market}/dispute"),
+            &json!({"reason": "the creator sold YES and resolved NO"}),
+        )
+    };
+    dispute(&stranger).expect_error(403, "not_a_holder");
+    let disputed = dispute(&alice).expect(200);
+    assert_eq!(disputed["resolution"]["status"], "disputed");
+    assert_eq!(disputed["resolution"]["disputed_by"], alice_id.as_str());
+    dispute(&bob).expect_error(409, "already_disputed");
+
+    let (name, password) = server.demo_login("admin");
+    let admin = anon.login(&name, &password);
+    let decided = resolve(&admin, &yes).expect(200);
+    assert_eq!(decided["status"], "resolved");
+    assert_eq!(decided["resolution_value"], yes.as_str());
+    assert_eq!(decided["resolution"]["status"], "final");
+    assert_eq!(decided["resolution"]["proposed_value"], no.as_str());
+    // Alice paid 10 for 20 YES and is paid 20, less 3 % of her 10 of winnings.
+    assert_amount(&wallet(&alice, &alice_id)["available_balance"], "109.7");
+}
+
+#[test]
+fn an_undisputed_proposal_pays_out_when_its_window_ends() {
+    let server = Server::start(&["--dispute-window-secs", "1"]);
+    let anon = server.api();
+    let (creator, _) = funded(&anon, "creator", "1");
+    let (alice, alice_id) = funded(&anon, "alice_w", "100");
+    let (bob, bob_id) = funded(&anon, "bob_w", "100");
+    let (market, yes, no) = create_market(&creator);
+    order(&bob, &market, &no, "buy", "0.40").expect(201);
+    order(&alice, &market, &yes, "buy", "0.60").expect(201);
+    creator
+        .put(
+            &format!("/api/v1/markets/{market}"),
+            &json!({"status": "closed"}),
+        )
+        .expect(200);
+    creator
+        .post(
+            &format!("/api/v1/markets/{market}/resolve"),
+            &json!({"winning_outcome": yes}),
+        )
+        .expect(200);
+    let resolved = await_market(&anon, &market, |m| m["status"] == "resolved");
+    assert_eq!(resolved["resolution"]["status"], "final");
+    // Alice paid 12 for 20 YES, is paid 20 less 3 % of 8: 107.76.
+    assert_amount(&wallet(&alice, &alice_id)["available_balance"], "107.76");
+    assert_amount(&wallet(&bob, &bob_id)["available_balance"], "92");
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR fake image body";
+
+/// The withdrawal limit of a KYC level covers any 24 hours, pending and completed
+/// withdrawals together, not each request alone.
+#[test]
+fn the_withdrawal_limit_is_a_rolling_daily_sum() {
+    let server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let (alice, alice_id) = funded(&anon, "alice_l", "5000");
+    let method = alice
+        .post(
+            "/api/v1/payment-methods/add",
+            &json!({"method_type": "mobile_money", "provider": "ecocash", "details": {"phone": "+263 77 123 4567"}}),
+        )
+        .expect(201);
+    let document = alice
+        .upload(
+            "/api/v1/kyc/submit",
+            &[("document_type", "passport")],
+            ("document_file", "image/png", PNG),
+        )
+        .expect(201);
+    let (name, password) = server.demo_login("admin");
+    let admin = anon.login(&name, &password);
+    admin
+        .post(
+            &format!(
+                "/api/v1/admin/kyc/{}/approve",
+                document["id"].as_str().unwrap()
+            ),
+            &json!({"kyc_level": 1}),
+        )
+        .expect(200);
+    let withdraw = |amount: &str| {
+        alice.post(
+            "/api/v1/withdrawals/request",
+            &json!({"amount": amount, "currency": "USD", "payment_method_id": method["id"]}),
+        )
+    };
+    // Level 1 may withdraw 1 000 a day: 600 + 350 pending, then 51 more is over it.
+    let first = withdraw("600").expect(201);
+    admin
+        .post(
+            &format!(
+                "/api/v1/admin/withdrawals/{}/approve",
+                first["id"].as_str().unwrap()
+            ),
+            &json!({"notes": "paid"}),
+        )
+        .expect(200);
+    withdraw("350").expect(201);
+    withdraw("51").expect_error(422, "withdrawal_limit_exceeded");
+    withdraw("50").expect(201);
+    assert_amount(&wallet(&alice, &alice_id)["locked_balance"], "400");
+}
