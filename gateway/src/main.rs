@@ -7,7 +7,7 @@
 //! - `betbet journal verify|dump DIR` — inspect a data directory's journal.
 //! - `betbet admin grant USERNAME` — make a user an admin (the core must be stopped).
 
-use betbet_engine::Limits;
+use betbet_engine::{Engine, Limits};
 use betbet_engine::runtime::{Core as CoreRuntime, CoreConfig};
 use betbet_gateway::config::{GatewayConfig, RateLimits};
 use betbet_gateway::core::{Core, RemoteCore};
@@ -456,12 +456,16 @@ fn journal(command: JournalCommand) -> Result<(), String> {
             let (journal, recovery) = open_journal(&dir)?;
             let mut undecodable = 0u64;
             let mut commands = 0u64;
+            let mut kinds = std::collections::BTreeMap::<&'static str, u64>::new();
             journal
                 .replay_from(recovery.first_seq.saturating_sub(1), |seq, payload| {
                     commands += 1;
-                    if from_slice::<JournalEntry>(payload).is_err() {
-                        undecodable += 1;
-                        eprintln!("record {seq} is not a journal entry");
+                    match from_slice::<JournalEntry>(payload) {
+                        Ok(entry) => *kinds.entry(entry.command.kind()).or_default() += 1,
+                        Err(_) => {
+                            undecodable += 1;
+                            eprintln!("record {seq} is not a journal entry");
+                        }
                     }
                 })
                 .map_err(|e| e.to_string())?;
@@ -470,12 +474,26 @@ fn journal(command: JournalCommand) -> Result<(), String> {
                 "  records {}..={} ({} checked, {} bytes verified)",
                 recovery.first_seq, recovery.last_seq, commands, recovery.bytes_scanned
             );
-            println!("  segments {}", recovery.segments);
+            println!(
+                "  segments {} (segment format {})",
+                recovery.segments,
+                betbet_journal::FORMAT_VERSION
+            );
+            // Commands by layout: a layout that changed keeps its old tag under a V-name
+            // (`ConfigureV1`), so this shows which older layouts the journal still holds.
+            let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!("  commands: {}", kinds.join(", "));
+            let (min, max) = (
+                betbet_engine::snapshot::SNAPSHOT_VERSION_MIN,
+                betbet_engine::snapshot::SNAPSHOT_VERSION,
+            );
             match &recovery.snapshot {
                 Some(snapshot) => println!(
-                    "  newest snapshot at seq {} ({} bytes)",
+                    "  newest snapshot at seq {} ({} bytes, snapshot format {}; this build reads {min} to {max} and migrates older ones at start)",
                     snapshot.seq,
-                    snapshot.bytes.len()
+                    snapshot.bytes.len(),
+                    Engine::snapshot_format(&snapshot.bytes)
+                        .map_or_else(|e| format!("unreadable: {e}"), |v| v.to_string()),
                 ),
                 None => println!("  no snapshot"),
             }

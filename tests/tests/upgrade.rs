@@ -50,6 +50,19 @@ fn every_fixture_starts_with_the_state_its_build_reported() {
         )
         .expect("json");
         let (_guard, data) = unpack(&archive);
+        // `journal verify` names the format it found (fixtures are named `snapshot-vN`).
+        let verify = std::process::Command::new(betbet_tests::binary())
+            .args(["journal", "verify"])
+            .arg(&data)
+            .output()
+            .expect("betbet journal verify");
+        let report = String::from_utf8_lossy(&verify.stdout);
+        assert!(verify.status.success(), "verify failed: {report}");
+        let format = name.rsplit("-v").next().expect("snapshot-vN");
+        assert!(
+            report.contains(&format!("snapshot format {format};")),
+            "{report}"
+        );
         let mut server = Server::start_in(&data, &[]);
         let seen = upgrade::observe(&server);
         assert_eq!(
