@@ -7,6 +7,7 @@
 
 use betbet_bench::mix;
 use betbet_protocol::command::{Command, TimeInForce};
+use betbet_protocol::message::Response;
 use std::time::Instant;
 
 fn main() {
@@ -59,13 +60,15 @@ fn main() {
             continue;
         }
         let start = Instant::now();
+        let mut rejected = 0u64;
         for (command, ctx) in &workload.commands {
             out.clear();
-            std::hint::black_box(engine.apply(command, ctx, &mut out));
+            let response = std::hint::black_box(engine.apply(command, ctx, &mut out));
+            rejected += u64::from(matches!(response, Response::Rejected(_)));
         }
         let elapsed = start.elapsed();
         println!(
-            "{} commands in {:?}: {:.2} M/s",
+            "{} commands in {:?}: {:.2} M/s ({rejected} rejected)",
             commands,
             elapsed,
             commands as f64 / elapsed.as_secs_f64() / 1e6

@@ -20,6 +20,10 @@ use betbet_protocol::types::{
 };
 use std::collections::HashMap;
 
+/// Each user's deposit: far more than ~300 resting orders of at most 10 shares need, and
+/// a thousand of them stay inside the largest currency supply the engine allows.
+const BALANCE_UNITS: i64 = 10_000_000;
+
 pub const USERS: usize = 1_000;
 pub const MARKETS: usize = 10;
 
@@ -116,6 +120,8 @@ pub fn build(seed: u64, count: usize) -> Workload {
             withdrawal_limits: vec![Amount(0)],
             open_orders_per_user_max: 100_000,
             currencies: vec![usd],
+            wallet_balance_max: Amount(BALANCE_UNITS * AMOUNT_SCALE),
+            currency_supply_max: Amount(betbet_engine::CURRENCY_SUPPLY_CEILING),
             ..betbet_engine::Config::default().to_command(UserId::SYSTEM)
         }),
     );
@@ -138,7 +144,7 @@ pub fn build(seed: u64, count: usize) -> Workload {
                 actor: user.user,
                 user: user.user,
                 currency: usd,
-                amount: Amount(1_000_000_000 * AMOUNT_SCALE),
+                amount: Amount(BALANCE_UNITS * AMOUNT_SCALE),
                 payment_method: "sandbox".to_owned(),
                 idempotency_key: None,
             }),

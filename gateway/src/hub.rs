@@ -208,6 +208,8 @@ impl Hub {
                 // Feed sessions end when their key is revoked or their user suspended.
                 Event::ApiKeyRevoked(revoked) => user(&revoked.user, &mut interested),
                 Event::UserChanged(changed) => user(&changed.user, &mut interested),
+                // WebSockets end with the login session they were opened in.
+                Event::SessionRevoked(revoked) => user(&revoked.user, &mut interested),
                 _ => {}
             }
         }

@@ -7,8 +7,8 @@
 //! - `betbet journal verify|dump DIR` — inspect a data directory's journal.
 //! - `betbet admin grant USERNAME` — make a user an admin (the core must be stopped).
 
-use betbet_engine::{Engine, Limits};
 use betbet_engine::runtime::{Core as CoreRuntime, CoreConfig};
+use betbet_engine::{Engine, Limits};
 use betbet_gateway::config::{GatewayConfig, RateLimits};
 use betbet_gateway::core::{Core, RemoteCore};
 use betbet_journal::{Durability, Journal, Options};
@@ -161,7 +161,7 @@ struct HttpOptions {
     /// Directory of the JWT and sealing keys (default: DATA_DIR/secrets).
     #[arg(long, env = "BETBET_SECRETS_DIR")]
     secrets_dir: Option<PathBuf>,
-    /// Access-token lifetime in seconds.
+    /// Access-token lifetime in seconds (5 to 86 400).
     #[arg(long, env = "BETBET_ACCESS_TTL_SECS", default_value_t = 900)]
     access_ttl_secs: u64,
 }
@@ -341,7 +341,7 @@ fn gateway_config(
     config.rate_limits = RateLimits::default().with_overrides(&http.rate_limits)?;
     config.sandbox_payments = http.sandbox_payments || sandbox;
     config.webhook_secret = http.webhook_secret.clone().filter(|s| !s.is_empty());
-    config.access_token_ttl = Duration::from_secs(http.access_ttl_secs.clamp(30, 24 * 3600));
+    config.access_token_ttl = Duration::from_secs(http.access_ttl_secs.clamp(5, 24 * 3600));
     Ok(config)
 }
 

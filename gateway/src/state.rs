@@ -121,6 +121,9 @@ pub struct AuthUser {
     pub user: UserId,
     pub session: SessionId,
     pub role: Role,
+    /// When the access token presented expires (Unix seconds): a WebSocket opened with it
+    /// ends then unless it was given a fresh token.
+    pub token_expires_at: i64,
 }
 
 impl AuthUser {
@@ -159,6 +162,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
             user,
             session,
             role: cached.role,
+            token_expires_at: claims.exp,
         });
     }
     match state
@@ -178,6 +182,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
                 user,
                 session,
                 role: view.role,
+                token_expires_at: claims.exp,
             })
         }
         QueryReply::Session(_) => Err(ApiError::new(

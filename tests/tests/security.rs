@@ -275,3 +275,159 @@ fn the_withdrawal_limit_is_a_rolling_daily_sum() {
     withdraw("50").expect(201);
     assert_amount(&wallet(&alice, &alice_id)["locked_balance"], "400");
 }
+
+type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+fn socket(server: &Server, market: &str, token: &str) -> Socket {
+    let (mut socket, _) = tungstenite::connect(format!(
+        "ws://127.0.0.1:{}/ws/markets/{market}?token={token}",
+        server.port
+    ))
+    .expect("ws connect");
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_mut() {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    socket
+}
+
+/// Reads until the server closes the socket; its close code, or `None` if it is still open
+/// after `within` (messages before the close are passed to `on`).
+fn close_code(socket: &mut Socket, within: Duration, mut on: impl FnMut(Value)) -> Option<u16> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => on(serde_json::from_str(&text).unwrap()),
+            Ok(tungstenite::Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                return Some(1006);
+            }
+            Err(e) => panic!("socket: {e}"),
+        }
+    }
+    None
+}
+
+fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(tungstenite::Message::Text(message.to_string().into()))
+        .expect("send");
+}
+
+/// The report: after logout the socket opened with the token still placed orders. Now the
+/// socket ends with the session — logout, an admin's suspension — and `authenticate` moves
+/// it to a fresh token's session.
+#[test]
+fn websockets_end_with_their_login_session() {
+    let server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let (host, _) = anon.signup("ws_sec_host");
+    let (market, yes, _) = create_market(&host);
+    let (alice, _) = funded(&anon, "ws_alice", "100");
+    let token = alice.token.clone().unwrap();
+
+    // Logout closes the socket at once with 4001; nothing more is done for it.
+    let mut first = socket(&server, &market, &token);
+    alice.post("/api/v1/auth/logout", &json!({})).expect(200);
+    let mut acks = 0;
+    let code = close_code(&mut first, Duration::from_secs(10), |m| {
+        acks += usize::from(m["type"] == "order_ack");
+    });
+    assert_eq!(code, Some(4001));
+    assert_eq!(acks, 0);
+    let _ = first.send(tungstenite::Message::Text(
+        json!({"type": "place_order", "request_id": 1, "data": {"market_id": market, "outcome_id": yes, "order_type": "buy", "price": "0.5", "quantity": "1"}}).to_string().into(),
+    ));
+    let alice = anon.login("ws_alice", "password-of-ws_alice");
+    let orders = alice.get("/api/v1/orders?status=all").expect(200);
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 0, "{orders}");
+
+    // `authenticate` binds the socket to a fresh token's session: ending the old one no
+    // longer ends it, ending the new one does.
+    let old = alice.clone();
+    let mut second = socket(&server, &market, old.token.as_deref().unwrap());
+    let fresh = anon.login("ws_alice", "password-of-ws_alice");
+    send(
+        &mut second,
+        json!({"type": "authenticate", "request_id": "a", "data": {"token": fresh.token}}),
+    );
+    let mut authenticated = false;
+    let start = Instant::now();
+    while !authenticated && start.elapsed() < Duration::from_secs(10) {
+        if close_code(&mut second, Duration::from_millis(300), |m| {
+            authenticated |= m["type"] == "authenticated" && m["request_id"] == "a";
+        })
+        .is_some()
+        {
+            panic!("closed before authenticating");
+        }
+    }
+    assert!(authenticated);
+    // Another user's token is refused and changes nothing.
+    let (bob, _) = funded(&anon, "ws_bob", "1");
+    send(
+        &mut second,
+        json!({"type": "authenticate", "request_id": "b", "data": {"token": bob.token}}),
+    );
+    old.post("/api/v1/auth/logout", &json!({})).expect(200);
+    let mut refused = false;
+    assert_eq!(
+        close_code(&mut second, Duration::from_secs(1), |m| {
+            refused |= m["type"] == "error" && m["request_id"] == "b";
+        }),
+        None,
+        "still bound to the fresh session"
+    );
+    assert!(refused);
+    fresh.post("/api/v1/auth/logout", &json!({})).expect(200);
+    assert_eq!(
+        close_code(&mut second, Duration::from_secs(10), |_| {}),
+        Some(4001)
+    );
+
+    // A suspension ends the user's sockets with 4003.
+    let login = anon
+        .post(
+            "/api/v1/auth/login",
+            &json!({"username": "ws_alice", "password": "password-of-ws_alice"}),
+        )
+        .expect(200);
+    let mut third = socket(&server, &market, login["access_token"].as_str().unwrap());
+    let (name, password) = server.demo_login("admin");
+    let admin = anon.login(&name, &password);
+    admin
+        .post(
+            &format!(
+                "/api/v1/admin/users/{}/status",
+                login["user_id"].as_str().unwrap()
+            ),
+            &json!({"status": "suspended"}),
+        )
+        .expect(200);
+    assert_eq!(
+        close_code(&mut third, Duration::from_secs(10), |_| {}),
+        Some(4003)
+    );
+}
+
+/// A socket whose access token expires is closed with 4002.
+#[test]
+fn a_websocket_ends_when_its_token_expires() {
+    let server = Server::start(&["--access-ttl-secs", "5"]);
+    let anon = server.api();
+    let (host, _) = anon.signup("ttl_host");
+    let (market, _, _) = create_market(&host);
+    let (alice, _) = funded(&anon, "ttl_alice", "1");
+    let mut socket = socket(&server, &market, alice.token.as_deref().unwrap());
+    assert_eq!(
+        close_code(&mut socket, Duration::from_secs(20), |_| {}),
+        Some(4002)
+    );
+}

@@ -16,6 +16,13 @@
 //! reading altogether is dropped after [`WS_WRITE_TIMEOUT`] — it never slows the core or
 //! anyone else. The server pings every
 //! [`PING_INTERVAL`] and closes a connection silent for [`IDLE_TIMEOUT`].
+//!
+//! An authenticated connection lives only as long as its login session and token: when the
+//! session is revoked (logout, refresh-token reuse, an admin's revocation) it is closed at
+//! once with [`CLOSE_SESSION_REVOKED`]; when its user is suspended, with
+//! [`CLOSE_ACCOUNT_SUSPENDED`]; when the access token expires, with [`CLOSE_TOKEN_EXPIRED`] —
+//! unless the client sent a fresh token of the same user first
+//! (`{"type": "authenticate", "data": {"token": "…"}}`, answered `authenticated`).
 
 use super::markets::{self, OrderBody};
 use crate::config::RouteClass;
@@ -60,6 +67,13 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(20);
 /// which the hub stops filling once it is full) for as long as the TCP connection lives.
 pub const WS_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Close code: the connection's login session was revoked; log in again.
+pub const CLOSE_SESSION_REVOKED: u16 = 4001;
+/// Close code: the access token expired; reconnect with a fresh one (or send
+/// `authenticate` before it expires).
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4002;
+/// Close code: the account was suspended.
+pub const CLOSE_ACCOUNT_SUSPENDED: u16 = 4003;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -147,8 +161,16 @@ struct Connection {
     following: HashMap<MarketId, Following>,
     /// Books → market, for routing book events.
     book_market: HashMap<OutcomeId, MarketId>,
-    /// Orders of this user → their market, for deciding which of its events matter.
     last_seen: Instant,
+    /// Set when the connection must end (its session revoked, its user suspended): the close
+    /// code and reason.
+    ending: Option<(u16, &'static str)>,
+    /// Shared with the request worker, which refuses requests once the connection is ending.
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The user changed (status or role): the run loop asks the core about it.
+    recheck: bool,
+    /// This connection's session was revoked: the run loop ends it (saying why).
+    revoked: bool,
     request_tokens: f64,
     request_refill: Instant,
 }
@@ -174,6 +196,66 @@ fn error_message(request_id: Option<&Value>, error: &ApiError) -> Message {
 }
 
 impl Connection {
+    fn end(&mut self, code: u16, reason: &'static str) {
+        if self.ending.is_none() {
+            self.ending = Some((code, reason));
+            self.ended.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// A fresh access token for the same user: the connection is bound to its session and
+    /// lives until its expiry.
+    async fn reauthenticate(&mut self, data: &Value) -> ApiResult<AuthUser> {
+        let Some(current) = self.user else {
+            return Err(ApiError::bad_request(
+                "an anonymous connection cannot authenticate; reconnect with ?token=",
+            ));
+        };
+        let token = data
+            .get("token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request("data.token is required"))?;
+        let fresh = authenticate(&self.state, token.trim()).await?;
+        if fresh.user != current.user {
+            return Err(ApiError::forbidden());
+        }
+        self.user = Some(fresh);
+        Ok(fresh)
+    }
+
+    /// After its session was revoked or its user changed: ends the connection with the
+    /// reason (a suspension revokes the user's sessions too, and says so), or takes the
+    /// user's new role.
+    async fn settle_session(&mut self) {
+        let revoked = std::mem::take(&mut self.revoked);
+        self.recheck = false;
+        let Some(user) = self.user.as_mut() else {
+            return;
+        };
+        let view = self
+            .state
+            .query(Query::User(betbet_protocol::query::UserQuery {
+                user: user.user,
+            }))
+            .await;
+        match view {
+            Ok(QueryReply::User(view))
+                if view.status != betbet_protocol::command::UserStatus::Active =>
+            {
+                self.end(CLOSE_ACCOUNT_SUSPENDED, "account suspended");
+            }
+            Ok(QueryReply::User(view)) => {
+                user.role = view.role;
+                if revoked {
+                    self.end(CLOSE_SESSION_REVOKED, "session revoked: log in again");
+                }
+            }
+            // The user is gone or the core unreachable: a revocation still ends it.
+            _ if revoked => self.end(CLOSE_SESSION_REVOKED, "session revoked: log in again"),
+            _ => {}
+        }
+    }
+
     /// Takes one request token (the trading class rate, per connection).
     fn allow_request(&mut self) -> bool {
         let limit = self.state.config.rate_limits.get(RouteClass::Trading);
@@ -255,6 +337,13 @@ impl Connection {
     fn route(&mut self, event: &Event, public: &OnceLock<Message>, out: &mut Vec<Message>) {
         let me = self.user.map(|u| u.user);
         match event {
+            // Both are settled by the run loop after the batch, with the user's status.
+            Event::SessionRevoked(revoked)
+                if self.user.is_some_and(|u| u.session == revoked.session) =>
+            {
+                self.revoked = true;
+            }
+            Event::UserChanged(changed) if Some(changed.user) == me => self.recheck = true,
             Event::BookDelta(delta) => {
                 if let Some(market) = self.book_market.get(&delta.book)
                     && let Some(following) = self.following.get_mut(market)
@@ -533,13 +622,32 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
         last_seen: Instant::now(),
         request_tokens: f64::from(state.config.rate_limits.get(RouteClass::Trading).requests),
         request_refill: Instant::now(),
+        ending: None,
+        ended: Default::default(),
+        recheck: false,
+        revoked: false,
     };
+    // The token's expiry ends an authenticated connection (an `authenticate` message with a
+    // fresh token moves it).
+    let token_deadline = |user: &AuthUser| {
+        let left = user.token_expires_at - AppState::now_secs();
+        tokio::time::Instant::now() + Duration::from_secs(left.max(0) as u64)
+    };
+    let expiry = tokio::time::sleep_until(user.as_ref().map_or_else(
+        || tokio::time::Instant::now() + IDLE_TIMEOUT,
+        token_deadline,
+    ));
+    let mut expiry = std::pin::pin!(expiry);
     let (answers_tx, mut answers) = mpsc::channel::<Answer>(WS_IN_FLIGHT_MAX);
     let (requests_tx, mut requests) = mpsc::channel::<ClientMessage>(WS_IN_FLIGHT_MAX);
     let worker = {
-        let (state, user) = (state.clone(), user);
+        let (state, user, ended) = (state.clone(), user, connection.ended.clone());
         tokio::spawn(async move {
             while let Some(request) = requests.recv().await {
+                if ended.load(std::sync::atomic::Ordering::Acquire) {
+                    // The session ended: nothing more is done on its behalf.
+                    return;
+                }
                 let answer = handle_request(
                     state.clone(),
                     user,
@@ -590,6 +698,14 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                 for (event, public) in batch.with_public_ws() {
                     connection.route(event, public, &mut out);
                 }
+                if connection.recheck || connection.revoked {
+                    connection.settle_session().await;
+                }
+                if let Some((code, reason)) = connection.ending {
+                    out.clear();
+                    close(&mut socket, code, reason).await;
+                    break;
+                }
                 // One flush (one write system call) per batch, not one per message.
                 if !write(&mut socket, out.drain(..)).await {
                     break 'session;
@@ -637,6 +753,19 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                 };
                 let reply = match request.kind.as_str() {
                     "ping" => Some(envelope("pong", request.request_id.as_ref(), None, json!({}))),
+                    "authenticate" => {
+                        let id = request.request_id.as_ref();
+                        Some(match connection.reauthenticate(&request.data).await {
+                            Ok(user) => {
+                                expiry.as_mut().reset(token_deadline(&user));
+                                envelope("authenticated", id, None, json!({
+                                    "user_id": user.user.public(),
+                                    "expires_at": crate::json::time(betbet_protocol::types::Timestamp::from_secs(user.token_expires_at)),
+                                }))
+                            }
+                            Err(error) => error_message(id, &error),
+                        })
+                    }
                     "subscribe" | "unsubscribe" => {
                         let target = request.data.get("market_id").and_then(Value::as_str).map(markets::parse_market);
                         Some(match (request.kind.as_str(), target) {
@@ -696,6 +825,10 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                 {
                     break;
                 }
+            }
+            () = &mut expiry, if connection.user.is_some() => {
+                close(&mut socket, CLOSE_TOKEN_EXPIRED, "access token expired: reconnect with a fresh token").await;
+                break;
             }
             _ = ping.tick() => {
                 if connection.last_seen.elapsed() > IDLE_TIMEOUT {
