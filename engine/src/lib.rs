@@ -29,7 +29,7 @@ mod pool;
 mod query;
 pub mod runtime;
 pub mod snapshot;
-mod text;
+pub mod text;
 mod totp;
 mod trading;
 mod users;

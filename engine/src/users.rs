@@ -31,6 +31,11 @@ const REFERRAL_CODE_LEN: usize = 8;
 const REFERRAL_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 /// The default skill rating of a new profile, as in the spec.
 const SKILL_RATING_DEFAULT: i32 = 1000;
+/// KYC documents of one user awaiting review at once.
+pub const KYC_PENDING_PER_USER_MAX: usize = 3;
+/// Bytes of uploaded files one user may have stored (every KYC document they submitted;
+/// later uploads count against the same quota).
+pub const UPLOAD_BYTES_PER_USER_MAX: u64 = 50 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Profile {
@@ -684,6 +689,22 @@ impl Engine {
         let user = self.users.get(c.user).ok_or(ResultCode::UserNotFound)?;
         if user.kyc_documents.len() >= self.limits.kyc_documents_per_user_max as usize {
             return Err(ResultCode::KycLimitReached);
+        }
+        let documents = user
+            .kyc_documents
+            .iter()
+            .map(|id| &self.users.kyc_documents[id.0 as usize - 1]);
+        let (pending, stored) = documents.fold((0usize, 0u64), |(pending, stored), d| {
+            (
+                pending + usize::from(d.status == KycStatus::Pending),
+                stored.saturating_add(d.size_bytes),
+            )
+        });
+        if pending >= KYC_PENDING_PER_USER_MAX {
+            return Err(ResultCode::KycPendingLimit);
+        }
+        if stored.saturating_add(c.size_bytes) > UPLOAD_BYTES_PER_USER_MAX {
+            return Err(ResultCode::StorageQuotaExceeded);
         }
         let id = KycDocumentId(self.users.kyc_documents.len() as u64 + 1);
         self.users.kyc_documents.push(KycDocument {

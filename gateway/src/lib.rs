@@ -9,7 +9,7 @@
 //! way to the core), [`state`] (shared state, the caller extractor), [`json`] / [`ids`] /
 //! [`time`] (the JSON conventions), [`error`], [`limits`], [`metrics`], [`payments`],
 //! [`config`], [`server`], [`demo`], [`hub`] (routing events to connections), [`feed`] (the
-//! market makers' QUIC feed).
+//! market makers' QUIC feed), [`uploads`] (files that exist only with their record).
 
 pub mod api;
 pub mod auth;
@@ -26,4 +26,5 @@ pub mod metrics;
 pub mod payments;
 pub mod server;
 pub mod state;
+pub mod uploads;
 pub use betbet_protocol::time;

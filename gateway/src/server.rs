@@ -60,6 +60,9 @@ pub async fn serve_http(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
+    // Files a crash left without a record (or a record without its renamed file) are
+    // settled before anyone can upload or read.
+    crate::api::users::sweep_kyc_files(&state).await;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "HTTP listening");
     // Small replies must not wait for the peer's delayed ACK (Nagle): without this a

@@ -185,6 +185,8 @@ result_codes! {
     NonceReused = 525 => "nonce_reused", "this login nonce was already used";
     TooManyApiKeys = 526 => "too_many_api_keys", "the API key limit is reached";
     BadSignature = 527 => "bad_signature", "the login signature does not verify";
+    KycPendingLimit = 528 => "kyc_pending_limit", "too many KYC documents await review; wait for a decision";
+    StorageQuotaExceeded = 529 => "storage_quota_exceeded", "your uploads would exceed your storage quota";
 }
 
 impl ResultCode {

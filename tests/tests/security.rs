@@ -431,3 +431,82 @@ fn a_websocket_ends_when_its_token_expires() {
         Some(4002)
     );
 }
+
+/// The files under `data/kyc/<user>/`, sorted.
+fn kyc_files(server: &Server, user: &str) -> Vec<String> {
+    let number = user.strip_prefix("usr_").unwrap();
+    let dir = server.data_dir.join("kyc").join(number);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn png_of(bytes: usize) -> Vec<u8> {
+    let mut file = PNG.to_vec();
+    file.resize(bytes, 0x42);
+    file
+}
+
+/// The report: a refused upload stayed on disk, and nothing capped uploads. Now nothing is
+/// written before validation, a refused record leaves no file, pending documents and
+/// stored bytes per user are capped, and a restart removes files no record points at.
+#[test]
+fn uploads_leave_no_file_without_a_record() {
+    let mut server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let (alice, alice_id) = anon.signup("uploader");
+    let submit = |kind: &str, file: &[u8]| {
+        alice.upload(
+            "/api/v1/kyc/submit",
+            &[("document_type", kind)],
+            ("document_file", "image/png", file),
+        )
+    };
+    submit(&"x".repeat(5_000), &png_of(5 << 20)).expect_error(400, "text_too_long");
+    assert!(kyc_files(&server, &alice_id).is_empty());
+
+    let mut documents = Vec::new();
+    for _ in 0..3 {
+        documents.push(submit("passport", &png_of(9 << 20)).expect(201));
+    }
+    submit("passport", &png_of(1 << 20)).expect_error(422, "kyc_pending_limit");
+    assert_eq!(kyc_files(&server, &alice_id).len(), 3);
+
+    // Rejected documents free their review slots but still use the quota (their files stay).
+    let (name, password) = server.demo_login("admin");
+    let admin = anon.login(&name, &password);
+    for document in &documents {
+        admin
+            .post(
+                &format!(
+                    "/api/v1/admin/kyc/{}/reject",
+                    document["id"].as_str().unwrap()
+                ),
+                &json!({"notes": "blurred"}),
+            )
+            .expect(200);
+    }
+    submit("id_card", &png_of(9 << 20)).expect(201);
+    submit("id_card", &png_of(9 << 20)).expect(201);
+    // 45 MiB stored: 6 more is over the 50 MiB quota, 4 is not.
+    submit("id_card", &png_of(6 << 20)).expect_error(422, "storage_quota_exceeded");
+    assert_eq!(kyc_files(&server, &alice_id).len(), 5);
+
+    // What a crash can leave: a file no record points at, and a staged one. A restart
+    // removes both and keeps the five.
+    let dir = server
+        .data_dir
+        .join("kyc")
+        .join(alice_id.strip_prefix("usr_").unwrap());
+    std::fs::write(dir.join("stray.png"), PNG).unwrap();
+    std::fs::write(dir.join("torn.png.part"), PNG).unwrap();
+    server.restart();
+    let files = kyc_files(&server, &alice_id);
+    assert_eq!(files.len(), 5, "{files:?}");
+    assert!(files.iter().all(|f| f.ends_with(".png")), "{files:?}");
+}

@@ -11,7 +11,7 @@ mod markets;
 
 pub use markets::{MarketShape, market_shape, shape_no_terms};
 mod system;
-mod users;
+pub(crate) mod users;
 mod wallet;
 mod ws;
 

@@ -232,6 +232,13 @@ async fn submit_kyc(
     caller: AuthUser,
     mut multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let _slot = crate::uploads::slot().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many uploads at once; retry shortly",
+        )
+    })?;
     let limit = state.config.kyc_upload_limit_bytes;
     let (mut document_type, mut file) = (None, None);
     while let Some(mut field) = multipart
@@ -291,28 +298,20 @@ async fn submit_kyc(
             format!("the file is not a {content_type}"),
         ));
     }
+    // Everything the core will check of the text, checked before anything is written.
+    betbet_engine::text::line(&document_type, betbet_engine::text::DOCUMENT_TYPE_MAX)
+        .map_err(ApiError::from)?;
     let sha256: [u8; 32] = Sha256::digest(&bytes).into();
     let name: String = crate::auth::random_bytes::<16>()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let relative = format!("kyc/{}/{name}.{extension}", caller.user.0);
-    let path = state.config.data_dir.join(&relative);
-    let parent = path
-        .parent()
-        .expect("kyc files have a directory")
-        .to_owned();
+    let relative = format!("{KYC_AREA}/{}/{name}.{extension}", caller.user.0);
     let size = bytes.len() as u64;
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        std::fs::create_dir_all(&parent)?;
-        let mut out = std::fs::File::create(&path)?;
-        out.write_all(&bytes)?;
-        out.sync_all()
-    })
-    .await
-    .map_err(|_| ApiError::internal("storing the document failed"))?
-    .map_err(|e| ApiError::internal(format!("storing the document failed: {e}")))?;
+    // Stored under a temporary name until the record is durable; removed if it is refused.
+    let staged = crate::uploads::Staged::write(&state.config.data_dir, &relative, bytes)
+        .await
+        .map_err(|e| ApiError::internal(format!("storing the document failed: {e}")))?;
     let reply = state
         .core
         .execute(Command::SubmitKyc(SubmitKyc {
@@ -327,8 +326,40 @@ async fn submit_kyc(
     let Reply::Created(created) = reply else {
         return Err(ApiError::internal("unexpected reply to KYC submission"));
     };
+    staged
+        .commit()
+        .await
+        .map_err(|e| ApiError::internal(format!("storing the document failed: {e}")))?;
     let document = fetch_kyc(&state, KycDocumentId(created.id)).await?;
     Ok((StatusCode::CREATED, Json(kyc_json(&document))))
+}
+
+/// Where KYC documents live under the data directory (`kyc/USER/NAME.EXT`).
+const KYC_AREA: &str = "kyc";
+
+/// At start-up: keeps exactly the KYC files that records point at (see [`crate::uploads`]).
+pub async fn sweep_kyc_files(state: &AppState) {
+    let referenced = async |owner: &str| -> Option<std::collections::HashSet<String>> {
+        let user = UserId(owner.parse().ok()?);
+        match state.query(Query::Kyc(UserQuery { user })).await {
+            Ok(QueryReply::Kyc(view)) => {
+                Some(view.documents.into_iter().map(|d| d.document_url).collect())
+            }
+            // No such user: nothing of theirs is referenced.
+            Ok(_) => Some(Default::default()),
+            Err(_) => None,
+        }
+    };
+    match crate::uploads::sweep(&state.config.data_dir, KYC_AREA, referenced).await {
+        Ok(swept) if swept.restored + swept.removed > 0 => tracing::warn!(
+            kept = swept.kept,
+            restored = swept.restored,
+            removed = swept.removed,
+            "KYC files without a record removed, staged ones with a record restored"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::error!(%error, "could not sweep the KYC files"),
+    }
 }
 
 async fn fetch_kyc(state: &AppState, id: KycDocumentId) -> ApiResult<KycDocumentView> {
