@@ -150,6 +150,8 @@ pub struct GatewayConfig {
     pub password_hash_workers: usize,
     /// Allowed WebSocket `Origin`s (empty: any).
     pub ws_origins: Vec<String>,
+    /// Header timeout and connection caps of the HTTP server.
+    pub http_limits: crate::server::HttpLimits,
 }
 
 impl GatewayConfig {
@@ -167,6 +169,7 @@ impl GatewayConfig {
             kyc_upload_limit_bytes: 10 * 1024 * 1024,
             password_hash_workers: 2,
             ws_origins: Vec::new(),
+            http_limits: crate::server::HttpLimits::default(),
         }
     }
 }

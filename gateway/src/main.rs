@@ -143,6 +143,9 @@ struct CoreOptions {
 struct HttpOptions {
     #[arg(long, env = "BETBET_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     http_addr: SocketAddr,
+    /// Where Prometheus scrapes `/metrics` (never on the public address); `off` for none.
+    #[arg(long, env = "BETBET_METRICS_ADDR", default_value = "127.0.0.1:9100")]
+    metrics_addr: String,
     /// Allowed CORS origins, comma separated (`*` for any).
     #[arg(long, env = "BETBET_CORS_ORIGINS", default_value = "")]
     cors_origins: String,
@@ -161,6 +164,20 @@ struct HttpOptions {
     /// Directory of the JWT and sealing keys (default: DATA_DIR/secrets).
     #[arg(long, env = "BETBET_SECRETS_DIR")]
     secrets_dir: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers, from connecting or from the
+    /// previous response (so also the idle limit of keep-alive connections).
+    #[arg(long, env = "BETBET_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    http_header_timeout_secs: u64,
+    /// Open HTTP and WebSocket connections in all.
+    #[arg(long, env = "BETBET_HTTP_CONNECTIONS_MAX", default_value_t = 10_000)]
+    http_connections_max: usize,
+    /// Open HTTP and WebSocket connections from one IP address.
+    #[arg(
+        long,
+        env = "BETBET_HTTP_CONNECTIONS_PER_IP_MAX",
+        default_value_t = 256
+    )]
+    http_connections_per_ip_max: usize,
     /// Access-token lifetime in seconds (5 to 86 400).
     #[arg(long, env = "BETBET_ACCESS_TTL_SECS", default_value_t = 900)]
     access_ttl_secs: u64,
@@ -342,7 +359,30 @@ fn gateway_config(
     config.sandbox_payments = http.sandbox_payments || sandbox;
     config.webhook_secret = http.webhook_secret.clone().filter(|s| !s.is_empty());
     config.access_token_ttl = Duration::from_secs(http.access_ttl_secs.clamp(5, 24 * 3600));
+    config.http_limits = betbet_gateway::server::HttpLimits {
+        header_read_timeout: Duration::from_secs(http.http_header_timeout_secs.clamp(1, 300)),
+        connections_max: http.http_connections_max.max(1),
+        connections_per_ip_max: http.http_connections_per_ip_max.max(1),
+    };
     Ok(config)
+}
+
+async fn start_metrics(
+    state: &betbet_gateway::state::AppState,
+    http: &HttpOptions,
+) -> Result<(), String> {
+    if http.metrics_addr == "off" {
+        return Ok(());
+    }
+    let addr: SocketAddr = http.metrics_addr.parse().map_err(|_| {
+        format!(
+            "--metrics-addr: `{}` is not an address or `off`",
+            http.metrics_addr
+        )
+    })?;
+    betbet_gateway::server::serve_metrics(state.clone(), addr)
+        .await
+        .map_err(|e| format!("metrics server on {addr}: {e}"))
 }
 
 fn start_core(options: &CoreOptions, demo: bool) -> Result<CoreRuntime, String> {
@@ -388,6 +428,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 .map_err(|e| format!("demo seeding failed: {}", e.message))?;
         }
         start_feed(&state, &args.feed, &args.core.data_dir)?;
+        start_metrics(&state, &args.http).await?;
         betbet_gateway::server::serve_http(
             state,
             args.http.http_addr,
@@ -423,6 +464,7 @@ fn run_gateway(args: GatewayArgs) -> Result<(), String> {
         let state = betbet_gateway::server::build_state(Core::Remote(remote), config)
             .map_err(|e| format!("cannot load keys: {e}"))?;
         start_feed(&state, &args.feed, &args.data_dir)?;
+        start_metrics(&state, &args.http).await?;
         betbet_gateway::server::serve_http(
             state,
             args.http.http_addr,

@@ -45,6 +45,8 @@ pub fn free_port() -> u16 {
 pub struct Server {
     child: Option<Child>,
     pub port: u16,
+    /// Where `/metrics` is served (never on `port`).
+    pub metrics_port: u16,
     pub data_dir: PathBuf,
     args: Vec<String>,
     _dir: Option<tempfile::TempDir>,
@@ -60,6 +62,7 @@ impl Server {
         let mut server = Server {
             child: None,
             port: free_port(),
+            metrics_port: free_port(),
             log: data_dir.join("server.log"),
             data_dir,
             args: extra.iter().map(|s| (*s).to_owned()).collect(),
@@ -75,6 +78,7 @@ impl Server {
         let mut server = Server {
             child: None,
             port: free_port(),
+            metrics_port: free_port(),
             log: data_dir.join("server.log"),
             data_dir: data_dir.to_owned(),
             args: extra.iter().map(|s| (*s).to_owned()).collect(),
@@ -97,6 +101,8 @@ impl Server {
             .arg(&self.data_dir)
             .arg("--http-addr")
             .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--metrics-addr")
+            .arg(format!("127.0.0.1:{}", self.metrics_port))
             .arg("--sandbox-payments")
             .arg("--rate-limits")
             .arg("default=100000/60,auth=100000/60,wallet=100000/60,trading=100000/1")

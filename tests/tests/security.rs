@@ -510,3 +510,75 @@ fn uploads_leave_no_file_without_a_record() {
     assert_eq!(files.len(), 5, "{files:?}");
     assert!(files.iter().all(|f| f.ends_with(".png")), "{files:?}");
 }
+
+/// The report: 2 000 connections that sent part of a request and then nothing stayed open
+/// for over 80 s. Now a client has the header timeout to send its headers (3 s here), and
+/// one address may hold only so many connections; a normal client is served throughout.
+#[test]
+fn slow_clients_are_closed_and_capped_while_others_are_served() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let server = Server::start(&[
+        "--http-header-timeout-secs",
+        "3",
+        "--http-connections-per-ip-max",
+        "40",
+    ]);
+    let connect = || TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let mut slow: Vec<TcpStream> = (0..30)
+        .map(|_| {
+            let mut stream = connect();
+            stream
+                .write_all(b"GET /health HTTP/1.1\r\nHost: betbet\r\nX-Slow: ")
+                .unwrap();
+            stream
+        })
+        .collect();
+    assert_eq!(server.api().get("/health").status, 200);
+
+    // Over the cap of 40 from one address: answered 503 in the error envelope and closed.
+    let mut refused = 0;
+    let mut idle = Vec::new();
+    // All connected before the slow ones' timeout runs out, then read.
+    let extra: Vec<TcpStream> = (0..20).map(|_| connect()).collect();
+    for mut stream in extra {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        let reply = String::from_utf8_lossy(&reply);
+        if reply.starts_with("HTTP/1.1 503") {
+            assert!(reply.contains("too_many_connections"), "{reply}");
+            refused += 1;
+        } else {
+            idle.push(stream);
+        }
+    }
+    assert!(refused >= 10, "only {refused} of 20 refused past the cap");
+
+    // Every slow and idle connection is closed by the server, not left open.
+    for stream in slow.iter_mut().chain(idle.iter_mut()) {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut rest = Vec::new();
+        match stream.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+    }
+    // And the address may connect again.
+    assert_eq!(server.api().get("/health").status, 200);
+}
+
+/// `/metrics` is not on the public address, only on the metrics one (loopback by default).
+#[test]
+fn metrics_are_served_only_on_their_own_address() {
+    let server = Server::start(&[]);
+    let public = server.api().get("/metrics");
+    assert_eq!(public.status, 404, "{}", public.body);
+    let metrics = Api::new(server.metrics_port).get("/metrics").expect(200);
+    let text = metrics.as_str().expect("Prometheus text");
+    assert!(text.contains("# TYPE"), "{text}");
+}

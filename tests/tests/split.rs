@@ -75,6 +75,8 @@ fn a_gateway_ends_its_clients_connections_when_the_core_comes_back() {
             gateway_dir.path().to_str().unwrap(),
             "--http-addr",
             &format!("127.0.0.1:{http_port}"),
+            "--metrics-addr",
+            "off",
             "--sandbox-payments",
             "--rate-limits",
             "default=100000/60,auth=100000/60,wallet=100000/60,trading=100000/1",

@@ -33,6 +33,11 @@ const REQUEST_ID_MAX: usize = 128;
 /// How many users' allowance one IP gets.
 const IP_SCALE: u32 = 10;
 
+/// The metrics address's router: `/metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    system::metrics_routes().with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(auth::routes())

@@ -1,4 +1,5 @@
-//! `/health` and `/metrics`.
+//! `/health`, and `/metrics` — the latter served only on the separate metrics address
+//! (`--metrics-addr`, loopback by default), never on the public one.
 
 use crate::core::Core;
 use crate::state::AppState;
@@ -13,9 +14,11 @@ use betbet_protocol::query::{Query, QueryReply};
 use serde_json::json;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
+    Router::new().route("/health", get(health))
+}
+
+pub fn metrics_routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 /// 200 when the core answers and its journal accepts writes; 503 otherwise.

@@ -86,15 +86,20 @@ struct SocketParams {
     token: Option<String>,
 }
 
+/// The HTTP connection's place under the server's connection caps, kept by the WebSocket it
+/// became for as long as it lives.
+type Slot = Option<axum::Extension<std::sync::Arc<crate::server::ConnectionSlot>>>;
+
 async fn room_socket(
     state: State<AppState>,
     Path((room_type, room_id)): Path<(String, String)>,
     params: QueryParams<SocketParams>,
     headers: HeaderMap,
+    slot: Slot,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     match room_type.as_str() {
-        "markets" => market_socket(state, Path(room_id), params, headers, upgrade).await,
+        "markets" => market_socket(state, Path(room_id), params, headers, slot, upgrade).await,
         _ => ApiError::not_found("room type").into_response(),
     }
 }
@@ -104,6 +109,7 @@ async fn market_socket(
     Path(market_id): Path<String>,
     QueryParams(params): QueryParams<SocketParams>,
     headers: HeaderMap,
+    slot: Slot,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     match accept(&state, &market_id, params, &headers).await {
@@ -111,7 +117,10 @@ async fn market_socket(
             .read_buffer_size(WS_READ_BUFFER_BYTES)
             .max_message_size(WS_MESSAGE_MAX)
             .max_frame_size(WS_MESSAGE_MAX)
-            .on_upgrade(move |socket| run(state, socket, market, user)),
+            .on_upgrade(move |socket| async move {
+                run(state, socket, market, user).await;
+                drop(slot);
+            }),
         Err(error) => error.into_response(),
     }
 }
