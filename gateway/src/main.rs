@@ -30,6 +30,21 @@ use std::time::Duration;
 struct Cli {
     #[command(subcommand)]
     command: Top,
+    /// Log lines as text for people or as one JSON object per line for collectors.
+    #[arg(
+        long,
+        global = true,
+        env = "BETBET_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -647,13 +662,34 @@ fn raise_open_files_limit() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BETBET_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    // A panic is one log line, inside the span it happened in (a request's carries its id);
+    // with RUST_BACKTRACE set the line includes the backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => {
+                tracing::error!(%location, %backtrace, "panic: {message}");
+            }
+            _ => tracing::error!(%location, "panic: {message}"),
+        }
+    }));
     raise_open_files_limit();
     let result = match cli.command {
         Top::Serve(args) => serve(args),

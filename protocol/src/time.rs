@@ -55,8 +55,14 @@ fn number(text: &str) -> Option<i64> {
     text.parse().ok()
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`.
+/// Parses `YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`. Total: any text gives a time or
+/// `None`, never a panic.
 pub fn parse(text: &str) -> Option<Timestamp> {
+    // RFC 3339 is ASCII; checking first makes every slice below fall on a character
+    // boundary (a multi-byte character where a digit belongs used to panic here).
+    if !text.is_ascii() {
+        return None;
+    }
     let bytes = text.as_bytes();
     if bytes.len() < 20
         || bytes[4] != b'-'
@@ -141,6 +147,12 @@ mod tests {
             "2025-1x-31T23:59:59Z",
             "",
             "tomorrow",
+            // Multi-byte characters where digits or separators belong (these panicked).
+            "2026-01-01T00:00:0\u{e9}",
+            "2026-01-01T00:00:00.\u{e9}Z",
+            "2026-01-01T00:00:00+0\u{e9}:00",
+            "\u{e9}026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z\u{1F600}",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

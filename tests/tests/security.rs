@@ -582,3 +582,51 @@ fn metrics_are_served_only_on_their_own_address() {
     let text = metrics.as_str().expect("Prometheus text");
     assert!(text.contains("# TYPE"), "{text}");
 }
+
+/// The report: a multi-byte character in a date panicked on the gateway thread and the
+/// client got no answer. Now it is a 400 with the request id in the body, and the log lines
+/// a request causes carry its id (JSON logs here).
+#[test]
+fn bad_input_is_a_clear_error_and_logs_carry_the_request_id() {
+    let server = Server::start(&["--log-format", "json"]);
+    let anon = server.api();
+    let (alice, alice_id) = anon.signup("tracer");
+    let reply = alice.get(&format!(
+        "/api/v1/transactions/{alice_id}?date_from=2026-01-01T00:00:0%C3%A9"
+    ));
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let id = reply.request_id.clone().expect("X-Request-ID");
+    assert_eq!(reply.body["error"]["request_id"], id.as_str());
+    assert_eq!(alice.get("/health").status, 200, "still serving");
+
+    // A refresh token presented twice is logged (a warning) inside its request's span.
+    let login = anon
+        .post(
+            "/api/v1/auth/login",
+            &json!({"username": "tracer", "password": "password-of-tracer"}),
+        )
+        .expect(200);
+    let refresh = json!({"refresh_token": login["refresh_token"]});
+    anon.post("/api/v1/auth/refresh", &refresh).expect(200);
+    let reused = anon.post("/api/v1/auth/refresh", &refresh);
+    reused.expect_error(401, "refresh_token_reused");
+    let id = reused.request_id.expect("X-Request-ID");
+    let started = Instant::now();
+    let line = loop {
+        let log = server.log_text();
+        if let Some(line) = log
+            .lines()
+            .find(|l| l.contains("rotated refresh token was presented again"))
+        {
+            break line.to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not logged:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let line: Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(line["span"]["request_id"], id.as_str(), "{line}");
+    assert_eq!(line["level"], "WARN");
+}

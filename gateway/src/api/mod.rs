@@ -80,8 +80,12 @@ fn cors(state: &AppState) -> CorsLayer {
     }
 }
 
-/// Keeps the caller's `X-Request-ID` (if sane) or makes one, and returns it.
-async fn request_id(mut request: Request, next: Next) -> Response {
+/// Keeps the caller's `X-Request-ID` (if sane) or makes one, and returns it: in the header
+/// of every response and inside every error body (`error.request_id`). Everything the
+/// request causes runs inside its `request` span, so every log line carries the id. A
+/// panic in a handler is caught here: the client still gets a 500 in the error envelope,
+/// one line is logged (by the panic hook, inside the span), and the process serves on.
+pub async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(&REQUEST_ID)
@@ -98,13 +102,50 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         });
     let value = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
     request.headers_mut().insert(REQUEST_ID, value.clone());
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
-    let _enter = span.enter();
-    drop(_enter);
-    let mut response = next.run(request).await;
+    // At the error level so the span exists whenever any line is logged at all (a span
+    // below the filter's level is dropped, and its lines would lose the id).
+    let span = tracing::error_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let handled = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+        tracing::Instrument::instrument(next.run(request), span),
+    ))
+    .await;
+    let mut response = match handled {
+        Ok(response) => response,
+        Err(_) => ApiError::internal("the request failed inside the server").into_response(),
+    };
+    if response.status().is_client_error() || response.status().is_server_error() {
+        response = with_request_id(response, &id).await;
+    }
     response.headers_mut().insert(REQUEST_ID, value);
     response
 }
+
+/// Adds `request_id` to an error body in the JSON envelope (error bodies are small).
+async fn with_request_id(response: Response, id: &str) -> Response {
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_MAX).await else {
+        return ApiError::internal("error body too large").into_response();
+    };
+    let bytes = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut value) if value["error"].is_object() => {
+            value["error"]["request_id"] = id.into();
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            axum::body::Bytes::from(value.to_string())
+        }
+        _ => bytes,
+    };
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// Error bodies are a code and a sentence; anything larger is not one of ours.
+const ERROR_BODY_MAX: usize = 64 * 1024;
 
 async fn measure(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -179,4 +220,58 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
         }
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn call(app: &Router, path: &str) -> (u16, Option<String>, serde_json::Value) {
+        let request = Request::builder()
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let id = response
+            .headers()
+            .get(&REQUEST_ID)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            id,
+            serde_json::from_slice(&bytes).unwrap_or_default(),
+        )
+    }
+
+    /// A handler that panics still answers its client (500, the envelope, its request id)
+    /// and the service goes on serving; error bodies carry the request id.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_its_request_id_and_the_server_goes_on() {
+        async fn explode() -> &'static str {
+            panic!("deliberately, for the test")
+        }
+        async fn refuse() -> Result<&'static str, ApiError> {
+            Err(ApiError::bad_request("no"))
+        }
+        let app = Router::new()
+            .route("/explode", get(explode))
+            .route("/refuse", get(refuse))
+            .route("/fine", get(|| async { "fine" }))
+            .layer(middleware::from_fn(request_id));
+        let (status, id, body) = call(&app, "/explode").await;
+        assert_eq!(status, 500);
+        assert_eq!(body["error"]["code"], "internal_error");
+        let id = id.expect("X-Request-ID");
+        assert_eq!(body["error"]["request_id"], id.as_str());
+        let (status, id, body) = call(&app, "/refuse").await;
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["request_id"], id.unwrap().as_str());
+        assert_eq!(call(&app, "/fine").await.0, 200);
+    }
 }

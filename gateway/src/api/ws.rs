@@ -117,9 +117,18 @@ async fn market_socket(
             .read_buffer_size(WS_READ_BUFFER_BYTES)
             .max_message_size(WS_MESSAGE_MAX)
             .max_frame_size(WS_MESSAGE_MAX)
-            .on_upgrade(move |socket| async move {
-                run(state, socket, market, user).await;
-                drop(slot);
+            .on_upgrade({
+                // The connection's task logs inside the request span of its handshake.
+                let span = tracing::Span::current();
+                move |socket| {
+                    tracing::Instrument::instrument(
+                        async move {
+                            run(state, socket, market, user).await;
+                            drop(slot);
+                        },
+                        span,
+                    )
+                }
             }),
         Err(error) => error.into_response(),
     }
@@ -651,7 +660,7 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
     let (requests_tx, mut requests) = mpsc::channel::<ClientMessage>(WS_IN_FLIGHT_MAX);
     let worker = {
         let (state, user, ended) = (state.clone(), user, connection.ended.clone());
-        tokio::spawn(async move {
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             while let Some(request) = requests.recv().await {
                 if ended.load(std::sync::atomic::Ordering::Acquire) {
                     // The session ended: nothing more is done on its behalf.
@@ -669,7 +678,7 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                     return;
                 }
             }
-        })
+        }))
     };
     let mut in_flight = 0usize;
     match connection.follow(&registration, market).await {
