@@ -1,18 +1,20 @@
 //! The gateway's way to the core, wherever it runs.
 //!
 //! `Core::Local` holds a handle to the core thread in this process (`betbet serve`);
-//! `Core::Remote` speaks the binary protocol to a `betbet core` over TCP, multiplexing every
+//! `Core::Remote` speaks the binary protocol to a `betbet core` over mutual TLS
+//! ([`crate::link`]), multiplexing every
 //! request on one connection by correlation id and reconnecting with backoff when it drops.
 //! Either way a route awaits one future per request, and every engine event batch reaches
 //! the gateway's subscribers through one broadcast channel (a subscriber that lags is told
 //! so and must resynchronise; it never slows the core).
 
 use crate::error::{ApiError, ApiResult};
+use crate::link::{receive, send};
 use betbet_engine::runtime::{CommandOutcome, CoreHandle};
 use betbet_protocol::command::Command;
 use betbet_protocol::message::{
-    ClientMessage, EventBatch, FRAME_HEADER_BYTES, Hello, Ping, Request, RequestBody, Response,
-    ServerMessage, Subscribe, encode_frame, frame_body_len,
+    ClientMessage, EventBatch, Hello, Ping, Request, RequestBody, Response, ServerMessage,
+    Subscribe,
 };
 use betbet_protocol::query::{Query, QueryReply};
 use betbet_protocol::result::ResultCode;
@@ -22,8 +24,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Event batches buffered per gateway subscriber before it counts as lagging.
@@ -151,7 +152,8 @@ pub struct RemoteCore {
 
 impl RemoteCore {
     /// Connects (retrying in the background forever) to the core at `addr`.
-    pub fn connect(addr: String) -> Arc<RemoteCore> {
+    /// The link is mutual TLS with the deployment's certificates (see [`crate::link`]).
+    pub fn connect(addr: String, tls: Arc<rustls::ClientConfig>) -> Arc<RemoteCore> {
         let remote = Arc::new(RemoteCore {
             outbound: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
@@ -161,7 +163,7 @@ impl RemoteCore {
             connected: AtomicBool::new(false),
             links: AtomicU64::new(0),
         });
-        tokio::spawn(Arc::clone(&remote).supervise(addr));
+        tokio::spawn(Arc::clone(&remote).supervise(addr, tls));
         remote
     }
 
@@ -169,10 +171,10 @@ impl RemoteCore {
         self.connected.load(Ordering::Acquire)
     }
 
-    async fn supervise(self: Arc<Self>, addr: String) {
+    async fn supervise(self: Arc<Self>, addr: String, tls: Arc<rustls::ClientConfig>) {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.session(&addr).await {
+            match self.session(&addr, Arc::clone(&tls)).await {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(error) => tracing::warn!(%error, %addr, "core connection failed"),
             }
@@ -192,10 +194,9 @@ impl RemoteCore {
         }
     }
 
-    async fn session(&self, addr: &str) -> std::io::Result<()> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (read, write) = stream.into_split();
+    async fn session(&self, addr: &str, tls: Arc<rustls::ClientConfig>) -> std::io::Result<()> {
+        let stream = crate::link::connect(addr, tls).await?;
+        let (read, write) = tokio::io::split(stream);
         let mut reader = BufReader::new(read);
         let mut writer = BufWriter::new(write);
         send(
@@ -345,24 +346,4 @@ impl RemoteCore {
             }
         }
     }
-}
-
-async fn send(
-    writer: &mut BufWriter<tokio::net::tcp::OwnedWriteHalf>,
-    message: &ClientMessage,
-) -> std::io::Result<()> {
-    let mut frame = Vec::new();
-    encode_frame(message, &mut frame).map_err(std::io::Error::other)?;
-    writer.write_all(&frame).await
-}
-
-async fn receive(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-) -> std::io::Result<ServerMessage> {
-    let mut header = [0u8; FRAME_HEADER_BYTES];
-    reader.read_exact(&mut header).await?;
-    let len = frame_body_len(header).map_err(std::io::Error::other)?;
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body).await?;
-    betbet_protocol::codec::from_slice(&body).map_err(std::io::Error::other)
 }

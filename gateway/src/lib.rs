@@ -22,6 +22,7 @@ pub mod hub;
 pub mod ids;
 pub mod json;
 pub mod limits;
+pub mod link;
 pub mod metrics;
 pub mod payments;
 pub mod server;

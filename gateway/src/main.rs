@@ -250,27 +250,44 @@ struct ServeArgs {
     http: HttpOptions,
     #[command(flatten)]
     feed: FeedOptions,
-    /// Also accept remote gateways on this TCP address.
-    #[arg(long, env = "BETBET_CORE_ADDR")]
-    core_addr: Option<SocketAddr>,
     /// Seed an admin, users with sandbox money and open markets; print the logins.
     #[arg(long, env = "BETBET_DEMO")]
     demo: bool,
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct CoreArgs {
+    #[command(subcommand)]
+    command: Option<CoreCommand>,
     #[command(flatten)]
     core: CoreOptions,
+    /// Where gateways connect (mutual TLS); loopback unless an address is given.
     #[arg(long, env = "BETBET_CORE_ADDR", default_value = "127.0.0.1:9090")]
     listen: SocketAddr,
+    /// The deployment's certificates (`betbet core init-certs DIR`): the core uses
+    /// ca.pem, core.pem and core.key, and accepts only gateways certified by that CA.
+    #[arg(long, env = "BETBET_CORE_TLS_DIR")]
+    tls_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum CoreCommand {
+    /// Makes a deployment's certificate authority and the core's and gateways' certificates
+    /// in DIR: give the core ca.pem, core.pem, core.key; each gateway ca.pem, gateway.pem,
+    /// gateway.key; keep ca.key offline.
+    InitCerts { dir: PathBuf },
 }
 
 #[derive(Args)]
 struct GatewayArgs {
-    /// The core's TCP address.
+    /// The core's address.
     #[arg(long, env = "BETBET_CORE")]
     core: String,
+    /// The deployment's certificates (`betbet core init-certs DIR`): the gateway uses
+    /// ca.pem, gateway.pem and gateway.key.
+    #[arg(long, env = "BETBET_CORE_TLS_DIR")]
+    core_tls_dir: PathBuf,
     /// Where uploads and (by default) keys live.
     #[arg(long, env = "BETBET_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
@@ -427,11 +444,6 @@ fn runtime() -> tokio::runtime::Runtime {
 fn serve(args: ServeArgs) -> Result<(), String> {
     let core = start_core(&args.core, args.demo)?;
     let handle = core.handle();
-    if let Some(addr) = args.core_addr {
-        let (bound, _) = betbet_engine::runtime::tcp::serve(handle.clone(), addr)
-            .map_err(|e| format!("cannot listen for gateways on {addr}: {e}"))?;
-        tracing::info!(%bound, "core listening for gateways");
-    }
     let config = gateway_config(&args.core.data_dir, &args.http, args.demo)?;
     let rt = runtime();
     let result = rt.block_on(async {
@@ -458,24 +470,41 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 fn run_core(args: CoreArgs) -> Result<(), String> {
+    if let Some(CoreCommand::InitCerts { dir }) = &args.command {
+        betbet_gateway::link::init(dir).map_err(|e| format!("init-certs: {e}"))?;
+        println!(
+            "certificates written to {}: the core needs ca.pem core.pem core.key, each gateway ca.pem gateway.pem gateway.key; keep ca.key offline",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let tls_dir = args.tls_dir.as_ref().ok_or(
+        "--tls-dir is required: gateways authenticate to the core with the deployment's certificates (make them with `betbet core init-certs DIR`)",
+    )?;
+    let tls = betbet_gateway::link::server_config(tls_dir)
+        .map_err(|e| format!("core link certificates: {e}"))?;
     let core = start_core(&args.core, false)?;
-    let (bound, _) = betbet_engine::runtime::tcp::serve(core.handle(), args.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    println!("core listening on {bound}");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime starts");
-    rt.block_on(betbet_gateway::server::shutdown_signal());
+    let rt = runtime();
+    let result = rt.block_on(async {
+        let bound = betbet_gateway::link::serve(core.handle(), args.listen, tls)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        println!("core listening on {bound}");
+        betbet_gateway::server::shutdown_signal().await;
+        Ok(())
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
     core.shutdown();
-    Ok(())
+    result
 }
 
 fn run_gateway(args: GatewayArgs) -> Result<(), String> {
     let config = gateway_config(&args.data_dir, &args.http, false)?;
     let rt = runtime();
     rt.block_on(async {
-        let remote = RemoteCore::connect(args.core.clone());
+        let tls = betbet_gateway::link::client_config(&args.core_tls_dir)
+            .map_err(|e| format!("core link certificates: {e}"))?;
+        let remote = RemoteCore::connect(args.core.clone(), tls);
         let state = betbet_gateway::server::build_state(Core::Remote(remote), config)
             .map_err(|e| format!("cannot load keys: {e}"))?;
         start_feed(&state, &args.feed, &args.data_dir)?;

@@ -1,6 +1,7 @@
 //! The core runtime: the one thread that owns the engine, the journal it writes, and the
-//! ways in (a bounded command queue) and out (replies, an event stream). This module and
-//! [`tcp`] are the only places in the engine crate with threads, clocks and IO.
+//! ways in (a bounded command queue) and out (replies, an event stream). This module is the
+//! only place in the engine crate with threads, clocks and IO; remote gateways reach its
+//! handle through the gateway crate's core link (`betbet_gateway::link`, mutual TLS).
 //!
 //! The loop, in one picture:
 //!
@@ -18,8 +19,6 @@
 //!
 //! Start-up is the newest valid snapshot plus replay of the journal after it; the runtime
 //! snapshots on a schedule and on shutdown (drain, sync, snapshot, exit).
-
-pub mod tcp;
 
 use crate::{Ctx, Engine, Limits};
 use betbet_journal::{Durability, Health, Journal, JournalError, Options};
