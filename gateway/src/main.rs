@@ -55,6 +55,9 @@ enum Top {
     Core(CoreArgs),
     /// A stateless gateway in front of a remote core.
     Gateway(GatewayArgs),
+    /// Prints the public address's route table, one JSON object per line: method, path,
+    /// who may call it (public, user, owner, admin, signed) and its body.
+    Routes,
     /// Inspect a journal.
     Journal {
         #[command(subcommand)]
@@ -724,6 +727,21 @@ fn main() -> ExitCode {
         Top::Serve(args) => serve(args),
         Top::Core(args) => run_core(args),
         Top::Gateway(args) => run_gateway(args),
+        Top::Routes => {
+            let mut table = String::new();
+            for entry in betbet_gateway::api::route_table() {
+                let line = serde_json::json!({
+                    "method": entry.method.as_str(),
+                    "path": entry.path,
+                    "access": entry.access.as_str(),
+                    "body": entry.body.as_str(),
+                });
+                table.push_str(&format!("{line}\n"));
+            }
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), table.as_bytes());
+            Ok(())
+        }
         Top::Journal { command } => journal(command),
         Top::Admin { command } => admin(command),
     };

@@ -1,5 +1,6 @@
 //! `/api/v1/auth/*`: register, login, logout, refresh, 2FA.
 
+use super::table::{Access::*, BodyKind::*, POST, Routes};
 use crate::auth::{
     check_password, issue_access_token, new_refresh_token, otpauth_uri, random_bytes, refresh_hash,
 };
@@ -7,10 +8,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::PublicId;
 use crate::json::{Body, OptBody};
 use crate::state::{AppState, AuthUser};
+use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use axum::{Json, Router};
 use betbet_protocol::command::{
     BeginTwoFa, Command, OpenSession, RefreshSession, RegisterUser, RevokeSession, Role,
     VerifyTwoFa,
@@ -23,14 +24,26 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/2fa/enable", post(enable_two_fa))
-        .route("/auth/2fa/verify", post(verify_two_fa))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route(
+            "/auth/register",
+            &[(POST, Public, JsonBody)],
+            post(register),
+        )
+        .route("/auth/login", &[(POST, Public, JsonBody)], post(login))
+        .route("/auth/logout", &[(POST, User, NoBody)], post(logout))
+        .route("/auth/refresh", &[(POST, Public, JsonBody)], post(refresh))
+        .route(
+            "/auth/2fa/enable",
+            &[(POST, User, MaybeJsonBody)],
+            post(enable_two_fa),
+        )
+        .route(
+            "/auth/2fa/verify",
+            &[(POST, User, JsonBody)],
+            post(verify_two_fa),
+        )
 }
 
 #[derive(Deserialize)]

@@ -1,15 +1,16 @@
 //! `/api/v1/api-keys`: keys for the QUIC market-maker feed. The secret is generated here,
 //! shown once in the creation response, and kept only sealed.
 
+use super::table::{Access::*, BodyKind::*, DELETE, GET, POST, Routes};
 use crate::auth::random_bytes;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::PublicId;
 use crate::json::{Body, opt_time, time};
 use crate::state::{AppState, AuthUser};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
-use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use betbet_protocol::command::{Command, CreateApiKey, RevokeApiKey};
@@ -20,10 +21,18 @@ use betbet_protocol::view::ApiKeyView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api-keys", post(create).get(list))
-        .route("/api-keys/{key_id}", delete(revoke))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route(
+            "/api-keys",
+            &[(POST, User, JsonBody), (GET, User, NoBody)],
+            post(create).get(list),
+        )
+        .route(
+            "/api-keys/{key_id}",
+            &[(DELETE, Owner, NoBody)],
+            delete(revoke),
+        )
 }
 
 fn public_id(id: u64) -> String {
@@ -34,7 +43,7 @@ fn parse(id: &str) -> ApiResult<u64> {
     id.strip_prefix("key_")
         .and_then(|n| n.parse().ok())
         .filter(|&n| n > 0)
-        .ok_or_else(|| ApiError::from(ResultCode::ApiKeyNotFound))
+        .ok_or_else(|| crate::ids::invalid_id("API key", id))
 }
 
 fn key_json(key: &ApiKeyView) -> Value {

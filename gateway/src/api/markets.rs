@@ -6,6 +6,7 @@
 //! a price: backing at odds `o` buys at ≤ 1/`o`, laying sells at ≥ 1/`o` (see
 //! `betbet_protocol::odds`, the one place the conversion lives).
 
+use super::table::{Access::*, BodyKind::*, DELETE, GET, POST, PUT, Routes};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::PublicId;
 use crate::json::{
@@ -13,10 +14,10 @@ use crate::json::{
     qty_text, time, timestamp,
 };
 use crate::state::{AppState, AuthUser};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use betbet_protocol::command::*;
 use betbet_protocol::event::{Event, PoolStatus};
 use betbet_protocol::message::{Empty, Reply, Response};
@@ -31,43 +32,125 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/markets", get(list_markets))
-        .route("/markets/trending", get(trending))
-        .route("/markets/categories", get(categories))
-        .route("/markets/create", post(create_market))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route("/markets", &[(GET, Public, NoBody)], get(list_markets))
+        .route("/markets/trending", &[(GET, Public, NoBody)], get(trending))
+        .route(
+            "/markets/categories",
+            &[(GET, Public, NoBody)],
+            get(categories),
+        )
+        .route(
+            "/markets/create",
+            &[(POST, User, JsonBody)],
+            post(create_market),
+        )
         .route(
             "/markets/{market_id}",
+            &[(GET, Public, NoBody), (PUT, Owner, JsonBody)],
             get(market_details).put(update_market),
         )
-        .route("/markets/{market_id}/resolve", post(resolve_market))
-        .route("/markets/{market_id}/void", post(void_market))
-        .route("/markets/{market_id}/dispute", post(dispute_resolution))
-        .route("/markets/{market_id}/orders", post(place_order))
-        .route("/markets/{market_id}/orders/cancel-all", post(cancel_all))
-        .route("/markets/{market_id}/orderbook", get(orderbook))
-        .route("/markets/{market_id}/chart", get(chart))
-        .route("/markets/{market_id}/mint", post(mint))
-        .route("/markets/{market_id}/merge", post(merge))
-        .route("/orders", get(my_orders))
+        .route(
+            "/markets/{market_id}/resolve",
+            &[(POST, Owner, JsonBody)],
+            post(resolve_market),
+        )
+        .route(
+            "/markets/{market_id}/void",
+            &[(POST, Admin, NoBody)],
+            post(void_market),
+        )
+        .route(
+            "/markets/{market_id}/dispute",
+            &[(POST, User, JsonBody)],
+            post(dispute_resolution),
+        )
+        .route(
+            "/markets/{market_id}/orders",
+            &[(POST, User, JsonBody)],
+            post(place_order),
+        )
+        .route(
+            "/markets/{market_id}/orders/cancel-all",
+            &[(POST, User, MaybeJsonBody)],
+            post(cancel_all),
+        )
+        .route(
+            "/markets/{market_id}/orderbook",
+            &[(GET, Public, NoBody)],
+            get(orderbook),
+        )
+        .route(
+            "/markets/{market_id}/chart",
+            &[(GET, Public, NoBody)],
+            get(chart),
+        )
+        .route(
+            "/markets/{market_id}/mint",
+            &[(POST, User, JsonBody)],
+            post(mint),
+        )
+        .route(
+            "/markets/{market_id}/merge",
+            &[(POST, User, JsonBody)],
+            post(merge),
+        )
+        .route("/orders", &[(GET, User, NoBody)], get(my_orders))
         .route(
             "/orders/{order_id}",
+            &[
+                (DELETE, Owner, NoBody),
+                (GET, Owner, NoBody),
+                (PUT, Owner, JsonBody),
+            ],
             delete(cancel_order).get(get_order).put(amend_order),
         )
-        .route("/users/{user_id}/positions", get(positions))
-        .route("/positions/{position_id}/close", post(close_position))
-        .route("/pools/create", post(create_pool))
-        .route("/pools/{pool_id}", get(get_pool))
-        .route("/pools/{pool_id}/join", post(join_pool))
-        .route("/pools/{pool_id}/leave", post(leave_pool))
-        .route("/pools/{pool_id}/start", post(start_pool))
-        .route("/pools/{pool_id}/settle", post(settle_pool))
-        .route("/pools/{pool_id}/members", get(pool_members))
+        .route(
+            "/users/{user_id}/positions",
+            &[(GET, Owner, NoBody)],
+            get(positions),
+        )
+        .route(
+            "/positions/{position_id}/close",
+            &[(POST, Owner, MaybeJsonBody)],
+            post(close_position),
+        )
+        .route(
+            "/pools/create",
+            &[(POST, User, JsonBody)],
+            post(create_pool),
+        )
+        .route("/pools/{pool_id}", &[(GET, User, NoBody)], get(get_pool))
+        .route(
+            "/pools/{pool_id}/join",
+            &[(POST, User, NoBody)],
+            post(join_pool),
+        )
+        .route(
+            "/pools/{pool_id}/leave",
+            &[(POST, User, NoBody)],
+            post(leave_pool),
+        )
+        .route(
+            "/pools/{pool_id}/start",
+            &[(POST, Owner, NoBody)],
+            post(start_pool),
+        )
+        .route(
+            "/pools/{pool_id}/settle",
+            &[(POST, Owner, NoBody)],
+            post(settle_pool),
+        )
+        .route(
+            "/pools/{pool_id}/members",
+            &[(GET, User, NoBody)],
+            get(pool_members),
+        )
 }
 
 pub fn parse_market(id: &str) -> ApiResult<MarketId> {
-    MarketId::parse(id).ok_or_else(|| ApiError::from(ResultCode::MarketNotFound))
+    crate::ids::parse_path(id, "market")
 }
 
 fn opt_price(price: Option<Price>) -> Value {
@@ -837,7 +920,7 @@ async fn place_order(
 }
 
 pub fn parse_order(id: &str) -> ApiResult<OrderId> {
-    OrderId::parse(id).ok_or_else(|| ApiError::from(ResultCode::OrderNotFound))
+    crate::ids::parse_path(id, "order")
 }
 
 pub async fn cancel(state: &AppState, caller: &AuthUser, order: OrderId) -> ApiResult<Value> {
@@ -1262,6 +1345,15 @@ async fn close_position(
     Path(position_id): Path<String>,
     OptBody(body): OptBody<CloseBody>,
 ) -> ApiResult<Json<Value>> {
+    // `pos_N`, or `pos_Nn` for the NO side of a binary or scalar contract.
+    let number = position_id
+        .strip_prefix("pos_")
+        .map(|n| n.strip_suffix('n').unwrap_or(n));
+    if !number
+        .is_some_and(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(crate::ids::invalid_id("position", &position_id));
+    }
     let positions = user_positions(&state, caller.user, false).await?;
     let (position, market) = positions
         .into_iter()
@@ -1339,7 +1431,7 @@ async fn fetch_pool(state: &AppState, pool: PoolId) -> ApiResult<PoolView> {
 }
 
 fn parse_pool(id: &str) -> ApiResult<PoolId> {
-    PoolId::parse(id).ok_or_else(|| ApiError::from(ResultCode::PoolNotFound))
+    crate::ids::parse_path(id, "pool")
 }
 
 #[derive(Deserialize)]

@@ -11,6 +11,7 @@ mod markets;
 
 pub use markets::{MarketShape, market_shape, shape_no_terms};
 mod system;
+pub mod table;
 pub(crate) mod users;
 mod wallet;
 mod ws;
@@ -35,21 +36,33 @@ const IP_SCALE: u32 = 10;
 
 /// The metrics address's router: `/metrics` alone.
 pub fn metrics_router(state: AppState) -> Router {
-    system::metrics_routes().with_state(state)
+    system::metrics_routes().into_parts().0.with_state(state)
 }
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// Every route of the public address, with its table (see [`table`]).
+pub fn routes(config: &crate::config::GatewayConfig) -> table::Routes<AppState> {
+    let api = table::Routes::new()
         .merge(auth::routes())
-        .merge(users::routes(&state))
-        .merge(wallet::routes(&state))
+        .merge(users::routes(config))
+        .merge(wallet::routes(config))
         .merge(markets::routes())
         .merge(keys::routes());
-    let cors = cors(&state);
-    Router::new()
+    table::Routes::new()
         .nest("/api/v1", api)
         .merge(system::routes())
         .merge(ws::routes())
+}
+
+/// The route table of the public address, as `betbet routes` prints it.
+pub fn route_table() -> Vec<table::RouteEntry> {
+    let config = crate::config::GatewayConfig::new(std::path::PathBuf::new());
+    routes(&config).into_parts().1
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = routes(&state.config).into_parts();
+    let cors = cors(&state);
+    routes
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), measure))

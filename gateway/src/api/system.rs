@@ -1,24 +1,25 @@
 //! `/health`, and `/metrics` — the latter served only on the separate metrics address
 //! (`--metrics-addr`, loopback by default), never on the public one.
 
+use super::table::{Access::*, BodyKind::*, GET, Routes};
 use crate::core::Core;
 use crate::state::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
 use betbet_journal::Health;
 use betbet_protocol::message::Empty;
 use betbet_protocol::query::{Query, QueryReply};
 use serde_json::json;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+pub fn routes() -> Routes<AppState> {
+    Routes::new().route("/health", &[(GET, Public, NoBody)], get(health))
 }
 
-pub fn metrics_routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+pub fn metrics_routes() -> Routes<AppState> {
+    Routes::new().route("/metrics", &[(GET, Public, NoBody)], get(metrics))
 }
 
 /// 200 when the core answers and its journal accepts writes; 503 otherwise.

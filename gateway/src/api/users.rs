@@ -1,13 +1,14 @@
 //! `/api/v1/users/*` (profile, stats), `/api/v1/kyc/*` and the admin user routes.
 
+use super::table::{Access::*, BodyKind::*, GET, POST, PUT, Routes};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::PublicId;
 use crate::json::{Body, money, opt_time, time};
 use crate::state::{AppState, AuthUser};
+use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use betbet_protocol::command::{
     Command, DecideKyc, Role, SetUserRole, SetUserStatus, SubmitKyc, UpdateProfile, UserStatus,
 };
@@ -27,25 +28,54 @@ const KYC_TYPES: [(&str, &str, &[u8]); 3] = [
     ("application/pdf", "pdf", b"%PDF"),
 ];
 
-pub fn routes(state: &AppState) -> Router<AppState> {
+pub fn routes(config: &crate::config::GatewayConfig) -> Routes<AppState> {
     // Uploads get their own body limit; every other route keeps the small default.
-    let upload_limit = state.config.kyc_upload_limit_bytes + 64 * 1024;
-    Router::new()
-        .route("/users/{user_id}", get(get_profile).put(update_profile))
-        .route("/users/{user_id}/stats", get(stats))
+    let upload_limit = config.kyc_upload_limit_bytes + 64 * 1024;
+    Routes::new()
+        .route(
+            "/users/{user_id}",
+            &[(GET, User, NoBody), (PUT, Owner, JsonBody)],
+            get(get_profile).put(update_profile),
+        )
+        .route(
+            "/users/{user_id}/stats",
+            &[(GET, Owner, NoBody)],
+            get(stats),
+        )
         .route(
             "/kyc/submit",
+            &[(POST, User, MultipartBody)],
             post(submit_kyc).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/kyc/status/{user_id}", get(kyc_status))
-        .route("/admin/kyc/{document_id}/approve", post(approve_kyc))
-        .route("/admin/kyc/{document_id}/reject", post(reject_kyc))
-        .route("/admin/users/{user_id}/role", post(set_role))
-        .route("/admin/users/{user_id}/status", post(set_status))
+        .route(
+            "/kyc/status/{user_id}",
+            &[(GET, Owner, NoBody)],
+            get(kyc_status),
+        )
+        .route(
+            "/admin/kyc/{document_id}/approve",
+            &[(POST, Admin, JsonBody)],
+            post(approve_kyc),
+        )
+        .route(
+            "/admin/kyc/{document_id}/reject",
+            &[(POST, Admin, JsonBody)],
+            post(reject_kyc),
+        )
+        .route(
+            "/admin/users/{user_id}/role",
+            &[(POST, Admin, JsonBody)],
+            post(set_role),
+        )
+        .route(
+            "/admin/users/{user_id}/status",
+            &[(POST, Admin, JsonBody)],
+            post(set_status),
+        )
 }
 
 pub fn parse_user(id: &str) -> ApiResult<UserId> {
-    UserId::parse(id).ok_or_else(|| ApiError::not_found("user"))
+    crate::ids::parse_path(id, "user")
 }
 
 pub async fn fetch_user(state: &AppState, user: UserId) -> ApiResult<UserView> {
@@ -419,7 +449,7 @@ async fn decide(
     notes: String,
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
-    let document = KycDocumentId::parse(id).ok_or_else(|| ApiError::not_found("KYC document"))?;
+    let document: KycDocumentId = crate::ids::parse_path(id, "KYC document")?;
     state
         .core
         .execute(Command::DecideKyc(DecideKyc {

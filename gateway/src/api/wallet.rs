@@ -5,16 +5,17 @@
 //! changes it; money routes take an `Idempotency-Key` header, and a retry with the same key
 //! gets the first answer back.
 
+use super::table::{Access::*, BodyKind::*, DELETE, GET, POST, Routes};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::PublicId;
 use crate::json::{Body, Dec, OptBody, Params, amount, currency, money, opt_time, time, timestamp};
 use crate::payments::ProviderStep;
 use crate::state::{AppState, AuthUser};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use betbet_protocol::command::{
     AddPaymentMethod, CancelWithdrawal, Command, ConfirmDeposit, CreateWallet, DecideWithdrawal,
     InitiateDeposit, PaymentMethodType, RemovePaymentMethod, RequestWithdrawal, Transfer,
@@ -33,47 +34,97 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-pub fn routes(state: &AppState) -> Router<AppState> {
+pub fn routes(config: &crate::config::GatewayConfig) -> Routes<AppState> {
     let payments = Arc::new(crate::payments::Payments::new(
-        state.config.sandbox_payments,
-        state.config.webhook_secret.as_deref(),
+        config.sandbox_payments,
+        config.webhook_secret.as_deref(),
     ));
     let with = |payments: &Arc<crate::payments::Payments>| axum::Extension(Arc::clone(payments));
-    Router::new()
-        .route("/wallets/create", post(create_wallet))
-        .route("/wallets/{id}", get(list_wallets))
-        .route("/wallets/{id}/balance", get(balance))
+    Routes::new()
+        .route(
+            "/wallets/create",
+            &[(POST, User, JsonBody)],
+            post(create_wallet),
+        )
+        .route("/wallets/{id}", &[(GET, Owner, NoBody)], get(list_wallets))
+        .route(
+            "/wallets/{id}/balance",
+            &[(GET, Owner, NoBody)],
+            get(balance),
+        )
         .route(
             "/deposits/initiate",
+            &[(POST, User, JsonBody)],
             post(initiate_deposit).layer(with(&payments)),
         )
         .route(
             "/deposits/confirm",
+            &[(POST, User, JsonBody)],
             post(confirm_deposit).layer(with(&payments)),
         )
         .route(
             "/deposits/webhook/{provider}",
+            &[(POST, Signed, RawBody)],
             post(deposit_webhook).layer(with(&payments)),
         )
-        .route("/deposits/providers", get(providers).layer(with(&payments)))
-        .route("/deposits/{user_id}/history", get(deposit_history))
-        .route("/withdrawals/request", post(request_withdrawal))
-        .route("/withdrawals/{id}/history", get(withdrawal_history))
-        .route("/withdrawals/{id}/cancel", post(cancel_withdrawal))
+        .route(
+            "/deposits/providers",
+            &[(GET, Public, NoBody)],
+            get(providers).layer(with(&payments)),
+        )
+        .route(
+            "/deposits/{user_id}/history",
+            &[(GET, Owner, NoBody)],
+            get(deposit_history),
+        )
+        .route(
+            "/withdrawals/request",
+            &[(POST, User, JsonBody)],
+            post(request_withdrawal),
+        )
+        .route(
+            "/withdrawals/{id}/history",
+            &[(GET, Owner, NoBody)],
+            get(withdrawal_history),
+        )
+        .route(
+            "/withdrawals/{id}/cancel",
+            &[(POST, Owner, NoBody)],
+            post(cancel_withdrawal),
+        )
         .route(
             "/admin/withdrawals/{withdrawal_id}/approve",
+            &[(POST, Admin, MaybeJsonBody)],
             post(approve_withdrawal),
         )
         .route(
             "/admin/withdrawals/{withdrawal_id}/reject",
+            &[(POST, Admin, MaybeJsonBody)],
             post(reject_withdrawal),
         )
-        .route("/transactions/{id}", get(transactions))
-        .route("/transfers/send", post(send_transfer))
-        .route("/transfers/{user_id}/history", get(transfer_history))
-        .route("/payment-methods/add", post(add_payment_method))
+        .route(
+            "/transactions/{id}",
+            &[(GET, Owner, NoBody)],
+            get(transactions),
+        )
+        .route(
+            "/transfers/send",
+            &[(POST, User, JsonBody)],
+            post(send_transfer),
+        )
+        .route(
+            "/transfers/{user_id}/history",
+            &[(GET, Owner, NoBody)],
+            get(transfer_history),
+        )
+        .route(
+            "/payment-methods/add",
+            &[(POST, User, JsonBody)],
+            post(add_payment_method),
+        )
         .route(
             "/payment-methods/{id}",
+            &[(GET, Owner, NoBody), (DELETE, Owner, NoBody)],
             get(list_payment_methods).delete(remove_payment_method),
         )
 }
@@ -257,7 +308,7 @@ async fn balance(
     caller: AuthUser,
     Path(wallet_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let wallet = AccountId::parse(&wallet_id).ok_or_else(|| ApiError::not_found("wallet"))?;
+    let wallet: AccountId = crate::ids::parse_path(&wallet_id, "wallet")?;
     let view = fetch_wallet(&state, wallet).await?;
     // Someone else's wallet does not exist as far as the caller can tell.
     if caller.may_access(view.user).is_err() {
@@ -505,7 +556,7 @@ async fn transactions(
         }
         return Ok(Json(tx_json(&view)));
     }
-    let user = UserId::parse(&id).ok_or_else(|| ApiError::not_found("transaction or user"))?;
+    let user: UserId = crate::ids::parse_path(&id, "transaction or user")?;
     caller.may_access(user)?;
     let tx_type = params
         .tx_type
@@ -583,7 +634,7 @@ async fn request_withdrawal(
 }
 
 fn parse_withdrawal(id: &str) -> ApiResult<TxId> {
-    TxId::parse(id).ok_or_else(|| ApiError::not_found("withdrawal"))
+    crate::ids::parse_path(id, "withdrawal")
 }
 
 async fn cancel_withdrawal(
@@ -798,8 +849,7 @@ async fn remove_payment_method(
     caller: AuthUser,
     Path(method_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let method =
-        PaymentMethodId::parse(&method_id).ok_or_else(|| ApiError::not_found("payment method"))?;
+    let method = crate::ids::parse_path(&method_id, "payment method")?;
     state
         .core
         .execute(Command::RemovePaymentMethod(RemovePaymentMethod {

@@ -25,6 +25,7 @@
 //! (`{"type": "authenticate", "data": {"token": "…"}}`, answered `authenticated`).
 
 use super::markets::{self, OrderBody};
+use super::table::{Access::*, BodyKind::*, GET, Routes};
 use crate::config::RouteClass;
 use crate::error::{ApiError, ApiResult};
 use crate::hub::Registration;
@@ -32,7 +33,6 @@ use crate::ids::PublicId;
 use crate::json::{price_text, qty_text, time};
 use crate::limits::Client;
 use crate::state::{AppState, AuthUser, authenticate};
-use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -75,10 +75,18 @@ pub const CLOSE_TOKEN_EXPIRED: u16 = 4002;
 /// Close code: the account was suspended.
 pub const CLOSE_ACCOUNT_SUSPENDED: u16 = 4003;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/ws/markets/{market_id}", get(market_socket))
-        .route("/ws/{room_type}/{room_id}", get(room_socket))
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route(
+            "/ws/markets/{market_id}",
+            &[(GET, Public, NoBody)],
+            get(market_socket),
+        )
+        .route(
+            "/ws/{room_type}/{room_id}",
+            &[(GET, Public, NoBody)],
+            get(room_socket),
+        )
 }
 
 #[derive(Deserialize, Default)]

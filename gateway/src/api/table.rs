@@ -1,0 +1,141 @@
+//! The route table: every route is declared once, with who may call it and what body it
+//! takes, and the router is built from the same declarations — so the table cannot leave a
+//! route out. `betbet routes` prints it; the security matrix test
+//! (`tests/tests/matrix.rs`) walks it, so a new route is covered without anyone
+//! remembering to add it there.
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::MethodRouter;
+
+pub const GET: Method = Method::GET;
+pub const POST: Method = Method::POST;
+pub const PUT: Method = Method::PUT;
+pub const DELETE: Method = Method::DELETE;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in, active user.
+    User,
+    /// A signed-in user, on an object the path names that is theirs (or that they manage);
+    /// anyone else gets 403 or 404. Admins may act for others.
+    Owner,
+    /// Admins only.
+    Admin,
+    /// No token: the request carries its own signature (payment provider webhooks).
+    Signed,
+}
+
+/// What a route's request body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// None is read.
+    NoBody,
+    /// A JSON object; unknown fields are refused.
+    JsonBody,
+    /// A JSON object, or nothing at all.
+    MaybeJsonBody,
+    /// `multipart/form-data` (uploads).
+    MultipartBody,
+    /// Raw bytes checked against a signature.
+    RawBody,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::User => "user",
+            Access::Owner => "owner",
+            Access::Admin => "admin",
+            Access::Signed => "signed",
+        }
+    }
+}
+
+impl BodyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyKind::NoBody => "empty",
+            BodyKind::JsonBody => "json",
+            BodyKind::MaybeJsonBody => "optional_json",
+            BodyKind::MultipartBody => "multipart",
+            BodyKind::RawBody => "raw",
+        }
+    }
+}
+
+/// One method of one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub method: Method,
+    /// The full path, `{param}` placeholders included.
+    pub path: String,
+    pub access: Access,
+    pub body: BodyKind,
+}
+
+/// A router and the table of what it serves, built together.
+pub struct Routes<S> {
+    router: Router<S>,
+    entries: Vec<RouteEntry>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Self {
+        Routes {
+            router: Router::new(),
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `path` with `handlers`; `spec` names each method the handlers answer, with its
+    /// access and body.
+    pub fn route(
+        mut self,
+        path: &str,
+        spec: &[(Method, Access, BodyKind)],
+        handlers: MethodRouter<S>,
+    ) -> Self {
+        assert!(!spec.is_empty(), "{path}: a route without methods");
+        for (method, access, body) in spec {
+            self.entries.push(RouteEntry {
+                method: method.clone(),
+                path: path.to_owned(),
+                access: *access,
+                body: *body,
+            });
+        }
+        self.router = self.router.route(path, handlers);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes<S>) -> Self {
+        self.router = self.router.merge(other.router);
+        self.entries.extend(other.entries);
+        self
+    }
+
+    pub fn nest(mut self, prefix: &str, other: Routes<S>) -> Self {
+        self.router = self.router.nest(prefix, other.router);
+        self.entries
+            .extend(other.entries.into_iter().map(|mut entry| {
+                entry.path = format!("{prefix}{}", entry.path);
+                entry
+            }));
+        self
+    }
+
+    pub fn into_parts(self) -> (Router<S>, Vec<RouteEntry>) {
+        (self.router, self.entries)
+    }
+}
