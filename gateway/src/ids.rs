@@ -1,31 +1,7 @@
-//! Public ids: every object id in JSON is a string with a type prefix, like `usr_42` or
-//! `txn_7`. The prefix says what the id names, so an id of the wrong kind is refused instead
-//! of silently reaching a different object — and `GET /api/v1/transactions/{id}`, which the
-//! spec gives both for "a user's transactions" and "one transaction", can tell the two apart.
+//! Public ids in the gateway's answers: the ids themselves are the protocol's
+//! ([`betbet_protocol::ids`]); a path id of the wrong kind is a 400 here.
 
-use betbet_protocol::types::{
-    AccountId, KycDocumentId, MarketId, OrderId, OutcomeId, PaymentMethodId, PoolId, PositionId,
-    SessionId, TradeId, TxId, UserId,
-};
-
-pub trait PublicId: Copy {
-    const PREFIX: &'static str;
-    fn raw(self) -> u64;
-    fn from_raw(raw: u64) -> Self;
-
-    fn public(self) -> String {
-        format!("{}_{}", Self::PREFIX, self.raw())
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        let digits = text.strip_prefix(Self::PREFIX)?.strip_prefix('_')?;
-        if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let raw: u64 = digits.parse().ok()?;
-        (raw != 0).then(|| Self::from_raw(raw))
-    }
-}
+pub use betbet_protocol::ids::PublicId;
 
 /// The answer to a path id that is not an id of the kind the route takes (wrong prefix, not
 /// a number): a 400, distinct from the 404 of a well-formed id that names nothing.
@@ -41,46 +17,4 @@ pub fn invalid_id(what: &str, text: &str) -> crate::error::ApiError {
 /// Parses a path id of kind `T`, or answers [`invalid_id`].
 pub fn parse_path<T: PublicId>(text: &str, what: &str) -> crate::error::ApiResult<T> {
     T::parse(text).ok_or_else(|| invalid_id(what, text))
-}
-
-macro_rules! public_id {
-    ($($ty:ty => $prefix:literal),* $(,)?) => {$(
-        impl PublicId for $ty {
-            const PREFIX: &'static str = $prefix;
-            fn raw(self) -> u64 { self.0 }
-            fn from_raw(raw: u64) -> Self { Self(raw) }
-        }
-    )*};
-}
-
-public_id!(
-    UserId => "usr",
-    AccountId => "wal",
-    TxId => "txn",
-    PaymentMethodId => "pmt",
-    KycDocumentId => "kyc",
-    SessionId => "ses",
-    MarketId => "mkt",
-    OutcomeId => "out",
-    OrderId => "ord",
-    TradeId => "trd",
-    PositionId => "pos",
-    PoolId => "pool",
-);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_name_their_kind() {
-        assert_eq!(UserId(42).public(), "usr_42");
-        assert_eq!(UserId::parse("usr_42"), Some(UserId(42)));
-        assert_eq!(UserId::parse("txn_42"), None);
-        assert_eq!(UserId::parse("usr_"), None);
-        assert_eq!(UserId::parse("usr_0"), None);
-        assert_eq!(UserId::parse("usr_-1"), None);
-        assert_eq!(UserId::parse("usr_99999999999999999999999"), None);
-        assert_eq!(TxId::parse("txn_7"), Some(TxId(7)));
-    }
 }

@@ -15,7 +15,6 @@ use betbet_protocol::types::{Amount, Currency, Price, Qty, Timestamp};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use std::str::FromStr;
 
 /// A JSON body, with serde's complaint as a 400 `invalid_request`.
 pub struct Body<T>(pub T);
@@ -110,10 +109,9 @@ impl<'de> Deserialize<'de> for Dec {
                 ));
             }
         };
-        Decimal::from_str(text.trim())
-            .or_else(|_| Decimal::from_scientific(text.trim()))
+        betbet_protocol::types::parse_decimal(&text)
             .map(Dec)
-            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a decimal number")))
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a decimal number")))
     }
 }
 
@@ -193,6 +191,7 @@ pub fn opt_time(at: Option<Timestamp>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
 
     #[test]
     fn decimals_are_exact_from_strings_and_numbers() {

@@ -21,6 +21,7 @@ pub mod codec;
 pub mod command;
 pub mod event;
 pub mod feed;
+pub mod ids;
 pub mod message;
 pub mod odds;
 pub mod query;

@@ -97,7 +97,11 @@ pub fn parse(text: &str) -> Option<Timestamp> {
                 b'-' => -1,
                 _ => return None,
             };
-            sign * (number(&rest[1..3])? * 3_600 + number(&rest[4..6])? * 60)
+            let (hours, minutes) = (number(&rest[1..3])?, number(&rest[4..6])?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            sign * (hours * 3_600 + minutes * 60)
         }
         _ => return None,
     };
@@ -113,6 +117,13 @@ pub fn parse(text: &str) -> Option<Timestamp> {
     }
     let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second
         - offset_seconds;
+    // The instant must itself be writable as YYYY in UTC (an offset can push year 0000 or
+    // 9999 over the edge), so that what is parsed always formats and parses back.
+    let first = days_from_civil(0, 1, 1) * 86_400;
+    let last = days_from_civil(9999, 12, 31) * 86_400 + 86_399;
+    if !(first..=last).contains(&seconds) {
+        return None;
+    }
     Some(Timestamp(
         seconds.checked_mul(1_000_000)?.checked_add(micros)?,
     ))
@@ -153,6 +164,11 @@ mod tests {
             "2026-01-01T00:00:00+0\u{e9}:00",
             "\u{e9}026-01-01T00:00:00Z",
             "2026-01-01T00:00:00Z\u{1F600}",
+            // Offsets past 23:59, and instants outside years 0000–9999 in UTC.
+            "2026-01-01T00:00:00+24:00",
+            "2026-01-01T00:00:00+01:60",
+            "0000-01-01T00:00:00+00:01",
+            "9999-12-31T23:59:59-00:01",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

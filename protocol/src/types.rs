@@ -34,6 +34,16 @@ pub const QTY_DECIMALS: u32 = 4;
 /// `price × qty` and every sum of a bounded number of them far inside `i64`.
 pub const QTY_ORDER_MAX: u64 = 10_000_000 * QTY_SCALE;
 
+/// Reads decimal text exactly: plain (`"12.50"`) or scientific (`"1.25e1"`), surrounding
+/// whitespace ignored. Total: any text gives a decimal or `None`, never a panic.
+pub fn parse_decimal(text: &str) -> Option<Decimal> {
+    use std::str::FromStr;
+    let text = text.trim();
+    Decimal::from_str(text)
+        .or_else(|_| Decimal::from_scientific(text))
+        .ok()
+}
+
 /// Why a decimal value was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum ValueError {
@@ -296,8 +306,9 @@ impl Qty {
     }
 
     pub fn to_decimal(self) -> Decimal {
-        // A Qty above i64::MAX cannot be produced by from_decimal; saturate for display.
-        Decimal::new(i64::try_from(self.0).unwrap_or(i64::MAX), QTY_DECIMALS)
+        // Exact for every u64 (Decimal's mantissa has 96 bits); a quantity past i64::MAX
+        // units was once shown saturated, which the decimal_values fuzz target caught.
+        Decimal::from_i128_with_scale(i128::from(self.0), QTY_DECIMALS)
     }
 }
 
@@ -544,6 +555,15 @@ mod tests {
             assert!(Price::from_decimal(dec(bad)).is_err(), "{bad}");
         }
         assert_eq!(Price(5500).complement(), Price(4500));
+    }
+
+    /// Found by the decimal_values fuzz target: a quantity above i64::MAX units read back
+    /// as a different number.
+    #[test]
+    fn huge_quantities_read_back_exactly() {
+        let value = dec("1556556626626556");
+        assert_eq!(Qty::from_decimal(value).unwrap().to_decimal(), value);
+        assert_eq!(Qty(u64::MAX).to_decimal(), dec("1844674407370955.1615"));
     }
 
     #[test]
