@@ -75,6 +75,37 @@ fn load_or_create_key(path: &Path) -> std::io::Result<[u8; 32]> {
 }
 
 impl Keys {
+    /// Checks that `dir` already holds both keys (a gateway of a split deployment must not
+    /// make keys of its own that the others do not share).
+    pub fn require(dir: &Path) -> std::io::Result<()> {
+        for name in ["jwt.key", "seal.key"] {
+            let path = dir.join(name);
+            let len = std::fs::metadata(&path)
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?
+                .len();
+            if len != 32 {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a 32-byte key",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a deployment's shared keys in `dir`, which must not hold any yet.
+    pub fn create(dir: &Path) -> std::io::Result<()> {
+        for name in ["jwt.key", "seal.key"] {
+            if dir.join(name).exists() {
+                return Err(std::io::Error::other(format!(
+                    "{} already exists",
+                    dir.join(name).display()
+                )));
+            }
+        }
+        Keys::load(dir).map(|_| ())
+    }
+
     pub fn load(dir: &Path) -> std::io::Result<Keys> {
         std::fs::create_dir_all(dir)?;
         let jwt = load_or_create_key(&dir.join("jwt.key"))?;

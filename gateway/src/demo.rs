@@ -201,9 +201,42 @@ pub async fn seed(
             quote(core, maker, market, outcome, Side::Buy, bid, 200).await?;
             quote(core, maker, market, outcome, Side::Sell, ask, 200).await?;
         }
+        let describe = |id: MarketId, title: &str, outcomes: &[OutcomeId], texts: &[&str]| {
+            let outcomes: Vec<String> = outcomes
+                .iter()
+                .zip(texts)
+                .map(|(o, t)| format!("{} {t}", o.public()))
+                .collect();
+            format!(
+                "{:<6} {title}  outcomes: {}",
+                id.public(),
+                outcomes.join(", ")
+            )
+        };
+        let markets = [
+            describe(
+                rain,
+                "Will it rain in Harare tomorrow?",
+                &rain_outcomes,
+                &["Yes", "No"],
+            ),
+            describe(
+                cup,
+                "Who wins the cup final?",
+                &cup_outcomes,
+                &["Dynamos", "Highlanders", "CAPS United"],
+            ),
+            describe(
+                goals,
+                "How many goals in the season's last match day? (scalar 0-100)",
+                &goals_outcomes,
+                &["Long", "Short"],
+            ),
+        ];
         let text = format!(
-            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n",
-            lines.join("\n")
+            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n\nDemo markets (the admin created them; maker quotes them):\n{}\n",
+            lines.join("\n"),
+            markets.join("\n")
         );
         {
             use std::io::Write;

@@ -16,6 +16,58 @@ pub struct ApiError {
     pub message: String,
     /// Seconds to wait, for 429 and 503.
     pub retry_after: Option<u64>,
+    /// Each field of the request that is missing or invalid, with what is wrong with it
+    /// (`error.fields` in the body), so a client fixes them all at once.
+    pub fields: Vec<(String, String)>,
+}
+
+/// Collects every problem of a request's fields, to answer them in one 400.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    pub fn add(&mut self, field: &str, problem: impl Into<String>) {
+        self.0.push((field.to_owned(), problem.into()));
+    }
+
+    /// The value, or `None` with the field noted as missing.
+    pub fn require<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.add(field, "is required");
+        }
+        value
+    }
+
+    /// The value of a check, or `None` with the check's message noted against the field.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, ApiError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(field, error.message);
+                None
+            }
+        }
+    }
+
+    /// `Ok` when nothing was noted; otherwise one 400 naming every field.
+    pub fn finish(self) -> ApiResult<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = self.0.iter().map(|(f, _)| f.as_str()).collect();
+        Err(ApiError {
+            fields: self.0.clone(),
+            ..ApiError::bad_request(format!(
+                "{} missing or invalid: {}",
+                if names.len() == 1 {
+                    "a field is"
+                } else {
+                    "fields are"
+                },
+                names.join(", ")
+            ))
+        })
+    }
 }
 
 impl ApiError {
@@ -25,6 +77,7 @@ impl ApiError {
             code: code.to_owned(),
             message: message.into(),
             retry_after: None,
+            fields: Vec::new(),
         }
     }
 
@@ -126,7 +179,14 @@ impl From<ResultCode> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if !self.fields.is_empty() {
+            body["error"]["fields"] = self
+                .fields
+                .iter()
+                .map(|(field, problem)| json!({ "field": field, "problem": problem }))
+                .collect();
+        }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod dump;
 pub mod error;
 pub mod feed;
 pub mod hub;

@@ -330,7 +330,13 @@ async fn read_loop(
         if outbound.is_closed() {
             return Ok(());
         }
-        match receive(reader).await? {
+        let message = match receive(reader).await {
+            Ok(message) => message,
+            // The gateway closed the link between two frames: a clean close, not an error.
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        match message {
             ClientMessage::Hello(_) => return Err(other("handshake repeated")),
             ClientMessage::Ping(ping) => {
                 push(outbound, ServerMessage::Pong(ping));

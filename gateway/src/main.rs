@@ -74,11 +74,18 @@ enum Top {
 enum JournalCommand {
     /// Scans the journal, checks every checksum and the chain, and reports. A torn final
     /// record is truncated exactly as start-up would; any other damage is reported and the
-    /// command fails.
-    Verify { dir: PathBuf },
-    /// Prints the journaled commands.
-    Dump {
+    /// command fails. Stop the server first (it holds the journal).
+    Verify {
+        /// The data directory (or its journal directory).
         dir: PathBuf,
+    },
+    /// Prints the journaled commands: public ids, decimals and times, secrets redacted.
+    Dump {
+        /// The data directory (or its journal directory).
+        dir: PathBuf,
+        /// Print password hashes, token hashes, TOTP secrets and sealed details too.
+        #[arg(long)]
+        show_secrets: bool,
         /// First sequence number to print.
         #[arg(long, default_value_t = 1)]
         from: u64,
@@ -240,7 +247,7 @@ fn start_feed(
     };
     let (bound, fingerprint) = betbet_gateway::feed::start(state.clone(), config)
         .map_err(|e| format!("cannot start the QUIC feed on {addr}: {e}"))?;
-    tracing::info!(%bound, %fingerprint, "feed listening (QUIC)");
+    tracing::debug!(%bound, %fingerprint, "feed listening (QUIC)");
     println!("feed listening on {bound} (QUIC); certificate SHA-256 fingerprint {fingerprint}");
     Ok(())
 }
@@ -266,12 +273,19 @@ struct CoreArgs {
     #[command(flatten)]
     core: CoreOptions,
     /// Where gateways connect (mutual TLS); loopback unless an address is given.
-    #[arg(long, env = "BETBET_CORE_ADDR", default_value = "127.0.0.1:9090")]
+    #[arg(long, env = "BETBET_CORE_LISTEN", default_value = "127.0.0.1:9090")]
     listen: SocketAddr,
     /// The deployment's certificates (`betbet core init-certs DIR`): the core uses
     /// ca.pem, core.pem and core.key, and accepts only gateways certified by that CA.
     #[arg(long, env = "BETBET_CORE_TLS_DIR")]
     tls_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum GatewayCommand {
+    /// Makes the keys every gateway of a deployment shares (jwt.key signs access tokens,
+    /// seal.key seals payment details) in DIR; give each gateway --secrets-dir DIR.
+    InitSecrets { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -283,14 +297,17 @@ enum CoreCommand {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct GatewayArgs {
-    /// The core's address.
-    #[arg(long, env = "BETBET_CORE")]
-    core: String,
+    #[command(subcommand)]
+    command: Option<GatewayCommand>,
+    /// The core's address (`betbet core --listen`).
+    #[arg(long, env = "BETBET_CORE_ADDR", required = true)]
+    core: Option<String>,
     /// The deployment's certificates (`betbet core init-certs DIR`): the gateway uses
     /// ca.pem, gateway.pem and gateway.key.
-    #[arg(long, env = "BETBET_CORE_TLS_DIR")]
-    core_tls_dir: PathBuf,
+    #[arg(long, env = "BETBET_CORE_TLS_DIR", required = true)]
+    core_tls_dir: Option<PathBuf>,
     /// Where uploads and (by default) keys live.
     #[arg(long, env = "BETBET_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
@@ -502,12 +519,32 @@ fn run_core(args: CoreArgs) -> Result<(), String> {
 }
 
 fn run_gateway(args: GatewayArgs) -> Result<(), String> {
+    if let Some(GatewayCommand::InitSecrets { dir }) = &args.command {
+        betbet_gateway::auth::Keys::create(dir).map_err(|e| format!("init-secrets: {e}"))?;
+        println!(
+            "gateway keys written to {}: give every gateway --secrets-dir {}",
+            dir.display(),
+            dir.display()
+        );
+        return Ok(());
+    }
+    let (Some(core_addr), Some(core_tls_dir)) = (args.core.clone(), args.core_tls_dir.clone())
+    else {
+        return Err("--core and --core-tls-dir are required".to_owned());
+    };
     let config = gateway_config(&args.data_dir, &args.http, false)?;
     let rt = runtime();
     rt.block_on(async {
-        let tls = betbet_gateway::link::client_config(&args.core_tls_dir)
+        let tls = betbet_gateway::link::client_config(&core_tls_dir)
             .map_err(|e| format!("core link certificates: {e}"))?;
-        let remote = RemoteCore::connect(args.core.clone(), tls);
+        // Tokens one gateway signs must verify on every other: a gateway in front of a
+        // remote core uses the deployment's shared keys and never makes its own.
+        betbet_gateway::auth::Keys::require(&config.secrets_dir).map_err(|e| {
+            format!(
+                "{e}: every gateway of a deployment needs the same jwt.key and seal.key; make them once with `betbet gateway init-secrets DIR` and give each gateway --secrets-dir DIR (BETBET_SECRETS_DIR)"
+            )
+        })?;
+        let remote = RemoteCore::connect(core_addr, tls);
         let state = betbet_gateway::server::build_state(Core::Remote(remote), config)
             .map_err(|e| format!("cannot load keys: {e}"))?;
         start_feed(&state, &args.feed, &args.data_dir)?;
@@ -536,7 +573,13 @@ fn open_journal(dir: &Path) -> Result<(Journal, betbet_journal::Recovery), Strin
     if !dir.is_dir() {
         return Err(format!("{} is not a journal directory", dir.display()));
     }
-    Journal::open_dir(&dir, Options::default()).map_err(|e| format!("{}: {e}", dir.display()))
+    Journal::open_dir(&dir, Options::default()).map_err(|e| match e {
+        betbet_journal::JournalError::Locked { .. } => format!(
+            "{} is in use by another betbet process (is the server still running? stop it first)",
+            dir.display()
+        ),
+        other => format!("{}: {other}", dir.display()),
+    })
 }
 
 fn journal(command: JournalCommand) -> Result<(), String> {
@@ -598,7 +641,12 @@ fn journal(command: JournalCommand) -> Result<(), String> {
             println!("ok");
             Ok(())
         }
-        JournalCommand::Dump { dir, from, limit } => {
+        JournalCommand::Dump {
+            dir,
+            show_secrets,
+            from,
+            limit,
+        } => {
             let (journal, _) = open_journal(&dir)?;
             let mut printed = 0;
             journal
@@ -609,10 +657,10 @@ fn journal(command: JournalCommand) -> Result<(), String> {
                     printed += 1;
                     match from_slice::<JournalEntry>(payload) {
                         Ok(entry) => println!(
-                            "{seq}\t{}\t{}\t{:?}",
+                            "{seq}\t{}\t{}\t{}",
                             betbet_gateway::time::format(entry.at),
                             entry.command.kind(),
-                            entry.command
+                            betbet_gateway::dump::describe(&entry.command, show_secrets)
                         ),
                         Err(error) => println!("{seq}\t<undecodable: {error}>"),
                     }
@@ -626,6 +674,14 @@ fn journal(command: JournalCommand) -> Result<(), String> {
 fn admin(command: AdminCommand) -> Result<(), String> {
     match command {
         AdminCommand::Grant { username, data_dir } => {
+            // Never create a data directory by mistake (a mistyped path would get a fresh,
+            // empty journal and the grant would then find no user).
+            if !data_dir.join("journal").is_dir() {
+                return Err(format!(
+                    "{} holds no journal: give the data directory of a server that has run (--data-dir)",
+                    data_dir.display()
+                ));
+            }
             let mut config = CoreConfig::new(&data_dir);
             config.snapshot_every_commands = u64::MAX;
             let core = CoreRuntime::start(config)
@@ -699,7 +755,9 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("BETBET_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, never into a file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match cli.log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),

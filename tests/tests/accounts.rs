@@ -327,3 +327,85 @@ fn register_login_two_factor_money_and_restart() {
     bob.get(&format!("/api/v1/users/{bob_id}"))
         .expect_error(401, "session_revoked");
 }
+
+/// Every environment variable the binary reads is in the README's table (one naming
+/// scheme, documented in one place).
+#[test]
+fn the_readme_lists_every_environment_variable() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    let mut seen = 0;
+    for command in [
+        &["serve"][..],
+        &["core"],
+        &["gateway"],
+        &["admin", "grant"],
+        &["journal", "verify"],
+    ] {
+        let output = std::process::Command::new(betbet_tests::binary())
+            .args(command)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        for variable in help.split("[env: ").skip(1) {
+            let name = variable.split('=').next().unwrap().trim_end_matches(']');
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "{name} (betbet {}) is not in the README's table",
+                command.join(" ")
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 30, "only {seen} variables found in --help");
+}
+
+/// The operator's commands: journal verify names a running server as the likely cause,
+/// journal dump prints public ids and decimals with secrets redacted, and admin grant on a
+/// mistyped data directory refuses without creating anything.
+#[test]
+fn operator_commands_say_what_is_wrong_and_keep_secrets() {
+    let mut server = Server::start(&[]);
+    let anon = server.api();
+    betbet_tests::funded(&anon, "operated", "12.5");
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(betbet_tests::binary())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let data = server.data_dir.clone();
+    let busy = run(&["journal".as_ref(), "verify".as_ref(), data.as_os_str()]);
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("is the server still running"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    assert!(server.terminate().success());
+    let dump = run(&["journal".as_ref(), "dump".as_ref(), data.as_os_str()]);
+    let text = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.status.success(), "{text}");
+    assert!(
+        text.contains("password_hash: <redacted>") && !text.contains("$argon2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("amount: 12.5") && text.contains("user: usr_"),
+        "{text}"
+    );
+    let mistyped = data.join("no-such-dir");
+    let grant = run(&[
+        "admin".as_ref(),
+        "grant".as_ref(),
+        "--data-dir".as_ref(),
+        mistyped.as_os_str(),
+        "operated".as_ref(),
+    ]);
+    assert!(!grant.status.success());
+    assert!(String::from_utf8_lossy(&grant.stderr).contains("holds no journal"));
+    assert!(!mistyped.exists(), "admin grant created a data directory");
+}

@@ -398,11 +398,19 @@ fn every_route_refuses_what_it_must() {
                 .any(|e| e.path == entry.path && e.method == other);
             if !declared {
                 let reply = request(&server, other, &path, passing.as_deref(), None);
+                // In the error envelope, like every other error.
+                let enveloped = reply.body["error"]["code"] == "method_not_allowed";
                 check(format!("undeclared {other} {}", entry.path), &reply, &|s| {
-                    s == 405
+                    s == 405 && enveloped
                 });
             }
         }
+    }
+    // An unknown path is a 404 in the envelope too.
+    let reply = request(&server, "POST", "/api/v1/orders/nowhere/else", None, None);
+    check("an unknown route".to_owned(), &reply, &|s| s == 404);
+    if reply.body["error"]["code"] != "route_not_found" {
+        failures.push(format!("unknown route: {}", reply.body));
     }
     assert!(
         failures.is_empty(),

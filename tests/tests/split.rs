@@ -73,8 +73,19 @@ fn start_core(dir: &Path, port: u16, certs: &Path) -> Process {
     core
 }
 
-/// A gateway linked to the core at `core_addr` with the certificates in `certs`, healthy.
+/// A gateway linked to the core at `core_addr` with the certificates in `certs` and the
+/// deployment's shared keys kept beside them (made on first use), healthy.
 fn start_gateway(dir: &Path, core_addr: &str, certs: &Path, http_port: u16) -> (Process, Api) {
+    let secrets = certs.join("gateway-secrets");
+    if !secrets.exists() {
+        let status = Command::new(binary())
+            .args(["gateway", "init-secrets"])
+            .arg(&secrets)
+            .stdout(Stdio::null())
+            .status()
+            .expect("init-secrets");
+        assert!(status.success(), "init-secrets failed");
+    }
     let gateway = spawn(
         &[
             "gateway",
@@ -82,6 +93,8 @@ fn start_gateway(dir: &Path, core_addr: &str, certs: &Path, http_port: u16) -> (
             core_addr,
             "--core-tls-dir",
             certs.to_str().unwrap(),
+            "--secrets-dir",
+            secrets.to_str().unwrap(),
             "--data-dir",
             dir.to_str().unwrap(),
             "--http-addr",
@@ -105,6 +118,33 @@ fn start_gateway(dir: &Path, core_addr: &str, certs: &Path, http_port: u16) -> (
         std::thread::sleep(Duration::from_millis(50));
     }
     (gateway, api)
+}
+
+/// A gateway in front of a remote core without the deployment's shared keys refuses to
+/// start (its own keys would make every other gateway's tokens fail), and says what to set.
+#[test]
+fn a_gateway_without_the_shared_keys_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    init_certs(certs.path());
+    let output = Command::new(binary())
+        .args(["gateway", "--core", "127.0.0.1:1", "--core-tls-dir"])
+        .arg(certs.path())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--metrics-addr", "off", "--http-addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("init-secrets") && said.contains("BETBET_SECRETS_DIR"),
+        "{said}"
+    );
+    assert!(
+        !dir.path().join("secrets/jwt.key").exists(),
+        "made keys of its own"
+    );
 }
 
 #[test]

@@ -339,15 +339,16 @@ async fn market_details(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateMarketBody {
-    title: String,
+    title: Option<String>,
     #[serde(default)]
     description: String,
-    market_type: String,
+    market_type: Option<String>,
     #[serde(default)]
     outcomes: Vec<String>,
-    closes_at: String,
+    closes_at: Option<String>,
     opens_at: Option<String>,
-    category: String,
+    /// Default: `general`.
+    category: Option<String>,
     creator_fee_percent: Option<Dec>,
     tick_size: Option<String>,
     currency: Option<String>,
@@ -357,6 +358,9 @@ struct CreateMarketBody {
     scalar_low: Option<Dec>,
     scalar_high: Option<Dec>,
 }
+
+/// A market's category when the request names none.
+pub const CATEGORY_DEFAULT: &str = "general";
 
 /// A percent with at most two decimals, as basis points.
 fn percent_bp(value: Dec) -> ApiResult<u16> {
@@ -377,53 +381,112 @@ async fn create_market(
     caller: AuthUser,
     Body(body): Body<CreateMarketBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let market_type = MarketType::parse(&body.market_type)
-        .ok_or_else(|| ApiError::from(ResultCode::InvalidMarketType))?;
+    // Every missing or invalid field is reported in one answer.
+    let mut problems = crate::error::Problems::default();
+    let title = problems.require("title", body.title);
+    let market_type = problems
+        .require("market_type", body.market_type)
+        .and_then(|t| {
+            problems.check(
+                "market_type",
+                MarketType::parse(&t)
+                    .ok_or_else(|| ApiError::bad_request("must be binary, multiple or scalar")),
+            )
+        });
+    let closes_at = problems
+        .require("closes_at", body.closes_at)
+        .and_then(|t| problems.check("closes_at", timestamp("closes_at", &t)));
+    let opens_at = match body.opens_at.as_deref() {
+        Some(t) => problems.check("opens_at", timestamp("opens_at", t)),
+        None => Some(Timestamp::ZERO),
+    };
     let tick_size = match body.tick_size.as_deref() {
-        None => TickSize::Cent,
-        Some(t) => TickSize::parse(t).ok_or_else(|| ApiError::from(ResultCode::InvalidTickSize))?,
+        None => Some(TickSize::Cent),
+        Some(t) => problems.check(
+            "tick_size",
+            TickSize::parse(t)
+                .ok_or_else(|| ApiError::bad_request("must be 0.01, 0.001 or 0.0001")),
+        ),
     };
     let oracle_type = match body.oracle_type.as_deref() {
-        None => OracleType::Manual,
-        Some(o) => OracleType::parse(o)
-            .ok_or_else(|| ApiError::bad_request("oracle_type is manual or automated"))?,
-    };
-    let (scalar_low, scalar_high) = match (market_type, body.scalar_low, body.scalar_high) {
-        (MarketType::Scalar, Some(low), Some(high)) => (
-            scalar_value("scalar_low", low)?,
-            scalar_value("scalar_high", high)?,
+        None => Some(OracleType::Manual),
+        Some(o) => problems.check(
+            "oracle_type",
+            OracleType::parse(o)
+                .ok_or_else(|| ApiError::bad_request("must be manual or automated")),
         ),
-        (MarketType::Scalar, _, _) => return Err(ApiError::from(ResultCode::InvalidScalarRange)),
-        (_, None, None) => (Amount(0), Amount(0)),
-        _ => {
-            return Err(ApiError::bad_request(
-                "scalar_low and scalar_high are for scalar markets",
-            ));
+    };
+    let creator_fee_bp = match body.creator_fee_percent {
+        Some(p) => problems.check("creator_fee_percent", percent_bp(p)),
+        None => Some(100),
+    };
+    let currency = problems.check(
+        "currency",
+        currency(body.currency.as_deref().unwrap_or("USD")),
+    );
+    let scalar = match (market_type, body.scalar_low, body.scalar_high) {
+        (Some(MarketType::Scalar), Some(low), Some(high)) => {
+            let low = problems.check("scalar_low", scalar_value("scalar_low", low));
+            let high = problems.check("scalar_high", scalar_value("scalar_high", high));
+            low.zip(high)
         }
+        (Some(MarketType::Scalar), low, high) => {
+            for (field, value) in [("scalar_low", low), ("scalar_high", high)] {
+                if value.is_none() {
+                    problems.add(field, "is required for a scalar market");
+                }
+            }
+            None
+        }
+        (_, None, None) => Some((Amount(0), Amount(0))),
+        (_, low, high) => {
+            for (field, value) in [("scalar_low", low), ("scalar_high", high)] {
+                if value.is_some() {
+                    problems.add(field, "is for scalar markets only");
+                }
+            }
+            None
+        }
+    };
+    problems.finish()?;
+    let (
+        Some(title),
+        Some(market_type),
+        Some(closes_at),
+        Some(opens_at),
+        Some(tick_size),
+        Some(oracle_type),
+        Some(creator_fee_bp),
+        Some(currency),
+        Some((scalar_low, scalar_high)),
+    ) = (
+        title,
+        market_type,
+        closes_at,
+        opens_at,
+        tick_size,
+        oracle_type,
+        creator_fee_bp,
+        currency,
+        scalar,
+    )
+    else {
+        return Err(ApiError::internal("a field was neither valid nor reported"));
     };
     let reply = state
         .core
         .execute(Command::CreateMarket(CreateMarket {
             actor: caller.user,
-            title: body.title,
+            title,
             description: body.description,
-            category: body.category,
+            category: body.category.unwrap_or_else(|| CATEGORY_DEFAULT.to_owned()),
             market_type,
             outcomes: body.outcomes,
             tick_size,
-            currency: currency(body.currency.as_deref().unwrap_or("USD"))?,
-            opens_at: body
-                .opens_at
-                .as_deref()
-                .map(|t| timestamp("opens_at", t))
-                .transpose()?
-                .unwrap_or(Timestamp::ZERO),
-            closes_at: timestamp("closes_at", &body.closes_at)?,
-            creator_fee_bp: body
-                .creator_fee_percent
-                .map(percent_bp)
-                .transpose()?
-                .unwrap_or(100),
+            currency,
+            opens_at,
+            closes_at,
+            creator_fee_bp,
             oracle_type,
             resolution_source: body.resolution_source,
             scalar_low,
@@ -519,11 +582,74 @@ async fn resolve_market(
     Body(body): Body<ResolveBody>,
 ) -> ApiResult<Json<Value>> {
     let market = parse_market(&market_id)?;
-    let winner = body
-        .winning_outcome
-        .as_deref()
-        .map(|w| OutcomeId::parse(w).ok_or_else(|| ApiError::from(ResultCode::InvalidResolution)))
-        .transpose()?;
+    let view = fetch_market(&state, market).await?;
+    // Who may resolve is answered before what the body says (the core decides it again).
+    if view.creator != caller.user && !caller.is_admin() {
+        return Err(ApiError::from(ResultCode::NotMarketCreator));
+    }
+    let scalar_market = view.market_type == MarketType::Scalar;
+    let (needed, other) = if scalar_market {
+        ("scalar_value", "winning_outcome")
+    } else {
+        ("winning_outcome", "scalar_value")
+    };
+    if body.winning_outcome.is_some() == scalar_market
+        || body.scalar_value.is_some() != scalar_market
+    {
+        let mut problems = crate::error::Problems::default();
+        let (given_needed, given_other) = if scalar_market {
+            (body.scalar_value.is_some(), body.winning_outcome.is_some())
+        } else {
+            (body.winning_outcome.is_some(), body.scalar_value.is_some())
+        };
+        if !given_needed {
+            problems.add(
+                needed,
+                format!(
+                    "is required to resolve a {} market",
+                    view.market_type.as_str()
+                ),
+            );
+        }
+        if given_other {
+            problems.add(
+                other,
+                format!("does not apply to a {} market", view.market_type.as_str()),
+            );
+        }
+        problems.finish()?;
+    }
+    // The winning outcome by id (`out_3`) or by its text (`"Yes"`, any case).
+    let winner = match body.winning_outcome.as_deref() {
+        None => None,
+        Some(given) => Some(
+            OutcomeId::parse(given)
+                .filter(|id| view.outcomes.iter().any(|o| o.id == *id))
+                .or_else(|| {
+                    view.outcomes
+                        .iter()
+                        .find(|o| o.text.eq_ignore_ascii_case(given.trim()))
+                        .map(|o| o.id)
+                })
+                .ok_or_else(|| {
+                    let names: Vec<String> = view
+                        .outcomes
+                        .iter()
+                        .map(|o| format!("{} ({})", o.id.public(), o.text))
+                        .collect();
+                    ApiError {
+                        fields: vec![(
+                            "winning_outcome".to_owned(),
+                            format!(
+                                "is not an outcome of this market: one of {}",
+                                names.join(", ")
+                            ),
+                        )],
+                        ..ApiError::from(ResultCode::InvalidResolution)
+                    }
+                })?,
+        ),
+    };
     let scalar = body
         .scalar_value
         .map(|v| scalar_value("scalar_value", v))

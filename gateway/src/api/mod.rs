@@ -63,12 +63,40 @@ pub fn router(state: AppState) -> Router {
     let (routes, _) = routes(&state.config).into_parts();
     let cors = cors(&state);
     routes
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(middleware::from_fn(request_id))
         .layer(cors)
         .with_state(state)
+}
+
+/// An unknown path: the error envelope, not an empty 404.
+async fn no_route(request: Request) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!(
+            "no route {} {} (the API is under /api/v1; `betbet routes` lists every route)",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// A known path with a method it does not take.
+async fn no_method(request: Request) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} does not take {}",
+            request.uri().path(),
+            request.method()
+        ),
+    )
 }
 
 fn cors(state: &AppState) -> CorsLayer {

@@ -342,9 +342,28 @@ impl Connection {
             self.book_market.insert(book.book, market);
         }
         self.following.insert(market, Following { books });
+        // A binary or scalar market has one book, in its first outcome's (YES / LONG)
+        // terms; the second outcome trades on it mirrored (its bid at p is this book's ask
+        // at 1 − p), so a NO bid at 0.42 shows here as an ask at 0.58.
+        let mirrored = match data.market.market_type {
+            betbet_protocol::command::MarketType::Multiple => None,
+            _ => data.market.outcomes.get(1).map(|o| o.id),
+        };
+        let books: Vec<Value> = data
+            .books
+            .iter()
+            .map(|b| {
+                let mut book = markets::book_json(b, b.book, false);
+                if let Some(no) = mirrored {
+                    book["mirrored_outcome_id"] = no.public().into();
+                    book["mirror"] = "the mirrored outcome's bids are this book's asks at 1 − price, and its asks this book's bids".into();
+                }
+                book
+            })
+            .collect();
         let snapshot = json!({
             "market": markets::market_json(&data.market),
-            "books": data.books.iter().map(|b| markets::book_json(b, b.book, false)).collect::<Vec<_>>(),
+            "books": books,
             "trades": data.trades.iter().map(|t| json!({
                 "trade_id": t.trade.public(),
                 "price": price_text(t.price),
