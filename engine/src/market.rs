@@ -846,17 +846,21 @@ impl Engine {
             books.push((account, payout, cost, net));
         }
 
+        // What each account received (refund or net payout), and the fees it paid, for the
+        // settled positions' figures below.
+        let mut received: Vec<(i64, i64)> = vec![(0, 0); accounts.len()];
         let escrow_balance = self.ledger.get(escrow).balance();
         if ending == Ending::Void {
             // Refund what each account put in net. If some accounts took profits out before
             // the void, the rest share what escrow holds pro rata; no one is charged.
             let owed: i128 = books.iter().map(|b| i128::from(b.3.max(0))).sum();
             let mut paid = 0i64;
-            for &(account, _, _, net) in &books {
+            for (n, &(account, _, _, net)) in books.iter().enumerate() {
                 if net <= 0 || owed == 0 {
                     continue;
                 }
                 let refund = (i128::from(net) * i128::from(escrow_balance) / owed) as i64;
+                received[n] = (refund, 0);
                 if refund > 0 {
                     self.ledger.transfer(
                         escrow,
@@ -883,11 +887,12 @@ impl Engine {
                 out,
             );
         } else {
-            for &(account, payout, cost, _) in &books {
+            for (n, &(account, payout, cost, _)) in books.iter().enumerate() {
                 let winnings = i128::from(payout - cost).max(0);
                 let creator_fee = (winnings * creator_fee_bp / 10_000) as i64;
                 let platform_fee = (winnings * platform_fee_bp / 10_000) as i64;
                 let net_payout = payout - creator_fee - platform_fee;
+                received[n] = (net_payout, creator_fee + platform_fee);
                 self.ledger.transfer(
                     escrow,
                     account,
@@ -948,9 +953,12 @@ impl Engine {
             0,
             "escrow of market {id} not empty after settlement"
         );
-        for &account in &accounts {
-            for &contract in &contracts {
-                self.trading.settle_position(account, contract, self.now);
+        for (n, &account) in accounts.iter().enumerate() {
+            let shares =
+                self.settlement_shares(account, &contracts, market_type, ending, received[n]);
+            for (&contract, (got, pnl)) in contracts.iter().zip(shares) {
+                self.trading
+                    .settle_position(account, contract, self.now, got, pnl);
             }
             let entry = self.ledger.get_mut(account);
             entry.unsettled_markets -= 1;
@@ -970,6 +978,67 @@ impl Engine {
         };
         market.resolved_at = Some(now);
         market.updated_at = now;
+    }
+
+    /// Splits what an account received at settlement (`(received, fees)`) over its positions
+    /// in the market's contracts: each position's payout less its share of the fees (in
+    /// proportion to its winnings), or its share of a refund (in proportion to the money it
+    /// put in), and the profit or loss that makes against its cost. The parts add up to
+    /// the whole exactly; a market with one contract gives that position all of it.
+    fn settlement_shares(
+        &self,
+        account: AccountId,
+        contracts: &[u32],
+        market_type: MarketType,
+        ending: Ending,
+        (received, fees): (i64, i64),
+    ) -> Vec<(i64, i64)> {
+        let held: Vec<Option<(i64, i64, i64)>> = contracts
+            .iter()
+            .enumerate()
+            .map(|(k, &contract)| {
+                self.trading.position(account, contract).map(|p| {
+                    let gross = match ending {
+                        Ending::Void => 0,
+                        _ => Self::payout_of(market_type, ending, k, p.yes, p.no),
+                    };
+                    (gross, p.yes_cost + p.no_cost, p.net_cash.max(0))
+                })
+            })
+            .collect();
+        // The weight of each position in what is split: winnings for fees, money put in for
+        // a refund.
+        let weight = |&(gross, cost, net): &(i64, i64, i64)| match ending {
+            Ending::Void => i128::from(net),
+            _ => i128::from((gross - cost).max(0)),
+        };
+        let total: i128 = held.iter().flatten().map(weight).sum();
+        let last = held.iter().rposition(|h| h.is_some_and(|h| weight(&h) > 0));
+        let split = if ending == Ending::Void {
+            received
+        } else {
+            fees
+        };
+        let mut left = split;
+        held.iter()
+            .enumerate()
+            .map(|(k, h)| {
+                let Some(h) = h else { return (0, 0) };
+                let part = if Some(k) == last {
+                    left
+                } else if total > 0 {
+                    (i128::from(split) * weight(h) / total) as i64
+                } else {
+                    0
+                };
+                left -= part;
+                let (gross, cost, net) = *h;
+                match ending {
+                    Ending::Void => (part, part - net),
+                    _ => (gross - part, gross - part - cost),
+                }
+            })
+            .collect()
     }
 
     /// A settlement transaction in the history of the account's user (pools have no user

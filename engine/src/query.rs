@@ -181,7 +181,7 @@ impl Engine {
             Query::Positions(q) => QueryReply::Positions(self.positions(q)),
             Query::Position(q) => match self.trading.position_by_id(q.position) {
                 Some(position) => self
-                    .position_views(position, false)
+                    .position_views(position, None)
                     .into_iter()
                     .next()
                     .map_or_else(not_found, QueryReply::Position),
@@ -657,7 +657,12 @@ impl Engine {
     /// The sides of a position as views: YES holdings back the contract's outcome (or, for a
     /// binary or scalar market, its first outcome); NO holdings back the second outcome of a
     /// binary or scalar market, or lay the outcome of a multiple market's contract.
-    fn position_views(&self, position: &Position, settled: bool) -> Vec<PositionView> {
+    /// `settled` carries a settled position's (received, settlement P&L).
+    fn position_views(
+        &self,
+        position: &Position,
+        settled: Option<(i64, i64)>,
+    ) -> Vec<PositionView> {
         let contract = &self.markets.contracts[position.contract as usize];
         let Some(market) = self.markets.get(contract.market) else {
             return Vec::new();
@@ -687,10 +692,15 @@ impl Engine {
                 position.no_cost,
             ),
         ];
+        // The position's money figures go on one side's view: the first that holds shares
+        // (or, when neither does, the first) — never on both, never on an empty side.
+        let carrier = sides.iter().position(|s| s.2 > 0).unwrap_or(0);
+        let (payout, settlement_pnl) = settled.unwrap_or((0, 0));
         sides
             .into_iter()
-            .filter(|&(_, _, qty, _, _)| qty > 0 || settled)
-            .map(|(outcome, lay, qty, locked, cost)| PositionView {
+            .enumerate()
+            .filter(|&(k, (_, _, qty, _, _))| qty > 0 || (k == carrier && settled.is_some()))
+            .map(|(k, (outcome, lay, qty, locked, cost))| PositionView {
                 id: position.id,
                 user,
                 pool,
@@ -700,8 +710,13 @@ impl Engine {
                 qty: Qty(qty),
                 locked: Qty(locked),
                 cost: Amount(cost),
-                realized: Amount(position.realized),
-                settled,
+                realized: Amount(if k == carrier {
+                    position.realized.saturating_add(settlement_pnl)
+                } else {
+                    0
+                }),
+                payout: Amount(if k == carrier { payout } else { 0 }),
+                settled: settled.is_some(),
                 opened_at: position.opened_at,
                 updated_at: position.updated_at,
             })
@@ -723,7 +738,10 @@ impl Engine {
                     .flatten()
                     .rev()
                 {
-                    views.extend(self.position_views(&settled.position, true));
+                    views.extend(self.position_views(
+                        &settled.position,
+                        Some((settled.received, settled.settlement_pnl)),
+                    ));
                 }
             } else {
                 for &slot in self
@@ -733,8 +751,7 @@ impl Engine {
                     .into_iter()
                     .flatten()
                 {
-                    views
-                        .extend(self.position_views(&self.trading.positions[slot as usize], false));
+                    views.extend(self.position_views(&self.trading.positions[slot as usize], None));
                 }
             }
         }

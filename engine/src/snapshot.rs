@@ -389,7 +389,10 @@ codec!(Position {
 });
 codec!(SettledPosition {
     position,
-    settled_at
+    settled_at,
+    // Format 3 did not keep settlement figures: older settled positions show none.
+    received @ 4 = 0,
+    settlement_pnl @ 4 = 0,
 });
 codec!(Trading {
     orders,

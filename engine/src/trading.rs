@@ -500,6 +500,11 @@ pub struct Position {
 pub struct SettledPosition {
     pub position: Position,
     pub settled_at: Timestamp,
+    /// What settling this position paid into its account (payout less fees, or refund).
+    pub received: i64,
+    /// What settlement made or lost on it: `received` against its cost basis (a void:
+    /// against the money it had put in).
+    pub settlement_pnl: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -629,7 +634,14 @@ impl Trading {
     }
 
     /// Moves a position of a settled market into the account's settled history.
-    pub(crate) fn settle_position(&mut self, account: AccountId, contract: u32, now: Timestamp) {
+    pub(crate) fn settle_position(
+        &mut self,
+        account: AccountId,
+        contract: u32,
+        now: Timestamp,
+        received: i64,
+        settlement_pnl: i64,
+    ) {
         let Some(slot) = self.position_index.remove(&(account, contract)) else {
             return;
         };
@@ -653,6 +665,8 @@ impl Trading {
         history.push_back(SettledPosition {
             position,
             settled_at: now,
+            received,
+            settlement_pnl,
         });
     }
 }

@@ -312,7 +312,11 @@ wire_struct! {
         /// Shares of `qty` locked by open sell orders.
         pub locked: crate::types::Qty,
         pub cost: Amount,
+        /// Profit or loss realized on the position (trading, and for a settled position its
+        /// settlement too). A position's figures are on one of its sides' views only.
         pub realized: Amount,
+        /// For a settled position: what settlement paid into the account for it.
+        pub payout: Amount,
         pub settled: bool,
         pub opened_at: Timestamp,
         pub updated_at: Timestamp,

@@ -232,6 +232,17 @@ fn trading_settlement_and_a_crash_mid_session() {
         ))
         .expect(200);
     assert_eq!(settled["positions"][0]["status"], "settled");
+    // The settled position shows what settlement paid and the whole profit: 0.4 from
+    // selling 4 YES bought at 0.60 for 0.70, and 5.928 paid against a cost of 3.6.
+    let rows: Vec<&Value> = settled["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["market_id"] == market_id.as_str())
+        .collect();
+    assert_eq!(rows.len(), 1, "one row per held side: {rows:?}");
+    assert_amount(&rows[0]["payout"], "5.928");
+    assert_amount(&rows[0]["realized_pnl"], "2.728");
 
     // Void: refunds at cost, for the admin only.
     let (admin_name, admin_password) = server.demo_login("admin");

@@ -565,6 +565,18 @@ fn complete_sets_mint_and_redeem_for_one_unit() {
     let alice_total = usd_of(&w, alice);
     let fees = w.fees_balance() + usd_of(&w, creator);
     assert_eq!(alice_total + fees, units(94) + units(18) / 10 + units(6));
+    // Her settled positions (one per contract) split what settlement paid her exactly,
+    // and their profit adds up to what her wallet gained from the market.
+    let account = w.engine.users.get(alice).unwrap().wallet(usd()).unwrap();
+    let settled = &w.engine.trading.settled[&account];
+    assert_eq!(settled.len(), 3);
+    let received: i64 = settled.iter().map(|s| s.received).sum();
+    let profit: i64 = settled
+        .iter()
+        .map(|s| s.position.realized + s.settlement_pnl)
+        .sum();
+    assert_eq!(received, alice_total - units(94) - units(18) / 10);
+    assert_eq!(profit, alice_total - units(100));
 }
 
 #[test]

@@ -1406,6 +1406,7 @@ fn position_json(position: &PositionView, market: &MarketView) -> Value {
         "potential_payout": money(payout(position.qty)),
         "mark_price": mark.map_or(Value::Null, |p| price_text(p).into()),
         "realized_pnl": money(position.realized),
+        "payout": if position.settled { Value::from(money(position.payout)) } else { Value::Null },
         "status": if position.settled { "settled" } else { "open" },
         "created_at": time(position.opened_at),
         "updated_at": time(position.updated_at),
