@@ -220,7 +220,8 @@ struct FeedOptions {
     /// The feed's TLS private key (PEM or PKCS#8 DER).
     #[arg(long, env = "BETBET_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Feed requests per second per connection (a token bucket with one second of burst).
+    /// Feed requests per second per API key, shared by the key's connections (a token
+    /// bucket with one second of burst).
     #[arg(long, env = "BETBET_FEED_RATE", default_value_t = 20_000)]
     feed_rate: u32,
     /// Also send top of book as QUIC datagrams.

@@ -332,6 +332,13 @@ impl OrderSender {
         write_frame(&mut self.send, request).await
     }
 
+    /// Closes the connection and waits until the close has reached the server (with
+    /// cancel on disconnect, the server then cancels this connection's orders at once).
+    pub async fn close(self) {
+        self.connection.close(0u32.into(), b"done");
+        self._endpoint.wait_idle().await;
+    }
+
     /// Waits for the next market-data stream the server opens (one per subscription).
     pub async fn next_market_stream(&self) -> Result<MarketData, FeedClientError> {
         Ok(MarketData {
