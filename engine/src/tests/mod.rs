@@ -178,16 +178,21 @@ impl World {
         }
     }
 
-    /// Credits `user` through a confirmed deposit.
-    pub fn deposit(&mut self, user: UserId, amount: i64) {
-        let Reply::Tx(tx) = self.ok(Command::InitiateDeposit(InitiateDeposit {
+    /// A sandbox deposit of `amount` by `user` into their USD wallet.
+    pub fn deposit_command(user: UserId, amount: i64) -> Command {
+        Command::InitiateDeposit(InitiateDeposit {
             actor: user,
             user,
             currency: usd(),
             amount: Amount(amount),
             payment_method: "sandbox".to_owned(),
             idempotency_key: None,
-        })) else {
+        })
+    }
+
+    /// Credits `user` through a confirmed deposit.
+    pub fn deposit(&mut self, user: UserId, amount: i64) {
+        let Reply::Tx(tx) = self.ok(Self::deposit_command(user, amount)) else {
             panic!()
         };
         self.ok(Command::ConfirmDeposit(ConfirmDeposit {

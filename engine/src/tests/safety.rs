@@ -16,14 +16,7 @@ fn configure(w: &mut World, change: impl FnOnce(&mut Configure)) {
 }
 
 fn initiate(w: &mut World, user: UserId, amount: i64) -> Result<TxId, ResultCode> {
-    match w.apply(Command::InitiateDeposit(InitiateDeposit {
-        actor: user,
-        user,
-        currency: usd(),
-        amount: Amount(amount),
-        payment_method: "sandbox".to_owned(),
-        idempotency_key: None,
-    })) {
+    match w.apply(World::deposit_command(user, amount)) {
         Response::Accepted(Reply::Tx(tx)) => Ok(tx.tx),
         Response::Accepted(other) => panic!("{other:?}"),
         Response::Rejected(code) => Err(code),
