@@ -32,7 +32,7 @@ pub fn routes() -> Routes<AppState> {
             post(register),
         )
         .route("/auth/login", &[(POST, Public, JsonBody)], post(login))
-        .route("/auth/logout", &[(POST, User, NoBody)], post(logout))
+        .route("/auth/logout", &[(POST, User, MaybeJsonBody)], post(logout))
         .route("/auth/refresh", &[(POST, Public, JsonBody)], post(refresh))
         .route(
             "/auth/2fa/enable",
@@ -190,17 +190,56 @@ async fn login(
     )))
 }
 
-async fn logout(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<Value>> {
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LogoutBody {
+    /// The spec's token: an access token of one of the caller's sessions, which is the one
+    /// ended (default: the session of the token this request is made with).
+    token: Option<String>,
+    /// Must be the caller.
+    user_id: Option<String>,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    OptBody(body): OptBody<LogoutBody>,
+) -> ApiResult<Json<Value>> {
+    if let Some(user) = body.user_id.as_deref()
+        && super::users::parse_user(user)? != caller.user
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "user_id must be the caller",
+        ));
+    }
+    let session = match body.token.as_deref() {
+        None => caller.session,
+        Some(token) => {
+            let claims =
+                crate::auth::verify_access_token(&state.keys, token.trim(), AppState::now_secs())
+                    .map_err(|e| ApiError::bad_request(format!("token: {e}")))?;
+            if UserId::parse(&claims.sub) != Some(caller.user) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "token is not one of your sessions'",
+                ));
+            }
+            SessionId(claims.sid)
+        }
+    };
     state
         .core
         .execute(Command::RevokeSession(RevokeSession {
             actor: caller.user,
-            session: caller.session,
+            session,
         }))
         .await?;
-    state.sessions.forget(caller.session);
+    state.sessions.forget(session);
     Ok(Json(
-        json!({ "logged_out": true, "session_id": caller.session.public() }),
+        json!({ "logged_out": true, "session_id": session.public() }),
     ))
 }
 

@@ -124,7 +124,7 @@ pub fn routes() -> Routes<AppState> {
         .route("/pools/{pool_id}", &[(GET, User, NoBody)], get(get_pool))
         .route(
             "/pools/{pool_id}/join",
-            &[(POST, User, NoBody)],
+            &[(POST, User, MaybeJsonBody)],
             post(join_pool),
         )
         .route(
@@ -1629,11 +1629,28 @@ async fn pool_action(
     Ok(Json(json))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct JoinPoolBody {
+    /// The spec's joiner: must be the caller (a user joins a pool with their own money).
+    user_id: Option<String>,
+}
+
 async fn join_pool(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(pool_id): Path<String>,
+    OptBody(body): OptBody<JoinPoolBody>,
 ) -> ApiResult<Json<Value>> {
+    if let Some(user) = body.user_id.as_deref()
+        && super::users::parse_user(user)? != caller.user
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "user_id must be the caller: a user joins a pool with their own money",
+        ));
+    }
     pool_action(&state, &caller, &pool_id, Command::JoinPool).await
 }
 

@@ -68,6 +68,41 @@ impl BodyKind {
     }
 }
 
+/// Bodies a bodiless route may still be sent: nothing, or an empty JSON object.
+const EMPTY_BODY_MAX: usize = 1024;
+
+async fn refuse_body(
+    bodiless: std::sync::Arc<Vec<Method>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !bodiless.contains(request.method()) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, EMPTY_BODY_MAX).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return crate::error::ApiError::bad_request("this route takes no request body")
+                .into_response();
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let trimmed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if !(trimmed.is_empty() || trimmed == "{}") {
+        return crate::error::ApiError::bad_request(
+            "this route takes no request body (its parameters are in the path and the token)",
+        )
+        .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
 /// One method of one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteEntry {
@@ -115,6 +150,23 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
                 body: *body,
             });
         }
+        // The methods that take no body refuse one (an empty object aside), so a field sent
+        // to them is never silently ignored.
+        let bodiless: Vec<Method> = spec
+            .iter()
+            .filter(|(_, _, body)| *body == BodyKind::NoBody)
+            .map(|(method, _, _)| method.clone())
+            .collect();
+        let handlers = if bodiless.is_empty() {
+            handlers
+        } else {
+            let bodiless = std::sync::Arc::new(bodiless);
+            handlers.route_layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    refuse_body(std::sync::Arc::clone(&bodiless), request, next)
+                },
+            ))
+        };
         self.router = self.router.route(path, handlers);
         self
     }

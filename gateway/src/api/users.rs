@@ -270,7 +270,7 @@ async fn submit_kyc(
         )
     })?;
     let limit = state.config.kyc_upload_limit_bytes;
-    let (mut document_type, mut file) = (None, None);
+    let (mut document_type, mut file, mut user_id) = (None, None, None);
     while let Some(mut field) = multipart
         .next_field()
         .await
@@ -283,6 +283,14 @@ async fn submit_kyc(
                     .await
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 document_type = Some(text);
+            }
+            // The spec's user: the caller (or, for an admin, the user they act for).
+            Some("user_id") => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                user_id = Some(text);
             }
             Some("document_file") => {
                 let declared = field.content_type().unwrap_or("").to_ascii_lowercase();
@@ -309,6 +317,7 @@ async fn submit_kyc(
             None => return Err(ApiError::bad_request("unnamed multipart field")),
         }
     }
+    let user = super::wallet::target_user(&caller, user_id.as_deref())?;
     let document_type =
         document_type.ok_or_else(|| ApiError::bad_request("document_type is required"))?;
     let (declared, bytes) =
@@ -336,7 +345,7 @@ async fn submit_kyc(
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let relative = format!("{KYC_AREA}/{}/{name}.{extension}", caller.user.0);
+    let relative = format!("{KYC_AREA}/{}/{name}.{extension}", user.0);
     let size = bytes.len() as u64;
     // Stored under a temporary name until the record is durable; removed if it is refused.
     let staged = crate::uploads::Staged::write(&state.config.data_dir, &relative, bytes)
@@ -345,7 +354,7 @@ async fn submit_kyc(
     let reply = state
         .core
         .execute(Command::SubmitKyc(SubmitKyc {
-            user: caller.user,
+            user,
             document_type,
             document_url: relative,
             content_type: content_type.to_owned(),

@@ -143,8 +143,28 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
     }
 }
 
+/// The currency a request names, or — the spec's requests name none — the currency of the
+/// user's default (first) wallet.
+async fn currency_or_default(
+    state: &AppState,
+    user: UserId,
+    code: Option<&str>,
+) -> ApiResult<betbet_protocol::types::Currency> {
+    if let Some(code) = code {
+        return currency(code);
+    }
+    let QueryReply::Wallets(wallets) = state.query(Query::Wallets(UserQuery { user })).await?
+    else {
+        return Err(ApiError::not_found("user"));
+    };
+    wallets
+        .first()
+        .map(|w| w.currency)
+        .ok_or_else(|| ApiError::from(betbet_protocol::result::ResultCode::UnknownAccount))
+}
+
 /// The user a route acts for: the caller, or (admins only) the `user_id` they name.
-fn target_user(caller: &AuthUser, user_id: Option<&str>) -> ApiResult<UserId> {
+pub(crate) fn target_user(caller: &AuthUser, user_id: Option<&str>) -> ApiResult<UserId> {
     match user_id {
         None => Ok(caller.user),
         Some(id) => {
@@ -599,20 +619,7 @@ async fn request_withdrawal(
     let user = target_user(&caller, body.user_id.as_deref())?;
     let method = PaymentMethodId::parse(&body.payment_method_id)
         .ok_or_else(|| ApiError::not_found("payment method"))?;
-    let currency = match &body.currency {
-        Some(code) => currency(code)?,
-        None => {
-            // The spec's request has no currency: use the default (first) wallet's.
-            let QueryReply::Wallets(wallets) =
-                state.query(Query::Wallets(UserQuery { user })).await?
-            else {
-                return Err(ApiError::not_found("user"));
-            };
-            wallets.first().map(|w| w.currency).ok_or_else(|| {
-                ApiError::from(betbet_protocol::result::ResultCode::UnknownAccount)
-            })?
-        }
-    };
+    let currency = currency_or_default(&state, user, body.currency.as_deref()).await?;
     let reply = state
         .core
         .execute(Command::RequestWithdrawal(RequestWithdrawal {
@@ -702,10 +709,13 @@ async fn reject_withdrawal(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TransferBody {
+    /// The spec's sender: must be the caller (only the owner of the money sends it).
+    sender_id: Option<String>,
     /// A username or a user id (`usr_…`).
     recipient: String,
     amount: Dec,
-    currency: String,
+    /// Default: the currency of the sender's default wallet.
+    currency: Option<String>,
     #[serde(default)]
     memo: String,
 }
@@ -716,6 +726,16 @@ async fn send_transfer(
     headers: HeaderMap,
     Body(body): Body<TransferBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    if let Some(sender) = body.sender_id.as_deref()
+        && super::users::parse_user(sender)? != caller.user
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "sender_id must be the caller: only the owner of the money sends it",
+        ));
+    }
+    let currency = currency_or_default(&state, caller.user, body.currency.as_deref()).await?;
     let recipient = match UserId::parse(&body.recipient) {
         Some(user) => user,
         None => match state
@@ -739,7 +759,7 @@ async fn send_transfer(
             actor: caller.user,
             sender: caller.user,
             recipient,
-            currency: currency(&body.currency)?,
+            currency,
             amount: amount("amount", body.amount)?,
             memo: body.memo,
             idempotency_key: idempotency_key(&headers)?,
@@ -758,7 +778,8 @@ async fn send_transfer(
 #[serde(deny_unknown_fields)]
 struct PaymentMethodBody {
     method_type: String,
-    provider: String,
+    /// Default: `details.provider` when it is a string, else the method type itself.
+    provider: Option<String>,
     details: Value,
     user_id: Option<String>,
 }
@@ -801,13 +822,22 @@ async fn add_payment_method(
             "details must be a non-empty object of at most 2 KiB",
         ));
     }
+    let provider = body
+        .provider
+        .or_else(|| {
+            details
+                .get("provider")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| method_type.as_str().to_owned());
     let reply = state
         .core
         .execute(Command::AddPaymentMethod(AddPaymentMethod {
             actor: caller.user,
             user,
             method_type,
-            provider: body.provider,
+            provider,
             details_sealed: state.keys.seal(&plain),
             display_hint: display_hint(details),
         }))
