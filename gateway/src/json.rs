@@ -161,9 +161,21 @@ pub fn currency(code: &str) -> Result<Currency, ApiError> {
     })
 }
 
+/// A time as RFC 3339 (`2026-01-01T12:00:00Z`, any offset), or — as clients of the spec
+/// send — a time without offset (taken as UTC) or a bare date (its midnight, UTC).
 pub fn timestamp(field: &str, text: &str) -> Result<Timestamp, ApiError> {
-    crate::time::parse(text).ok_or_else(|| {
-        ApiError::bad_request(format!("{field} must be an RFC 3339 time, got `{text}`"))
+    let text = text.trim();
+    let plain =
+        |t: &str| t.is_ascii() && !t.contains(['Z', 'z', '+']) && t.matches('-').count() == 2;
+    let parsed = crate::time::parse(text).or_else(|| match text.len() {
+        10 if plain(text) => crate::time::parse(&format!("{text}T00:00:00Z")),
+        19..=26 if plain(text) => crate::time::parse(&format!("{text}Z")),
+        _ => None,
+    });
+    parsed.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{field} must be an RFC 3339 time (or YYYY-MM-DD[THH:MM:SS] in UTC), got `{text}`"
+        ))
     })
 }
 

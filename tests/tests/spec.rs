@@ -44,6 +44,48 @@ fn the_specs_requests_work_as_written() {
         .expect(201);
     assert_eq!(card["provider"], "card");
 
+    // initiate_deposit(user_id, amount, currency, payment_method): a saved method works too.
+    let deposit = alice
+        .post(
+            "/api/v1/deposits/initiate",
+            &json!({"user_id": alice_id, "amount": "5", "currency": "USD", "payment_method": method["id"]}),
+        )
+        .expect(201);
+    assert_eq!(deposit["payment_method"], "ecocash");
+    assert_eq!(deposit["status"], "pending");
+
+    // Histories: date_from as the spec's clients send it (no offset, or a bare date); a
+    // typed history refuses another type rather than ignore it.
+    for date in ["2020-01-01", "2020-01-01T00:00:00", "2020-01-01T00:00:00Z"] {
+        let history = alice
+            .get(&format!("/api/v1/transactions/{alice_id}?date_from={date}"))
+            .expect(200);
+        assert!(!history["items"].as_array().unwrap().is_empty(), "{date}");
+    }
+    let future = alice
+        .get(&format!(
+            "/api/v1/deposits/{alice_id}/history?date_from=2100-01-01"
+        ))
+        .expect(200);
+    assert!(
+        future["items"].as_array().unwrap().is_empty(),
+        "date_from applies"
+    );
+    alice
+        .get(&format!(
+            "/api/v1/deposits/{alice_id}/history?type=withdrawal"
+        ))
+        .expect_error(400, "invalid_request");
+
+    // update_profile(user_id, profile_data): wrapped or not.
+    let profile = alice
+        .put(
+            &format!("/api/v1/users/{alice_id}"),
+            &json!({"profile_data": {"bio": "wrapped"}}),
+        )
+        .expect(200);
+    assert_eq!(profile["profile"]["bio"], "wrapped");
+
     // submit_kyc(user_id, document_type, document_file).
     alice
         .upload(

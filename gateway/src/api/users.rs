@@ -174,10 +174,19 @@ async fn update_profile(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(user_id): Path<String>,
-    Body(body): Body<ProfileBody>,
+    Body(body): Body<Value>,
 ) -> ApiResult<Json<Value>> {
     let user = parse_user(&user_id)?;
     caller.may_access(user)?;
+    // The spec's `profile_data` may come wrapped (`{"profile_data": {…}}`) or as the object.
+    let body = match body {
+        Value::Object(mut outer) if outer.len() == 1 && outer.contains_key("profile_data") => {
+            outer.remove("profile_data").unwrap_or_default()
+        }
+        plain => plain,
+    };
+    let body: ProfileBody =
+        serde_json::from_value(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let settings = match body.settings {
         None => None,
         Some(value @ Value::Object(_)) => Some(value.to_string()),

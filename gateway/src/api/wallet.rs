@@ -341,7 +341,8 @@ async fn balance(
 #[serde(deny_unknown_fields)]
 struct DepositBody {
     amount: Dec,
-    currency: String,
+    /// Default: the currency of the user's default wallet (USD for a user without one).
+    currency: Option<String>,
     payment_method: String,
     user_id: Option<String>,
 }
@@ -354,7 +355,20 @@ async fn initiate_deposit(
     Body(body): Body<DepositBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let user = target_user(&caller, body.user_id.as_deref())?;
-    let provider_name = body.payment_method.to_ascii_lowercase();
+    // A provider's name, or one of the user's saved payment methods (`pmt_…`), whose
+    // provider it then is.
+    let provider_name = match PaymentMethodId::parse(&body.payment_method) {
+        Some(id) => match state
+            .query(Query::PaymentMethod(PaymentMethodQuery { id }))
+            .await?
+        {
+            QueryReply::PaymentMethod(method) if method.user == user => {
+                method.provider.to_ascii_lowercase()
+            }
+            _ => return Err(ApiError::not_found("payment method")),
+        },
+        None => body.payment_method.to_ascii_lowercase(),
+    };
     let provider = payments.provider(&provider_name).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown payment provider `{}`; available: {}",
@@ -363,7 +377,10 @@ async fn initiate_deposit(
         ))
     })?;
     let amount = amount("amount", body.amount)?;
-    let currency = currency(&body.currency)?;
+    let currency = match currency_or_default(&state, user, body.currency.as_deref()).await {
+        Err(error) if error.code == "unknown_account" => currency("USD")?,
+        other => other?,
+    };
     let reply = state
         .core
         .execute(Command::InitiateDeposit(InitiateDeposit {
@@ -527,8 +544,23 @@ async fn typed_history(
 ) -> ApiResult<Json<Value>> {
     let user = super::users::parse_user(user_id)?;
     caller.may_access(user)?;
+    // This history is of one type: a different `type` is a mistake, not a filter to drop.
+    if let Some(asked) = params.tx_type.as_deref()
+        && TxType::parse(asked) != Some(tx_type)
+    {
+        return Err(ApiError::bad_request(format!(
+            "this history lists {} transactions only; `type` may only be `{}`",
+            tx_type.as_str(),
+            tx_type.as_str()
+        )));
+    }
+    let since = params
+        .date_from
+        .as_deref()
+        .map(|d| timestamp("date_from", d))
+        .transpose()?;
     let (offset, limit) = paging(params, 50);
-    let txs = history(state, user, Some(tx_type), None, offset, limit).await?;
+    let txs = history(state, user, Some(tx_type), since, offset, limit).await?;
     Ok(Json(
         json!({ "user_id": user.public(), "items": txs.iter().map(tx_json).collect::<Vec<_>>() }),
     ))
