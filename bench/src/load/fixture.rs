@@ -240,10 +240,13 @@ impl Fixture {
             users.len(),
             started.elapsed().as_secs_f64()
         );
+        // The market's creator resolves it and so may not trade in it: a host of its own
+        // creates it, and the first trader seeds the book.
+        let host = make_user(&rest, format!("load{tag}_host"), "1")?;
         let creator = users[0].clone();
         let market = rest.post(
             "/api/v1/markets/create",
-            Some(&creator.token),
+            Some(&host.token),
             &json!({
                 "title": format!("Load test market {tag}"),
                 "description": "created by betbet-load",
