@@ -57,50 +57,46 @@ fn decimal(units: i128, scale: i64) -> String {
 
 /// Rewrites `Name(123)` of the known newtypes.
 fn humanize(text: &str) -> String {
+    let patterns: Vec<(String, Kind)> = [
+        ("Amount", Kind::Scaled(AMOUNT_SCALE)),
+        ("Price", Kind::Scaled(i64::from(PRICE_SCALE))),
+        ("Qty", Kind::Scaled(QTY_SCALE as i64)),
+        ("Timestamp", Kind::Time),
+    ]
+    .into_iter()
+    .chain(IDS.iter().map(|&(name, prefix)| (name, Kind::Id(prefix))))
+    .map(|(name, kind)| (format!("{name}("), kind))
+    .collect();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    'scan: while !rest.is_empty() {
-        for (name, replace) in [
-            ("Amount(", Kind::Scaled(AMOUNT_SCALE)),
-            ("Price(", Kind::Scaled(i64::from(PRICE_SCALE))),
-            ("Qty(", Kind::Scaled(QTY_SCALE as i64)),
-            ("Timestamp(", Kind::Time),
-        ]
-        .into_iter()
-        .chain(IDS.iter().map(|&(name, prefix)| (name, Kind::Id(prefix))))
-        {
-            let name = if name.ends_with('(') {
-                name.to_owned()
-            } else {
-                format!("{name}(")
+    'scan: while let Some(c) = rest.chars().next() {
+        // A whole word only: `UserId(` but not `SomeUserId(`.
+        let boundary = out
+            .chars()
+            .last()
+            .is_none_or(|c| !c.is_alphanumeric() && c != '_');
+        for (pattern, kind) in patterns.iter().filter(|_| boundary) {
+            let Some(after) = rest.strip_prefix(pattern.as_str()) else {
+                continue;
             };
-            // A whole word: `UserId(` but not `SomeUserId(`.
-            let boundary = out
-                .chars()
-                .last()
-                .is_none_or(|c| !c.is_alphanumeric() && c != '_');
-            if boundary && let Some(after) = rest.strip_prefix(name.as_str()) {
-                let end = after.find(')').unwrap_or(0);
-                let number = &after[..end];
-                if let (true, Ok(value)) = (end > 0, number.parse::<i128>()) {
-                    match replace {
-                        Kind::Scaled(scale) => out.push_str(&decimal(value, scale)),
-                        Kind::Time => match i64::try_from(value) {
-                            Ok(micros) => {
-                                out.push_str(&betbet_protocol::time::format(Timestamp(micros)))
-                            }
-                            Err(_) => out.push_str(number),
-                        },
-                        // User 0 is the system (providers, timers, the operator).
-                        Kind::Id("usr") if value == 0 => out.push_str("system"),
-                        Kind::Id(prefix) => out.push_str(&format!("{prefix}_{value}")),
-                    }
-                    rest = &after[end + 1..];
-                    continue 'scan;
-                }
+            let end = after.find(')').unwrap_or(0);
+            let number = &after[..end];
+            let Ok(value) = number.parse::<i128>() else {
+                continue;
+            };
+            match *kind {
+                Kind::Scaled(scale) => out.push_str(&decimal(value, scale)),
+                Kind::Time => match i64::try_from(value) {
+                    Ok(micros) => out.push_str(&betbet_protocol::time::format(Timestamp(micros))),
+                    Err(_) => out.push_str(number),
+                },
+                // User 0 is the system (providers, timers, the operator).
+                Kind::Id("usr") if value == 0 => out.push_str("system"),
+                Kind::Id(prefix) => out.push_str(&format!("{prefix}_{value}")),
             }
+            rest = &after[end + 1..];
+            continue 'scan;
         }
-        let c = rest.chars().next().expect("not empty");
         out.push(c);
         rest = &rest[c.len_utf8()..];
     }
