@@ -131,6 +131,33 @@ impl AuthUser {
         self.role == Role::Admin
     }
 
+    /// The user a request acts for: the caller, or (admins only) the user `user_id` names.
+    pub fn acting_for(&self, user_id: Option<&str>) -> ApiResult<UserId> {
+        match user_id {
+            None => Ok(self.user),
+            Some(id) => {
+                let user = crate::ids::parse_path(id, "user")?;
+                self.may_access(user)?;
+                Ok(user)
+            }
+        }
+    }
+
+    /// An identity parameter (the spec's `user_id`, `sender_id`, …) that must name the
+    /// caller even for an admin: anyone else is a 403 saying `why`, never ignored.
+    pub fn require_self(&self, field: &str, user_id: Option<&str>, why: &str) -> ApiResult<()> {
+        match user_id {
+            Some(id) if crate::ids::parse_path::<UserId>(id, "user")? != self.user => {
+                Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("{field} must be the caller: {why}"),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The caller may reach `owner`'s objects: it is the owner, or an admin.
     pub fn may_access(&self, owner: UserId) -> ApiResult<()> {
         if self.user == owner || self.is_admin() {

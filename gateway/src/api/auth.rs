@@ -205,15 +205,7 @@ async fn logout(
     caller: AuthUser,
     OptBody(body): OptBody<LogoutBody>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(user) = body.user_id.as_deref()
-        && super::users::parse_user(user)? != caller.user
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "user_id must be the caller",
-        ));
-    }
+    caller.require_self("user_id", body.user_id.as_deref(), "you log yourself out")?;
     let session = match body.token.as_deref() {
         None => caller.session,
         Some(token) => {

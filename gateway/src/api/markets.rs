@@ -587,38 +587,21 @@ async fn resolve_market(
     if view.creator != caller.user && !caller.is_admin() {
         return Err(ApiError::from(ResultCode::NotMarketCreator));
     }
-    let scalar_market = view.market_type == MarketType::Scalar;
-    let (needed, other) = if scalar_market {
-        ("scalar_value", "winning_outcome")
-    } else {
-        ("winning_outcome", "scalar_value")
+    // A scalar market is resolved by a value, the others by a winning outcome.
+    let given = (body.winning_outcome.is_some(), body.scalar_value.is_some());
+    let ((needed, has_needed), (other, has_other)) = match view.market_type {
+        MarketType::Scalar => (("scalar_value", given.1), ("winning_outcome", given.0)),
+        _ => (("winning_outcome", given.0), ("scalar_value", given.1)),
     };
-    if body.winning_outcome.is_some() == scalar_market
-        || body.scalar_value.is_some() != scalar_market
-    {
-        let mut problems = crate::error::Problems::default();
-        let (given_needed, given_other) = if scalar_market {
-            (body.scalar_value.is_some(), body.winning_outcome.is_some())
-        } else {
-            (body.winning_outcome.is_some(), body.scalar_value.is_some())
-        };
-        if !given_needed {
-            problems.add(
-                needed,
-                format!(
-                    "is required to resolve a {} market",
-                    view.market_type.as_str()
-                ),
-            );
-        }
-        if given_other {
-            problems.add(
-                other,
-                format!("does not apply to a {} market", view.market_type.as_str()),
-            );
-        }
-        problems.finish()?;
+    let kind = view.market_type.as_str();
+    let mut problems = crate::error::Problems::default();
+    if !has_needed {
+        problems.add(needed, format!("is required to resolve a {kind} market"));
     }
+    if has_other {
+        problems.add(other, format!("does not apply to a {kind} market"));
+    }
+    problems.finish()?;
     // The winning outcome by id (`out_3`) or by its text (`"Yes"`, any case).
     let winner = match body.winning_outcome.as_deref() {
         None => None,
@@ -1642,15 +1625,11 @@ async fn join_pool(
     Path(pool_id): Path<String>,
     OptBody(body): OptBody<JoinPoolBody>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(user) = body.user_id.as_deref()
-        && super::users::parse_user(user)? != caller.user
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "user_id must be the caller: a user joins a pool with their own money",
-        ));
-    }
+    caller.require_self(
+        "user_id",
+        body.user_id.as_deref(),
+        "a user joins a pool with their own money",
+    )?;
     pool_action(&state, &caller, &pool_id, Command::JoinPool).await
 }
 

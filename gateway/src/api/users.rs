@@ -326,7 +326,7 @@ async fn submit_kyc(
             None => return Err(ApiError::bad_request("unnamed multipart field")),
         }
     }
-    let user = super::wallet::target_user(&caller, user_id.as_deref())?;
+    let user = caller.acting_for(user_id.as_deref())?;
     let document_type =
         document_type.ok_or_else(|| ApiError::bad_request("document_type is required"))?;
     let (declared, bytes) =

@@ -144,35 +144,31 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
 }
 
 /// The currency a request names, or — the spec's requests name none — the currency of the
-/// user's default (first) wallet.
-async fn currency_or_default(
+/// user's default (first) wallet; `None` when it names none and the user has no wallet.
+async fn requested_currency(
     state: &AppState,
     user: UserId,
     code: Option<&str>,
-) -> ApiResult<betbet_protocol::types::Currency> {
+) -> ApiResult<Option<betbet_protocol::types::Currency>> {
     if let Some(code) = code {
-        return currency(code);
+        return currency(code).map(Some);
     }
     let QueryReply::Wallets(wallets) = state.query(Query::Wallets(UserQuery { user })).await?
     else {
         return Err(ApiError::not_found("user"));
     };
-    wallets
-        .first()
-        .map(|w| w.currency)
-        .ok_or_else(|| ApiError::from(betbet_protocol::result::ResultCode::UnknownAccount))
+    Ok(wallets.first().map(|w| w.currency))
 }
 
-/// The user a route acts for: the caller, or (admins only) the `user_id` they name.
-pub(crate) fn target_user(caller: &AuthUser, user_id: Option<&str>) -> ApiResult<UserId> {
-    match user_id {
-        None => Ok(caller.user),
-        Some(id) => {
-            let user = super::users::parse_user(id)?;
-            caller.may_access(user)?;
-            Ok(user)
-        }
-    }
+/// [`requested_currency`], where money must come from a wallet the user has.
+async fn wallet_currency(
+    state: &AppState,
+    user: UserId,
+    code: Option<&str>,
+) -> ApiResult<betbet_protocol::types::Currency> {
+    requested_currency(state, user, code)
+        .await?
+        .ok_or_else(|| ApiError::from(betbet_protocol::result::ResultCode::UnknownAccount))
 }
 
 pub fn wallet_json(wallet: &WalletView) -> Value {
@@ -286,7 +282,7 @@ async fn create_wallet(
     caller: AuthUser,
     Body(body): Body<CreateWalletBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let user = target_user(&caller, body.user_id.as_deref())?;
+    let user = caller.acting_for(body.user_id.as_deref())?;
     let reply = state
         .core
         .execute(Command::CreateWallet(CreateWallet {
@@ -354,7 +350,7 @@ async fn initiate_deposit(
     headers: HeaderMap,
     Body(body): Body<DepositBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let user = target_user(&caller, body.user_id.as_deref())?;
+    let user = caller.acting_for(body.user_id.as_deref())?;
     // A provider's name, or one of the user's saved payment methods (`pmt_…`), whose
     // provider it then is.
     let provider_name = match PaymentMethodId::parse(&body.payment_method) {
@@ -377,9 +373,10 @@ async fn initiate_deposit(
         ))
     })?;
     let amount = amount("amount", body.amount)?;
-    let currency = match currency_or_default(&state, user, body.currency.as_deref()).await {
-        Err(error) if error.code == "unknown_account" => currency("USD")?,
-        other => other?,
+    // A first deposit opens the wallet: USD when the request names no currency.
+    let currency = match requested_currency(&state, user, body.currency.as_deref()).await? {
+        Some(currency) => currency,
+        None => currency("USD")?,
     };
     let reply = state
         .core
@@ -648,10 +645,10 @@ async fn request_withdrawal(
     headers: HeaderMap,
     Body(body): Body<WithdrawalBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let user = target_user(&caller, body.user_id.as_deref())?;
+    let user = caller.acting_for(body.user_id.as_deref())?;
     let method = PaymentMethodId::parse(&body.payment_method_id)
         .ok_or_else(|| ApiError::not_found("payment method"))?;
-    let currency = currency_or_default(&state, user, body.currency.as_deref()).await?;
+    let currency = wallet_currency(&state, user, body.currency.as_deref()).await?;
     let reply = state
         .core
         .execute(Command::RequestWithdrawal(RequestWithdrawal {
@@ -758,16 +755,12 @@ async fn send_transfer(
     headers: HeaderMap,
     Body(body): Body<TransferBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    if let Some(sender) = body.sender_id.as_deref()
-        && super::users::parse_user(sender)? != caller.user
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "sender_id must be the caller: only the owner of the money sends it",
-        ));
-    }
-    let currency = currency_or_default(&state, caller.user, body.currency.as_deref()).await?;
+    caller.require_self(
+        "sender_id",
+        body.sender_id.as_deref(),
+        "only the owner of the money sends it",
+    )?;
+    let currency = wallet_currency(&state, caller.user, body.currency.as_deref()).await?;
     let recipient = match UserId::parse(&body.recipient) {
         Some(user) => user,
         None => match state
@@ -841,7 +834,7 @@ async fn add_payment_method(
     caller: AuthUser,
     Body(body): Body<PaymentMethodBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let user = target_user(&caller, body.user_id.as_deref())?;
+    let user = caller.acting_for(body.user_id.as_deref())?;
     let method_type = PaymentMethodType::parse(&body.method_type).ok_or_else(|| {
         ApiError::bad_request("method_type is bank, mobile_money, card or crypto")
     })?;
