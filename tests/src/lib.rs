@@ -6,7 +6,7 @@
 //! (`cargo build -p betbet-gateway`; the README's test command does).
 
 use serde_json::Value;
-use std::net::TcpListener;
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,11 +34,39 @@ pub fn binary() -> PathBuf {
     path
 }
 
+/// A port that is free for TCP and UDP on loopback now, drawn at random from below the
+/// kernel's ephemeral range. Asking the kernel for port 0 would hand out ephemeral ports,
+/// which the many outgoing connections of tests running in parallel also take, so a port
+/// could be taken again between this check and the server's bind; outside that range only
+/// another test drawing the same number can collide, and `Server` retries if one does.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    use rand::Rng;
+    let (low, high) = ephemeral_range();
+    let (from, to) = if low > 11_000 {
+        (10_000, low - 1)
+    } else {
+        (high + 1, 65_535)
+    };
+    let mut rng = rand::thread_rng();
+    for _ in 0..1_000 {
+        let port = rng.gen_range(from..=to);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port in {from}..={to}");
+}
+
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut parts = text.split_whitespace().map(|p| p.parse::<u16>().ok());
+            Some((parts.next()??, parts.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
 }
 
 /// A running `betbet serve`.
@@ -68,7 +96,7 @@ impl Server {
             args: extra.iter().map(|s| (*s).to_owned()).collect(),
             _dir: Some(dir),
         };
-        server.launch();
+        server.launch(true);
         server
     }
 
@@ -84,11 +112,36 @@ impl Server {
             args: extra.iter().map(|s| (*s).to_owned()).collect(),
             _dir: None,
         };
-        server.launch();
+        server.launch(true);
         server
     }
 
-    fn launch(&mut self) {
+    /// Starts the process and waits until it is healthy. A first start whose port another
+    /// test took in the meantime draws new ports and tries again; a restart keeps its ports
+    /// (clients hold them) and tries them again.
+    fn launch(&mut self, first: bool) {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            let log_before = std::fs::metadata(&self.log).map_or(0, |m| m.len() as usize);
+            self.spawn();
+            let Err(exit) = self.try_wait_healthy() else {
+                return;
+            };
+            let log = self.log_text();
+            let port_taken = log
+                .get(log_before..)
+                .is_some_and(|tail| tail.contains("Address already in use"));
+            if !port_taken || attempt == ATTEMPTS {
+                panic!("{exit}\n{log}");
+            }
+            if first {
+                self.port = free_port();
+                self.metrics_port = free_port();
+            }
+        }
+    }
+
+    fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -112,25 +165,21 @@ impl Server {
             .stderr(log)
             .stdin(Stdio::null());
         self.child = Some(command.spawn().expect("start betbet"));
-        self.wait_healthy();
     }
 
-    fn wait_healthy(&mut self) {
+    fn try_wait_healthy(&mut self) -> Result<(), String> {
         let started = Instant::now();
         loop {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!(
-                    "betbet exited with {status} during start-up:\n{}",
-                    self.log_text()
-                );
+                return Err(format!("betbet exited with {status} during start-up:"));
             }
             if Api::new(self.port)
                 .try_get("/health")
                 .is_some_and(|r| r.status == 200)
             {
-                return;
+                return Ok(());
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
@@ -171,7 +220,7 @@ impl Server {
     /// Starts again on the same data directory and port with the same flags.
     pub fn restart(&mut self) {
         self.kill();
-        self.launch();
+        self.launch(false);
     }
 
     /// The credentials `--demo` wrote: (username, password).

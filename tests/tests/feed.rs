@@ -23,11 +23,7 @@ fn start() -> (Server, SocketAddr) {
 }
 
 fn start_with(extra: &[&str]) -> (Server, SocketAddr) {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = betbet_tests::free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let addr_text = addr.to_string();
     let mut args = vec!["--quic-addr", addr_text.as_str()];
