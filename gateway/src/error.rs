@@ -198,3 +198,132 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The codes the gateway itself answers with, besides the core's [`ResultCode`]s. A unit
+/// test holds every `ApiError::new` in the sources to this list.
+pub const GATEWAY_CODES: &[&str] = &[
+    "invalid_request",
+    "invalid_id",
+    "invalid_amount",
+    "invalid_price",
+    "invalid_quantity",
+    "invalid_password",
+    "unsupported_currency",
+    "unsupported_media_type",
+    "file_too_large",
+    "unauthorized",
+    "forbidden",
+    "account_suspended",
+    "session_revoked",
+    "origin_not_allowed",
+    "not_found",
+    "route_not_found",
+    "method_not_allowed",
+    "already_subscribed",
+    "limit_exceeded",
+    "rate_limited",
+    "too_many_in_flight",
+    "overloaded",
+    "internal_error",
+];
+
+/// Every error's body (the OpenAPI document's description of [`ApiError`]'s response).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case; what a client branches on.
+    #[schema(schema_with = error_code_schema)]
+    pub code: String,
+    /// For people; may change between versions.
+    pub message: String,
+    /// The request's `X-Request-ID`, which the server's log lines carry.
+    pub request_id: Option<String>,
+    /// Each missing or invalid field of the request, when there are any.
+    #[schema(nullable = false)]
+    pub fields: Option<Vec<FieldProblem>>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub problem: String,
+}
+
+/// Every code an error can carry, as a string enumeration.
+fn error_code_schema() -> utoipa::openapi::schema::Object {
+    let mut codes: Vec<&str> = ResultCode::ALL
+        .iter()
+        .map(|code| code.name())
+        .chain(GATEWAY_CODES.iter().copied())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(codes))
+        .description(Some("The error's stable code"))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code an `ApiError::new` in the gateway's sources gives is in [`GATEWAY_CODES`]
+    /// or is a core code, so the document's `ErrorCode` lists every code a client can get.
+    #[test]
+    fn every_code_the_gateway_answers_is_documented() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
+        let mut texts = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut texts,
+        );
+        let mut seen = 0;
+        for text in &texts {
+            for (at, call) in text.match_indices("ApiError::new(") {
+                // The second argument, when it is a literal: past the first top-level comma.
+                let rest = &text[at + call.len()..];
+                let mut depth = 0usize;
+                let Some(comma) = rest.char_indices().find_map(|(i, c)| match c {
+                    '(' | '[' | '{' => {
+                        depth += 1;
+                        None
+                    }
+                    ')' | ']' | '}' => {
+                        depth = depth.saturating_sub(1);
+                        None
+                    }
+                    ',' if depth == 0 => Some(i),
+                    _ => None,
+                }) else {
+                    continue;
+                };
+                let Some(literal) = rest[comma + 1..].trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let code = literal.split('"').next().unwrap_or_default();
+                seen += 1;
+                assert!(
+                    GATEWAY_CODES.contains(&code)
+                        || ResultCode::ALL.iter().any(|c| c.name() == code),
+                    "`{code}` is answered but not in GATEWAY_CODES"
+                );
+            }
+        }
+        assert!(seen > 10, "found only {seen} ApiError::new calls");
+    }
+}

@@ -92,6 +92,22 @@ where
     }
 }
 
+/// A body the spec gives as one named parameter (`profile_data: dict`, `updates: dict`):
+/// either the object itself or the object wrapped under that name, `{"updates": {…}}`.
+/// Either way its fields are checked strictly.
+pub fn unwrap_named<T: DeserializeOwned>(
+    body: serde_json::Value,
+    name: &str,
+) -> Result<T, ApiError> {
+    let body = match body {
+        serde_json::Value::Object(mut outer) if outer.len() == 1 && outer.contains_key(name) => {
+            outer.remove(name).unwrap_or_default()
+        }
+        plain => plain,
+    };
+    serde_json::from_value(body).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
 /// A decimal read exactly from a JSON string or number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dec(pub Decimal);
@@ -112,6 +128,56 @@ impl<'de> Deserialize<'de> for Dec {
         betbet_protocol::types::parse_decimal(&text)
             .map(Dec)
             .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a decimal number")))
+    }
+}
+
+/// In the OpenAPI document: a decimal string, or a JSON number.
+impl utoipa::PartialSchema for Dec {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(DECIMAL_PATTERN))
+                    .examples([serde_json::Value::from("12.50")]),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .description(Some(
+                "An exact decimal: a string such as \"12.50\", or a JSON number (read from its \
+                 text, never through a float)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Dec {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Decimal".into()
+    }
+}
+
+/// The decimals the API reads and writes, as a pattern for the document.
+pub const DECIMAL_PATTERN: &str = r"^-?[0-9]{1,20}(\.[0-9]{1,8})?$";
+
+/// The highest page number a paged route takes: far past the end of any list it pages.
+pub const PAGE_MAX: u32 = 1_000_000;
+
+/// A paging or size parameter: `default` when absent, a 400 naming the field and its range
+/// when outside `min..=max` (never silently clamped, so a client learns its mistake).
+pub fn bounded(
+    field: &str,
+    value: Option<u32>,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) if (min..=max).contains(&v) => Ok(v),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "{field} must be from {min} to {max}, not {v}"
+        ))),
     }
 }
 

@@ -11,7 +11,6 @@ use crate::state::{AppState, AuthUser};
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use betbet_protocol::command::{
     BeginTwoFa, Command, OpenSession, RefreshSession, RegisterUser, RevokeSession, Role,
     VerifyTwoFa,
@@ -20,45 +19,38 @@ use betbet_protocol::message::Reply;
 use betbet_protocol::query::{LoginQuery, Query, QueryReply, SessionQuery, UserQuery};
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::types::{SessionId, Timestamp, UserId};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 pub fn routes() -> Routes<AppState> {
     Routes::new()
-        .route(
-            "/auth/register",
-            &[(POST, Public, JsonBody)],
-            post(register),
-        )
-        .route("/auth/login", &[(POST, Public, JsonBody)], post(login))
-        .route("/auth/logout", &[(POST, User, MaybeJsonBody)], post(logout))
-        .route("/auth/refresh", &[(POST, Public, JsonBody)], post(refresh))
-        .route(
-            "/auth/2fa/enable",
-            &[(POST, User, MaybeJsonBody)],
-            post(enable_two_fa),
-        )
-        .route(
-            "/auth/2fa/verify",
-            &[(POST, User, JsonBody)],
-            post(verify_two_fa),
-        )
+        .route(&[(POST, Public, JsonBody)], routes!(register_user))
+        .route(&[(POST, Public, JsonBody)], routes!(login))
+        .route(&[(POST, User, MaybeJsonBody)], routes!(logout))
+        .route(&[(POST, Public, JsonBody)], routes!(refresh_session))
+        .route(&[(POST, User, MaybeJsonBody)], routes!(enable_two_fa))
+        .route(&[(POST, User, JsonBody)], routes!(verify_two_fa))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterBody {
     username: String,
     email: String,
     password: String,
+    /// Another user's `referral_code`; empty or absent for none.
     referral_code: Option<String>,
 }
 
-async fn register(
+/// Creates an account; sign in with `/auth/login` afterwards.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, description = "The new user", body = super::users::PrivateUser)))]
+async fn register_user(
     State(state): State<AppState>,
     Body(body): Body<RegisterBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<super::users::PrivateUser>)> {
     check_password(&body.password)?;
     let password_hash = state.hasher.hash(body.password).await?;
     let reply = state
@@ -77,13 +69,17 @@ async fn register(
     Ok((StatusCode::CREATED, Json(super::users::private_user(&user))))
 }
 
-#[derive(Deserialize)]
+/// `username` or `email` names the account.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     /// A username or an email address.
     username: Option<String>,
+    /// Used when `username` is absent: an email address (or a username).
     email: Option<String>,
     password: String,
+    /// The current six-digit code, required once 2FA is on.
+    #[schema(pattern = "^[0-9]{6}$")]
     two_fa_code: Option<String>,
 }
 
@@ -112,6 +108,23 @@ fn device_info(headers: &HeaderMap) -> String {
         .collect()
 }
 
+/// The tokens of a session.
+#[derive(Serialize, ToSchema)]
+struct TokenPair {
+    /// A JWT to send as `Authorization: Bearer <access_token>`.
+    access_token: String,
+    /// Single use: `/auth/refresh` exchanges it for a new pair. Presenting a used one again
+    /// ends the session.
+    refresh_token: String,
+    #[schema(pattern = "^Bearer$")]
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+    user_id: String,
+    /// `ses_<n>`.
+    session_id: String,
+}
+
 /// Issues an access token for a session and returns the token response body.
 fn token_body(
     state: &AppState,
@@ -119,29 +132,35 @@ fn token_body(
     session: SessionId,
     role: Role,
     refresh_token: String,
-) -> Value {
+) -> TokenPair {
     let ttl = state.config.access_token_ttl;
     let access = issue_access_token(&state.keys, user, session, role, AppState::now_secs(), ttl);
-    json!({
-        "access_token": access,
-        "refresh_token": refresh_token,
-        "token_type": "Bearer",
-        "expires_in": ttl.as_secs(),
-        "user_id": user.public(),
-        "session_id": session.public(),
-    })
+    TokenPair {
+        access_token: access,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: ttl.as_secs(),
+        user_id: user.public(),
+        session_id: session.public(),
+    }
 }
 
 fn refresh_expiry(state: &AppState) -> Timestamp {
     Timestamp::from_secs(AppState::now_secs() + state.config.refresh_token_ttl.as_secs() as i64)
 }
 
+/// Signs in and opens a session.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, description = "The session's tokens", body = TokenPair),
+        (status = 401, body = crate::error::ErrorBody, description =
+            "Wrong username or password (`invalid_credentials`), or a missing, wrong or reused \
+             second factor (`two_fa_required`, `invalid_two_fa_code`, `two_fa_code_reused`)")))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Body(body): Body<LoginBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenPair>> {
     let login = body
         .username
         .or(body.email)
@@ -190,7 +209,7 @@ async fn login(
     )))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LogoutBody {
     /// The spec's token: an access token of one of the caller's sessions, which is the one
@@ -200,11 +219,23 @@ struct LogoutBody {
     user_id: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct LoggedOut {
+    logged_out: bool,
+    /// The session that ended, `ses_<n>`.
+    session_id: String,
+}
+
+/// Ends a session of the caller's: its tokens stop working and its sockets close.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    request_body(content = Option<LogoutBody>,
+        description = "Optional; without it the session of this request's token ends"),
+    responses((status = 200, description = "The session ended", body = LoggedOut)))]
 async fn logout(
     State(state): State<AppState>,
     caller: AuthUser,
     OptBody(body): OptBody<LogoutBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LoggedOut>> {
     caller.require_self("user_id", body.user_id.as_deref(), "you log yourself out")?;
     let session = match body.token.as_deref() {
         None => caller.session,
@@ -230,21 +261,29 @@ async fn logout(
         }))
         .await?;
     state.sessions.forget(session);
-    Ok(Json(
-        json!({ "logged_out": true, "session_id": session.public() }),
-    ))
+    Ok(Json(LoggedOut {
+        logged_out: true,
+        session_id: session.public(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshBody {
+    /// The `refresh_token` of the latest pair.
     refresh_token: String,
 }
 
-async fn refresh(
+/// Exchanges a refresh token for a new token pair of the same session.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshBody,
+    responses((status = 200, description = "The session's new tokens", body = TokenPair),
+        (status = 401, body = crate::error::ErrorBody, description =
+            "The refresh token is unknown, expired or revoked, or was used before \
+             (`refresh_token_reused`: the whole session is then revoked)")))]
+async fn refresh_session(
     State(state): State<AppState>,
     Body(body): Body<RefreshBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenPair>> {
     if body.refresh_token.len() > 128 {
         return Err(ApiError::from(ResultCode::SessionNotFound));
     }
@@ -287,9 +326,10 @@ async fn refresh(
     )))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TwoFaEnableBody {
+    /// The caller (default), or for an admin any user.
     user_id: Option<String>,
 }
 
@@ -305,11 +345,28 @@ fn two_fa_target(caller: &AuthUser, user_id: Option<&str>) -> ApiResult<UserId> 
     }
 }
 
+/// A TOTP secret waiting for its first code.
+#[derive(Serialize, ToSchema)]
+struct TwoFaSetup {
+    /// The TOTP secret, base32 (SHA-1, 6 digits, 30 s).
+    secret: String,
+    /// The same secret as an `otpauth://totp/…` URI, for a QR code.
+    otpauth_uri: String,
+    /// Still false: 2FA is on once `/auth/2fa/verify` accepts a code.
+    two_fa_enabled: bool,
+    next: &'static str,
+}
+
+/// Starts turning on two-factor authentication: returns a new TOTP secret.
+#[utoipa::path(post, path = "/auth/2fa/enable", tag = "auth",
+    request_body(content = Option<TwoFaEnableBody>,
+        description = "Optional; without it the caller's 2FA is set up"),
+    responses((status = 200, description = "The secret to verify", body = TwoFaSetup)))]
 async fn enable_two_fa(
     State(state): State<AppState>,
     caller: AuthUser,
     OptBody(body): OptBody<TwoFaEnableBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TwoFaSetup>> {
     let user = two_fa_target(&caller, body.user_id.as_deref())?;
     let username = match state.query(Query::User(UserQuery { user })).await? {
         QueryReply::User(view) => view.username,
@@ -320,33 +377,46 @@ async fn enable_two_fa(
         .core
         .execute(Command::BeginTwoFa(BeginTwoFa { user, secret }))
         .await?;
-    Ok(Json(json!({
-        "secret": crate::auth::base32(&secret),
-        "otpauth_uri": otpauth_uri(&username, &secret),
-        "two_fa_enabled": false,
-        "next": "POST /api/v1/auth/2fa/verify with a current code to turn it on",
-    })))
+    Ok(Json(TwoFaSetup {
+        secret: crate::auth::base32(&secret),
+        otpauth_uri: otpauth_uri(&username, &secret),
+        two_fa_enabled: false,
+        next: "POST /api/v1/auth/2fa/verify with a current code to turn it on",
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TwoFaVerifyBody {
+    /// The current six-digit code of the secret `/auth/2fa/enable` returned.
+    #[schema(pattern = "^[0-9]{6}$")]
     code: String,
+    /// The caller (default), or for an admin any user.
     user_id: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct TwoFaVerified {
+    two_fa_enabled: bool,
+    user_id: String,
+}
+
+/// Turns two-factor authentication on with a first valid code.
+#[utoipa::path(post, path = "/auth/2fa/verify", tag = "auth", request_body = TwoFaVerifyBody,
+    responses((status = 200, description = "2FA is on", body = TwoFaVerified)))]
 async fn verify_two_fa(
     State(state): State<AppState>,
     caller: AuthUser,
     Body(body): Body<TwoFaVerifyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TwoFaVerified>> {
     let user = two_fa_target(&caller, body.user_id.as_deref())?;
     let code = two_fa_code(Some(body.code))?.expect("some code");
     state
         .core
         .execute(Command::VerifyTwoFa(VerifyTwoFa { user, code }))
         .await?;
-    Ok(Json(
-        json!({ "two_fa_enabled": true, "user_id": user.public() }),
-    ))
+    Ok(Json(TwoFaVerified {
+        two_fa_enabled: true,
+        user_id: user.public(),
+    }))
 }

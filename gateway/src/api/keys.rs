@@ -10,7 +10,6 @@ use crate::state::{AppState, AuthUser};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use betbet_protocol::command::{Command, CreateApiKey, RevokeApiKey};
@@ -18,21 +17,17 @@ use betbet_protocol::message::Reply;
 use betbet_protocol::query::{ApiKeyQuery, Query, QueryReply, UserQuery};
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::view::ApiKeyView;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 pub fn routes() -> Routes<AppState> {
     Routes::new()
         .route(
-            "/api-keys",
             &[(POST, User, JsonBody), (GET, User, NoBody)],
-            post(create).get(list),
+            routes!(create_api_key, list_api_keys),
         )
-        .route(
-            "/api-keys/{key_id}",
-            &[(DELETE, Owner, NoBody)],
-            delete(revoke),
-        )
+        .route(&[(DELETE, Owner, NoBody)], routes!(revoke_api_key))
 }
 
 fn public_id(id: u64) -> String {
@@ -46,31 +41,71 @@ fn parse(id: &str) -> ApiResult<u64> {
         .ok_or_else(|| crate::ids::invalid_id("API key", id))
 }
 
-fn key_json(key: &ApiKeyView) -> Value {
-    json!({
-        "id": public_id(key.id),
-        "key_id": key.id,
-        "user_id": key.user.public(),
-        "name": key.name,
-        "created_at": time(key.created_at),
-        "revoked_at": opt_time(key.revoked_at),
-        "last_login": opt_time(key.last_login),
-        "logins": key.logins,
-        "status": if key.revoked_at.is_some() { "revoked" } else { "active" },
-    })
+/// A key of the QUIC feed.
+#[derive(Serialize, ToSchema)]
+struct ApiKey {
+    /// `key_<n>`.
+    id: String,
+    /// The number the feed's login message carries.
+    key_id: u64,
+    user_id: String,
+    name: String,
+    created_at: String,
+    revoked_at: Option<String>,
+    last_login: Option<String>,
+    logins: u64,
+    #[schema(pattern = "^(active|revoked)$")]
+    status: &'static str,
 }
 
-#[derive(Deserialize)]
+fn key_json(key: &ApiKeyView) -> ApiKey {
+    ApiKey {
+        id: public_id(key.id),
+        key_id: key.id,
+        user_id: key.user.public(),
+        name: key.name.clone(),
+        created_at: time(key.created_at),
+        revoked_at: opt_time(key.revoked_at),
+        last_login: opt_time(key.last_login),
+        logins: key.logins,
+        status: if key.revoked_at.is_some() {
+            "revoked"
+        } else {
+            "active"
+        },
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+struct CreateApiKeyBody {
+    /// What the key is for, shown in the list.
     name: String,
 }
 
-async fn create(
+/// A new key, with its secret shown this once.
+#[derive(Serialize, ToSchema)]
+struct CreatedApiKey {
+    #[serde(flatten)]
+    key: ApiKey,
+    /// URL-safe base64 of 32 random bytes; sign feed logins with HMAC-SHA256 under it.
+    secret: String,
+    note: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ApiKeyList {
+    api_keys: Vec<ApiKey>,
+}
+
+/// Creates a key for the QUIC market-maker feed.
+#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = CreateApiKeyBody,
+    responses((status = 201, description = "The key and its secret", body = CreatedApiKey)))]
+async fn create_api_key(
     State(state): State<AppState>,
     caller: AuthUser,
-    Body(body): Body<CreateBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    Body(body): Body<CreateApiKeyBody>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let secret = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
     let reply = state
         .core
@@ -89,30 +124,42 @@ async fn create(
     else {
         return Err(ApiError::from(ResultCode::ApiKeyNotFound));
     };
-    let mut body = key_json(&key);
-    body["secret"] = secret.into();
-    body["note"] =
-        "The secret is shown only now. Sign feed logins with HMAC-SHA256 under it.".into();
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            key: key_json(&key),
+            secret,
+            note: "The secret is shown only now. Sign feed logins with HMAC-SHA256 under it.",
+        }),
+    ))
 }
 
-async fn list(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<Value>> {
+/// The caller's keys, revoked ones included.
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys",
+    responses((status = 200, body = ApiKeyList)))]
+async fn list_api_keys(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> ApiResult<Json<ApiKeyList>> {
     let QueryReply::ApiKeys(keys) = state
         .query(Query::ApiKeys(UserQuery { user: caller.user }))
         .await?
     else {
         return Err(ApiError::internal("unexpected reply"));
     };
-    Ok(Json(
-        json!({ "api_keys": keys.iter().map(key_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(ApiKeyList {
+        api_keys: keys.iter().map(key_json).collect(),
+    }))
 }
 
-async fn revoke(
+/// Revokes one of the caller's keys; feed sessions under it end.
+#[utoipa::path(delete, path = "/api-keys/{key_id}", tag = "api-keys",
+    responses((status = 200, description = "The revoked key", body = ApiKey)))]
+async fn revoke_api_key(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(key_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ApiKey>> {
     let key = parse(&key_id)?;
     state
         .core

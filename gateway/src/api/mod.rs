@@ -6,6 +6,7 @@
 //! a body-size limit, then the route. CORS is configured per deployment.
 
 mod auth;
+pub mod doc;
 mod keys;
 mod markets;
 
@@ -46,7 +47,8 @@ pub fn routes(config: &crate::config::GatewayConfig) -> table::Routes<AppState> 
         .merge(users::routes(config))
         .merge(wallet::routes(config))
         .merge(markets::routes())
-        .merge(keys::routes());
+        .merge(keys::routes())
+        .merge(system::api_routes());
     table::Routes::new()
         .nest("/api/v1", api)
         .merge(system::routes())
@@ -59,10 +61,32 @@ pub fn route_table() -> Vec<table::RouteEntry> {
     routes(&config).into_parts().1
 }
 
+/// The OpenAPI document of the public address, as `/api/v1/openapi.json` serves it. The
+/// document does not depend on the configuration (the routes are the same in every
+/// deployment), so it is built once.
+pub fn openapi_json() -> &'static str {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let config = crate::config::GatewayConfig::new(std::path::PathBuf::new());
+        serde_json::to_string_pretty(&routes(&config).document()).expect("the document serialises")
+    })
+}
+
 pub fn router(state: AppState) -> Router {
+    // Built now, so a route that cannot be documented stops the start, not a later request.
+    openapi_json();
     let (routes, _) = routes(&state.config).into_parts();
     let cors = cors(&state);
+    // The reference page: Swagger UI, its assets compiled in from the `swagger-ui-dist`
+    // crate (nothing is fetched from a CDN), rendering `/api/v1/openapi.json`.
+    let docs = swagger_ui_dist::generate_routes(swagger_ui_dist::ApiDefinition {
+        uri_prefix: "/docs",
+        api_definition: swagger_ui_dist::OpenApiSource::Uri("/api/v1/openapi.json"),
+        title: Some("BetBet API reference"),
+    });
     routes
+        .with_state(state.clone())
+        .merge(docs)
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
@@ -70,7 +94,6 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(middleware::from_fn(request_id))
         .layer(cors)
-        .with_state(state)
 }
 
 /// An unknown path: the error envelope, not an empty 404.

@@ -8,72 +8,157 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use betbet_journal::Health;
 use betbet_protocol::message::Empty;
 use betbet_protocol::query::{Query, QueryReply};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 pub fn routes() -> Routes<AppState> {
-    Routes::new().route("/health", &[(GET, Public, NoBody)], get(health))
+    Routes::new().route(&[(GET, Public, NoBody)], routes!(health))
+}
+
+/// The routes of `/api/v1` that describe the API itself.
+pub fn api_routes() -> Routes<AppState> {
+    Routes::new().route(&[(GET, Public, NoBody)], routes!(openapi))
+}
+
+/// This document: every route of the public address, generated from the handlers.
+#[utoipa::path(get, path = "/openapi.json", tag = "system",
+    responses((status = 200, description = "The OpenAPI 3.1 document",
+        content_type = "application/json", body = Object)))]
+async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi_json(),
+    )
 }
 
 pub fn metrics_routes() -> Routes<AppState> {
-    Routes::new().route("/metrics", &[(GET, Public, NoBody)], get(metrics))
+    Routes::new().route(&[(GET, Public, NoBody)], routes!(metrics))
+}
+
+#[derive(Serialize, ToSchema)]
+struct HealthReport {
+    #[schema(pattern = "^(healthy|unhealthy)$")]
+    status: &'static str,
+    service: &'static str,
+    version: &'static str,
+    core: CoreHealth,
+    journal: JournalHealth,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CoreHealth {
+    /// Whether the core answered within two seconds.
+    reachable: bool,
+    #[serde(flatten)]
+    status: Option<CoreStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CoreStatus {
+    last_seq: u64,
+    users: u64,
+    markets: u64,
+    live_orders: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct JournalHealth {
+    /// `ok` (this process writes the journal), `failed`, or for a gateway of a separate
+    /// core `remote` / `disconnected`.
+    #[schema(pattern = "^(ok|failed|remote|disconnected)$")]
+    state: &'static str,
+    /// The last record known to be on disk (`ok` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    durable_seq: Option<u64>,
+    /// Why the journal stopped accepting writes (`failed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 /// 200 when the core answers and its journal accepts writes; 503 otherwise.
+#[utoipa::path(get, path = "/health", tag = "system",
+    responses(
+        (status = 200, description = "Serving", body = HealthReport),
+        (status = 503, description = "Not serving: the core is unreachable or its journal failed",
+            body = HealthReport),
+    ))]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let journal = match &state.core {
         Core::Local(handle) => match handle.health() {
-            Health::Ok => {
-                json!({ "state": "ok", "durable_seq": handle.stats().durable_seq.load(std::sync::atomic::Ordering::Relaxed) })
-            }
-            Health::Failed { reason } => json!({ "state": "failed", "reason": reason }),
+            Health::Ok => JournalHealth {
+                state: "ok",
+                durable_seq: Some(
+                    handle
+                        .stats()
+                        .durable_seq
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                ),
+                reason: None,
+            },
+            Health::Failed { reason } => JournalHealth {
+                state: "failed",
+                durable_seq: None,
+                reason: Some(reason),
+            },
         },
-        Core::Remote(remote) => {
-            json!({ "state": if remote.is_connected() { "remote" } else { "disconnected" } })
-        }
+        Core::Remote(remote) => JournalHealth {
+            state: if remote.is_connected() {
+                "remote"
+            } else {
+                "disconnected"
+            },
+            durable_seq: None,
+            reason: None,
+        },
     };
     let core = tokio::time::timeout(
         std::time::Duration::from_secs(2),
         state.query(Query::Status(Empty {})),
     )
     .await;
-    let (status, core) = match core {
-        Ok(Ok(QueryReply::Status(status))) => (
-            StatusCode::OK,
-            json!({
-                "reachable": true,
-                "last_seq": status.last_seq,
-                "users": status.users,
-                "markets": status.markets,
-                "live_orders": status.live_orders,
+    let core = match core {
+        Ok(Ok(QueryReply::Status(status))) => CoreHealth {
+            reachable: true,
+            status: Some(CoreStatus {
+                last_seq: status.last_seq,
+                users: status.users,
+                markets: status.markets,
+                live_orders: status.live_orders,
             }),
-        ),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "reachable": false }),
-        ),
+        },
+        _ => CoreHealth {
+            reachable: false,
+            status: None,
+        },
     };
-    let failed = journal["state"] == "failed";
-    let status = if failed {
-        StatusCode::SERVICE_UNAVAILABLE
+    let status = if core.reachable && journal.state != "failed" {
+        StatusCode::OK
     } else {
-        status
+        StatusCode::SERVICE_UNAVAILABLE
     };
     (
         status,
-        Json(json!({
-            "status": if status == StatusCode::OK { "healthy" } else { "unhealthy" },
-            "service": "betbet",
-            "version": env!("CARGO_PKG_VERSION"),
-            "core": core,
-            "journal": journal,
-        })),
+        Json(HealthReport {
+            status: if status == StatusCode::OK {
+                "healthy"
+            } else {
+                "unhealthy"
+            },
+            service: "betbet",
+            version: env!("CARGO_PKG_VERSION"),
+            core,
+            journal,
+        }),
     )
 }
 
+/// Prometheus text; served on the metrics address only.
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let core = match &state.core {
         Core::Local(handle) => Some(handle.stats()),

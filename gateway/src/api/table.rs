@@ -7,6 +7,8 @@
 use axum::Router;
 use axum::http::Method;
 use axum::routing::MethodRouter;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 pub const GET: Method = Method::GET;
 pub const POST: Method = Method::POST;
@@ -113,10 +115,21 @@ pub struct RouteEntry {
     pub body: BodyKind,
 }
 
-/// A router and the table of what it serves, built together.
+/// What `utoipa_axum::routes!` gives for the handlers of one path: the schemas their
+/// annotations use, their documented operations, and the method router that serves them.
+pub type Documented<S> = (
+    Vec<(String, RefOr<Schema>)>,
+    utoipa::openapi::path::Paths,
+    MethodRouter<S>,
+);
+
+/// A router, the table of what it serves and its OpenAPI paths, built together from the
+/// same declarations.
 pub struct Routes<S> {
     router: Router<S>,
     entries: Vec<RouteEntry>,
+    paths: utoipa::openapi::path::Paths,
+    schemas: Vec<(String, RefOr<Schema>)>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
@@ -124,6 +137,8 @@ impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
         Routes {
             router: Router::new(),
             entries: Vec::new(),
+            paths: utoipa::openapi::path::Paths::new(),
+            schemas: Vec::new(),
         }
     }
 }
@@ -133,15 +148,43 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         Self::default()
     }
 
-    /// Serves `path` with `handlers`; `spec` names each method the handlers answer, with its
-    /// access and body.
+    /// Serves the handlers of one path, as `utoipa_axum::routes!` gives them (their
+    /// `#[utoipa::path]` annotations name the path and methods); `spec` names each method
+    /// with its access and body. The two must agree, method for method: the table, the
+    /// router and the document cannot drift apart. Each operation gets from `spec` its
+    /// security requirement, its path parameters' id formats and the error responses its
+    /// access and body imply, when the document is made (from the full paths).
     pub fn route(
         mut self,
-        path: &str,
         spec: &[(Method, Access, BodyKind)],
-        handlers: MethodRouter<S>,
+        (schemas, paths, handlers): Documented<S>,
     ) -> Self {
+        let mut items = paths.paths.into_iter();
+        let (path, item) = items.next().expect("routes! of no handler");
+        assert!(
+            items.next().is_none(),
+            "{path}: one route declaration serves one path"
+        );
+        let path = path.as_str();
         assert!(!spec.is_empty(), "{path}: a route without methods");
+        let documented: Vec<Method> = super::doc::operations(&item)
+            .map(|(method, _)| method)
+            .collect();
+        let declared: Vec<Method> = spec.iter().map(|(method, _, _)| method.clone()).collect();
+        for method in &declared {
+            assert!(
+                documented.contains(method),
+                "{method} {path}: declared in the table but no handler is documented for it"
+            );
+        }
+        for method in &documented {
+            assert!(
+                declared.contains(method),
+                "{method} {path}: a handler is documented for it but the table omits it"
+            );
+        }
+        self.paths.paths.insert(path.to_owned(), item);
+        self.schemas.extend(schemas);
         for (method, access, body) in spec {
             self.entries.push(RouteEntry {
                 method: method.clone(),
@@ -174,6 +217,8 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.router = self.router.merge(other.router);
         self.entries.extend(other.entries);
+        self.paths.paths.extend(other.paths.paths);
+        self.schemas.extend(other.schemas);
         self
     }
 
@@ -184,10 +229,23 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
                 entry.path = format!("{prefix}{}", entry.path);
                 entry
             }));
+        self.paths.paths.extend(
+            other
+                .paths
+                .paths
+                .into_iter()
+                .map(|(path, item)| (format!("{prefix}{path}"), item)),
+        );
+        self.schemas.extend(other.schemas);
         self
     }
 
     pub fn into_parts(self) -> (Router<S>, Vec<RouteEntry>) {
         (self.router, self.entries)
+    }
+
+    /// The OpenAPI document of these routes.
+    pub fn document(&self) -> utoipa::openapi::OpenApi {
+        super::doc::document(self.paths.clone(), self.schemas.clone(), &self.entries)
     }
 }

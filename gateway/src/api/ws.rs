@@ -37,7 +37,6 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use betbet_protocol::event::Event;
 use betbet_protocol::query::{MarketQuery, Query, QueryReply};
 use betbet_protocol::types::{MarketId, OrderId, OutcomeId};
@@ -48,6 +47,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use utoipa_axum::routes;
 
 /// Largest message a client may send.
 pub const WS_MESSAGE_MAX: usize = 16 * 1024;
@@ -77,34 +77,41 @@ pub const CLOSE_ACCOUNT_SUSPENDED: u16 = 4003;
 
 pub fn routes() -> Routes<AppState> {
     Routes::new()
-        .route(
-            "/ws/markets/{market_id}",
-            &[(GET, Public, NoBody)],
-            get(market_socket),
-        )
-        .route(
-            "/ws/{room_type}/{room_id}",
-            &[(GET, Public, NoBody)],
-            get(room_socket),
-        )
+        .route(&[(GET, Public, NoBody)], routes!(market_socket))
+        .route(&[(GET, Public, NoBody)], routes!(room_socket))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SocketParams {
+    /// An access token, for clients that cannot set `Authorization` on a WebSocket
+    /// handshake; with one, the connection also gets the user's orders and fills and may
+    /// trade.
     token: Option<String>,
 }
+
+/// The handshake, or why the request is not one.
+type Upgrade = Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
 
 /// The HTTP connection's place under the server's connection caps, kept by the WebSocket it
 /// became for as long as it lives.
 type Slot = Option<axum::Extension<std::sync::Arc<crate::server::ConnectionSlot>>>;
 
+/// The spec's generic room socket: `room_type` `markets` with a market id as `room_id` is
+/// [`market_socket`]; other room types arrive with their features.
+#[utoipa::path(get, path = "/ws/{room_type}/{room_id}", tag = "websocket", params(
+        ("room_type" = String, Path, description = "`markets` (other room types arrive with their features)"),
+        ("room_id" = String, Path, description = "the room's id: for `markets`, a market id `mkt_<n>`"),
+        SocketParams,
+    ),
+    responses((status = 101, description = "Switching Protocols: the WebSocket of docs/protocols.md")))]
 async fn room_socket(
     state: State<AppState>,
     Path((room_type, room_id)): Path<(String, String)>,
     params: QueryParams<SocketParams>,
     headers: HeaderMap,
     slot: Slot,
-    upgrade: WebSocketUpgrade,
+    upgrade: Upgrade,
 ) -> Response {
     match room_type.as_str() {
         "markets" => market_socket(state, Path(room_id), params, headers, slot, upgrade).await,
@@ -112,14 +119,29 @@ async fn room_socket(
     }
 }
 
+/// A market's live books, trades and status over a WebSocket, and (authenticated) the
+/// caller's orders and fills and order entry; the messages are in docs/protocols.md.
+#[utoipa::path(get, path = "/ws/markets/{market_id}", tag = "websocket", params(SocketParams),
+    responses((status = 101, description = "Switching Protocols: the WebSocket of docs/protocols.md")))]
 async fn market_socket(
     State(state): State<AppState>,
     Path(market_id): Path<String>,
     QueryParams(params): QueryParams<SocketParams>,
     headers: HeaderMap,
     slot: Slot,
-    upgrade: WebSocketUpgrade,
+    upgrade: Upgrade,
 ) -> Response {
+    // A plain HTTP request to a socket's path: say so in the envelope.
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            return ApiError::bad_request(format!(
+                "this path is a WebSocket: connect with a WebSocket client ({})",
+                rejection.body_text()
+            ))
+            .into_response();
+        }
+    };
     match accept(&state, &market_id, params, &headers).await {
         Ok((market, user)) => upgrade
             .read_buffer_size(WS_READ_BUFFER_BYTES)
