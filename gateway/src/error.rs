@@ -199,33 +199,54 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// The codes the gateway itself answers with, besides the core's [`ResultCode`]s. A unit
-/// test holds every `ApiError::new` in the sources to this list.
-pub const GATEWAY_CODES: &[&str] = &[
-    "invalid_request",
-    "invalid_id",
-    "invalid_amount",
-    "invalid_price",
-    "invalid_quantity",
-    "invalid_password",
-    "unsupported_currency",
-    "unsupported_media_type",
-    "file_too_large",
-    "unauthorized",
-    "forbidden",
-    "account_suspended",
-    "session_revoked",
-    "origin_not_allowed",
-    "not_found",
-    "route_not_found",
-    "method_not_allowed",
-    "already_subscribed",
-    "limit_exceeded",
-    "rate_limited",
-    "too_many_in_flight",
-    "overloaded",
-    "internal_error",
+/// The codes the gateway itself answers with, besides the core's [`ResultCode`]s, and the
+/// statuses it answers each with. A unit test holds every `ApiError::new` in the sources to
+/// this list.
+pub const GATEWAY_CODES: &[(&str, &[u16])] = &[
+    // 413 and 415 when the body cannot even be read as JSON.
+    ("invalid_request", &[400, 413, 415]),
+    ("invalid_id", &[400]),
+    ("invalid_amount", &[400]),
+    ("invalid_price", &[400]),
+    ("invalid_quantity", &[400]),
+    ("invalid_password", &[400]),
+    ("unsupported_currency", &[400]),
+    ("unsupported_media_type", &[415]),
+    ("file_too_large", &[413]),
+    ("unauthorized", &[401]),
+    ("session_revoked", &[401]),
+    ("forbidden", &[403]),
+    ("account_suspended", &[403]),
+    ("origin_not_allowed", &[403]),
+    ("not_found", &[404]),
+    ("route_not_found", &[404]),
+    ("method_not_allowed", &[405]),
+    ("already_subscribed", &[409]),
+    ("limit_exceeded", &[422]),
+    ("rate_limited", &[429]),
+    ("too_many_in_flight", &[429]),
+    ("internal_error", &[500]),
+    ("overloaded", &[503]),
 ];
+
+/// Every code an error of `status` can carry: the core's codes answered with it and the
+/// gateway's own.
+pub fn codes_of_status(status: u16) -> Vec<&'static str> {
+    let mut codes: Vec<&str> = ResultCode::ALL
+        .iter()
+        .filter(|code| status_of(**code).as_u16() == status)
+        .map(|code| code.name())
+        .chain(
+            GATEWAY_CODES
+                .iter()
+                .filter(|(_, statuses)| statuses.contains(&status))
+                .map(|(code, _)| *code),
+        )
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
 
 /// Every error's body (the OpenAPI document's description of [`ApiError`]'s response).
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -258,7 +279,7 @@ fn error_code_schema() -> utoipa::openapi::schema::Object {
     let mut codes: Vec<&str> = ResultCode::ALL
         .iter()
         .map(|code| code.name())
-        .chain(GATEWAY_CODES.iter().copied())
+        .chain(GATEWAY_CODES.iter().map(|(code, _)| *code))
         .collect();
     codes.sort_unstable();
     codes.dedup();
@@ -272,6 +293,21 @@ fn error_code_schema() -> utoipa::openapi::schema::Object {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const STATUS_NAMES: &[(&str, u16)] = &[
+        ("BAD_REQUEST", 400),
+        ("UNAUTHORIZED", 401),
+        ("FORBIDDEN", 403),
+        ("NOT_FOUND", 404),
+        ("METHOD_NOT_ALLOWED", 405),
+        ("CONFLICT", 409),
+        ("PAYLOAD_TOO_LARGE", 413),
+        ("UNSUPPORTED_MEDIA_TYPE", 415),
+        ("UNPROCESSABLE_ENTITY", 422),
+        ("TOO_MANY_REQUESTS", 429),
+        ("INTERNAL_SERVER_ERROR", 500),
+        ("SERVICE_UNAVAILABLE", 503),
+    ];
 
     /// Every code an `ApiError::new` in the gateway's sources gives is in [`GATEWAY_CODES`]
     /// or is a core code, so the document's `ErrorCode` lists every code a client can get.
@@ -316,12 +352,27 @@ mod tests {
                     continue;
                 };
                 let code = literal.split('"').next().unwrap_or_default();
+                let status = rest[..comma].trim();
                 seen += 1;
+                let listed = GATEWAY_CODES.iter().find(|(c, _)| *c == code);
                 assert!(
-                    GATEWAY_CODES.contains(&code)
-                        || ResultCode::ALL.iter().any(|c| c.name() == code),
+                    listed.is_some() || ResultCode::ALL.iter().any(|c| c.name() == code),
                     "`{code}` is answered but not in GATEWAY_CODES"
                 );
+                // A literal status must be one the list gives the code.
+                if let (Some((_, statuses)), Some(name)) =
+                    (listed, status.strip_prefix("StatusCode::"))
+                {
+                    let number = STATUS_NAMES
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .unwrap_or_else(|| panic!("add StatusCode::{name} to STATUS_NAMES"))
+                        .1;
+                    assert!(
+                        statuses.contains(&number),
+                        "`{code}` is answered with {number}, which GATEWAY_CODES does not list"
+                    );
+                }
             }
         }
         assert!(seen > 10, "found only {seen} ApiError::new calls");

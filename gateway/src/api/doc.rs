@@ -113,16 +113,69 @@ fn path_parameter(name: &str) -> Parameter {
     parameter
 }
 
-fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+/// The schema name of the error envelope of one status, whose `code` is one of the codes
+/// answered with that status.
+fn error_schema_name(status: &str) -> String {
+    format!("Error{status}")
+}
+
+fn error_response(status: &str, description: &str) -> RefOr<utoipa::openapi::Response> {
+    let codes = status
+        .parse()
+        .map(crate::error::codes_of_status)
+        .unwrap_or_default();
+    let listed: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
     RefOr::T(
         ResponseBuilder::new()
-            .description(description)
+            .description(format!("{description}. Codes: {}.", listed.join(", ")))
             .content(
                 "application/json",
                 ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+                    .schema(Some(Ref::from_schema_name(error_schema_name(status))))
                     .build(),
             )
+            .build(),
+    )
+}
+
+/// The error envelope with `code` narrowed to the codes of `status`.
+fn error_schema(status: u16) -> Schema {
+    let codes = crate::error::codes_of_status(status);
+    let detail = ObjectBuilder::new()
+        .property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(codes))
+                .description(Some("Stable, snake_case; what a client branches on")),
+        )
+        .required("code")
+        .property(
+            "message",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("For people; may change between versions")),
+        )
+        .required("message")
+        .property(
+            "request_id",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("The request's `X-Request-ID`, which the server's log lines carry")),
+        )
+        .property(
+            "fields",
+            utoipa::openapi::schema::ArrayBuilder::new()
+                .items(Ref::from_schema_name(crate::error::FieldProblem::name()))
+                .description(Some("Each missing or invalid field of the request")),
+        );
+    Schema::Object(
+        ObjectBuilder::new()
+            .property("error", detail)
+            .required("error")
+            .description(Some(format!(
+                "The error envelope of a {status}; its codes are those answered with {status}"
+            )))
             .build(),
     )
 }
@@ -229,7 +282,7 @@ pub fn complete(
             .responses
             .responses
             .entry(status.to_owned())
-            .or_insert_with(|| error_response(description));
+            .or_insert_with(|| error_response(status, description));
     }
 }
 
@@ -316,6 +369,23 @@ pub fn document(
     let mut errors = Vec::new();
     ErrorBody::schemas(&mut errors);
     components = components.schemas_from_iter(errors);
+    // One envelope per error status the operations answer with.
+    let mut statuses: Vec<u16> = paths
+        .paths
+        .values()
+        .flat_map(|item| {
+            operations(item)
+                .flat_map(|(_, o)| o.responses.responses.keys().cloned())
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|status| status.parse().ok())
+        .filter(|status| *status >= 400)
+        .collect();
+    statuses.sort_unstable();
+    statuses.dedup();
+    for status in statuses {
+        components = components.schema(error_schema_name(&status.to_string()), error_schema(status));
+    }
     let mut tags: Vec<String> = paths
         .paths
         .values()
