@@ -261,6 +261,27 @@ fn trading_settlement_and_a_crash_mid_session() {
 }
 
 /// Reads messages until `done` says stop or the socket is quiet for `quiet`.
+/// The answer to request `id`, read before `deadline`.
+fn answer_to(
+    socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    id: u64,
+    deadline: std::time::Instant,
+) -> Value {
+    let mut answer = Value::Null;
+    while answer.is_null() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no answer to request {id}"
+        );
+        read_until(socket, Duration::from_millis(200), |m| {
+            if m["request_id"] == id {
+                answer = m;
+            }
+        });
+    }
+    answer
+}
+
 fn read_until(
     socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
     quiet: Duration,
@@ -537,6 +558,27 @@ fn websocket_orders_use_the_same_rules_as_rest() {
         });
     }
     assert_eq!(answer["data"]["code"], "unauthorized");
+    // An unknown type is a mistake on any socket, and a malformed id says so; both answers
+    // name their request.
+    send(
+        &mut watcher,
+        json!({"type": "place_ordr", "request_id": 10}),
+    );
+    let answer = answer_to(&mut watcher, 10, deadline);
+    assert_eq!(answer["data"]["code"], "invalid_request", "{answer}");
+    send(
+        &mut socket,
+        json!({"type": "cancel_order", "request_id": 11, "data": {"order_id": "ord_x"}}),
+    );
+    let answer = answer_to(&mut socket, 11, deadline);
+    assert_eq!(answer["data"]["code"], "invalid_id", "{answer}");
+    // Field problems come back as REST gives them.
+    send(
+        &mut socket,
+        json!({"type": "place_order", "request_id": 12, "data": {"market_id": market_id}}),
+    );
+    let answer = answer_to(&mut socket, 12, deadline);
+    assert_eq!(answer["data"]["status"], 400, "{answer}");
     // Unknown room types are refused at the handshake.
     match tungstenite::connect(format!("ws://127.0.0.1:{}/ws/nowhere/1", server.port)) {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 404),

@@ -145,13 +145,20 @@ fn the_document_describes_exactly_the_served_routes() {
     }
 
     // An error status's envelope lists exactly the codes answered with that status.
-    let conflict = document["components"]["schemas"]["Error409"]["properties"]["error"]
-        ["properties"]["code"]["enum"]
-        .as_array()
-        .expect("Error409's codes")
-        .clone();
-    assert!(conflict.iter().any(|c| c == "order_not_open"), "{conflict:?}");
-    assert!(!conflict.iter().any(|c| c == "insufficient_funds"), "{conflict:?}");
+    let conflict =
+        document["components"]["schemas"]["Error409"]["properties"]["error"]["properties"]["code"]
+            ["enum"]
+            .as_array()
+            .expect("Error409's codes")
+            .clone();
+    assert!(
+        conflict.iter().any(|c| c == "order_not_open"),
+        "{conflict:?}"
+    );
+    assert!(
+        !conflict.iter().any(|c| c == "insufficient_funds"),
+        "{conflict:?}"
+    );
     // Every code an error can carry is listed, the core's and the gateway's.
     let codes = &document["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"];
     for code in ["insufficient_funds", "invalid_request", "route_not_found"] {

@@ -161,7 +161,9 @@ fn error_schema(status: u16) -> Schema {
             "request_id",
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .description(Some("The request's `X-Request-ID`, which the server's log lines carry")),
+                .description(Some(
+                    "The request's `X-Request-ID`, which the server's log lines carry",
+                )),
         )
         .property(
             "fields",
@@ -384,7 +386,8 @@ pub fn document(
     statuses.sort_unstable();
     statuses.dedup();
     for status in statuses {
-        components = components.schema(error_schema_name(&status.to_string()), error_schema(status));
+        components =
+            components.schema(error_schema_name(&status.to_string()), error_schema(status));
     }
     let mut tags: Vec<String> = paths
         .paths

@@ -234,13 +234,22 @@ fn envelope(kind: &str, request_id: Option<&Value>, seq: Option<u64>, data: Valu
     Message::Text(message.to_string().into())
 }
 
+/// An `error`: REST's code, message and status, with the same `fields` and `retry_after`
+/// REST gives (in its body and its `Retry-After` header) when there are any.
 fn error_message(request_id: Option<&Value>, error: &ApiError) -> Message {
-    envelope(
-        "error",
-        request_id,
-        None,
-        json!({ "code": error.code, "message": error.message, "status": error.status.as_u16() }),
-    )
+    let mut data =
+        json!({ "code": error.code, "message": error.message, "status": error.status.as_u16() });
+    if !error.fields.is_empty() {
+        data["fields"] = error
+            .fields
+            .iter()
+            .map(|(field, problem)| json!({ "field": field, "problem": problem }))
+            .collect();
+    }
+    if let Some(seconds) = error.retry_after {
+        data["retry_after"] = seconds.into();
+    }
+    envelope("error", request_id, None, data)
 }
 
 impl Connection {
@@ -591,6 +600,14 @@ async fn handle_request(
 ) -> Answer {
     let request = request_id.as_ref();
     let result: ApiResult<(&str, Value)> = async {
+        if !matches!(
+            kind.as_str(),
+            "place_order" | "market_order" | "cancel_order"
+        ) {
+            return Err(ApiError::bad_request(format!(
+                "unknown message type `{kind}`"
+            )));
+        }
         let user = user
             .ok_or_else(|| ApiError::unauthorized("connect with ?token=<access token> to trade"))?;
         match kind.as_str() {
@@ -614,8 +631,8 @@ async fn handle_request(
                 let order = data
                     .get("order_id")
                     .and_then(Value::as_str)
-                    .and_then(OrderId::parse)
                     .ok_or_else(|| ApiError::bad_request("data.order_id is required"))?;
+                let order: OrderId = crate::ids::parse_path(order, "order")?;
                 // One trip: the cancel's own report is the acknowledgement.
                 let reply = state
                     .core
@@ -792,8 +809,13 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                 connection.last_seen = Instant::now();
                 // Every client message spends the connection's request budget — pings and
                 // subscriptions (a snapshot from the core) included, and malformed ones too.
+                // The refusal names the request when the message is one.
                 if matches!(message, Message::Text(_) | Message::Binary(_)) && !connection.allow_request() {
-                    if !write(&mut socket, [error_message(None, &ApiError::rate_limited(1))]).await {
+                    let id = match &message {
+                        Message::Text(text) => serde_json::from_str::<ClientMessage>(text).ok().and_then(|r| r.request_id),
+                        _ => None,
+                    };
+                    if !write(&mut socket, [error_message(id.as_ref(), &ApiError::rate_limited(1))]).await {
                         break;
                     }
                     continue;
@@ -880,11 +902,13 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                         in_flight += 1;
                         // The worker runs requests one at a time, in arrival order: a cancel
                         // never overtakes the order it cancels.
-                        if requests_tx.try_send(request).is_err() {
-                            in_flight -= 1;
-                            Some(error_message(None, &ApiError::internal("request queue closed")))
-                        } else {
-                            None
+                        match requests_tx.try_send(request) {
+                            Ok(()) => None,
+                            Err(refused) => {
+                                in_flight -= 1;
+                                let request = refused.into_inner();
+                                Some(error_message(request.request_id.as_ref(), &ApiError::internal("request queue closed")))
+                            }
                         }
                     }
                 };
