@@ -144,6 +144,42 @@ fn the_document_describes_exactly_the_served_routes() {
         );
     }
 
+    // Every link leads to an operation that takes the parameter it fills.
+    let mut operations = std::collections::BTreeMap::new();
+    for item in document["paths"].as_object().unwrap().values() {
+        for method in METHODS {
+            if let Some(operation) = item.get(method) {
+                operations.insert(operation["operationId"].as_str().unwrap(), operation);
+            }
+        }
+    }
+    let mut links = 0;
+    for operation in operations.values() {
+        for response in operation["responses"].as_object().unwrap().values() {
+            for link in response["links"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(_, l)| l)
+            {
+                let target = link["operationId"].as_str().expect("an operationId");
+                let target = operations
+                    .get(target)
+                    .unwrap_or_else(|| panic!("a link to no operation {target}"));
+                for name in link["parameters"].as_object().unwrap().keys() {
+                    assert!(
+                        target["parameters"]
+                            .as_array()
+                            .is_some_and(|ps| ps.iter().any(|p| p["name"] == name.as_str())),
+                        "a link fills {name}, which {} does not take",
+                        target["operationId"]
+                    );
+                }
+                links += 1;
+            }
+        }
+    }
+    assert!(links >= 20, "only {links} links");
     // An error status's envelope lists exactly the codes answered with that status.
     let conflict =
         document["components"]["schemas"]["Error409"]["properties"]["error"]["properties"]["code"]

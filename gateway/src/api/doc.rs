@@ -317,6 +317,99 @@ fn optional_body(operation: &mut Operation) {
     }
 }
 
+/// What a created object's answer leads to: (the creating operation, its status, the
+/// operations that take the new object's id, and the parameter they take it as). Written
+/// into the document as OpenAPI links, so a client (and Schemathesis's stateful phase)
+/// can follow create → read → act; a test holds every name here to an operation.
+pub const LINKS: &[(&str, &str, &[&str], &str)] = &[
+    (
+        "create_market",
+        "201",
+        &[
+            "get_market",
+            "update_market",
+            "get_orderbook",
+            "market_chart",
+            "place_order",
+            "cancel_all_orders",
+            "mint_shares",
+            "merge_shares",
+        ],
+        "market_id",
+    ),
+    (
+        "place_order",
+        "201",
+        &["get_order", "amend_order", "cancel_order"],
+        "order_id",
+    ),
+    (
+        "create_pool",
+        "201",
+        &[
+            "get_pool",
+            "join_pool",
+            "leave_pool",
+            "list_pool_members",
+            "start_pool",
+            "settle_pool",
+        ],
+        "pool_id",
+    ),
+    ("create_api_key", "201", &["revoke_api_key"], "key_id"),
+    (
+        "add_payment_method",
+        "201",
+        &["remove_payment_method"],
+        "id",
+    ),
+    ("create_wallet", "201", &["wallet_balance"], "id"),
+    ("request_withdrawal", "201", &["cancel_withdrawal"], "id"),
+    ("initiate_deposit", "201", &["transactions_by_id"], "id"),
+    (
+        "register_user",
+        "201",
+        &["get_profile", "user_stats", "kyc_status", "update_profile"],
+        "user_id",
+    ),
+];
+
+/// Adds [`LINKS`] to the operations' responses.
+fn link(paths: &mut Paths) {
+    use utoipa::openapi::link::LinkBuilder;
+    for (source, status, targets, parameter) in LINKS {
+        let response = paths
+            .paths
+            .values_mut()
+            .flat_map(|item| {
+                [
+                    item.get.as_mut(),
+                    item.put.as_mut(),
+                    item.post.as_mut(),
+                    item.delete.as_mut(),
+                ]
+            })
+            .flatten()
+            .find(|o| o.operation_id.as_deref() == Some(source))
+            .and_then(|o| o.responses.responses.get_mut(*status));
+        let Some(RefOr::T(response)) = response else {
+            continue;
+        };
+        for target in *targets {
+            response.links.insert(
+                (*target).to_owned(),
+                RefOr::T(
+                    LinkBuilder::new()
+                        .operation_id(*target)
+                        .parameter(*parameter, "$response.body#/id")
+                        .description(format!("`{parameter}` is the new object's `id`"))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
 /// The whole document, from the routes' paths and the schemas their annotations use.
 ///
 /// Schemas are named by their Rust type's name: two different types of one name would
@@ -353,6 +446,7 @@ pub fn document(
         named.insert(name, schema);
     }
     let schemas = named;
+    link(&mut paths);
     let mut components = ComponentsBuilder::new()
         .schemas_from_iter(schemas)
         .schema(ErrorBody::name(), ErrorBody::schema())

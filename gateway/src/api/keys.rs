@@ -79,7 +79,12 @@ fn key_json(key: &ApiKeyView) -> ApiKey {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateApiKeyBody {
-    /// What the key is for, shown in the list.
+    /// What the key is for, shown in the list: one line of at most 100 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: String,
 }
 

@@ -2063,12 +2063,20 @@ fn parse_pool(id: &str) -> ApiResult<PoolId> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreatePoolBody {
+    /// One line of at most 255 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: String,
     #[serde(default)]
     description: String,
     /// What each member pays in, a positive amount.
     entry_amount: Dec,
-    /// How many members the pool takes.
+    /// How many members the pool takes: at least 2 (and at most the deployment's
+    /// `pool_members_max`).
+    #[schema(minimum = 2)]
     member_limit: u32,
     /// Default: `USD`.
     currency: Option<String>,
