@@ -38,9 +38,11 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(e) => ApiError::bad_request(e.body_text()),
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(e.body_text()),
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::bad_request("expected a JSON body with Content-Type: application/json")
-        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected a JSON body with Content-Type: application/json",
+        ),
         JsonRejection::BytesRejection(e) => {
             ApiError::new(e.status(), "invalid_request", e.body_text())
         }
@@ -158,7 +160,9 @@ impl utoipa::ToSchema for Dec {
 }
 
 /// The decimals the API reads and writes, as a pattern for the document.
-pub const DECIMAL_PATTERN: &str = r"^-?[0-9]{1,20}(\.[0-9]{1,8})?$";
+/// A superset of what [`betbet_protocol::types::parse_decimal`] reads; range and precision are
+/// checked per field (a 400 names the field).
+pub const DECIMAL_PATTERN: &str = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$";
 
 /// The highest page number a paged route takes: far past the end of any list it pages.
 pub const PAGE_MAX: u32 = 1_000_000;

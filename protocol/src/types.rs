@@ -35,10 +35,18 @@ pub const QTY_DECIMALS: u32 = 4;
 pub const QTY_ORDER_MAX: u64 = 10_000_000 * QTY_SCALE;
 
 /// Reads decimal text exactly: plain (`"12.50"`) or scientific (`"1.25e1"`), surrounding
-/// whitespace ignored. Total: any text gives a decimal or `None`, never a panic.
+/// whitespace ignored. Only ASCII digits, one sign, a point and an exponent are read —
+/// rust_decimal alone would also take `"1_0"` as 10. Total: any text gives a decimal or
+/// `None`, never a panic.
 pub fn parse_decimal(text: &str) -> Option<Decimal> {
     use std::str::FromStr;
     let text = text.trim();
+    if !text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
+    {
+        return None;
+    }
     Decimal::from_str(text)
         .or_else(|_| Decimal::from_scientific(text))
         .ok()
@@ -509,6 +517,19 @@ mod tests {
     use super::*;
     use crate::codec::{from_slice, to_vec};
     use std::str::FromStr;
+
+    #[test]
+    fn decimal_text_is_digits_a_sign_a_point_and_an_exponent() {
+        let read = |t: &str| parse_decimal(t).map(|d| d.to_string());
+        assert_eq!(read(" 12.50 ").as_deref(), Some("12.50"));
+        assert_eq!(read("+5").as_deref(), Some("5"));
+        assert_eq!(read(".5").as_deref(), Some("0.5"));
+        assert_eq!(read("1.25e1").as_deref(), Some("12.5"));
+        // rust_decimal alone reads these; a money API should not.
+        for text in ["1_0", "1_000.00", "0x10", "١٢", "1 0", ""] {
+            assert_eq!(read(text), None, "{text:?}");
+        }
+    }
 
     fn dec(text: &str) -> Decimal {
         Decimal::from_str(text).unwrap()

@@ -291,3 +291,43 @@ fn what_contract_fuzzing_found_stays_fixed() {
     let reply = alice.post("/api/v1/kyc/submit", &serde_json::json!({}));
     reply.expect_error(400, "invalid_request");
 }
+
+/// What a review of the document against the server found, each kept fixed: a JSON route
+/// without a JSON content type answered 400 where the document says 415; decimals with
+/// underscores (`"1_0"` read as 10) and API key ids with a sign (`key_+1`) were accepted
+/// although no documented pattern allows them.
+#[test]
+fn what_the_documents_review_found_stays_fixed() {
+    let server = Server::start(&["--demo"]);
+    let (user, password) = server.demo_login("alice");
+    let alice = server.api().login(&user, &password);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .post(format!(
+            "http://127.0.0.1:{}/api/v1/wallets/create",
+            server.port
+        ))
+        .header(
+            "Authorization",
+            &format!("Bearer {}", alice.token.as_deref().unwrap()),
+        )
+        .header("Content-Type", "text/plain")
+        .send("{\"currency\": \"EUR\"}")
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    let body: Value =
+        serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "unsupported_media_type", "{body}");
+
+    let reply = alice.post(
+        "/api/v1/deposits/initiate",
+        &serde_json::json!({"amount": "1_0", "currency": "USD", "payment_method": "sandbox"}),
+    );
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    alice
+        .delete("/api/v1/api-keys/key_+1")
+        .expect_error(400, "invalid_id");
+}

@@ -154,7 +154,9 @@ fn refresh_expiry(state: &AppState) -> Timestamp {
     responses((status = 200, description = "The session's tokens", body = TokenPair),
         (status = 401, body = crate::error::ErrorBody, description =
             "Wrong username or password (`invalid_credentials`), or a missing, wrong or reused \
-             second factor (`two_fa_required`, `invalid_two_fa_code`, `two_fa_code_reused`)")))]
+             second factor (`two_fa_required`, `invalid_two_fa_code`, `two_fa_code_reused`)"),
+        (status = 403, body = crate::error::ErrorBody, description =
+            "The account is suspended (`account_suspended`)")))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -279,7 +281,9 @@ struct RefreshBody {
     responses((status = 200, description = "The session's new tokens", body = TokenPair),
         (status = 401, body = crate::error::ErrorBody, description =
             "The refresh token is unknown, expired or revoked, or was used before \
-             (`refresh_token_reused`: the whole session is then revoked)")))]
+             (`refresh_token_reused`: the whole session is then revoked)"),
+        (status = 403, body = crate::error::ErrorBody, description =
+            "The account is suspended (`account_suspended`)")))]
 async fn refresh_session(
     State(state): State<AppState>,
     Body(body): Body<RefreshBody>,

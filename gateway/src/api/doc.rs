@@ -35,6 +35,12 @@ listed in the `ErrorCode` schema. Sign in with `POST /api/v1/auth/login` and sen
 `access_token` as `Authorization: Bearer <token>`. The WebSocket and QUIC protocols are \
 described in docs/protocols.md.";
 
+/// The socket handshakes' refusals of a token (their public routes take one optionally).
+pub const SOCKET_401: &str = "A token was sent and is malformed, expired or of an ended \
+    session (`unauthorized`, `session_revoked`)";
+pub const SOCKET_403: &str = "The Origin is not allowed (`origin_not_allowed`), or the \
+    token's account is suspended (`account_suspended`)";
+
 /// Each operation of a path item, with its method.
 pub fn operations(item: &PathItem) -> impl Iterator<Item = (Method, &Operation)> {
     [
@@ -85,7 +91,7 @@ fn path_parameter(name: &str) -> Parameter {
         (_, Some((prefix, what))) => (
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .pattern(Some(format!("^{prefix}_[1-9][0-9]{{0,18}}$")))
+                .pattern(Some(format!("^{prefix}_[0-9]{{1,20}}$")))
                 .examples([serde_json::Value::from(format!("{prefix}_1"))])
                 .build(),
             format!("{what}, `{prefix}_<n>`"),

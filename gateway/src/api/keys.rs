@@ -36,6 +36,7 @@ fn public_id(id: u64) -> String {
 
 fn parse(id: &str) -> ApiResult<u64> {
     id.strip_prefix("key_")
+        .filter(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|n| n.parse().ok())
         .filter(|&n| n > 0)
         .ok_or_else(|| crate::ids::invalid_id("API key", id))
@@ -51,7 +52,9 @@ struct ApiKey {
     user_id: String,
     name: String,
     created_at: String,
+    #[schema(required = true)]
     revoked_at: Option<String>,
+    #[schema(required = true)]
     last_login: Option<String>,
     logins: u64,
     #[schema(pattern = "^(active|revoked)$")]

@@ -87,17 +87,22 @@ struct Outcome {
     id: String,
     outcome_text: String,
     /// The best bid, a price between 0 and 1 in this outcome's terms; null if none.
+    #[schema(required = true)]
     best_bid: Option<String>,
     /// The best ask; null if none.
+    #[schema(required = true)]
     best_ask: Option<String>,
     /// The last traded price; null before the first trade.
+    #[schema(required = true)]
     last_price: Option<String>,
     /// Decimal odds (1 / price) of the last price, else of the best ask or bid; null if
     /// the outcome has none of them.
+    #[schema(required = true)]
     current_odds: Option<String>,
     /// Shares traded, a decimal string.
     volume: String,
     /// Whether this outcome won; null until the market is resolved.
+    #[schema(required = true)]
     is_winner: Option<bool>,
 }
 
@@ -145,11 +150,15 @@ pub struct Market {
     closes_at: String,
     created_at: String,
     /// Null until the resolution is final.
+    #[schema(required = true)]
     resolved_at: Option<String>,
     /// The winning outcome's id, or a scalar market's value; null until resolved.
+    #[schema(required = true)]
     resolution_value: Option<String>,
     /// A scalar market's range; null for the other types.
+    #[schema(required = true)]
     scalar_low: Option<String>,
+    #[schema(required = true)]
     scalar_high: Option<String>,
     /// Traded notional, in the market's currency.
     total_volume: String,
@@ -158,6 +167,7 @@ pub struct Market {
     participant_count: u32,
     outcomes: Vec<Outcome>,
     /// The proposed (or final) resolution; null if none was proposed.
+    #[schema(required = true)]
     resolution: Option<Resolution>,
 }
 
@@ -212,14 +222,18 @@ struct Resolution {
     #[schema(pattern = "^(proposed|disputed|final)$")]
     status: &'static str,
     /// The proposed winning outcome's id, or a scalar market's proposed value.
+    #[schema(required = true)]
     proposed_value: Option<String>,
     proposed_by: String,
     proposed_at: String,
     /// When the proposal becomes final unless disputed.
     dispute_window_ends_at: String,
     /// Null unless disputed.
+    #[schema(required = true)]
     disputed_by: Option<String>,
+    #[schema(required = true)]
     dispute_reason: Option<String>,
+    #[schema(required = true)]
     disputed_at: Option<String>,
 }
 
@@ -1044,6 +1058,7 @@ pub struct Order {
     market_id: String,
     outcome_id: String,
     /// The pool the order trades for; null for the caller's own money.
+    #[schema(required = true)]
     pool_id: Option<String>,
     #[schema(pattern = "^(buy|sell)$")]
     order_type: &'static str,
@@ -1063,16 +1078,20 @@ pub struct Order {
     #[schema(
         pattern = "^(filled|cancelled|expired|self_trade_prevention|unfilled_remainder|market_closed|replaced)$"
     )]
+    #[schema(required = true)]
     reason: Option<&'static str>,
     #[schema(pattern = "^(GTC|GTD|IOC|FOK)$")]
     time_in_force: String,
     /// A GTD order's expiry; null for the others.
+    #[schema(required = true)]
     expires_at: Option<String>,
     post_only: bool,
+    #[schema(required = true)]
     client_order_id: Option<String>,
     /// What the fills cost (or paid), in the market's currency.
     filled_notional: String,
     /// The average fill price; null before the first fill.
+    #[schema(required = true)]
     average_price: Option<String>,
     trades: u32,
     created_at: String,
@@ -1781,6 +1800,7 @@ struct Position {
     market_id: String,
     market_title: String,
     outcome_id: String,
+    #[schema(required = true)]
     outcome_text: Option<String>,
     /// `back` holds the outcome; `lay` holds against it (a multiple market's NO shares).
     #[schema(pattern = "^(back|lay)$")]
@@ -1792,16 +1812,20 @@ struct Position {
     /// What the shares cost.
     stake: String,
     /// Cost per share; null when no shares are held.
+    #[schema(required = true)]
     average_price: Option<String>,
     /// The decimal odds of the average price; null when no shares are held.
+    #[schema(required = true)]
     odds: Option<String>,
     /// What the shares pay if they win.
     potential_payout: String,
     /// What a share would sell for now (the best bid for it); null if nobody bids.
+    #[schema(required = true)]
     mark_price: Option<String>,
     /// Profit or loss realized: by trading, and once settled by the settlement too.
     realized_pnl: String,
     /// What settlement paid; null until settled.
+    #[schema(required = true)]
     payout: Option<String>,
     #[schema(pattern = "^(open|settled)$")]
     status: &'static str,
@@ -1916,7 +1940,7 @@ struct CloseBody {
 /// The shares no sell order holds are sold by an immediate-or-cancel market order, at no
 /// worse than `worst_price`.
 #[utoipa::path(post, path = "/positions/{position_id}/close", tag = "positions",
-    params(("position_id" = String, Path, pattern = r"^pos_[1-9][0-9]{0,18}n?$",
+    params(("position_id" = String, Path, pattern = r"^pos_[0-9]{1,20}n?$",
         description = "a position id, `pos_<n>`, or `pos_<n>n` for the NO side of a binary \
             or scalar contract")),
     request_body(content = Option<CloseBody>,

@@ -49,20 +49,23 @@ struct HealthReport {
     journal: JournalHealth,
 }
 
+/// The core's state; the counts only when it answered.
 #[derive(Serialize, ToSchema)]
 struct CoreHealth {
     /// Whether the core answered within two seconds.
     reachable: bool,
-    #[serde(flatten)]
-    status: Option<CoreStatus>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct CoreStatus {
-    last_seq: u64,
-    users: u64,
-    markets: u64,
-    live_orders: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    last_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    users: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    markets: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    live_orders: Option<u64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -73,9 +76,11 @@ struct JournalHealth {
     state: &'static str,
     /// The last record known to be on disk (`ok` only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     durable_seq: Option<u64>,
     /// Why the journal stopped accepting writes (`failed` only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     reason: Option<String>,
 }
 
@@ -123,16 +128,17 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let core = match core {
         Ok(Ok(QueryReply::Status(status))) => CoreHealth {
             reachable: true,
-            status: Some(CoreStatus {
-                last_seq: status.last_seq,
-                users: status.users,
-                markets: status.markets,
-                live_orders: status.live_orders,
-            }),
+            last_seq: Some(status.last_seq),
+            users: Some(status.users),
+            markets: Some(status.markets),
+            live_orders: Some(status.live_orders),
         },
         _ => CoreHealth {
             reachable: false,
-            status: None,
+            last_seq: None,
+            users: None,
+            markets: None,
+            live_orders: None,
         },
     };
     let status = if core.reachable && journal.state != "failed" {

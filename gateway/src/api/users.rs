@@ -135,11 +135,13 @@ pub struct PrivateUser {
     /// The code others register with to be referred by this user.
     referral_code: String,
     /// The referrer's `usr_<n>`, or null.
+    #[schema(required = true)]
     referred_by: Option<String>,
     two_fa_enabled: bool,
     created_at: String,
     updated_at: String,
     /// Null until the first login.
+    #[schema(required = true)]
     last_login: Option<String>,
     profile: PrivateProfile,
 }
@@ -326,6 +328,7 @@ struct UserStats {
     /// Markets won out of those won or lost, in percent with two decimals (`"66.66"`,
     /// truncated); null before any is decided.
     #[schema(pattern = r"^[0-9]{1,3}\.[0-9]{2}$")]
+    #[schema(required = true)]
     win_rate_percent: Option<String>,
     open_orders: u32,
     open_positions: u32,
@@ -383,8 +386,10 @@ struct KycDocument {
     status: &'static str,
     submitted_at: String,
     /// When it was approved or rejected; null while pending.
+    #[schema(required = true)]
     verified_at: Option<String>,
     /// The admin who decided, `usr_<n>`; null while pending.
+    #[schema(required = true)]
     verified_by: Option<String>,
     /// The level an approval granted; 0 otherwise.
     kyc_level: u8,

@@ -369,7 +369,7 @@ struct WalletList {
 ///
 /// `GET /wallets/{id}` names a user (the spec's path calls the parameter `id`).
 #[utoipa::path(get, path = "/wallets/{id}", tag = "wallets",
-    params(("id" = String, Path, pattern = "^usr_[1-9][0-9]{0,18}$", example = "usr_1",
+    params(("id" = String, Path, pattern = "^usr_[0-9]{1,20}$", example = "usr_1",
         description = "a user id, `usr_<n>` (`/wallets/{id}/balance` takes a wallet id)")),
     responses((status = 200, description = "The user's wallets", body = WalletList)))]
 async fn list_wallets(
@@ -391,7 +391,7 @@ async fn list_wallets(
 
 /// One wallet and its balances.
 #[utoipa::path(get, path = "/wallets/{id}/balance", tag = "wallets",
-    params(("id" = String, Path, pattern = "^wal_[1-9][0-9]{0,18}$", example = "wal_1",
+    params(("id" = String, Path, pattern = "^wal_[0-9]{1,20}$", example = "wal_1",
         description = "a wallet id, `wal_<n>` (`/wallets/{id}` takes a user id); someone else's wallet is a 404")),
     responses((status = 200, description = "The wallet", body = Wallet)))]
 async fn wallet_balance(
@@ -735,7 +735,7 @@ async fn deposit_history(
 
 /// A user's withdrawals.
 #[utoipa::path(get, path = "/withdrawals/{id}/history", tag = "withdrawals",
-    params(("id" = String, Path, pattern = "^usr_[1-9][0-9]{0,18}$", example = "usr_1",
+    params(("id" = String, Path, pattern = "^usr_[0-9]{1,20}$", example = "usr_1",
         description = "a user id, `usr_<n>` (`/withdrawals/{id}/cancel` takes a withdrawal id)"), HistoryParams),
     responses((status = 200, description = "One page of withdrawals", body = TransactionHistory)))]
 async fn withdrawal_history(
@@ -781,10 +781,10 @@ enum TransactionLookup {
 /// A user's transactions, or one transaction.
 ///
 /// A user id lists that user's transactions (filtered by `type` and `date_from`, paged by
-/// `page` and `limit`); a transaction id returns that transaction, and the query parameters
-/// are then not used.
+/// `page` and `limit`); a transaction id returns that transaction and takes none of those
+/// parameters (sending one is a 400).
 #[utoipa::path(get, path = "/transactions/{id}", tag = "transactions",
-    params(("id" = String, Path, pattern = "^(usr|txn)_[1-9][0-9]{0,18}$", example = "usr_1",
+    params(("id" = String, Path, pattern = "^(usr|txn)_[0-9]{1,20}$", example = "usr_1",
         description = "a user id `usr_<n>` (a page of that user's transactions) or a transaction id `txn_<n>` (that transaction)"),
         HistoryParams),
     responses((status = 200,
@@ -900,7 +900,7 @@ fn parse_withdrawal(id: &str) -> ApiResult<TxId> {
 
 /// Cancels one of the caller's pending withdrawals; the money is released.
 #[utoipa::path(post, path = "/withdrawals/{id}/cancel", tag = "withdrawals",
-    params(("id" = String, Path, pattern = "^txn_[1-9][0-9]{0,18}$", example = "txn_1",
+    params(("id" = String, Path, pattern = "^txn_[0-9]{1,20}$", example = "txn_1",
         description = "a withdrawal's transaction id, `txn_<n>` (`/withdrawals/{id}/history` takes a user id)")),
     responses((status = 200, description = "The cancelled withdrawal", body = Transaction)))]
 async fn cancel_withdrawal(
@@ -1144,7 +1144,7 @@ struct PaymentMethodList {
 
 /// A user's saved payment methods.
 #[utoipa::path(get, path = "/payment-methods/{id}", tag = "payment-methods",
-    params(("id" = String, Path, pattern = "^usr_[1-9][0-9]{0,18}$", example = "usr_1",
+    params(("id" = String, Path, pattern = "^usr_[0-9]{1,20}$", example = "usr_1",
         description = "a user id, `usr_<n>` (DELETE on this path takes a payment method id)")),
     responses((status = 200, description = "The user's methods", body = PaymentMethodList)))]
 async fn list_payment_methods(
@@ -1168,7 +1168,7 @@ async fn list_payment_methods(
 
 /// Removes one of the caller's saved payment methods.
 #[utoipa::path(delete, path = "/payment-methods/{id}", tag = "payment-methods",
-    params(("id" = String, Path, pattern = "^pmt_[1-9][0-9]{0,18}$", example = "pmt_1",
+    params(("id" = String, Path, pattern = "^pmt_[0-9]{1,20}$", example = "pmt_1",
         description = "a payment method id, `pmt_<n>` (GET on this path takes a user id)")),
     responses((status = 204, description = "Removed")))]
 async fn remove_payment_method(

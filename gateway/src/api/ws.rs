@@ -104,7 +104,9 @@ type Slot = Option<axum::Extension<std::sync::Arc<crate::server::ConnectionSlot>
         ("room_id" = String, Path, description = "the room's id: for `markets`, a market id `mkt_<n>`"),
         SocketParams,
     ),
-    responses((status = 101, description = "Switching Protocols: the WebSocket of docs/protocols.md")))]
+    responses((status = 101, description = "Switching Protocols: the WebSocket of docs/protocols.md"),
+        (status = 401, body = crate::error::ErrorBody, description = super::doc::SOCKET_401),
+        (status = 403, body = crate::error::ErrorBody, description = super::doc::SOCKET_403)))]
 async fn room_socket(
     state: State<AppState>,
     Path((room_type, room_id)): Path<(String, String)>,
@@ -122,7 +124,9 @@ async fn room_socket(
 /// A market's live books, trades and status over a WebSocket, and (authenticated) the
 /// caller's orders and fills and order entry; the messages are in docs/protocols.md.
 #[utoipa::path(get, path = "/ws/markets/{market_id}", tag = "websocket", params(SocketParams),
-    responses((status = 101, description = "Switching Protocols: the WebSocket of docs/protocols.md")))]
+    responses((status = 101, description = "Switching Protocols: the WebSocket of docs/protocols.md"),
+        (status = 401, body = crate::error::ErrorBody, description = super::doc::SOCKET_401),
+        (status = 403, body = crate::error::ErrorBody, description = super::doc::SOCKET_403)))]
 async fn market_socket(
     State(state): State<AppState>,
     Path(market_id): Path<String>,
