@@ -653,3 +653,73 @@ fn a_websocket_client_that_stops_reading_is_dropped_without_slowing_others() {
         "the stall needs full buffers first: {sent} sent"
     );
 }
+
+/// A NO order's fills reach its owner's socket in the order's own terms (1 − the YES book's
+/// price), as REST gives them — for an order placed before the socket connected and for one
+/// placed after.
+#[test]
+fn a_no_orders_fills_on_the_socket_are_in_its_own_terms() {
+    let server = Server::start(&[]);
+    let anon = server.api();
+    let (host, _) = anon.signup("ws_no_host");
+    let market = create_market(&host, "binary", &[]);
+    let market_id = market["id"].as_str().unwrap().to_owned();
+    let (yes, no) = (outcome(&market, 0), outcome(&market, 1));
+    let (alice, _) = funded(&anon, "ws_no_alice", "100");
+    let (bob, _) = funded(&anon, "ws_no_bob", "100");
+    // Before the socket: alice bids 0.40 for NO (an ask at 0.60 on the YES book).
+    let early = order(
+        &alice,
+        &market_id,
+        json!({"outcome_id": no, "order_type": "buy", "price": "0.40", "quantity": "1"}),
+    );
+    let token = alice.token.clone().unwrap();
+    let (mut socket, _) = tungstenite::connect(format!(
+        "ws://127.0.0.1:{}/ws/markets/{market_id}?token={token}",
+        server.port
+    ))
+    .expect("ws connect");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut fills = BTreeMap::new();
+    let mut snapshot = false;
+    while !snapshot {
+        assert!(std::time::Instant::now() < deadline, "no snapshot");
+        read_until(&mut socket, Duration::from_millis(200), |m| {
+            snapshot |= m["type"] == "snapshot";
+        });
+    }
+    // Bob takes it: he buys YES at 0.60.
+    order(
+        &bob,
+        &market_id,
+        json!({"outcome_id": yes, "order_type": "buy", "price": "0.60", "quantity": "1"}),
+    );
+    // After the socket: bob rests a YES bid at 0.55, alice sells into it by buying NO at 0.45.
+    order(
+        &bob,
+        &market_id,
+        json!({"outcome_id": yes, "order_type": "buy", "price": "0.55", "quantity": "1"}),
+    );
+    let late = order(
+        &alice,
+        &market_id,
+        json!({"outcome_id": no, "order_type": "buy", "price": "0.45", "quantity": "1"}),
+    );
+    let (early, late) = (
+        early["id"].as_str().unwrap().to_owned(),
+        late["id"].as_str().unwrap().to_owned(),
+    );
+    while fills.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "fills: {fills:?}");
+        read_until(&mut socket, Duration::from_millis(200), |m| {
+            if m["type"] == "fill" {
+                fills.insert(
+                    m["data"]["order_id"].as_str().unwrap().to_owned(),
+                    m["data"]["price"].as_str().unwrap().to_owned(),
+                );
+            }
+        });
+    }
+    assert_eq!(fills[&early], "0.4", "{fills:?}");
+    assert_eq!(fills[&late], "0.45", "{fills:?}");
+}

@@ -43,7 +43,7 @@ use betbet_protocol::types::{MarketId, OrderId, OutcomeId};
 use futures_util::SinkExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -225,7 +225,17 @@ struct Connection {
     revoked: bool,
     request_tokens: f64,
     request_refill: Instant,
+    /// The user's live orders on a mirrored outcome (a binary or scalar market's second
+    /// one): their fills are priced in the order's own terms, not the YES book's.
+    mirrored: HashSet<OrderId>,
+    /// Orders that ended in the batch being routed, forgotten once it is done (their last
+    /// fill may come after their end in the batch).
+    ended_orders: Vec<OrderId>,
 }
+
+/// At most this many mirrored orders are tracked per connection (a user has at most the
+/// core's open-order limit, 1 000 by default).
+const MIRRORED_ORDERS_MAX: usize = 10_000;
 
 fn envelope(kind: &str, request_id: Option<&Value>, seq: Option<u64>, data: Value) -> Message {
     let mut message = json!({ "type": kind, "data": data });
@@ -411,6 +421,51 @@ impl Connection {
         Ok(envelope("snapshot", None, None, snapshot))
     }
 
+    /// Learns which of the user's open orders are on a mirrored outcome (for orders placed
+    /// before this connection; later ones are seen in their `OrderAccepted`).
+    async fn load_mirrored_orders(&mut self) {
+        let Some(user) = self.user else {
+            return;
+        };
+        let page = betbet_protocol::query::PAGE_LIMIT_MAX;
+        let mut offset = 0;
+        while self.mirrored.len() < MIRRORED_ORDERS_MAX {
+            let Ok(betbet_protocol::query::QueryReply::Orders(orders)) = self
+                .state
+                .query(betbet_protocol::query::Query::Orders(
+                    betbet_protocol::query::OrdersQuery {
+                        user: user.user,
+                        market: None,
+                        open: true,
+                        offset,
+                        limit: page,
+                    },
+                ))
+                .await
+            else {
+                return;
+            };
+            for order in &orders {
+                if let Ok(shape) = markets::market_shape(&self.state, order.market).await
+                    && markets::shape_no_terms(&shape, order.outcome)
+                {
+                    self.mirrored.insert(order.id);
+                }
+            }
+            if orders.len() < page as usize {
+                return;
+            }
+            offset += page;
+        }
+    }
+
+    /// Forgets the orders that ended in the batch just routed.
+    fn forget_ended_orders(&mut self) {
+        for order in self.ended_orders.drain(..) {
+            self.mirrored.remove(&order);
+        }
+    }
+
     /// Turns one engine event into the messages this connection should get. `public` holds
     /// the event's market-data message once any connection built it (it is the same for
     /// every follower of the market).
@@ -492,12 +547,28 @@ impl Connection {
                             let mut fill = data.clone();
                             fill["order_id"] = order.public().into();
                             fill["liquidity"] = liquidity.into();
+                            // The order's own terms, as REST's fills: a NO order's fill
+                            // is priced 1 − the YES book's price.
+                            if self.mirrored.contains(&order) {
+                                fill["price"] = price_text(trade.price.complement()).into();
+                            }
                             out.push(envelope("fill", None, None, fill));
                         }
                     }
                 }
             }
             Event::OrderAccepted(accepted) if Some(accepted.user) == me => {
+                // Orders are placed through `market_shape`, so the shape is cached by now.
+                let mirrored = self
+                    .state
+                    .shapes
+                    .lock()
+                    .expect("shapes lock")
+                    .get(&accepted.market)
+                    .is_some_and(|shape| markets::shape_no_terms(shape, accepted.outcome));
+                if mirrored && self.mirrored.len() < MIRRORED_ORDERS_MAX {
+                    self.mirrored.insert(accepted.order);
+                }
                 out.push(envelope(
                     "order_update",
                     None,
@@ -514,6 +585,9 @@ impl Connection {
                 ));
             }
             Event::OrderUpdated(update) if Some(update.user) == me => {
+                if !update.status.is_open() {
+                    self.ended_orders.push(update.order);
+                }
                 out.push(envelope(
                     "order_update",
                     None,
@@ -715,7 +789,11 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
         ended: Default::default(),
         recheck: false,
         revoked: false,
+        mirrored: HashSet::new(),
+        ended_orders: Vec::new(),
     };
+    // Registered first, so an order accepted while this runs is seen in its event too.
+    connection.load_mirrored_orders().await;
     // The token's expiry ends an authenticated connection (an `authenticate` message with a
     // fresh token moves it).
     let token_deadline = |user: &AuthUser| {
@@ -787,6 +865,7 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                 for (event, public) in batch.with_public_ws() {
                     connection.route(event, public, &mut out);
                 }
+                connection.forget_ended_orders();
                 if connection.recheck || connection.revoked {
                     connection.settle_session().await;
                 }
