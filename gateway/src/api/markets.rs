@@ -275,8 +275,10 @@ struct ListParams {
     /// Only markets of this category.
     category: Option<String>,
     /// `open` (the default), `closed`, `resolved`, `voided` or `all`.
+    #[param(pattern = "^(open|closed|resolved|voided|all)$")]
     status: Option<String>,
     /// `volume` (the default), `newest`, `closing_soon` or `trending`.
+    #[param(pattern = "^(volume|newest|closing_soon|trending)$")]
     sort_by: Option<String>,
     /// The page, from 1 (the default).
     #[param(minimum = 1, maximum = 1_000_000)]
@@ -429,6 +431,7 @@ struct CreateMarketBody {
     #[serde(default)]
     description: String,
     /// Required: `binary`, `multiple` or `scalar`.
+    #[schema(pattern = "^(binary|multiple|scalar)$")]
     market_type: Option<String>,
     /// The outcomes' texts: a multiple market's are required; a binary market's default
     /// to Yes and No, a scalar market's to Long and Short.
@@ -443,10 +446,12 @@ struct CreateMarketBody {
     /// A percent with at most two decimals, 0 to 100 (default: 1).
     creator_fee_percent: Option<Dec>,
     /// `0.01` (the default), `0.001` or `0.0001`.
+    #[schema(pattern = "^(0\\.01|0\\.001|0\\.0001)$")]
     tick_size: Option<String>,
     /// Default: `USD`.
     currency: Option<String>,
     /// `manual` (the default) or `automated`.
+    #[schema(pattern = "^(manual|automated)$")]
     oracle_type: Option<String>,
     #[serde(default)]
     resolution_source: String,
@@ -842,8 +847,10 @@ pub struct OrderBody {
     /// The outcome to trade, `out_<n>`, of this market.
     pub outcome_id: String,
     /// `buy` or `sell`; implied by `position_type` if absent.
+    #[schema(pattern = "^(buy|sell)$")]
     pub order_type: Option<String>,
     /// `limit` (the default) or `market`.
+    #[schema(pattern = "^(limit|market)$")]
     pub order_subtype: Option<String>,
     /// The limit price, between 0 and 1 on the market's tick grid, in the outcome's terms.
     /// A market order without one accepts any price on the grid.
@@ -851,11 +858,13 @@ pub struct OrderBody {
     /// Decimal odds instead of a price (needs `position_type`).
     pub odds: Option<Dec>,
     /// `back` (buys) or `lay` (sells).
+    #[schema(pattern = "^(back|lay)$")]
     pub position_type: Option<String>,
     /// Shares, at most 4 decimals.
     pub quantity: Dec,
     /// `GTC` (the default), `GTD` (with `expires_at`), `IOC` (a market order's default) or
     /// `FOK`, in any case.
+    #[schema(pattern = "^([Gg][Tt][CcDd]|[Ii][Oo][Cc]|[Ff][Oo][Kk])$")]
     pub time_in_force: Option<String>,
     /// When a GTD order expires.
     pub expires_at: Option<String>,
@@ -866,6 +875,7 @@ pub struct OrderBody {
     /// again answers with the original order.
     pub client_order_id: Option<String>,
     /// `cancel_resting` (the default), `cancel_taking` or `cancel_both`.
+    #[schema(pattern = "^(cancel_resting|cancel_taking|cancel_both)$")]
     pub self_trade_prevention: Option<String>,
     /// Trade for a pool the caller manages, `pool_<n>`.
     pub pool_id: Option<String>,
@@ -1447,6 +1457,7 @@ struct OrdersParams {
     /// Only orders in this market, `mkt_<n>`.
     market_id: Option<String>,
     /// `open` (the default: open and partially filled orders) or `all`.
+    #[param(pattern = "^(open|all)$")]
     status: Option<String>,
     /// The page, from 1 (the default).
     #[param(minimum = 1, maximum = 1_000_000)]
@@ -1615,6 +1626,7 @@ async fn get_orderbook(
 #[serde(deny_unknown_fields)]
 struct ChartParams {
     /// `1m`, `5m`, `15m`, `1h` (the default), `4h` or `1d`.
+    #[param(pattern = "^(1m|5m|15m|1h|4h|1d)$")]
     timeframe: Option<String>,
     /// The outcome, `out_<n>` (default: the market's first).
     outcome_id: Option<String>,
@@ -1873,6 +1885,7 @@ fn position_json(position: &PositionView, market: &MarketView) -> Position {
 #[serde(deny_unknown_fields)]
 struct PositionsParams {
     /// `open` (the default) or `settled`.
+    #[param(pattern = "^(open|settled)$")]
     status: Option<String>,
 }
 
