@@ -152,6 +152,9 @@ pub struct GatewayConfig {
     pub ws_origins: Vec<String>,
     /// Header timeout and connection caps of the HTTP server.
     pub http_limits: crate::server::HttpLimits,
+    /// How long a WebSocket request may wait for its turn: past it, it is refused with
+    /// `overloaded` and never executed (a late order is worse than a refused one).
+    pub ws_request_deadline: Duration,
 }
 
 impl GatewayConfig {
@@ -165,6 +168,7 @@ impl GatewayConfig {
             webhook_secret: None,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            ws_request_deadline: Duration::from_secs(1),
             body_limit_bytes: 64 * 1024,
             kyc_upload_limit_bytes: 10 * 1024 * 1024,
             password_hash_workers: 2,

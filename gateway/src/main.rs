@@ -206,6 +206,10 @@ struct HttpOptions {
     /// Access-token lifetime in seconds (5 to 86 400).
     #[arg(long, env = "BETBET_ACCESS_TTL_SECS", default_value_t = 900)]
     access_ttl_secs: u64,
+    /// Milliseconds a WebSocket request may wait for its turn; past it, it is refused with
+    /// `overloaded` and never executed.
+    #[arg(long, env = "BETBET_WS_REQUEST_DEADLINE_MS", default_value_t = 1_000)]
+    ws_request_deadline_ms: u64,
 }
 
 #[derive(Args, Clone)]
@@ -412,6 +416,7 @@ fn gateway_config(
     config.sandbox_payments = http.sandbox_payments || sandbox;
     config.webhook_secret = http.webhook_secret.clone().filter(|s| !s.is_empty());
     config.access_token_ttl = Duration::from_secs(http.access_ttl_secs.clamp(5, 24 * 3600));
+    config.ws_request_deadline = Duration::from_millis(http.ws_request_deadline_ms);
     config.http_limits = betbet_gateway::server::HttpLimits {
         header_read_timeout: Duration::from_secs(http.http_header_timeout_secs.clamp(1, 300)),
         connections_max: http.http_connections_max.max(1),

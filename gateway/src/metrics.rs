@@ -27,6 +27,7 @@ struct Series {
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String), Series>>,
     ws_connections: std::sync::atomic::AtomicI64,
+    ws_requests_shed: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -50,6 +51,11 @@ impl Metrics {
 
     pub fn ws_connected(&self, delta: i64) {
         self.ws_connections.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// A WebSocket request refused because it waited past the deadline.
+    pub fn ws_request_shed(&self) {
+        self.ws_requests_shed.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn render(&self, core: Option<&CoreStats>) -> String {
@@ -99,6 +105,17 @@ impl Metrics {
             out,
             "betbet_ws_connections {}",
             self.ws_connections.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP betbet_ws_requests_shed_total WebSocket requests refused with `overloaded` \
+             because they waited past --ws-request-deadline-ms (never executed)."
+        );
+        let _ = writeln!(out, "# TYPE betbet_ws_requests_shed_total counter");
+        let _ = writeln!(
+            out,
+            "betbet_ws_requests_shed_total {}",
+            self.ws_requests_shed.load(Ordering::Relaxed)
         );
         if let Some(core) = core {
             let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: u64| {

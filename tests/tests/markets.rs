@@ -723,3 +723,45 @@ fn a_no_orders_fills_on_the_socket_are_in_its_own_terms() {
     assert_eq!(fills[&early], "0.4", "{fills:?}");
     assert_eq!(fills[&late], "0.45", "{fills:?}");
 }
+
+/// Past the request deadline a socket request is refused with `overloaded` and never
+/// executed: with a deadline of 0 every request is past it.
+#[test]
+fn a_socket_request_past_its_deadline_is_refused_and_not_executed() {
+    let server = Server::start(&["--ws-request-deadline-ms", "0"]);
+    let anon = server.api();
+    let (host, _) = anon.signup("ws_shed_host");
+    let market = create_market(&host, "binary", &[]);
+    let market_id = market["id"].as_str().unwrap().to_owned();
+    let yes = outcome(&market, 0);
+    let (alice, _) = funded(&anon, "ws_shed_alice", "100");
+    let token = alice.token.clone().unwrap();
+    let (mut socket, _) = tungstenite::connect(format!(
+        "ws://127.0.0.1:{}/ws/markets/{market_id}?token={token}",
+        server.port
+    ))
+    .expect("ws connect");
+    socket
+        .send(tungstenite::Message::Text(
+            json!({"type": "place_order", "request_id": 1, "data": {"market_id": market_id,
+                "outcome_id": yes, "order_type": "buy", "price": "0.50", "quantity": "1"}})
+            .to_string()
+            .into(),
+        ))
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let answer = answer_to(&mut socket, 1, deadline);
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert_eq!(answer["data"]["code"], "overloaded", "{answer}");
+    assert_eq!(answer["data"]["status"], 503, "{answer}");
+    assert_eq!(answer["data"]["retry_after"], 1, "{answer}");
+    // Nothing was executed.
+    let orders = alice.get("/api/v1/orders?status=all").expect(200);
+    assert_eq!(orders["orders"], json!([]), "{orders}");
+    // REST is not subject to it.
+    order(
+        &alice,
+        &market_id,
+        json!({"outcome_id": yes, "order_type": "buy", "price": "0.50", "quantity": "1"}),
+    );
+}

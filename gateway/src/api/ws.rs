@@ -806,14 +806,39 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
     ));
     let mut expiry = std::pin::pin!(expiry);
     let (answers_tx, mut answers) = mpsc::channel::<Answer>(WS_IN_FLIGHT_MAX);
-    let (requests_tx, mut requests) = mpsc::channel::<ClientMessage>(WS_IN_FLIGHT_MAX);
+    // Each request with the moment it was read: one that waited past the deadline is shed.
+    let (requests_tx, mut requests) = mpsc::channel::<(Instant, ClientMessage)>(WS_IN_FLIGHT_MAX);
     let worker = {
         let (state, user, ended) = (state.clone(), user, connection.ended.clone());
         tokio::spawn(tracing::Instrument::in_current_span(async move {
-            while let Some(request) = requests.recv().await {
+            let deadline = state.config.ws_request_deadline;
+            while let Some((read_at, request)) = requests.recv().await {
                 if ended.load(std::sync::atomic::Ordering::Acquire) {
                     // The session ended: nothing more is done on its behalf.
                     return;
+                }
+                if read_at.elapsed() >= deadline {
+                    // Shed, not executed late: the client may send it again.
+                    state.metrics.ws_request_shed();
+                    let refused = ApiError {
+                        retry_after: Some(1),
+                        ..ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "overloaded",
+                            format!(
+                                "the request waited over {} ms for its turn and was not executed",
+                                deadline.as_millis()
+                            ),
+                        )
+                    };
+                    if answers_tx
+                        .send(error_message(request.request_id.as_ref(), &refused))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
                 }
                 let answer = handle_request(
                     state.clone(),
@@ -985,11 +1010,11 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
                         in_flight += 1;
                         // The worker runs requests one at a time, in arrival order: a cancel
                         // never overtakes the order it cancels.
-                        match requests_tx.try_send(request) {
+                        match requests_tx.try_send((Instant::now(), request)) {
                             Ok(()) => None,
                             Err(refused) => {
                                 in_flight -= 1;
-                                let request = refused.into_inner();
+                                let (_, request) = refused.into_inner();
                                 Some(error_message(request.request_id.as_ref(), &ApiError::internal("request queue closed")))
                             }
                         }
