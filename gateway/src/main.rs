@@ -7,6 +7,11 @@
 //! - `betbet journal verify|dump DIR` — inspect a data directory's journal.
 //! - `betbet admin grant USERNAME` — make a user an admin (the core must be stopped).
 
+/// mimalloc, not glibc's malloc: the gateway allocates per message and glibc's arenas were
+/// a fifth of its CPU under load (BENCHMARKS.md, "WebSocket load").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use betbet_engine::runtime::{Core as CoreRuntime, CoreConfig};
 use betbet_engine::{Engine, Limits};
 use betbet_gateway::config::{GatewayConfig, RateLimits};
