@@ -1214,21 +1214,9 @@ pub async fn fetch_order(state: &AppState, order: OrderId) -> ApiResult<OrderVie
 
 /// Places an order for `caller`; returns the order and its fills as JSON (the WebSocket's
 /// `order_ack`).
-pub async fn place(
-    state: &AppState,
-    caller: &AuthUser,
-    market_id: MarketId,
-    body: OrderBody,
-) -> ApiResult<Value> {
-    Ok(
-        serde_json::to_value(place_typed(state, caller, market_id, body).await?)
-            .unwrap_or_default(),
-    )
-}
-
 /// Places an order for `caller`; returns the order and its fills. One trip to the core: the
 /// view is built from the command and its report.
-async fn place_typed(
+pub async fn place(
     state: &AppState,
     caller: &AuthUser,
     market_id: MarketId,
@@ -1304,7 +1292,7 @@ async fn place_order(
     Path(market_id): Path<String>,
     Body(body): Body<OrderBody>,
 ) -> ApiResult<(StatusCode, Json<PlacedOrder>)> {
-    let body = place_typed(&state, &caller, parse_market(&market_id)?, body).await?;
+    let body = place(&state, &caller, parse_market(&market_id)?, body).await?;
     let status = if body.duplicate {
         StatusCode::OK
     } else {

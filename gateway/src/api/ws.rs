@@ -41,7 +41,7 @@ use betbet_protocol::event::Event;
 use betbet_protocol::query::{MarketQuery, Query, QueryReply};
 use betbet_protocol::types::{MarketId, OrderId, OutcomeId};
 use futures_util::SinkExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -237,15 +237,34 @@ struct Connection {
 /// core's open-order limit, 1 000 by default).
 const MIRRORED_ORDERS_MAX: usize = 10_000;
 
-fn envelope(kind: &str, request_id: Option<&Value>, seq: Option<u64>, data: Value) -> Message {
-    let mut message = json!({ "type": kind, "data": data });
-    if let Some(id) = request_id {
-        message["request_id"] = id.clone();
-    }
-    if let Some(seq) = seq {
-        message["seq"] = seq.into();
-    }
-    Message::Text(message.to_string().into())
+/// `{"type", "request_id"?, "seq"?, "data"}`, written straight from `data` (a typed reply
+/// or a `Value`) to text: no intermediate tree.
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    data: T,
+}
+
+fn envelope<T: Serialize>(
+    kind: &str,
+    request_id: Option<&Value>,
+    seq: Option<u64>,
+    data: T,
+) -> Message {
+    let text = serde_json::to_string(&Envelope {
+        kind,
+        request_id,
+        seq,
+        data,
+    })
+    // Only a map with non-string keys can fail, and no message has one.
+    .unwrap_or_default();
+    Message::Text(text.into())
 }
 
 /// An `error`: REST's code, message and status, with the same `fields` and `retry_after`
@@ -677,7 +696,7 @@ async fn handle_request(
     data: Value,
 ) -> Answer {
     let request = request_id.as_ref();
-    let result: ApiResult<(&str, Value)> = async {
+    let result: ApiResult<Message> = async {
         if !matches!(
             kind.as_str(),
             "place_order" | "market_order" | "cancel_order"
@@ -696,14 +715,12 @@ async fn handle_request(
                     .and_then(Value::as_str)
                     .ok_or_else(|| ApiError::bad_request("data.market_id is required"))?;
                 let market = markets::parse_market(market)?;
-                let mut body = data.clone();
+                let mut body = data;
                 body.as_object_mut().map(|o| o.remove("market_id"));
                 let body: OrderBody = serde_json::from_value(body)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                Ok((
-                    "order_ack",
-                    markets::place(&state, &user, market, body).await?,
-                ))
+                let placed = markets::place(&state, &user, market, body).await?;
+                Ok(envelope("order_ack", request, None, placed))
             }
             "cancel_order" => {
                 let order = data
@@ -724,8 +741,10 @@ async fn handle_request(
                 let betbet_protocol::message::Reply::Order(report) = reply else {
                     return Err(ApiError::internal("unexpected reply"));
                 };
-                Ok((
+                Ok(envelope(
                     "cancel_ack",
+                    request,
+                    None,
                     json!({
                         "id": order.public(),
                         "status": report.status.as_str(),
@@ -741,7 +760,7 @@ async fn handle_request(
     }
     .await;
     match result {
-        Ok((kind, data)) => envelope(kind, request, None, data),
+        Ok(message) => message,
         Err(error) => error_message(request, &error),
     }
 }
