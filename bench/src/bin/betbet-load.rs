@@ -4,6 +4,8 @@
 //! ```text
 //! betbet-load ws --url http://127.0.0.1:8080 --connections 1000 --rate 20000 \
 //!     --subscribers 0 --warmup 5s --duration 30s
+//! betbet-ws-echo --addr 127.0.0.1:18081 &   # the ceiling: same stack, no core
+//! betbet-load ws --echo --url http://127.0.0.1:18081 --connections 1000 --rate 20000
 //! betbet-load quic --url http://127.0.0.1:8080 --quic-addr 127.0.0.1:9443 \
 //!     --cert DATA_DIR/tls/feed-cert.der --connections 32 --rate 50000 --subscribers 1
 //! ```
@@ -108,6 +110,12 @@ struct WsArgs {
     /// unsubscribe and get only their own replies, order updates and fills).
     #[arg(long)]
     trader_market_data: bool,
+    /// Drive `betbet-ws-echo` (the ceiling) instead of `betbet serve`: no REST setup, the
+    /// connections go to `/ws/markets/mkt_1` with the same schedule and mix, and its
+    /// `order_ack` / `cancel_ack` replies count as acknowledgements. The server's CPU and
+    /// RSS are then those of the newest process named `betbet-ws-echo`.
+    #[arg(long)]
+    echo: bool,
 }
 
 #[derive(Args)]
@@ -258,6 +266,9 @@ where
 }
 
 fn run_ws(args: WsArgs) -> Result<(), String> {
+    if args.echo {
+        return run_ws_echo(args);
+    }
     let common = &args.common;
     common.check()?;
     let users = common.users(common.connections.min(200));
@@ -268,6 +279,32 @@ fn run_ws(args: WsArgs) -> Result<(), String> {
         shape: common.load_shape(),
     };
     drive(common, common.shape("ws", users), |stats, on_window| {
+        load::ws::run(fixture, options, stats, on_window)
+    })
+}
+
+/// `ws --echo`: the same connections, schedule and mix against `betbet-ws-echo`, with a
+/// fixture that names its market instead of creating one.
+fn run_ws_echo(args: WsArgs) -> Result<(), String> {
+    let mut common = args.common.clone();
+    common.check()?;
+    if common.server_pid.is_none() {
+        common.server_pid = load::host::find_process("betbet-ws-echo");
+    }
+    let fixture = Arc::new(Fixture {
+        users: vec![load::fixture::User {
+            token: "echo".to_owned(),
+        }],
+        market_id: "mkt_1".to_owned(),
+        yes: "out_1".to_owned(),
+        no: "out_2".to_owned(),
+    });
+    let options = load::ws::WsOptions {
+        base: common.url.replacen("http://", "ws://", 1),
+        trader_market_data: args.trader_market_data,
+        shape: common.load_shape(),
+    };
+    drive(&common, common.shape("ws-echo", 0), |stats, on_window| {
         load::ws::run(fixture, options, stats, on_window)
     })
 }
