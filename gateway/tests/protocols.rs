@@ -374,6 +374,92 @@ fn const_value(expr: &[Tok]) -> Option<String> {
 }
 
 /// Every `const NAME: Type = value;`, with the value when [`const_value`] can read it.
+/// The JSON names of the fields of every struct that derives `Serialize`.
+fn serialized_fields(toks: &[Tok]) -> BTreeSet<String> {
+    let mut fields = BTreeSet::new();
+    let mut serialize_pending = false;
+    let mut k = 0;
+    while k < toks.len() {
+        match &toks[k] {
+            Tok::Ident(derive) if derive == "derive" => {
+                // `derive ( … )`: does it name Serialize?
+                let mut j = k + 1;
+                let mut depth = 0usize;
+                while j < toks.len() {
+                    match &toks[j] {
+                        Tok::Punct("(") => depth += 1,
+                        Tok::Punct(")") => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        Tok::Ident(name) if name == "Serialize" => serialize_pending = true,
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                k = j;
+            }
+            Tok::Ident(item) if item == "struct" && serialize_pending => {
+                serialize_pending = false;
+                // Skip the name and any generics up to the body's `{` (a tuple or unit
+                // struct has none).
+                let Some(open) = (k..toks.len()).find(|&j| {
+                    matches!(toks[j], Tok::Punct("{") | Tok::Punct(";") | Tok::Punct("("))
+                }) else {
+                    break;
+                };
+                if toks[open] != Tok::Punct("{") {
+                    k = open;
+                    continue;
+                }
+                let mut depth = 0usize;
+                let mut rename: Option<String> = None;
+                let mut j = open;
+                while j < toks.len() {
+                    match &toks[j] {
+                        Tok::Punct("{") | Tok::Punct("(") | Tok::Punct("[") | Tok::Punct("<") => {
+                            depth += 1
+                        }
+                        Tok::Punct("}") | Tok::Punct(")") | Tok::Punct("]") | Tok::Punct(">") => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        // `Option<Vec<T>>` closes two.
+                        Tok::Punct(">>") => depth -= 2,
+                        Tok::Ident(r) if r == "rename" && depth == 3 => {
+                            if let (Some(Tok::Punct("=")), Some(Tok::Str(name))) =
+                                (toks.get(j + 1), toks.get(j + 2))
+                            {
+                                rename = Some(name.clone());
+                            }
+                        }
+                        Tok::Ident(field)
+                            if depth == 1
+                                && field != "pub"
+                                && toks.get(j + 1) == Some(&Tok::Punct(":")) =>
+                        {
+                            fields.insert(rename.take().unwrap_or_else(|| field.clone()));
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                k = j;
+            }
+            Tok::Ident(item) if matches!(item.as_str(), "enum" | "fn" | "impl") => {
+                serialize_pending = false;
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    fields
+}
+
 fn consts(toks: &[Tok]) -> BTreeMap<String, Option<String>> {
     let mut out = BTreeMap::new();
     for k in (0..toks.len().saturating_sub(2)).filter(|&k| is_ident(&toks[k], "const")) {
@@ -507,6 +593,10 @@ fn ws_names(ws_rs: &str, hub_rs: &str, error_rs: &str) -> WsNames {
             _ => {}
         }
     }
+
+    // The fields of the typed messages: every `#[derive(… Serialize …)]` struct's fields,
+    // under their `#[serde(rename = "…")]` name when they have one.
+    names.fields.extend(serialized_fields(&toks));
 
     // Constants, close codes and their reasons.
     names.consts = consts(&toks);

@@ -39,7 +39,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use betbet_protocol::event::Event;
 use betbet_protocol::query::{MarketQuery, Query, QueryReply};
-use betbet_protocol::types::{MarketId, OrderId, OutcomeId};
+use betbet_protocol::types::{MarketId, OrderId, OutcomeId, Price};
 use futures_util::SinkExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -231,6 +231,61 @@ struct Connection {
     /// Orders that ended in the batch being routed, forgotten once it is done (their last
     /// fill may come after their end in the batch).
     ended_orders: Vec<OrderId>,
+}
+
+/// `book_delta`: one price level of a YES book changed.
+#[derive(Serialize)]
+struct BookDeltaMessage {
+    market_id: String,
+    book_id: String,
+    side: &'static str,
+    price: String,
+    quantity: String,
+    orders: u32,
+}
+
+/// `trade` (and the trade part of `fill`).
+#[derive(Serialize)]
+struct TradeMessage {
+    market_id: String,
+    book_id: String,
+    trade_id: String,
+    price: String,
+    quantity: String,
+    taker_side: &'static str,
+    at: String,
+}
+
+/// `fill`: one of the user's orders traded.
+#[derive(Serialize)]
+struct FillMessage {
+    #[serde(flatten)]
+    trade: TradeMessage,
+    order_id: String,
+    liquidity: &'static str,
+}
+
+/// `order_update` when an order is accepted.
+#[derive(Serialize)]
+struct OrderAcceptedMessage {
+    order_id: String,
+    market_id: String,
+    outcome_id: String,
+    order_type: &'static str,
+    price: String,
+    quantity: String,
+    status: &'static str,
+}
+
+/// `order_update` after a fill, an amendment or the order's end.
+#[derive(Serialize)]
+struct OrderUpdatedMessage {
+    order_id: String,
+    status: &'static str,
+    reason: Option<&'static str>,
+    filled_quantity: String,
+    remaining_quantity: String,
+    price: String,
 }
 
 /// At most this many mirrored orders are tracked per connection (a user has at most the
@@ -510,14 +565,14 @@ impl Connection {
                             "book_delta",
                             None,
                             Some(delta.seq),
-                            json!({
-                                "market_id": market.public(),
-                                "book_id": delta.book.public(),
-                                "side": delta.side.as_str(),
-                                "price": price_text(delta.price),
-                                "quantity": qty_text(delta.qty),
-                                "orders": delta.orders,
-                            }),
+                            BookDeltaMessage {
+                                market_id: market.public(),
+                                book_id: delta.book.public(),
+                                side: delta.side.as_str(),
+                                price: price_text(delta.price),
+                                quantity: qty_text(delta.qty),
+                                orders: delta.orders,
+                            },
                         )
                     });
                     out.push(message.clone());
@@ -538,39 +593,41 @@ impl Connection {
                 if !following && !mine {
                     return;
                 }
-                let data = || {
-                    json!({
-                        "market_id": trade.market.public(),
-                        "book_id": trade.book.public(),
-                        "trade_id": trade.trade.public(),
-                        "price": price_text(trade.price),
-                        "quantity": qty_text(trade.qty),
-                        "taker_side": trade.taker_side.as_str(),
-                        "at": time(trade.at),
-                    })
+                let data = |price: Price| TradeMessage {
+                    market_id: trade.market.public(),
+                    book_id: trade.book.public(),
+                    trade_id: trade.trade.public(),
+                    price: price_text(price),
+                    quantity: qty_text(trade.qty),
+                    taker_side: trade.taker_side.as_str(),
+                    at: time(trade.at),
                 };
                 if following {
-                    let message =
-                        public.get_or_init(|| envelope("trade", None, Some(trade.seq), data()));
+                    let message = public.get_or_init(|| {
+                        envelope("trade", None, Some(trade.seq), data(trade.price))
+                    });
                     out.push(message.clone());
                 }
                 if let Some(me) = me
                     && mine
                 {
-                    let data = data();
                     for (order, user, liquidity) in [
                         (trade.taker_order, trade.taker_user, "taker"),
                         (trade.maker_order, trade.maker_user, "maker"),
                     ] {
                         if user == me {
-                            let mut fill = data.clone();
-                            fill["order_id"] = order.public().into();
-                            fill["liquidity"] = liquidity.into();
                             // The order's own terms, as REST's fills: a NO order's fill
                             // is priced 1 − the YES book's price.
-                            if self.mirrored.contains(&order) {
-                                fill["price"] = price_text(trade.price.complement()).into();
-                            }
+                            let price = if self.mirrored.contains(&order) {
+                                trade.price.complement()
+                            } else {
+                                trade.price
+                            };
+                            let fill = FillMessage {
+                                trade: data(price),
+                                order_id: order.public(),
+                                liquidity,
+                            };
                             out.push(envelope("fill", None, None, fill));
                         }
                     }
@@ -592,15 +649,15 @@ impl Connection {
                     "order_update",
                     None,
                     None,
-                    json!({
-                        "order_id": accepted.order.public(),
-                        "market_id": accepted.market.public(),
-                        "outcome_id": accepted.outcome.public(),
-                        "order_type": accepted.side.as_str(),
-                        "price": price_text(accepted.price),
-                        "quantity": qty_text(accepted.qty),
-                        "status": "accepted",
-                    }),
+                    OrderAcceptedMessage {
+                        order_id: accepted.order.public(),
+                        market_id: accepted.market.public(),
+                        outcome_id: accepted.outcome.public(),
+                        order_type: accepted.side.as_str(),
+                        price: price_text(accepted.price),
+                        quantity: qty_text(accepted.qty),
+                        status: "accepted",
+                    },
                 ));
             }
             Event::OrderUpdated(update) if Some(update.user) == me => {
@@ -611,14 +668,14 @@ impl Connection {
                     "order_update",
                     None,
                     None,
-                    json!({
-                        "order_id": update.order.public(),
-                        "status": update.status.as_str(),
-                        "reason": update.reason.map(|r| r.as_str()),
-                        "filled_quantity": qty_text(update.filled),
-                        "remaining_quantity": qty_text(update.remaining),
-                        "price": price_text(update.price),
-                    }),
+                    OrderUpdatedMessage {
+                        order_id: update.order.public(),
+                        status: update.status.as_str(),
+                        reason: update.reason.map(|r| r.as_str()),
+                        filled_quantity: qty_text(update.filled),
+                        remaining_quantity: qty_text(update.remaining),
+                        price: price_text(update.price),
+                    },
                 ));
             }
             Event::MarketStatusChanged(change) if self.following.contains_key(&change.market) => {
