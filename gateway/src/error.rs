@@ -7,7 +7,6 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use betbet_protocol::result::ResultCode;
-use serde_json::json;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -177,16 +176,32 @@ impl From<ResultCode> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The body's `error` object, as REST and the WebSocket send it (the request id is
+    /// added by the request middleware).
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code.clone(),
+            message: self.message.clone(),
+            request_id: None,
+            fields: (!self.fields.is_empty()).then(|| {
+                self.fields
+                    .iter()
+                    .map(|(field, problem)| FieldProblem {
+                        field: field.clone(),
+                        problem: problem.clone(),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
-        if !self.fields.is_empty() {
-            body["error"]["fields"] = self
-                .fields
-                .iter()
-                .map(|(field, problem)| json!({ "field": field, "problem": problem }))
-                .collect();
-        }
+        let body = ErrorBody {
+            error: self.detail(),
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response
@@ -229,17 +244,17 @@ pub const GATEWAY_CODES: &[(&str, &[u16])] = &[
     ("overloaded", &[503]),
 ];
 
-/// Every code an error of `status` can carry: the core's codes answered with it and the
-/// gateway's own.
-pub fn codes_of_status(status: u16) -> Vec<&'static str> {
+/// Every code an error can carry — of `status`, or of any status: the core's codes
+/// answered with it and the gateway's own.
+pub fn error_codes(status: Option<u16>) -> Vec<&'static str> {
     let mut codes: Vec<&str> = ResultCode::ALL
         .iter()
-        .filter(|code| status_of(**code).as_u16() == status)
+        .filter(|code| status.is_none_or(|s| status_of(**code).as_u16() == s))
         .map(|code| code.name())
         .chain(
             GATEWAY_CODES
                 .iter()
-                .filter(|(_, statuses)| statuses.contains(&status))
+                .filter(|(_, statuses)| status.is_none_or(|s| statuses.contains(&s)))
                 .map(|(code, _)| *code),
         )
         .collect();
@@ -257,13 +272,16 @@ pub struct ErrorBody {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, snake_case; what a client branches on.
-    #[schema(schema_with = error_code_schema)]
+    #[schema(schema_with = all_error_codes)]
     pub code: String,
     /// For people; may change between versions.
     pub message: String,
     /// The request's `X-Request-ID`, which the server's log lines carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub request_id: Option<String>,
     /// Each missing or invalid field of the request, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub fields: Option<Vec<FieldProblem>>,
 }
@@ -274,19 +292,16 @@ pub struct FieldProblem {
     pub problem: String,
 }
 
-/// Every code an error can carry, as a string enumeration.
-fn error_code_schema() -> utoipa::openapi::schema::Object {
-    let mut codes: Vec<&str> = ResultCode::ALL
-        .iter()
-        .map(|code| code.name())
-        .chain(GATEWAY_CODES.iter().map(|(code, _)| *code))
-        .collect();
-    codes.sort_unstable();
-    codes.dedup();
+fn all_error_codes() -> utoipa::openapi::schema::Object {
+    error_code_schema(None)
+}
+
+/// The codes an error (of `status`, or of any) can carry, as a string enumeration.
+pub fn error_code_schema(status: Option<u16>) -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(codes))
-        .description(Some("The error's stable code"))
+        .enum_values(Some(error_codes(status)))
+        .description(Some("Stable, snake_case; what a client branches on"))
         .build()
 }
 

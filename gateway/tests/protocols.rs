@@ -416,6 +416,8 @@ fn serialized_fields(toks: &[Tok]) -> BTreeSet<String> {
                 }
                 let mut depth = 0usize;
                 let mut rename: Option<String> = None;
+                // A `#[serde(flatten)]` field adds its type's fields, not its own name.
+                let mut flatten = false;
                 let mut j = open;
                 while j < toks.len() {
                     match &toks[j] {
@@ -430,6 +432,7 @@ fn serialized_fields(toks: &[Tok]) -> BTreeSet<String> {
                         }
                         // `Option<Vec<T>>` closes two.
                         Tok::Punct(">>") => depth -= 2,
+                        Tok::Ident(f) if f == "flatten" && depth == 3 => flatten = true,
                         Tok::Ident(r) if r == "rename" && depth == 3 => {
                             if let (Some(Tok::Punct("=")), Some(Tok::Str(name))) =
                                 (toks.get(j + 1), toks.get(j + 2))
@@ -442,7 +445,10 @@ fn serialized_fields(toks: &[Tok]) -> BTreeSet<String> {
                                 && field != "pub"
                                 && toks.get(j + 1) == Some(&Tok::Punct(":")) =>
                         {
-                            fields.insert(rename.take().unwrap_or_else(|| field.clone()));
+                            let name = rename.take().unwrap_or_else(|| field.clone());
+                            if !std::mem::take(&mut flatten) {
+                                fields.insert(name);
+                            }
                         }
                         _ => {}
                     }
@@ -597,6 +603,8 @@ fn ws_names(ws_rs: &str, hub_rs: &str, error_rs: &str) -> WsNames {
     // The fields of the typed messages: every `#[derive(… Serialize …)]` struct's fields,
     // under their `#[serde(rename = "…")]` name when they have one.
     names.fields.extend(serialized_fields(&toks));
+    // The error envelope's fields are declared in error.rs (`ErrorDetail`, `FieldProblem`).
+    names.fields.extend(serialized_fields(&lex(error_rs)));
 
     // Constants, close codes and their reasons.
     names.consts = consts(&toks);

@@ -9,7 +9,7 @@
 //! documented or documented without being served.
 
 use super::table::{Access, BodyKind};
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, ErrorDetail};
 use axum::http::Method;
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem, Paths};
 use utoipa::openapi::response::ResponseBuilder;
@@ -30,8 +30,8 @@ BetBet's REST API. Amounts, prices and quantities are exact decimals, sent as st
 (`\"12.50\"`) or JSON numbers and always answered as strings; times are RFC 3339 in UTC. \
 Ids are strings with a prefix that names their kind (`usr_1`, `mkt_3`, `ord_7`); an id of \
 the wrong kind is a 400 `invalid_id`. Every error, whatever its status, is the envelope \
-`{\"error\": {\"code\", \"message\", \"request_id\", \"fields\"?}}`; `code` is stable and \
-listed in the `ErrorCode` schema. Sign in with `POST /api/v1/auth/login` and send its \
+`{\"error\": {\"code\", \"message\", \"request_id\", \"fields\"?}}`; `code` is stable, and \
+the envelope of each status (`Error400` … `Error503`) lists the codes answered with it. Sign in with `POST /api/v1/auth/login` and send its \
 `access_token` as `Authorization: Bearer <token>`. The WebSocket and QUIC protocols are \
 described in docs/protocols.md.";
 
@@ -57,18 +57,20 @@ pub fn operations(item: &PathItem) -> impl Iterator<Item = (Method, &Operation)>
     .filter_map(|(method, operation)| operation.map(|o| (method, o)))
 }
 
-pub fn operation_mut<'a>(item: &'a mut PathItem, method: &Method) -> Option<&'a mut Operation> {
-    match *method {
-        Method::GET => item.get.as_mut(),
-        Method::PUT => item.put.as_mut(),
-        Method::POST => item.post.as_mut(),
-        Method::DELETE => item.delete.as_mut(),
-        Method::PATCH => item.patch.as_mut(),
-        Method::HEAD => item.head.as_mut(),
-        Method::OPTIONS => item.options.as_mut(),
-        Method::TRACE => item.trace.as_mut(),
-        _ => None,
-    }
+/// Each operation of a path item, with its method, to change.
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut Operation)> {
+    [
+        (Method::GET, item.get.as_mut()),
+        (Method::PUT, item.put.as_mut()),
+        (Method::POST, item.post.as_mut()),
+        (Method::DELETE, item.delete.as_mut()),
+        (Method::PATCH, item.patch.as_mut()),
+        (Method::HEAD, item.head.as_mut()),
+        (Method::OPTIONS, item.options.as_mut()),
+        (Method::TRACE, item.trace.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.map(|o| (method, o)))
 }
 
 /// The format of a path parameter, by its name: the prefix of the ids it takes.
@@ -128,7 +130,7 @@ fn error_schema_name(status: &str) -> String {
 fn error_response(status: &str, description: &str) -> RefOr<utoipa::openapi::Response> {
     let codes = status
         .parse()
-        .map(crate::error::codes_of_status)
+        .map(|status| crate::error::error_codes(Some(status)))
         .unwrap_or_default();
     let listed: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
     RefOr::T(
@@ -144,39 +146,18 @@ fn error_response(status: &str, description: &str) -> RefOr<utoipa::openapi::Res
     )
 }
 
-/// The error envelope with `code` narrowed to the codes of `status`.
+/// The error envelope with `code` narrowed to the codes of `status`: [`ErrorDetail`]'s
+/// schema with another enumeration, so the envelope's fields are declared once.
 fn error_schema(status: u16) -> Schema {
-    let codes = crate::error::codes_of_status(status);
-    let detail = ObjectBuilder::new()
-        .property(
-            "code",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(codes))
-                .description(Some("Stable, snake_case; what a client branches on")),
-        )
-        .required("code")
-        .property(
-            "message",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some("For people; may change between versions")),
-        )
-        .required("message")
-        .property(
-            "request_id",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some(
-                    "The request's `X-Request-ID`, which the server's log lines carry",
-                )),
-        )
-        .property(
-            "fields",
-            utoipa::openapi::schema::ArrayBuilder::new()
-                .items(Ref::from_schema_name(crate::error::FieldProblem::name()))
-                .description(Some("Each missing or invalid field of the request")),
-        );
+    let RefOr::T(Schema::Object(mut detail)) = ErrorDetail::schema() else {
+        unreachable!("a struct's schema is an object");
+    };
+    detail.properties.insert(
+        "code".to_owned(),
+        RefOr::T(Schema::Object(crate::error::error_code_schema(Some(
+            status,
+        )))),
+    );
     Schema::Object(
         ObjectBuilder::new()
             .property("error", detail)
@@ -387,15 +368,8 @@ fn link(paths: &mut Paths) {
         let response = paths
             .paths
             .values_mut()
-            .flat_map(|item| {
-                [
-                    item.get.as_mut(),
-                    item.put.as_mut(),
-                    item.post.as_mut(),
-                    item.delete.as_mut(),
-                ]
-            })
-            .flatten()
+            .flat_map(operations_mut)
+            .map(|(_, o)| o)
             .find(|o| o.operation_id.as_deref() == Some(source))
             .and_then(|o| o.responses.responses.get_mut(*status));
         let Some(RefOr::T(response)) = response else {
@@ -430,7 +404,8 @@ pub fn document(
         let operation = paths
             .paths
             .get_mut(&entry.path)
-            .and_then(|item| operation_mut(item, &entry.method));
+            .and_then(|item| operations_mut(item).find(|(m, _)| *m == entry.method))
+            .map(|(_, o)| o);
         if let Some(operation) = operation {
             complete(
                 operation,

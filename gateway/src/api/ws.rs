@@ -325,19 +325,26 @@ fn envelope<T: Serialize>(
 /// An `error`: REST's code, message and status, with the same `fields` and `retry_after`
 /// REST gives (in its body and its `Retry-After` header) when there are any.
 fn error_message(request_id: Option<&Value>, error: &ApiError) -> Message {
-    let mut data =
-        json!({ "code": error.code, "message": error.message, "status": error.status.as_u16() });
-    if !error.fields.is_empty() {
-        data["fields"] = error
-            .fields
-            .iter()
-            .map(|(field, problem)| json!({ "field": field, "problem": problem }))
-            .collect();
-    }
-    if let Some(seconds) = error.retry_after {
-        data["retry_after"] = seconds.into();
-    }
-    envelope("error", request_id, None, data)
+    envelope(
+        "error",
+        request_id,
+        None,
+        ErrorMessage {
+            detail: error.detail(),
+            status: error.status.as_u16(),
+            retry_after: error.retry_after,
+        },
+    )
+}
+
+/// `error`: REST's error object, with the HTTP status REST would answer with.
+#[derive(Serialize)]
+struct ErrorMessage {
+    #[serde(flatten)]
+    detail: crate::error::ErrorDetail,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
 }
 
 impl Connection {
