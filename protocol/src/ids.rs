@@ -19,13 +19,19 @@ pub trait PublicId: Copy {
     }
 
     fn parse(text: &str) -> Option<Self> {
-        let digits = text.strip_prefix(Self::PREFIX)?.strip_prefix('_')?;
-        if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let raw: u64 = digits.parse().ok()?;
-        (raw != 0).then(|| Self::from_raw(raw))
+        parse_prefixed(text, Self::PREFIX).map(Self::from_raw)
     }
+}
+
+/// The number of `PREFIX_<n>`: ASCII digits only (no sign, no spaces), at most 20 of them,
+/// not zero. For ids that have no type of their own (API keys' `key_<n>`) as well.
+pub fn parse_prefixed(text: &str, prefix: &str) -> Option<u64> {
+    let digits = text.strip_prefix(prefix)?.strip_prefix('_')?;
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let raw: u64 = digits.parse().ok()?;
+    (raw != 0).then_some(raw)
 }
 
 macro_rules! public_id {

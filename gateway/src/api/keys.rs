@@ -35,10 +35,7 @@ fn public_id(id: u64) -> String {
 }
 
 fn parse(id: &str) -> ApiResult<u64> {
-    id.strip_prefix("key_")
-        .filter(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|n| n.parse().ok())
-        .filter(|&n| n > 0)
+    betbet_protocol::ids::parse_prefixed(id, "key")
         .ok_or_else(|| crate::ids::invalid_id("API key", id))
 }
 
