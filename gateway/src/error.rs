@@ -242,6 +242,8 @@ pub const GATEWAY_CODES: &[(&str, &[u16])] = &[
     ("too_many_in_flight", &[429]),
     ("internal_error", &[500]),
     ("overloaded", &[503]),
+    ("history_lagging", &[503]),
+    ("history_unavailable", &[503]),
 ];
 
 /// Every code an error can carry — of `status`, or of any status: the core's codes

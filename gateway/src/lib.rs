@@ -19,6 +19,7 @@ pub mod demo;
 pub mod dump;
 pub mod error;
 pub mod feed;
+pub mod history;
 pub mod hub;
 pub mod ids;
 pub mod json;

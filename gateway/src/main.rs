@@ -73,6 +73,31 @@ enum Top {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The history store's projection of the journal.
+    Projection {
+        #[command(subcommand)]
+        command: ProjectionCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectionCommand {
+    /// Empties the history store and projects the retained journal into it again, with
+    /// progress (records/s, ETA). Stop the server first (it holds the journal).
+    Rebuild {
+        #[arg(long, env = "BETBET_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        history: HistoryOptions,
+    },
+    /// Prints the store's checkpoint and how far behind the journal it is (works while the
+    /// server runs).
+    Status {
+        #[arg(long, env = "BETBET_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        history: HistoryOptions,
+    },
 }
 
 #[derive(Subcommand)]
@@ -167,6 +192,27 @@ struct CoreOptions {
     /// Snapshot after this many commands.
     #[arg(long, env = "BETBET_SNAPSHOT_EVERY", default_value_t = 1_000_000)]
     snapshot_every: u64,
+    #[command(flatten)]
+    history: HistoryOptions,
+    /// Size of each journal segment file in bytes (a multiple of 4096, 8 KiB to 1 GiB). The
+    /// journal is pruned a segment at a time.
+    #[arg(long, env = "BETBET_JOURNAL_SEGMENT_BYTES", default_value_t = 64 << 20)]
+    journal_segment_bytes: u64,
+    /// Ended orders kept in the core's memory (older ones are read from the history store).
+    #[arg(long, env = "BETBET_CLOSED_ORDERS_KEPT", default_value_t = Limits::default().closed_orders_kept)]
+    closed_orders_kept: u32,
+    /// Wallet transactions kept in the core's memory (older ones are read from the history
+    /// store).
+    #[arg(long, env = "BETBET_TRANSACTIONS_KEPT", default_value_t = Limits::default().transactions_kept)]
+    transactions_kept: u32,
+}
+
+#[derive(Args, Clone)]
+struct HistoryOptions {
+    /// The history store: `postgres://USER:PASSWORD@HOST/DB` in production; without it, an
+    /// embedded SQLite database at DATA_DIR/history.sqlite.
+    #[arg(long, env = "BETBET_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -215,6 +261,10 @@ struct HttpOptions {
     /// `overloaded` and never executed.
     #[arg(long, env = "BETBET_WS_REQUEST_DEADLINE_MS", default_value_t = 1_000)]
     ws_request_deadline_ms: u64,
+    /// Milliseconds a history read waits for the history store to catch up with the core
+    /// (read-your-writes); past it, the answer is 503 `history_lagging`.
+    #[arg(long, env = "BETBET_HISTORY_WAIT_MS", default_value_t = 2_000)]
+    history_wait_ms: u64,
 }
 
 #[derive(Args, Clone)]
@@ -390,8 +440,13 @@ fn core_config(options: &CoreOptions, demo: bool) -> Result<CoreConfig, String> 
         .ok_or("--dispute-window-secs: at most 30 days")?;
     let mut config = CoreConfig::new(&options.data_dir);
     config.durability = durability;
-    config.limits = Limits::default();
+    config.limits = Limits {
+        closed_orders_kept: options.closed_orders_kept.max(1),
+        transactions_kept: options.transactions_kept.max(1),
+        ..Limits::default()
+    };
     config.snapshot_every_commands = options.snapshot_every.max(1);
+    config.segment_bytes = options.journal_segment_bytes;
     config.configure = Some(Configure {
         actor: UserId::SYSTEM,
         platform_fee_bp: options.platform_fee_bp,
@@ -448,8 +503,13 @@ async fn start_metrics(
         .map_err(|e| format!("metrics server on {addr}: {e}"))
 }
 
-fn start_core(options: &CoreOptions, demo: bool) -> Result<CoreRuntime, String> {
-    let config = core_config(options, demo)?;
+fn start_core(
+    options: &CoreOptions,
+    demo: bool,
+    history: Option<&betbet_persistence::Progress>,
+) -> Result<CoreRuntime, String> {
+    let mut config = core_config(options, demo)?;
+    config.retention_floor = history.map(|p| std::sync::Arc::clone(&p.applied));
     CoreRuntime::start(config).map_err(|e| match e {
         betbet_engine::runtime::RuntimeError::Journal(betbet_journal::JournalError::Locked {
             ..
@@ -472,14 +532,65 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime starts")
 }
 
+/// Opens the history store and reads its checkpoint (before the core starts: the
+/// checkpoint is the journal's retention floor).
+async fn open_history(
+    options: &CoreOptions,
+) -> Result<
+    (
+        betbet_persistence::Store,
+        std::sync::Arc<betbet_persistence::Progress>,
+    ),
+    String,
+> {
+    let location = betbet_persistence::Location::new(
+        options.history.database_url.as_deref(),
+        &options.data_dir,
+    )
+    .map_err(|e| e.to_string())?;
+    let store = betbet_persistence::Store::open(&location)
+        .await
+        .map_err(|e| e.to_string())?;
+    let checkpoint = store.checkpoint().await.map_err(|e| e.to_string())?;
+    tracing::info!(
+        store = store.location(),
+        checkpoint = checkpoint.map_or(0, |c| c.seq),
+        "history store open"
+    );
+    Ok((store, betbet_persistence::Progress::new(checkpoint)))
+}
+
+/// Starts the history store's writer on the current runtime.
+fn follow(
+    store: &betbet_persistence::Store,
+    core: &CoreRuntime,
+    progress: &std::sync::Arc<betbet_persistence::Progress>,
+    data_dir: &Path,
+) -> Result<betbet_persistence::Follower, String> {
+    betbet_persistence::Follower::start(
+        store.clone(),
+        core.handle(),
+        std::sync::Arc::clone(progress),
+        data_dir.to_path_buf(),
+    )
+    .map_err(|e| format!("cannot start the history store's writer: {e}"))
+}
+
 fn serve(args: ServeArgs) -> Result<(), String> {
-    let core = start_core(&args.core, args.demo)?;
+    let rt = runtime();
+    let (store, progress) = rt.block_on(open_history(&args.core))?;
+    let core = start_core(&args.core, args.demo, Some(&progress))?;
     let handle = core.handle();
     let config = gateway_config(&args.core.data_dir, &args.http, args.demo)?;
-    let rt = runtime();
     let result = rt.block_on(async {
-        let state = betbet_gateway::server::build_state(Core::Local(handle), config)
+        let follower = follow(&store, &core, &progress, &args.core.data_dir)?;
+        let mut state = betbet_gateway::server::build_state(Core::Local(handle), config)
             .map_err(|e| format!("cannot load keys: {e}"))?;
+        state.history = Some(std::sync::Arc::new(betbet_gateway::history::History {
+            store: store.clone(),
+            progress: std::sync::Arc::clone(&progress),
+            wait: Duration::from_millis(args.http.history_wait_ms),
+        }));
         if args.demo {
             betbet_gateway::demo::seed(&state.core, &state.hasher, &args.core.data_dir)
                 .await
@@ -487,13 +598,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
         start_feed(&state, &args.feed, &args.core.data_dir)?;
         start_metrics(&state, &args.http).await?;
-        betbet_gateway::server::serve_http(
+        let served = betbet_gateway::server::serve_http(
             state,
             args.http.http_addr,
             betbet_gateway::server::shutdown_signal(),
         )
         .await
-        .map_err(|e| format!("HTTP server on {}: {e}", args.http.http_addr))
+        .map_err(|e| format!("HTTP server on {}: {e}", args.http.http_addr));
+        follower.stop().await;
+        store.close().await;
+        served
     });
     rt.shutdown_timeout(Duration::from_secs(5));
     core.shutdown();
@@ -514,14 +628,18 @@ fn run_core(args: CoreArgs) -> Result<(), String> {
     )?;
     let tls = betbet_gateway::link::server_config(tls_dir)
         .map_err(|e| format!("core link certificates: {e}"))?;
-    let core = start_core(&args.core, false)?;
     let rt = runtime();
+    let (store, progress) = rt.block_on(open_history(&args.core))?;
+    let core = start_core(&args.core, false, Some(&progress))?;
     let result = rt.block_on(async {
+        let follower = follow(&store, &core, &progress, &args.core.data_dir)?;
         let bound = betbet_gateway::link::serve(core.handle(), args.listen, tls)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         println!("core listening on {bound}");
         betbet_gateway::server::shutdown_signal().await;
+        follower.stop().await;
+        store.close().await;
         Ok(())
     });
     rt.shutdown_timeout(Duration::from_secs(5));
@@ -734,6 +852,163 @@ fn admin(command: AdminCommand) -> Result<(), String> {
     }
 }
 
+fn projection(command: ProjectionCommand) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime starts");
+    match command {
+        ProjectionCommand::Rebuild { data_dir, history } => {
+            let (journal, _) = open_journal(&data_dir)?;
+            let location =
+                betbet_persistence::Location::new(history.database_url.as_deref(), &data_dir)
+                    .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let store = betbet_persistence::Store::open(&location)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut bar = Progress::new();
+                let rebuilt = betbet_persistence::follow::rebuild(
+                    &store,
+                    &journal,
+                    &Limits::default(),
+                    |done, total| bar.show(done, total),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                bar.finish();
+                let checkpoint = store.checkpoint().await.map_err(|e| e.to_string())?;
+                store.close().await;
+                if let Some(checkpoint) = checkpoint {
+                    betbet_engine::runtime::write_history_floor(&data_dir, checkpoint.seq)
+                        .map_err(|e| {
+                            format!(
+                                "cannot record the checkpoint in {}: {e}",
+                                data_dir.display()
+                            )
+                        })?;
+                }
+                println!(
+                    "rebuilt {} from {}: {} records, {} rows in {:.1} s ({:.0} records/s)",
+                    location.describe(),
+                    if rebuilt.base_seq == 0 {
+                        "the journal's first record".to_owned()
+                    } else {
+                        format!(
+                            "the snapshot at seq {} (the journal before it was pruned)",
+                            rebuilt.base_seq
+                        )
+                    },
+                    rebuilt.records,
+                    rebuilt.rows,
+                    rebuilt.elapsed.as_secs_f64(),
+                    rebuilt.records as f64 / rebuilt.elapsed.as_secs_f64().max(1e-9),
+                );
+                Ok(())
+            })
+        }
+        ProjectionCommand::Status { data_dir, history } => {
+            let location =
+                betbet_persistence::Location::new(history.database_url.as_deref(), &data_dir)
+                    .map_err(|e| e.to_string())?;
+            let head = betbet_journal::peek_last_seq(journal_dir(&data_dir))
+                .map_err(|e| format!("{}: {e}", journal_dir(&data_dir).display()))?;
+            rt.block_on(async {
+                let store = betbet_persistence::Store::open(&location)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let checkpoint = store.checkpoint().await.map_err(|e| e.to_string())?;
+                store.close().await;
+                println!("store {}", location.describe());
+                match checkpoint {
+                    Some(c) => {
+                        println!(
+                            "  checkpoint seq {} (record stamped {})",
+                            c.seq,
+                            betbet_gateway::time::format(betbet_protocol::types::Timestamp(
+                                c.record_at.0
+                            ))
+                        );
+                        if c.base_seq > 0 {
+                            println!("  history starts at the snapshot at seq {}", c.base_seq);
+                        }
+                    }
+                    None => println!("  checkpoint none (nothing applied yet)"),
+                }
+                let applied = checkpoint.map_or(0, |c| c.seq);
+                println!("  journal last seq {head}");
+                let lag_records = head.saturating_sub(applied);
+                let lag_seconds = match checkpoint {
+                    Some(c) if lag_records > 0 => {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_micros() as i64);
+                        (now - c.record_at.0).max(0) as f64 / 1e6
+                    }
+                    _ => 0.0,
+                };
+                println!("  lag {lag_records} records, {lag_seconds:.1} s");
+                Ok(())
+            })
+        }
+    }
+}
+
+/// A progress line on standard error: records done of total, records/s and the time left.
+/// On a terminal it redraws in place; otherwise it prints a line every few seconds.
+struct Progress {
+    started: std::time::Instant,
+    shown: std::time::Instant,
+    tty: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            started: std::time::Instant::now(),
+            shown: std::time::Instant::now(),
+            tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        let every = if self.tty { 200 } else { 5_000 };
+        if self.shown.elapsed() < Duration::from_millis(every) && done < total {
+            return;
+        }
+        self.shown = std::time::Instant::now();
+        let elapsed = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rate = done as f64 / elapsed;
+        let eta = if rate > 0.0 {
+            total.saturating_sub(done) as f64 / rate
+        } else {
+            0.0
+        };
+        let percent = if total == 0 {
+            100.0
+        } else {
+            done as f64 * 100.0 / total as f64
+        };
+        let line = format!(
+            "{done}/{total} records ({percent:.1} %)  {rate:.0} records/s  ETA {}m{:02}s",
+            (eta as u64) / 60,
+            (eta as u64) % 60
+        );
+        if self.tty {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
+
 /// Raises the soft open-files limit to the hard limit: every WebSocket is a descriptor, and
 /// the usual soft limit of 1 024 would cap a gateway far below the connections it can serve.
 #[allow(unsafe_code)]
@@ -813,6 +1088,7 @@ fn main() -> ExitCode {
         }
         Top::Journal { command } => journal(command),
         Top::Admin { command } => admin(command),
+        Top::Projection { command } => projection(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Upper bounds of the request latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -214,4 +214,87 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The history store's writer: checkpoint, lag behind the journal's durable `head`, and
+/// what it wrote.
+pub fn render_history(progress: &betbet_persistence::Progress, head: u64) -> String {
+    let mut out = String::new();
+    let now = betbet_protocol::types::Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64),
+    );
+    let (lag_records, lag_seconds) = progress.lag(head, now);
+    let mut metric = |name: &str, help: &str, kind: &str, value: String| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
+    metric(
+        "betbet_projection_applied_seq",
+        "Last journal record the history store durably applied (its checkpoint).",
+        "gauge",
+        progress.applied().to_string(),
+    );
+    metric(
+        "betbet_projection_lag_records",
+        "Durable journal records the history store has not applied yet.",
+        "gauge",
+        lag_records.to_string(),
+    );
+    metric(
+        "betbet_projection_lag_seconds",
+        "Age of the oldest journal record the history store has not applied (0 when caught up).",
+        "gauge",
+        format!("{lag_seconds:.3}"),
+    );
+    metric(
+        "betbet_projection_batches_total",
+        "Transactions committed to the history store.",
+        "counter",
+        load(&progress.batches),
+    );
+    metric(
+        "betbet_projection_records_total",
+        "Journal records applied to the history store.",
+        "counter",
+        load(&progress.records),
+    );
+    metric(
+        "betbet_projection_events_total",
+        "Core events projected into the history store.",
+        "counter",
+        load(&progress.events),
+    );
+    metric(
+        "betbet_projection_rows_total",
+        "Rows written to (or deleted from) the history store.",
+        "counter",
+        load(&progress.rows),
+    );
+    metric(
+        "betbet_projection_write_seconds_total",
+        "Time spent in history-store transactions.",
+        "counter",
+        format!(
+            "{:.6}",
+            progress.write_micros.load(Ordering::Relaxed) as f64 / 1e6
+        ),
+    );
+    metric(
+        "betbet_projection_write_failures_total",
+        "History-store writes that failed and were retried.",
+        "counter",
+        load(&progress.write_failures),
+    );
+    metric(
+        "betbet_projection_failing",
+        "1 while the history store's writes fail (the journal keeps what it lacks).",
+        "gauge",
+        u8::from(progress.failing.load(Ordering::Relaxed)).to_string(),
+    );
+    out
 }

@@ -49,6 +49,7 @@ pub fn build_state(core: Core, config: GatewayConfig) -> std::io::Result<AppStat
         hub,
         events,
         shapes: Arc::default(),
+        history: None,
     })
 }
 

@@ -43,6 +43,9 @@ pub struct AppState {
     pub hub: Arc<crate::hub::Hub>,
     /// Immutable facts about markets (outcomes, tick) for validating orders without a query.
     pub shapes: Arc<Mutex<HashMap<betbet_protocol::types::MarketId, Arc<crate::api::MarketShape>>>>,
+    /// The history store, for reads past the core's windows (a gateway in the core's
+    /// process; a remote gateway answers from the core's windows only).
+    pub history: Option<Arc<crate::history::History>>,
 }
 
 impl AppState {
@@ -54,6 +57,20 @@ impl AppState {
 
     pub async fn query(&self, query: Query) -> ApiResult<QueryReply> {
         self.core.query(query).await
+    }
+
+    /// The history store, once it holds every record the core had made durable when this
+    /// was called (read-your-writes); `None` without a store.
+    pub async fn history(&self) -> ApiResult<Option<&crate::history::History>> {
+        let (Some(history), Core::Local(handle)) = (&self.history, &self.core) else {
+            return Ok(None);
+        };
+        let head = handle
+            .stats()
+            .durable_seq
+            .load(std::sync::atomic::Ordering::Acquire);
+        history.caught_up(head).await?;
+        Ok(Some(history))
     }
 }
 

@@ -94,6 +94,14 @@ pub enum JournalError {
         /// The largest snapshot this journal stores.
         max: u64,
     },
+    /// A retained snapshot read back later no longer verifies.
+    #[error("snapshot at seq {seq} is invalid: {reason}")]
+    BadSnapshot {
+        /// The snapshot's sequence number.
+        seq: u64,
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl JournalError {

@@ -176,6 +176,9 @@ pub struct Journal<S: Storage = FileStorage> {
     /// Valid snapshot seqs, oldest first.
     snapshots: Vec<u64>,
     stale_snapshots: Vec<String>,
+    /// What a follower of the journal (the history store's projection) has durably applied:
+    /// the newest snapshot at or below it and every record after that are kept.
+    retention_floor: Option<u64>,
 }
 
 impl<S: Storage> fmt::Debug for Journal<S> {
@@ -230,6 +233,7 @@ impl<S: Storage> Journal<S> {
             last_sync_us: 0,
             snapshots: recovered.snapshots,
             stale_snapshots: recovered.stale_snapshots,
+            retention_floor: None,
         };
         Ok((journal, recovered.report))
     }
@@ -515,7 +519,17 @@ impl<S: Storage> Journal<S> {
             .snapshots
             .len()
             .saturating_sub(self.options.snapshots_retained);
-        let mut removed: Vec<String> = self.snapshots.drain(..excess).map(snapshot_name).collect();
+        let pinned = self.pinned_snapshot();
+        let mut removed = Vec::new();
+        let mut kept = Vec::with_capacity(self.snapshots.len());
+        for (i, &snapshot) in self.snapshots.iter().enumerate() {
+            if i < excess && Some(snapshot) != pinned {
+                removed.push(snapshot_name(snapshot));
+            } else {
+                kept.push(snapshot);
+            }
+        }
+        self.snapshots = kept;
         removed.append(&mut self.stale_snapshots);
         for name in &removed {
             self.storage.remove(name)?;
@@ -544,10 +558,16 @@ impl<S: Storage> Journal<S> {
         let Some(&oldest) = self.snapshots.first() else {
             return Ok(0);
         };
+        // A follower resumes from the newest snapshot at or below what it applied; with none
+        // such it needs the journal from its start.
+        let limit = match self.retention_floor {
+            None => oldest,
+            Some(_) => self.pinned_snapshot().unwrap_or(0).min(oldest),
+        };
         let mut removed = 0;
         loop {
             let mut segments = self.shared.segments();
-            if segments.len() < 2 || segments[1].first_seq - 1 > oldest {
+            if segments.len() < 2 || segments[1].first_seq - 1 > limit {
                 break;
             }
             let gone = segments.remove(0);
@@ -582,6 +602,36 @@ impl<S: Storage> Journal<S> {
     /// Seqs of the retained snapshots, oldest first.
     pub fn snapshot_seqs(&self) -> &[u64] {
         &self.snapshots
+    }
+
+    /// Tells retention what a follower has durably applied (`None`: no follower). From then
+    /// on [`Journal::prune`] keeps the newest snapshot at or below `floor` and every record
+    /// after it (all records, if no snapshot is that old), and [`Journal::write_snapshot`]
+    /// does not remove that snapshot, so the follower can always resume.
+    pub fn set_retention_floor(&mut self, floor: Option<u64>) {
+        self.retention_floor = floor;
+    }
+
+    /// The snapshot a follower at the retention floor resumes from.
+    fn pinned_snapshot(&self) -> Option<u64> {
+        let floor = self.retention_floor?;
+        self.snapshots.iter().rev().copied().find(|&s| s <= floor)
+    }
+
+    /// The state bytes of the retained snapshot at `seq`, verified as at open.
+    pub fn read_snapshot(&self, seq: u64) -> Result<Vec<u8>> {
+        let file = self.storage.read_file(&snapshot_name(seq))?;
+        match crate::format::decode_snapshot(&file) {
+            Ok((header_seq, state)) if header_seq == seq => Ok(state.to_vec()),
+            Ok(_) => Err(JournalError::BadSnapshot {
+                seq,
+                reason: "its header names another seq".to_owned(),
+            }),
+            Err(reason) => Err(JournalError::BadSnapshot {
+                seq,
+                reason: reason.to_owned(),
+            }),
+        }
     }
 }
 

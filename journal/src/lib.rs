@@ -92,6 +92,48 @@ pub use journal::{
     Durability, Health, Journal, Options, PENDING_SEGMENTS_MAX, SNAPSHOTS_RETAINED_MAX,
 };
 pub use reader::Reader;
+
+/// The last seq written in the journal directory `dir`, read without the writer's lock
+/// (for status tools while a server runs): the newest segment's records are walked while
+/// their headers are intact. It is a reading of a moving target, not a recovery: the
+/// checksum chain is not verified.
+pub fn peek_last_seq(dir: impl AsRef<std::path::Path>) -> Result<u64> {
+    let dir = dir.as_ref();
+    let mut newest: Option<(u64, std::path::PathBuf)> = None;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| JournalError::io(dir.display().to_string(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| JournalError::io(dir.display().to_string(), e))?;
+        if let Some(index) = entry
+            .file_name()
+            .to_str()
+            .and_then(format::parse_segment_name)
+            && newest.as_ref().is_none_or(|(n, _)| index > *n)
+        {
+            newest = Some((index, entry.path()));
+        }
+    }
+    let Some((_, path)) = newest else {
+        return Ok(0);
+    };
+    let bytes =
+        std::fs::read(&path).map_err(|e| JournalError::io(path.display().to_string(), e))?;
+    if bytes.len() < SEGMENT_HEADER_BYTES {
+        return Ok(0);
+    }
+    // The first record's seq, minus one, is where an empty segment stands.
+    let mut last = u64::from_le_bytes(bytes[24..32].try_into().expect("8 bytes")).saturating_sub(1);
+    let mut offset = SEGMENT_HEADER_BYTES;
+    while offset + RECORD_HEADER_BYTES <= bytes.len() {
+        let header = RecordHeader::decode_raw(&bytes[offset..]);
+        if !header.is_intact() || header.seq != last + 1 {
+            break;
+        }
+        last = header.seq;
+        offset += header.record_bytes();
+    }
+    Ok(last)
+}
 pub use recovery::{Recovery, SkippedSnapshot, Snapshot, TruncationReport};
 pub use shared::SharedJournal;
 pub use storage::{

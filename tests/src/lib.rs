@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 pub use serde_json::json;
 
+pub mod history;
+pub mod postgres;
 pub mod upgrade;
 
 pub fn binary() -> PathBuf {
@@ -370,6 +372,20 @@ impl Api {
 
     pub fn post(&self, path: &str, body: &Value) -> Reply {
         self.send("POST", path, body, &[])
+    }
+
+    /// Like [`Api::post`], but `None` when the request got no answer (the server is down,
+    /// or died while answering).
+    pub fn try_post(&self, path: &str, body: &Value) -> Option<Reply> {
+        let mut request = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = request.send(body.to_string()).ok()?;
+        Some(Self::finish(Ok(response)))
     }
 
     pub fn put(&self, path: &str, body: &Value) -> Reply {

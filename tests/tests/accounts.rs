@@ -343,6 +343,8 @@ fn the_readme_lists_every_environment_variable() {
         &["gateway"],
         &["admin", "grant"],
         &["journal", "verify"],
+        &["projection", "rebuild"],
+        &["projection", "status"],
     ] {
         let output = std::process::Command::new(betbet_tests::binary())
             .args(command)
@@ -351,7 +353,7 @@ fn the_readme_lists_every_environment_variable() {
             .unwrap();
         let help = String::from_utf8_lossy(&output.stdout);
         for variable in help.split("[env: ").skip(1) {
-            let name = variable.split('=').next().unwrap().trim_end_matches(']');
+            let name = variable.split(['=', ']']).next().unwrap();
             assert!(
                 readme.contains(&format!("| `{name}` |")),
                 "{name} (betbet {}) is not in the README's table",

@@ -21,7 +21,7 @@
 //! snapshots on a schedule and on shutdown (drain, sync, snapshot, exit).
 
 use crate::{Ctx, Engine, Limits};
-use betbet_journal::{Durability, Health, Journal, JournalError, Options};
+use betbet_journal::{Durability, Health, Journal, JournalError, Options, Reader};
 use betbet_protocol::codec::{Encode, from_slice};
 use betbet_protocol::command::{Command, Configure, JournalEntry, Tick};
 use betbet_protocol::event::Event;
@@ -47,6 +47,28 @@ pub const BATCH_MAX: usize = 4_096;
 pub const EVENT_RING_MAX: usize = 4_096;
 /// Subscribers at once.
 pub const SUBSCRIBERS_MAX: usize = 1_024;
+/// The file in the data directory where the history store's writer leaves the last record
+/// it durably applied. A core started without the writer (`betbet admin grant`) still keeps
+/// the journal the store needs; a stale value only keeps more.
+pub const HISTORY_FLOOR_FILE: &str = "history.floor";
+
+/// Reads [`HISTORY_FLOOR_FILE`]: `None` if there is none (no store ever followed this data
+/// directory), `Some(0)` — keep everything — if it is unreadable.
+pub fn read_history_floor(data_dir: &std::path::Path) -> Option<u64> {
+    match std::fs::read_to_string(data_dir.join(HISTORY_FLOOR_FILE)) {
+        Ok(text) => Some(text.trim().parse().unwrap_or(0)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(_) => Some(0),
+    }
+}
+
+/// Records `applied` in [`HISTORY_FLOOR_FILE`] (written aside, then renamed into place).
+pub fn write_history_floor(data_dir: &std::path::Path, applied: u64) -> std::io::Result<()> {
+    let path = data_dir.join(HISTORY_FLOOR_FILE);
+    let temp = data_dir.join(format!("{HISTORY_FLOOR_FILE}.tmp"));
+    std::fs::write(&temp, format!("{applied}\n"))?;
+    std::fs::rename(&temp, &path)
+}
 
 #[derive(Debug, Error)]
 pub enum RuntimeError {
@@ -66,6 +88,15 @@ pub enum RuntimeError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// Why a follower could not start.
+#[derive(Debug, Error)]
+pub enum FollowError {
+    #[error("{0}")]
+    Submit(SubmitError),
+    #[error("journal: {0}")]
+    Journal(JournalError),
 }
 
 /// Why a message was not taken.
@@ -107,7 +138,55 @@ enum Message {
     Command(Command, CommandReplyFn),
     Query(Query, QueryReplyFn),
     Subscribe(u64, SubscriberFn),
+    Follow(u64, FollowReplyFn),
     Shutdown,
+}
+
+type FollowReplyFn = Box<dyn FnOnce(Result<FollowStart, JournalError>) + Send>;
+
+/// Where a follower of the journal (the history store's projection) starts: a reader of the
+/// records after `base`, and the state at `base` (`None`: the empty engine at seq 0).
+pub struct FollowStart {
+    pub base: Option<(u64, Vec<u8>)>,
+    pub reader: Reader,
+    /// The limits of the engine the journal was written with, for an empty replica.
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for FollowStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FollowStart")
+            .field("base", &self.base.as_ref().map(|(seq, _)| seq))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state a follower that applied everything up to `applied` resumes from: the newest
+/// retained snapshot at or below it; the empty engine if none is and the journal still
+/// starts at seq 1; else (history before the oldest snapshot was pruned, as in a data
+/// directory that ran before the store existed) the oldest snapshot, which the follower
+/// then writes whole.
+fn follow_start(
+    journal: &Journal,
+    applied: u64,
+    limits: &Limits,
+) -> Result<FollowStart, JournalError> {
+    let snapshots = journal.snapshot_seqs();
+    let base = match snapshots.iter().rev().find(|&&s| s <= applied) {
+        Some(&seq) => Some(seq),
+        None if journal.first_seq() <= 1 => None,
+        None => snapshots.first().copied(),
+    };
+    let base = match base {
+        Some(seq) => Some((seq, journal.read_snapshot(seq)?)),
+        None => None,
+    };
+    let from = base.as_ref().map_or(0, |(seq, _)| *seq) + 1;
+    Ok(FollowStart {
+        reader: journal.reader(from)?,
+        base,
+        limits: limits.clone(),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +201,11 @@ pub struct CoreConfig {
     pub snapshot_every_commands: u64,
     pub snapshot_interval: Duration,
     pub queue_capacity: usize,
+    /// What the history store has durably applied: journal retention keeps what it still
+    /// needs (see `Journal::set_retention_floor`). `None`: no store follows the journal.
+    pub retention_floor: Option<Arc<AtomicU64>>,
+    /// Size of each journal segment file (a multiple of 4 KiB, 8 KiB to 1 GiB).
+    pub segment_bytes: u64,
 }
 
 impl CoreConfig {
@@ -135,6 +219,8 @@ impl CoreConfig {
             snapshot_every_commands: 1_000_000,
             snapshot_interval: Duration::from_secs(600),
             queue_capacity: COMMAND_QUEUE_MAX,
+            retention_floor: None,
+            segment_bytes: Options::default().segment_bytes,
         }
     }
 }
@@ -224,6 +310,23 @@ impl CoreHandle {
         self.send(Message::Query(query, reply))
     }
 
+    /// Where a follower that has applied the records up to `applied` resumes (blocks until
+    /// the core thread answers).
+    pub fn follow(&self, applied: u64) -> Result<FollowStart, FollowError> {
+        let (reply, answer) = sync_channel(1);
+        self.send(Message::Follow(
+            applied,
+            Box::new(move |start| {
+                let _ = reply.send(start);
+            }),
+        ))
+        .map_err(FollowError::Submit)?;
+        answer
+            .recv()
+            .map_err(|_| FollowError::Submit(SubmitError::Stopped))?
+            .map_err(FollowError::Journal)
+    }
+
     /// Receives every event batch published from now on (or, if `from_seq` is still in the
     /// core's ring, from the first batch after it).
     pub fn subscribe(&self, from_seq: u64, subscriber: SubscriberFn) -> Result<(), SubmitError> {
@@ -255,6 +358,7 @@ impl Core {
         })?;
         let options = Options {
             durability: config.durability,
+            segment_bytes: config.segment_bytes,
             ..Options::default()
         };
         let started = Instant::now();
@@ -346,6 +450,12 @@ impl Core {
             sender,
             shared: Arc::clone(&shared),
         };
+        let mut config = config;
+        if config.retention_floor.is_none()
+            && let Some(floor) = read_history_floor(&config.data_dir)
+        {
+            config.retention_floor = Some(Arc::new(AtomicU64::new(floor)));
+        }
         let mut worker = Worker::new(engine, journal, receiver, shared, &config);
         if let Some(configure) = config.configure.clone() {
             worker.configure_if_changed(configure);
@@ -433,6 +543,10 @@ struct Worker {
     since_snapshot: u64,
     last_snapshot: Instant,
     failed: bool,
+    limits: Limits,
+    retention_floor: Option<Arc<AtomicU64>>,
+    floor_pruned: u64,
+    last_prune: Instant,
 }
 
 impl Worker {
@@ -450,6 +564,13 @@ impl Worker {
             .build_hasher()
             .finish()
             | 1;
+        let mut journal = journal;
+        journal.set_retention_floor(
+            config
+                .retention_floor
+                .as_ref()
+                .map(|f| f.load(Ordering::Acquire)),
+        );
         Worker {
             last_at: engine.now().0,
             engine,
@@ -473,6 +594,10 @@ impl Worker {
             since_snapshot: 0,
             last_snapshot: Instant::now(),
             failed: false,
+            limits: config.limits.clone(),
+            retention_floor: config.retention_floor.clone(),
+            floor_pruned: 0,
+            last_prune: Instant::now(),
         }
     }
 
@@ -712,6 +837,9 @@ impl Worker {
                 }
             }
             Message::Subscribe(from_seq, callback) => self.subscribe(from_seq, callback),
+            Message::Follow(applied, reply) => {
+                reply(follow_start(&self.journal, applied, &self.limits));
+            }
             Message::Shutdown => return false,
         }
         true
@@ -729,10 +857,30 @@ impl Worker {
         }
     }
 
+    /// Moves the retention floor to what the history store has applied, and prunes what
+    /// it no longer needs (at most once a second).
+    fn follow_retention(&mut self) {
+        let Some(floor) = &self.retention_floor else {
+            return;
+        };
+        let floor = floor.load(Ordering::Acquire);
+        self.journal.set_retention_floor(Some(floor));
+        if floor > self.floor_pruned && self.last_prune.elapsed() >= Duration::from_secs(1) {
+            self.floor_pruned = floor;
+            self.last_prune = Instant::now();
+            if !self.failed
+                && let Err(error) = self.journal.prune()
+            {
+                tracing::warn!(%error, "pruning journal segments failed");
+            }
+        }
+    }
+
     fn snapshot(&mut self) {
         if self.failed {
             return;
         }
+        self.follow_retention();
         // The snapshot must not cover a record that is not durable: sync first.
         if let Err(error) = self.journal.sync() {
             self.fail(&error);
@@ -790,6 +938,7 @@ impl Worker {
             }
             self.tick();
             self.settle();
+            self.follow_retention();
             if self.since_snapshot >= self.snapshot_every
                 || (self.since_snapshot > 0
                     && self.last_snapshot.elapsed() >= self.snapshot_interval)

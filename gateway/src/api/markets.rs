@@ -1476,18 +1476,26 @@ async fn list_orders(
     };
     let limit = bounded("limit", params.limit, 50, 1, PAGE_LIMIT_MAX)?;
     let page = bounded("page", params.page, 1, 1, PAGE_MAX)?;
-    let QueryReply::Orders(orders) = state
+    let offset = (page - 1).saturating_mul(limit);
+    let QueryReply::Orders(mut orders) = state
         .query(Query::Orders(OrdersQuery {
             user: caller.user,
             market,
             open,
-            offset: (page - 1).saturating_mul(limit),
+            offset,
             limit,
         }))
         .await?
     else {
         return Err(ApiError::internal("unexpected reply"));
     };
+    // Open orders are all in the core; ended ones past its window are in the store.
+    if !open
+        && orders.len() < limit as usize
+        && let Some(history) = state.history().await?
+    {
+        orders = history.orders(caller.user, market, offset, limit).await?;
+    }
     Ok(Json(OrderList {
         orders: orders.iter().map(order_json).collect(),
     }))
@@ -1676,16 +1684,32 @@ async fn market_chart(
             .ok_or_else(|| ApiError::from(ResultCode::OutcomeNotFound))?,
         None => market.outcomes[0].id,
     };
-    let QueryReply::Candles(candles) = state
+    let limit = bounded("limit", params.limit, 200, 1, 1_000)?;
+    let QueryReply::Candles(mut candles) = state
         .query(Query::Candles(CandleQuery {
             outcome,
             timeframe,
-            limit: bounded("limit", params.limit, 200, 1, 1_000)?,
+            limit,
         }))
         .await?
     else {
         return Err(ApiError::from(ResultCode::OutcomeNotFound));
     };
+    // The core keeps a day of minutes and ninety days of hours; the store every trade.
+    if candles.len() < limit as usize
+        && let Some(history) = state.history().await?
+    {
+        // Trades are on YES books: a binary or scalar market's second outcome is the NO
+        // side of its first outcome's book.
+        let no_side = market.market_type != betbet_protocol::command::MarketType::Multiple
+            && market.outcomes.get(1).is_some_and(|o| o.id == outcome);
+        let book = if no_side {
+            market.outcomes[0].id
+        } else {
+            outcome
+        };
+        candles = history.candles(book, timeframe, limit, no_side).await?;
+    }
     Ok(Json(Chart {
         market_id: market.id.public(),
         outcome_id: outcome.public(),

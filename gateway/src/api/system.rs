@@ -47,6 +47,23 @@ struct HealthReport {
     version: &'static str,
     core: CoreHealth,
     journal: JournalHealth,
+    /// The history store (a gateway in the core's process only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    history: Option<HistoryHealth>,
+}
+
+/// The history store's writer. Its lag never stops the platform serving.
+#[derive(Serialize, ToSchema)]
+struct HistoryHealth {
+    /// `postgres://…` (without its password) or `sqlite://DATA_DIR/history.sqlite`.
+    store: String,
+    /// The last journal record the store durably applied.
+    applied_seq: u64,
+    /// Durable journal records it has not applied yet.
+    lag_records: u64,
+    /// Whether its writes are failing (and being retried).
+    failing: bool,
 }
 
 /// The core's state; the counts only when it answered.
@@ -141,6 +158,18 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
             live_orders: None,
         },
     };
+    let history = match (&state.history, &journal.durable_seq) {
+        (Some(history), Some(head)) => Some(HistoryHealth {
+            store: history.store.location().to_owned(),
+            applied_seq: history.progress.applied(),
+            lag_records: head.saturating_sub(history.progress.applied()),
+            failing: history
+                .progress
+                .failing
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }),
+        _ => None,
+    };
     let status = if core.reachable && journal.state != "failed" {
         StatusCode::OK
     } else {
@@ -158,6 +187,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
             version: env!("CARGO_PKG_VERSION"),
             core,
             journal,
+            history,
         }),
     )
 }
@@ -170,8 +200,12 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         Core::Local(handle) => Some(handle.stats()),
         Core::Remote(_) => None,
     };
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(core),
-    )
+    let mut text = state.metrics.render(core);
+    if let (Some(history), Some(core)) = (&state.history, core) {
+        text.push_str(&crate::metrics::render_history(
+            &history.progress,
+            core.durable_seq.load(std::sync::atomic::Ordering::Acquire),
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

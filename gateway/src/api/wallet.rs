@@ -305,7 +305,7 @@ async fn history(
     offset: u32,
     limit: u32,
 ) -> ApiResult<Vec<TxView>> {
-    match state
+    let txs = match state
         .query(Query::Transactions(TxQuery {
             user,
             tx_type,
@@ -315,9 +315,18 @@ async fn history(
         }))
         .await?
     {
-        QueryReply::Transactions(txs) => Ok(txs),
-        _ => Ok(Vec::new()),
+        QueryReply::Transactions(txs) => txs,
+        _ => Vec::new(),
+    };
+    // A short page may be where the core's window ends, not where the history does.
+    if txs.len() < limit as usize
+        && let Some(history) = state.history().await?
+    {
+        return history
+            .transactions(user, tx_type, since, offset, limit)
+            .await;
     }
+    Ok(txs)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,0 +1,174 @@
+//! Reads that reach past the core's windows, answered from the history store.
+//!
+//! A history route asks the core first; when the core's page is short (its window may have
+//! ended before the page did) and a store is attached, the page comes from the store
+//! instead. Read-your-writes: before reading the store, the gateway waits until the store
+//! has applied every record the core had made durable when the request arrived — so a
+//! client sees its own acknowledged changes — for at most `--history-wait-ms`; past that
+//! the answer is 503 `history_lagging` with a `Retry-After`, never a page with holes.
+
+use crate::error::{ApiError, ApiResult};
+use axum::http::StatusCode;
+use betbet_persistence::schema::{self, Value};
+use betbet_persistence::{Progress, Store};
+use betbet_protocol::event::TxType;
+use betbet_protocol::query::Timeframe;
+use betbet_protocol::types::{Amount, MarketId, OutcomeId, Price, Qty, Timestamp, UserId};
+use betbet_protocol::view::{Candle, OrderView, TxView};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The history store as the gateway uses it.
+pub struct History {
+    pub store: Store,
+    pub progress: Arc<Progress>,
+    /// How long a read waits for the store to catch up with the core.
+    pub wait: Duration,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("store", &self.store)
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
+    }
+}
+
+fn store_error(error: betbet_persistence::Error) -> ApiError {
+    tracing::error!(%error, "history store read failed");
+    ApiError {
+        retry_after: Some(1),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "history_unavailable",
+            "the history store cannot be read right now",
+        )
+    }
+}
+
+impl History {
+    /// Waits until the store holds every record up to `head` (the core's durable seq when
+    /// the request arrived).
+    pub async fn caught_up(&self, head: u64) -> ApiResult<()> {
+        if self.progress.wait_applied(head, self.wait).await {
+            return Ok(());
+        }
+        Err(ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "history_lagging",
+                format!(
+                    "the history store is {} records behind; try again shortly",
+                    head.saturating_sub(self.progress.applied())
+                ),
+            )
+        })
+    }
+
+    /// One page of a user's transactions, newest first, as `GET /transactions` filters them.
+    pub async fn transactions(
+        &self,
+        user: UserId,
+        tx_type: Option<TxType>,
+        since: Option<Timestamp>,
+        offset: u32,
+        limit: u32,
+    ) -> ApiResult<Vec<TxView>> {
+        let mut filter = "user_id = $1".to_owned();
+        let mut params = vec![schema::id(user.0)];
+        if let Some(tx_type) = tx_type {
+            params.push(schema::text(tx_type.as_str()));
+            filter.push_str(&format!(" AND type = ${}", params.len()));
+        }
+        if let Some(since) = since {
+            params.push(schema::time(since));
+            filter.push_str(&format!(" AND created_at >= ${}", params.len()));
+        }
+        let rows = self
+            .store
+            .select(
+                &schema::TRANSACTIONS,
+                &filter,
+                &params,
+                "created_at DESC, id DESC",
+                limit,
+                u64::from(offset),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(rows.iter().filter_map(schema::tx_view).collect())
+    }
+
+    /// One page of a user's orders (open and ended), newest first.
+    pub async fn orders(
+        &self,
+        user: UserId,
+        market: Option<MarketId>,
+        offset: u32,
+        limit: u32,
+    ) -> ApiResult<Vec<OrderView>> {
+        let mut filter = "user_id = $1".to_owned();
+        let mut params: Vec<Value> = vec![schema::id(user.0)];
+        if let Some(market) = market {
+            params.push(schema::id(market.0));
+            filter.push_str(" AND market_id = $2");
+        }
+        let rows = self
+            .store
+            .select(
+                &schema::MARKET_ORDERS,
+                &filter,
+                &params,
+                "created_at DESC, id DESC",
+                limit,
+                u64::from(offset),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(rows.iter().filter_map(schema::order_view).collect())
+    }
+
+    /// The newest `limit` candles of the YES book `book`, oldest first; `mirror` shows them
+    /// for the book's NO outcome.
+    pub async fn candles(
+        &self,
+        book: OutcomeId,
+        timeframe: Timeframe,
+        limit: u32,
+        mirror: bool,
+    ) -> ApiResult<Vec<Candle>> {
+        let rows = self
+            .store
+            .candles(book.0, timeframe.micros(), None, limit)
+            .await
+            .map_err(store_error)?;
+        let price = |p: i64| Price(u32::try_from(p).unwrap_or(0));
+        Ok(rows
+            .iter()
+            .map(|&[start, open, high, low, close, volume, notional]| {
+                let candle = Candle {
+                    start: Timestamp(start),
+                    open: price(open),
+                    high: price(high),
+                    low: price(low),
+                    close: price(close),
+                    volume: Qty(volume as u64),
+                    notional: Amount(notional),
+                };
+                if mirror {
+                    Candle {
+                        open: candle.open.complement(),
+                        high: candle.low.complement(),
+                        low: candle.high.complement(),
+                        close: candle.close.complement(),
+                        ..candle
+                    }
+                } else {
+                    candle
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,500 @@
+//! From journal records to rows: a replica of the engine applies each journaled command —
+//! the engine is deterministic, so the replica goes through exactly the live core's states —
+//! and each event names what changed; the row is read from the replica's own query answer,
+//! so a row in the store is what the core's query said at that record.
+//!
+//! Rows of objects the core keeps only in bounded windows (orders, transactions, KYC
+//! documents, pools, API keys) are read right after the command that changed them, before a
+//! later command can push them out of the window. Rows that are always in the core (users,
+//! wallets, markets, positions) are read once at the end of the batch.
+
+use crate::schema;
+use crate::store::{Batch, Checkpoint};
+use crate::{Error, Result};
+use betbet_engine::{Ctx, Engine};
+use betbet_protocol::codec::from_slice;
+use betbet_protocol::command::{Command, JournalEntry};
+use betbet_protocol::event::Event;
+use betbet_protocol::query::QueryReply;
+use betbet_protocol::query::{
+    ApiKeyQuery, MarketListQuery, MarketQuery, MarketSort, OrderQuery, PAGE_LIMIT_MAX,
+    PaymentMethodQuery, PoolQuery, PositionsQuery, Query, TxIdQuery, TxQuery, UserQuery,
+    WalletQuery,
+};
+use betbet_protocol::types::{AccountId, MarketId, Timestamp, UserId};
+use std::collections::BTreeSet;
+
+/// The replica and what the current batch still has to read at its end.
+pub struct Projector {
+    engine: Engine,
+    base_seq: u64,
+    events: Vec<Event>,
+    last_at: Timestamp,
+    users: BTreeSet<UserId>,
+    wallets: BTreeSet<AccountId>,
+    /// Users whose funds were locked or unlocked (orders): a move within an account, which
+    /// no ledger event shows.
+    wallet_users: BTreeSet<UserId>,
+    markets: BTreeSet<MarketId>,
+    position_users: BTreeSet<UserId>,
+}
+
+impl std::fmt::Debug for Projector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projector")
+            .field("last_seq", &self.engine.last_seq())
+            .field("base_seq", &self.base_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Projector {
+    /// A projector whose replica is `engine` (restored from a snapshot, or empty), for a
+    /// store whose history starts at `base_seq`.
+    pub fn new(engine: Engine, base_seq: u64) -> Projector {
+        Projector {
+            last_at: engine.now(),
+            engine,
+            base_seq,
+            events: Vec::with_capacity(256),
+            users: BTreeSet::new(),
+            wallets: BTreeSet::new(),
+            wallet_users: BTreeSet::new(),
+            markets: BTreeSet::new(),
+            position_users: BTreeSet::new(),
+        }
+    }
+
+    /// The last record the replica applied.
+    pub fn last_seq(&self) -> u64 {
+        self.engine.last_seq()
+    }
+
+    pub fn base_seq(&self) -> u64 {
+        self.base_seq
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn decode(seq: u64, payload: &[u8]) -> Result<JournalEntry> {
+        from_slice::<JournalEntry>(payload).map_err(|e| Error::Record {
+            seq,
+            reason: e.to_string(),
+        })
+    }
+
+    fn expect_next(&self, seq: u64) -> Result<()> {
+        let expected = self.engine.last_seq() + 1;
+        if seq != expected {
+            return Err(Error::Gap {
+                expected,
+                found: seq,
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies a record the store already has (catching up to its checkpoint).
+    pub fn skip(&mut self, seq: u64, payload: &[u8]) -> Result<()> {
+        self.expect_next(seq)?;
+        let entry = Self::decode(seq, payload)?;
+        self.events.clear();
+        self.engine.apply(
+            &entry.command,
+            &Ctx {
+                at: entry.at,
+                seed: entry.seed,
+                seq,
+            },
+            &mut self.events,
+        );
+        self.last_at = entry.at;
+        Ok(())
+    }
+
+    /// Applies a record and adds what it changed to `batch`.
+    pub fn apply(&mut self, seq: u64, payload: &[u8], batch: &mut Batch) -> Result<()> {
+        self.expect_next(seq)?;
+        let entry = Self::decode(seq, payload)?;
+        // A removed payment method is gone from the core once applied: find its owner first.
+        let removed_method_owner = match &entry.command {
+            Command::RemovePaymentMethod(c) => {
+                match self
+                    .engine
+                    .query(&Query::PaymentMethod(PaymentMethodQuery { id: c.method }))
+                {
+                    QueryReply::PaymentMethod(m) => Some(m.user),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        self.events.clear();
+        self.engine.apply(
+            &entry.command,
+            &Ctx {
+                at: entry.at,
+                seed: entry.seed,
+                seq,
+            },
+            &mut self.events,
+        );
+        // The deliberately broken projection for `scripts/mutants`: each record is applied
+        // to the replica twice, as a writer that re-reads a batch after a failed write
+        // without rewinding its replica would.
+        #[cfg(feature = "broken-batch-twice")]
+        self.engine.apply(
+            &entry.command,
+            &Ctx {
+                at: entry.at,
+                seed: entry.seed,
+                seq,
+            },
+            &mut self.events,
+        );
+        self.last_at = entry.at;
+        batch.records += 1;
+        batch.events += self.events.len() as u64;
+        match &entry.command {
+            Command::AddPaymentMethod(c) => self.payment_methods(c.user, batch),
+            Command::RemovePaymentMethod(_) => {
+                if let Some(user) = removed_method_owner {
+                    self.payment_methods(user, batch);
+                }
+            }
+            Command::CreateApiKey(c) => {
+                if let QueryReply::ApiKeys(keys) = self
+                    .engine
+                    .query(&Query::ApiKeys(UserQuery { user: c.actor }))
+                {
+                    for key in &keys {
+                        batch.upsert(&schema::API_KEYS, schema::api_key_row(key));
+                    }
+                }
+            }
+            Command::RevokeApiKey(c) => self.api_key(c.key, batch),
+            Command::ApiKeyLogin(c) => self.api_key(c.key, batch),
+            Command::SubmitKyc(c) => self.kyc(c.user, batch),
+            _ => {}
+        }
+        let events = std::mem::take(&mut self.events);
+        let mut ledger_idx = 0u32;
+        for event in &events {
+            match event {
+                Event::UserRegistered(e) => {
+                    self.users.insert(e.user);
+                }
+                Event::UserChanged(e) => {
+                    self.users.insert(e.user);
+                }
+                Event::SessionOpened(e) => {
+                    self.users.insert(e.user);
+                }
+                Event::SessionRevoked(_) | Event::BookDelta(_) => {}
+                Event::ApiKeyRevoked(e) => self.api_key(e.key, batch),
+                Event::KycDecided(e) => {
+                    self.kyc(e.user, batch);
+                    self.users.insert(e.user);
+                }
+                Event::WalletCreated(e) => {
+                    self.wallets.insert(e.account);
+                }
+                Event::TxUpdated(e) => {
+                    if let QueryReply::Transaction(tx) = self
+                        .engine
+                        .query(&Query::Transaction(TxIdQuery { tx: e.tx }))
+                    {
+                        batch.upsert(&schema::TRANSACTIONS, schema::tx_row(&tx));
+                    }
+                }
+                Event::LedgerMoved(e) => {
+                    self.wallets.insert(e.debit);
+                    self.wallets.insert(e.credit);
+                    batch.upsert(
+                        &schema::LEDGER_ENTRIES,
+                        schema::ledger_row(seq, ledger_idx, entry.at, e),
+                    );
+                    ledger_idx += 1;
+                }
+                Event::MarketCreated(e) | Event::MarketUpdated(e) => {
+                    self.markets.insert(e.market);
+                }
+                Event::MarketStatusChanged(e) => {
+                    self.markets.insert(e.market);
+                }
+                Event::MarketResolved(e) => {
+                    self.markets.insert(e.market);
+                }
+                Event::ResolutionProposed(e) => {
+                    self.markets.insert(e.market);
+                }
+                Event::ResolutionDisputed(e) => {
+                    self.markets.insert(e.market);
+                }
+                Event::OrderAccepted(e) => {
+                    self.wallets.insert(e.account);
+                    self.order(e.order, batch);
+                }
+                Event::OrderUpdated(e) => {
+                    self.wallet_users.insert(e.user);
+                    self.order(e.order, batch);
+                }
+                Event::Trade(t) => {
+                    let (trade, price) = schema::trade_rows(t);
+                    batch.upsert(&schema::TRADES, trade);
+                    batch.upsert(&schema::MARKET_PRICES, price);
+                    self.markets.insert(t.market);
+                    self.position_users.insert(t.maker_user);
+                    self.position_users.insert(t.taker_user);
+                    // A trade adds to both users' totals (total_wagered on the profile).
+                    self.users.insert(t.maker_user);
+                    self.users.insert(t.taker_user);
+                }
+                Event::Payout(p) => {
+                    self.position_users.insert(p.user);
+                    self.users.insert(p.user);
+                    self.markets.insert(p.market);
+                }
+                Event::PoolChanged(p) => {
+                    if let QueryReply::Pool(pool) =
+                        self.engine.query(&Query::Pool(PoolQuery { pool: p.pool }))
+                    {
+                        let (row, members) = schema::pool_rows(&pool);
+                        batch.upsert(&schema::BETTING_POOLS, row);
+                        batch.replace(
+                            &schema::POOL_MEMBERS,
+                            "pool_id = $1",
+                            vec![schema::id(pool.id.0)],
+                        );
+                        for member in members {
+                            batch.upsert(&schema::POOL_MEMBERS, member);
+                        }
+                    }
+                }
+            }
+        }
+        self.events = events;
+        Ok(())
+    }
+
+    fn order(&self, order: betbet_protocol::types::OrderId, batch: &mut Batch) {
+        if let QueryReply::Order(view) = self.engine.query(&Query::Order(OrderQuery { order })) {
+            batch.upsert(&schema::MARKET_ORDERS, schema::order_row(&view));
+        }
+    }
+
+    fn api_key(&self, key: u64, batch: &mut Batch) {
+        if let QueryReply::ApiKey(view) = self.engine.query(&Query::ApiKey(ApiKeyQuery { key })) {
+            batch.upsert(&schema::API_KEYS, schema::api_key_row(&view));
+        }
+    }
+
+    fn kyc(&self, user: UserId, batch: &mut Batch) {
+        if let QueryReply::Kyc(status) = self.engine.query(&Query::Kyc(UserQuery { user })) {
+            for document in &status.documents {
+                batch.upsert(&schema::KYC_DOCUMENTS, schema::kyc_row(document));
+            }
+        }
+    }
+
+    fn payment_methods(&self, user: UserId, batch: &mut Batch) {
+        batch.replace(
+            &schema::PAYMENT_METHODS,
+            "user_id = $1",
+            vec![schema::id(user.0)],
+        );
+        if let QueryReply::PaymentMethods(methods) = self
+            .engine
+            .query(&Query::PaymentMethods(UserQuery { user }))
+        {
+            for method in &methods {
+                batch.upsert(&schema::PAYMENT_METHODS, schema::payment_method_row(method));
+            }
+        }
+    }
+
+    /// Reads the rows left for the end of the batch and sets its checkpoint.
+    pub fn finish(&mut self, batch: &mut Batch) {
+        for user in std::mem::take(&mut self.wallet_users) {
+            if let QueryReply::Wallets(wallets) =
+                self.engine.query(&Query::Wallets(UserQuery { user }))
+            {
+                for wallet in &wallets {
+                    self.wallets.insert(wallet.id);
+                }
+            }
+        }
+        for account in std::mem::take(&mut self.wallets) {
+            if let QueryReply::Wallet(wallet) = self
+                .engine
+                .query(&Query::Wallet(WalletQuery { wallet: account }))
+            {
+                // Money moved: the owner's positions may have changed too (mint, merge).
+                self.position_users.insert(wallet.user);
+                batch.upsert(&schema::WALLETS, schema::wallet_row(&wallet));
+            }
+        }
+        for user in std::mem::take(&mut self.users) {
+            self.user(user, batch);
+        }
+        for market in std::mem::take(&mut self.markets) {
+            self.market(market, batch);
+        }
+        for user in std::mem::take(&mut self.position_users) {
+            self.positions(user, batch);
+        }
+        batch.checkpoint = Some(Checkpoint {
+            seq: self.engine.last_seq(),
+            record_at: self.last_at,
+            base_seq: self.base_seq,
+        });
+    }
+
+    fn user(&self, user: UserId, batch: &mut Batch) {
+        if let QueryReply::User(view) = self.engine.query(&Query::User(UserQuery { user })) {
+            let (user, profile) = schema::user_rows(&view);
+            batch.upsert(&schema::USERS, user);
+            batch.upsert(&schema::USER_PROFILES, profile);
+        }
+    }
+
+    fn market(&self, market: MarketId, batch: &mut Batch) {
+        if let QueryReply::Market(view) = self.engine.query(&Query::Market(MarketQuery { market }))
+        {
+            let (market, outcomes) = schema::market_rows(&view);
+            batch.upsert(&schema::MARKETS, market);
+            for outcome in outcomes {
+                batch.upsert(&schema::MARKET_OUTCOMES, outcome);
+            }
+        }
+    }
+
+    /// A user's open positions are written whole (one that closed to nothing leaves the
+    /// core, so it leaves the store); settled ones are upserted and stay, also after they
+    /// leave the core's window.
+    fn positions(&self, user: UserId, batch: &mut Batch) {
+        if user == UserId::SYSTEM {
+            return;
+        }
+        batch.replace(
+            &schema::MARKET_POSITIONS,
+            "user_id = $1 AND status = 'open'",
+            vec![schema::id(user.0)],
+        );
+        for settled in [false, true] {
+            if let QueryReply::Positions(views) = self
+                .engine
+                .query(&Query::Positions(PositionsQuery { user, settled }))
+            {
+                for view in &views {
+                    batch.upsert(&schema::MARKET_POSITIONS, schema::position_row(view));
+                }
+            }
+        }
+    }
+
+    /// Writes everything the replica holds into `batch`: the seed of a store whose history
+    /// starts at a snapshot because the journal before it was pruned (a data directory that
+    /// ran before the store existed). Users are numbered from 1; markets are listed.
+    pub fn seed(&mut self, batch: &mut Batch) {
+        let users = match self
+            .engine
+            .query(&Query::Status(betbet_protocol::message::Empty {}))
+        {
+            QueryReply::Status(status) => status.users,
+            _ => 0,
+        };
+        for raw in 1..=users {
+            let user = UserId(raw);
+            self.user(user, batch);
+            self.kyc(user, batch);
+            self.payment_methods(user, batch);
+            self.positions(user, batch);
+            if let QueryReply::ApiKeys(keys) =
+                self.engine.query(&Query::ApiKeys(UserQuery { user }))
+            {
+                for key in &keys {
+                    batch.upsert(&schema::API_KEYS, schema::api_key_row(key));
+                }
+            }
+            if let QueryReply::Wallets(wallets) =
+                self.engine.query(&Query::Wallets(UserQuery { user }))
+            {
+                for wallet in &wallets {
+                    batch.upsert(&schema::WALLETS, schema::wallet_row(wallet));
+                }
+            }
+            let engine = &self.engine;
+            pages(
+                |offset| match engine.query(&Query::Transactions(TxQuery {
+                    user,
+                    tx_type: None,
+                    since: None,
+                    offset,
+                    limit: PAGE_LIMIT_MAX,
+                })) {
+                    QueryReply::Transactions(txs) => Some(txs),
+                    _ => None,
+                },
+                |tx| batch.upsert(&schema::TRANSACTIONS, schema::tx_row(tx)),
+            );
+            for open in [true, false] {
+                pages(
+                    |offset| match engine.query(&Query::Orders(
+                        betbet_protocol::query::OrdersQuery {
+                            user,
+                            market: None,
+                            open,
+                            offset,
+                            limit: PAGE_LIMIT_MAX,
+                        },
+                    )) {
+                        QueryReply::Orders(orders) => Some(orders),
+                        _ => None,
+                    },
+                    |order| batch.upsert(&schema::MARKET_ORDERS, schema::order_row(order)),
+                );
+            }
+        }
+        let engine = &self.engine;
+        pages(
+            |offset| match engine.query(&Query::Markets(MarketListQuery {
+                category: None,
+                status: None,
+                sort: MarketSort::Newest,
+                offset,
+                limit: PAGE_LIMIT_MAX,
+            })) {
+                QueryReply::Markets(list) => Some(list.markets),
+                _ => None,
+            },
+            |market| {
+                let (row, outcomes) = schema::market_rows(market);
+                batch.upsert(&schema::MARKETS, row);
+                for outcome in outcomes {
+                    batch.upsert(&schema::MARKET_OUTCOMES, outcome);
+                }
+            },
+        );
+        batch.checkpoint = Some(Checkpoint {
+            seq: self.engine.last_seq(),
+            record_at: self.last_at,
+            base_seq: self.base_seq,
+        });
+    }
+}
+
+/// Calls `each` on every item of the pages `page(offset)` returns, [`PAGE_LIMIT_MAX`] at a
+/// time, until a short page.
+fn pages<T>(mut page: impl FnMut(u32) -> Option<Vec<T>>, mut each: impl FnMut(&T)) {
+    let mut offset = 0;
+    while let Some(items) = page(offset) {
+        items.iter().for_each(&mut each);
+        if items.len() < PAGE_LIMIT_MAX as usize {
+            break;
+        }
+        offset += PAGE_LIMIT_MAX;
+    }
+}

@@ -1,0 +1,629 @@
+//! The tables the projection writes, column by column, and how a core view becomes a row.
+//!
+//! The column lists here and the migrations (`migrations/*/0001_history.sql`) describe the
+//! same tables; a test reads the migration and checks they agree, so neither drifts.
+
+use betbet_protocol::types::Timestamp;
+use betbet_protocol::view::{
+    ApiKeyView, KycDocumentView, MarketView, OrderView, PaymentMethodView, PoolView, PositionView,
+    TxView, UserView, WalletView,
+};
+
+/// How a column is stored: integers (ids, money, prices, quantities), times (timestamptz in
+/// Postgres, integer microseconds in SQLite), text and booleans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Time,
+    Text,
+    Bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+}
+
+/// A table: its columns in order and the columns of its primary key.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [Column],
+    pub key: &'static [&'static str],
+}
+
+/// One cell. `None` is SQL NULL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    Int(Option<i64>),
+    Time(Option<i64>),
+    Text(Option<String>),
+    Bool(Option<bool>),
+}
+
+pub type Row = Vec<Value>;
+
+macro_rules! tables {
+    ($($konst:ident = $name:literal key($($key:literal),+) { $($col:ident: $kind:ident),+ $(,)? })+) => {
+        $(pub static $konst: Table = Table {
+            name: $name,
+            columns: &[$(Column { name: stringify!($col), kind: Kind::$kind }),+],
+            key: &[$($key),+],
+        };)+
+        /// Every projected table, in the order a rebuild empties and a batch writes them.
+        pub static TABLES: &[&Table] = &[$(&$konst),+];
+    };
+}
+
+tables! {
+    USERS = "users" key("id") {
+        id: Int, username: Text, email: Text, role: Text, status: Text, kyc_level: Int,
+        referral_code: Text, referred_by: Int, two_fa_enabled: Bool, created_at: Time,
+        updated_at: Time, last_login: Time,
+    }
+    USER_PROFILES = "user_profiles" key("user_id") {
+        user_id: Int, display_name: Text, avatar_url: Text, bio: Text, country_code: Text,
+        timezone: Text, language: Text, skill_rating: Int, total_earnings: Int,
+        total_wagered: Int, verified_expert: Bool, settings: Text,
+    }
+    KYC_DOCUMENTS = "kyc_documents" key("id") {
+        id: Int, user_id: Int, document_type: Text, document_url: Text, content_type: Text,
+        size_bytes: Int, status: Text, kyc_level: Int, notes: Text, submitted_at: Time,
+        verified_at: Time, verified_by: Int,
+    }
+    API_KEYS = "api_keys" key("id") {
+        id: Int, user_id: Int, name: Text, logins: Int, created_at: Time, revoked_at: Time,
+        last_login: Time,
+    }
+    PAYMENT_METHODS = "payment_methods" key("id") {
+        id: Int, user_id: Int, method_type: Text, provider: Text, display_hint: Text,
+        is_verified: Bool, is_default: Bool, created_at: Time,
+    }
+    WALLETS = "wallets" key("id") {
+        id: Int, user_id: Int, currency: Text, balance: Int, available_balance: Int,
+        locked_balance: Int, is_default: Bool, created_at: Time,
+    }
+    TRANSACTIONS = "transactions" key("id") {
+        id: Int, user_id: Int, wallet_id: Int, type: Text, status: Text, amount: Int, fee: Int,
+        credit: Bool, currency: Text, counterparty_id: Int, reference_type: Text,
+        reference_id: Int, payment_method: Text, payment_method_id: Int,
+        provider_reference: Text, memo: Text, notes: Text, processed_by: Int,
+        created_at: Time, completed_at: Time,
+    }
+    MARKETS = "markets" key("id") {
+        id: Int, title: Text, description: Text, category: Text, market_type: Text,
+        creator_id: Int, creator_fee_bp: Int, currency: Text, status: Text,
+        resolution_source: Text, oracle_type: Text, winner_outcome_id: Int, scalar_value: Int,
+        total_volume: Int, trade_count: Int, participant_count: Int, opens_at: Time,
+        closes_at: Time, resolved_at: Time, created_at: Time,
+    }
+    MARKET_OUTCOMES = "market_outcomes" key("id") {
+        id: Int, market_id: Int, outcome_text: Text, last_price: Int, volume: Int,
+        is_winner: Bool,
+    }
+    MARKET_ORDERS = "market_orders" key("id") {
+        id: Int, market_id: Int, outcome_id: Int, user_id: Int, pool_id: Int, side: Text,
+        order_type: Text, price: Int, quantity: Int, filled_quantity: Int,
+        remaining_quantity: Int, status: Text, reason: Text, time_in_force: Text,
+        post_only: Bool, client_order_id: Text, filled_notional: Int, trade_count: Int,
+        expires_at: Time, created_at: Time, updated_at: Time,
+    }
+    TRADES = "trades" key("id") {
+        id: Int, market_id: Int, outcome_id: Int, book_seq: Int, price: Int, quantity: Int,
+        maker_order_id: Int, taker_order_id: Int, maker_user_id: Int, taker_user_id: Int,
+        taker_side: Text, time: Time,
+    }
+    MARKET_PRICES = "market_prices" key("trade_id") {
+        trade_id: Int, time: Time, market_id: Int, outcome_id: Int, price: Int, volume: Int,
+        notional: Int,
+    }
+    MARKET_POSITIONS = "market_positions" key("id", "outcome_id", "position_type") {
+        id: Int, market_id: Int, outcome_id: Int, user_id: Int, pool_id: Int,
+        position_type: Text, quantity: Int, locked: Int, cost: Int, realized: Int, payout: Int,
+        status: Text, created_at: Time, updated_at: Time,
+    }
+    BETTING_POOLS = "betting_pools" key("id") {
+        id: Int, name: Text, description: Text, creator_id: Int, currency: Text,
+        entry_amount: Int, member_limit: Int, status: Text, total_pool: Int, balance: Int,
+        created_at: Time,
+    }
+    POOL_MEMBERS = "pool_members" key("pool_id", "user_id") {
+        pool_id: Int, user_id: Int, contribution: Int, share_bp: Int, payout: Int,
+        joined_at: Time,
+    }
+    LEDGER_ENTRIES = "ledger_entries" key("seq", "idx") {
+        seq: Int, idx: Int, debit_account: Int, credit_account: Int, amount: Int,
+        reason: Text, reference: Int, time: Time,
+    }
+}
+
+/// The checkpoint table's one row per projection.
+pub const CHECKPOINT_TABLE: &str = "projection_checkpoint";
+
+impl Table {
+    pub fn index_of(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == column)
+    }
+
+    /// The primary key's values of a row of this table.
+    pub fn key_of(&self, row: &Row) -> Vec<Value> {
+        self.key
+            .iter()
+            .map(|k| row[self.index_of(k).expect("key columns exist")].clone())
+            .collect()
+    }
+}
+
+/// Ids are stored as the core's integers. They are below 2^63 in practice (counters and
+/// slot/generation pairs); the cast keeps every bit either way, so a value read back is
+/// the same id.
+pub fn id(raw: u64) -> Value {
+    Value::Int(Some(raw as i64))
+}
+
+fn opt_id(raw: Option<u64>) -> Value {
+    Value::Int(raw.map(|r| r as i64))
+}
+
+fn int(v: impl Into<i64>) -> Value {
+    Value::Int(Some(v.into()))
+}
+
+fn uint(v: u64) -> Value {
+    Value::Int(Some(i64::try_from(v).unwrap_or(i64::MAX)))
+}
+
+pub fn time(t: Timestamp) -> Value {
+    Value::Time(Some(t.0))
+}
+
+fn opt_time(t: Option<Timestamp>) -> Value {
+    Value::Time(t.map(|t| t.0))
+}
+
+pub fn text(s: impl Into<String>) -> Value {
+    Value::Text(Some(s.into()))
+}
+
+fn boolean(b: bool) -> Value {
+    Value::Bool(Some(b))
+}
+
+pub fn user_rows(v: &UserView) -> (Row, Row) {
+    let user = vec![
+        id(v.id.0),
+        text(&v.username),
+        text(&v.email),
+        text(v.role.as_str()),
+        text(v.status.as_str()),
+        int(v.kyc_level),
+        text(&v.referral_code),
+        opt_id(v.referred_by.map(|u| u.0)),
+        boolean(v.two_fa_enabled),
+        time(v.created_at),
+        time(v.updated_at),
+        opt_time(v.last_login),
+    ];
+    let profile = vec![
+        id(v.id.0),
+        text(&v.display_name),
+        text(&v.avatar_url),
+        text(&v.bio),
+        text(&v.country_code),
+        text(&v.timezone),
+        text(&v.language),
+        int(v.skill_rating),
+        int(v.total_earnings.0),
+        int(v.total_wagered.0),
+        boolean(v.verified_expert),
+        text(&v.settings),
+    ];
+    (user, profile)
+}
+
+pub fn kyc_row(v: &KycDocumentView) -> Row {
+    vec![
+        id(v.id.0),
+        id(v.user.0),
+        text(&v.document_type),
+        text(&v.document_url),
+        text(&v.content_type),
+        uint(v.size_bytes),
+        text(v.status.as_str()),
+        int(v.kyc_level),
+        text(&v.notes),
+        time(v.submitted_at),
+        opt_time(v.verified_at),
+        opt_id(v.verified_by.map(|u| u.0)),
+    ]
+}
+
+/// An API key without its sealed secret.
+pub fn api_key_row(v: &ApiKeyView) -> Row {
+    vec![
+        id(v.id),
+        id(v.user.0),
+        text(&v.name),
+        uint(v.logins),
+        time(v.created_at),
+        opt_time(v.revoked_at),
+        opt_time(v.last_login),
+    ]
+}
+
+/// A payment method as the core shows it: the masked hint, never the sealed details.
+pub fn payment_method_row(v: &PaymentMethodView) -> Row {
+    vec![
+        id(v.id.0),
+        id(v.user.0),
+        text(v.method_type.as_str()),
+        text(&v.provider),
+        text(&v.display_hint),
+        boolean(v.is_verified),
+        boolean(v.is_default),
+        time(v.created_at),
+    ]
+}
+
+pub fn wallet_row(v: &WalletView) -> Row {
+    vec![
+        id(v.id.0),
+        id(v.user.0),
+        text(v.currency.as_str()),
+        int(v.available.0.saturating_add(v.locked.0)),
+        int(v.available.0),
+        int(v.locked.0),
+        boolean(v.is_default),
+        time(v.created_at),
+    ]
+}
+
+pub fn tx_row(v: &TxView) -> Row {
+    vec![
+        id(v.id.0),
+        id(v.user.0),
+        id(v.wallet.0),
+        text(v.tx_type.as_str()),
+        text(v.status.as_str()),
+        int(v.amount.0),
+        int(v.fee.0),
+        boolean(v.credit),
+        text(v.currency.as_str()),
+        opt_id(v.counterparty.map(|u| u.0)),
+        text(v.reference_type.as_str()),
+        id(v.reference_id),
+        text(&v.payment_method),
+        opt_id(v.payment_method_id.map(|p| p.0)),
+        text(&v.provider_reference),
+        text(&v.memo),
+        text(&v.notes),
+        opt_id(v.processed_by.map(|u| u.0)),
+        time(v.created_at),
+        opt_time(v.completed_at),
+    ]
+}
+
+/// A market's row and its outcomes' rows.
+pub fn market_rows(v: &MarketView) -> (Row, Vec<Row>) {
+    let market = vec![
+        id(v.id.0),
+        text(&v.title),
+        text(&v.description),
+        text(&v.category),
+        text(v.market_type.as_str()),
+        id(v.creator.0),
+        int(v.creator_fee_bp),
+        text(v.currency.as_str()),
+        text(v.status.as_str()),
+        text(&v.resolution_source),
+        text(v.oracle_type.as_str()),
+        opt_id(v.winner.map(|o| o.0)),
+        Value::Int(v.scalar_value.map(|a| a.0)),
+        int(v.volume.0),
+        uint(v.trades),
+        int(v.participants),
+        time(v.opens_at),
+        time(v.closes_at),
+        opt_time(v.resolved_at),
+        time(v.created_at),
+    ];
+    let outcomes = v
+        .outcomes
+        .iter()
+        .map(|o| {
+            vec![
+                id(o.id.0),
+                id(v.id.0),
+                text(&o.text),
+                Value::Int(o.last_price.map(|p| i64::from(p.0))),
+                uint(o.volume.0),
+                Value::Bool(o.is_winner),
+            ]
+        })
+        .collect();
+    (market, outcomes)
+}
+
+pub fn order_row(v: &OrderView) -> Row {
+    vec![
+        id(v.id.0),
+        id(v.market.0),
+        id(v.outcome.0),
+        id(v.user.0),
+        opt_id(v.pool.map(|p| p.0)),
+        text(v.side.as_str()),
+        text(v.kind.as_str()),
+        int(v.price.0),
+        uint(v.qty.0),
+        uint(v.filled.0),
+        uint(v.remaining.0),
+        text(v.status.as_str()),
+        Value::Text(v.reason.map(|r| r.as_str().to_owned())),
+        text(v.time_in_force.as_str()),
+        boolean(v.post_only),
+        Value::Text(v.client_order_id.map(|c| c.as_str().to_owned())),
+        int(v.filled_notional.0),
+        int(v.trades),
+        time(v.expires_at),
+        time(v.created_at),
+        time(v.updated_at),
+    ]
+}
+
+pub fn trade_rows(t: &betbet_protocol::event::Trade) -> (Row, Row) {
+    let trade = vec![
+        id(t.trade.0),
+        id(t.market.0),
+        id(t.book.0),
+        uint(t.seq),
+        int(t.price.0),
+        uint(t.qty.0),
+        id(t.maker_order.0),
+        id(t.taker_order.0),
+        id(t.maker_user.0),
+        id(t.taker_user.0),
+        text(t.taker_side.as_str()),
+        time(t.at),
+    ];
+    let notional = betbet_protocol::types::notional(t.price, t.qty).0;
+    let price = vec![
+        id(t.trade.0),
+        time(t.at),
+        id(t.market.0),
+        id(t.book.0),
+        int(t.price.0),
+        uint(t.qty.0),
+        int(notional),
+    ];
+    (trade, price)
+}
+
+pub fn position_row(v: &PositionView) -> Row {
+    vec![
+        id(v.id.0),
+        id(v.market.0),
+        id(v.outcome.0),
+        opt_id(v.user.map(|u| u.0)),
+        opt_id(v.pool.map(|p| p.0)),
+        text(if v.lay { "lay" } else { "back" }),
+        uint(v.qty.0),
+        uint(v.locked.0),
+        int(v.cost.0),
+        int(v.realized.0),
+        int(v.payout.0),
+        text(if v.settled { "settled" } else { "open" }),
+        time(v.opened_at),
+        time(v.updated_at),
+    ]
+}
+
+/// A pool's row and its members' rows.
+pub fn pool_rows(v: &PoolView) -> (Row, Vec<Row>) {
+    let pool = vec![
+        id(v.id.0),
+        text(&v.name),
+        text(&v.description),
+        id(v.creator.0),
+        text(v.currency.as_str()),
+        int(v.entry_amount.0),
+        int(v.member_limit),
+        text(v.status.as_str()),
+        int(v.total_pool.0),
+        int(v.balance.0),
+        time(v.created_at),
+    ];
+    let members = v
+        .members
+        .iter()
+        .map(|m| {
+            vec![
+                id(v.id.0),
+                id(m.user.0),
+                int(m.contribution.0),
+                int(m.share_bp),
+                int(m.payout.0),
+                time(m.joined_at),
+            ]
+        })
+        .collect();
+    (pool, members)
+}
+
+pub fn ledger_row(
+    seq: u64,
+    idx: u32,
+    at: Timestamp,
+    m: &betbet_protocol::event::LedgerMoved,
+) -> Row {
+    vec![
+        uint(seq),
+        int(idx),
+        id(m.debit.0),
+        id(m.credit.0),
+        int(m.amount.0),
+        text(m.reason.as_str()),
+        id(m.reference),
+        time(at),
+    ]
+}
+
+/// Reads a row's cells in column order, for turning rows back into the core's views. A
+/// cell of the wrong kind or an unknown enum name makes the whole row `None`.
+struct Cells<'a>(std::slice::Iter<'a, Value>);
+
+impl Cells<'_> {
+    fn int(&mut self) -> Option<Option<i64>> {
+        match self.0.next()? {
+            Value::Int(v) | Value::Time(v) => Some(*v),
+            _ => None,
+        }
+    }
+    fn req(&mut self) -> Option<i64> {
+        self.int()?
+    }
+    fn text(&mut self) -> Option<Option<&str>> {
+        match self.0.next()? {
+            Value::Text(v) => Some(v.as_deref()),
+            _ => None,
+        }
+    }
+    fn string(&mut self) -> Option<String> {
+        self.text()?.map(str::to_owned)
+    }
+    fn flag(&mut self) -> Option<bool> {
+        match self.0.next()? {
+            Value::Bool(v) => *v,
+            _ => None,
+        }
+    }
+}
+
+/// A `transactions` row as the core's view of it.
+pub fn tx_view(row: &Row) -> Option<TxView> {
+    use betbet_protocol::types::{AccountId, Amount, Currency, PaymentMethodId, TxId, UserId};
+    let mut c = Cells(row.iter());
+    Some(TxView {
+        id: TxId(c.req()? as u64),
+        user: UserId(c.req()? as u64),
+        wallet: AccountId(c.req()? as u64),
+        tx_type: betbet_protocol::event::TxType::parse(c.text()??)?,
+        status: betbet_protocol::event::TxStatus::parse(c.text()??)?,
+        amount: Amount(c.req()?),
+        fee: Amount(c.req()?),
+        credit: c.flag()?,
+        currency: Currency::new(c.text()??)?,
+        counterparty: c.int()?.map(|u| UserId(u as u64)),
+        reference_type: betbet_protocol::view::ReferenceType::parse(c.text()??)?,
+        reference_id: c.req()? as u64,
+        payment_method: c.string()?,
+        payment_method_id: c.int()?.map(|p| PaymentMethodId(p as u64)),
+        provider_reference: c.string()?,
+        memo: c.string()?,
+        notes: c.string()?,
+        processed_by: c.int()?.map(|u| UserId(u as u64)),
+        created_at: Timestamp(c.req()?),
+        completed_at: c.int()?.map(Timestamp),
+    })
+}
+
+/// A `market_orders` row as the core's view of it.
+pub fn order_view(row: &Row) -> Option<OrderView> {
+    use betbet_protocol::command::{OrderKind, Side, TimeInForce};
+    use betbet_protocol::event::{DoneReason, OrderStatus};
+    use betbet_protocol::types::{
+        Amount, ClientOrderId, MarketId, OrderId, OutcomeId, PoolId, Price, Qty, UserId,
+    };
+    let mut c = Cells(row.iter());
+    Some(OrderView {
+        id: OrderId(c.req()? as u64),
+        market: MarketId(c.req()? as u64),
+        outcome: OutcomeId(c.req()? as u64),
+        user: UserId(c.req()? as u64),
+        pool: c.int()?.map(|p| PoolId(p as u64)),
+        side: Side::parse(c.text()??)?,
+        kind: OrderKind::parse(c.text()??)?,
+        price: Price(u32::try_from(c.req()?).ok()?),
+        qty: Qty(c.req()? as u64),
+        filled: Qty(c.req()? as u64),
+        remaining: Qty(c.req()? as u64),
+        status: OrderStatus::parse(c.text()??)?,
+        reason: match c.text()? {
+            Some(r) => Some(DoneReason::parse(r)?),
+            None => None,
+        },
+        time_in_force: TimeInForce::parse(c.text()??)?,
+        post_only: c.flag()?,
+        client_order_id: match c.text()? {
+            Some(id) => Some(ClientOrderId::new(id)?),
+            None => None,
+        },
+        filled_notional: Amount(c.req()?),
+        trades: u32::try_from(c.req()?).ok()?,
+        expires_at: Timestamp(c.req()?),
+        created_at: Timestamp(c.req()?),
+        updated_at: Timestamp(c.req()?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POSTGRES: &str = include_str!("../migrations/postgres/0001_history.sql");
+    const SQLITE: &str = include_str!("../migrations/sqlite/0001_history.sql");
+
+    /// The column names and types of `CREATE TABLE name (...)` in a migration.
+    fn declared(sql: &str, table: &str) -> Vec<(String, String)> {
+        let start = sql
+            .find(&format!("CREATE TABLE {table} ("))
+            .unwrap_or_else(|| panic!("{table} is not in the migration"));
+        let body = &sql[start..];
+        let body = &body[body.find('(').unwrap() + 1..body.find("\n);").unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("PRIMARY KEY"))
+            .map(|l| {
+                let mut words = l.split_whitespace();
+                (
+                    words.next().unwrap().to_owned(),
+                    words.next().unwrap().trim_end_matches(',').to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn column_lists_match_the_migrations() {
+        for table in TABLES {
+            let columns = declared(POSTGRES, table.name);
+            let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+            let ours: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+            assert_eq!(names, ours, "columns of {}", table.name);
+            for (column, (_, ty)) in table.columns.iter().zip(&columns) {
+                let expected = match column.kind {
+                    Kind::Int => ["BIGINT"].as_slice(),
+                    Kind::Time => &["TIMESTAMPTZ"],
+                    Kind::Text => &["TEXT"],
+                    Kind::Bool => &["BOOLEAN"],
+                };
+                assert!(
+                    expected.contains(&ty.as_str()),
+                    "{}.{} is {ty}",
+                    table.name,
+                    column.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_sqlite_migration_is_the_postgres_one_with_integer_times_and_flags() {
+        assert_eq!(
+            SQLITE,
+            POSTGRES
+                .replace("TIMESTAMPTZ", "BIGINT")
+                .replace(" BOOLEAN", " INTEGER")
+        );
+    }
+}
