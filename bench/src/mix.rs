@@ -30,6 +30,9 @@ pub const MARKETS: usize = 10;
 /// The starting engine and the recorded commands.
 pub struct Workload {
     pub engine: Engine,
+    /// The commands that built `engine` from an empty one (configuration, users, deposits,
+    /// markets), with their contexts: with `commands` after them, a whole journal.
+    pub setup: Vec<(Command, Ctx)>,
     pub commands: Vec<(Command, Ctx)>,
     pub places: usize,
     pub cancels: usize,
@@ -108,9 +111,15 @@ pub fn build(seed: u64, count: usize) -> Workload {
         out: Vec::with_capacity(1 << 10),
     };
     let usd = Currency::new("USD").expect("valid");
-    let setup = |driver: &mut Driver, command: Command| match driver.apply(&command).0 {
-        Response::Accepted(reply) => reply,
-        Response::Rejected(code) => panic!("setup {} rejected: {code}", command.kind()),
+    let mut recorded = Vec::new();
+    let mut setup = |driver: &mut Driver, command: Command| {
+        let (response, ctx) = driver.apply(&command);
+        let reply = match response {
+            Response::Accepted(reply) => reply,
+            Response::Rejected(code) => panic!("setup {} rejected: {code}", command.kind()),
+        };
+        recorded.push((command, ctx));
+        reply
     };
     setup(
         &mut driver,
@@ -188,6 +197,7 @@ pub fn build(seed: u64, count: usize) -> Workload {
         markets.push((market.market, market.outcomes[0], market.outcomes[1]));
     }
     setup(&mut driver, Command::Tick(Tick {}));
+    let recorded = recorded;
     let engine = driver.engine.clone();
 
     let mut rng = Rng(seed | 1);
@@ -260,9 +270,39 @@ pub fn build(seed: u64, count: usize) -> Workload {
     }
     Workload {
         engine,
+        setup: recorded,
         commands,
         places,
         cancels,
         marketable,
     }
+}
+
+/// Writes the workload's whole journal — setup, then `count` seeded commands — into the
+/// data directory `data_dir` (its `journal/`), as a running core would have: the input of
+/// the history store's rebuild benchmark (`betbet projection rebuild`). Returns the number
+/// of records.
+pub fn write_journal(data_dir: &std::path::Path, seed: u64, count: usize) -> std::io::Result<u64> {
+    use betbet_protocol::codec::Encode;
+    let workload = build(seed, count);
+    let options = betbet_journal::Options {
+        durability: betbet_journal::Durability::None,
+        ..betbet_journal::Options::default()
+    };
+    let (mut journal, _) = betbet_journal::Journal::open_dir(data_dir.join("journal"), options)
+        .map_err(std::io::Error::other)?;
+    let mut bytes = Vec::with_capacity(256);
+    for (command, ctx) in workload.setup.into_iter().chain(workload.commands) {
+        let entry = betbet_protocol::command::JournalEntry {
+            at: ctx.at,
+            seed: ctx.seed,
+            command,
+        };
+        bytes.clear();
+        entry.encode(&mut bytes);
+        let seq = journal.append(&bytes).map_err(std::io::Error::other)?;
+        assert_eq!(seq, ctx.seq, "the journal's seqs are the workload's");
+    }
+    journal.sync().map_err(std::io::Error::other)?;
+    journal.close().map_err(std::io::Error::other)
 }

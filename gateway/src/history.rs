@@ -14,7 +14,7 @@ use betbet_persistence::{Progress, Store};
 use betbet_protocol::event::TxType;
 use betbet_protocol::query::Timeframe;
 use betbet_protocol::types::{Amount, MarketId, OutcomeId, Price, Qty, Timestamp, UserId};
-use betbet_protocol::view::{Candle, OrderView, TxView};
+use betbet_protocol::view::{Candle, OrderView, PositionView, TxView};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,6 +101,43 @@ impl History {
         Ok(rows.iter().filter_map(schema::tx_view).collect())
     }
 
+    /// One transaction by id.
+    pub async fn transaction(&self, tx: betbet_protocol::types::TxId) -> ApiResult<Option<TxView>> {
+        let rows = self
+            .store
+            .select(
+                &schema::TRANSACTIONS,
+                "id = $1",
+                &[schema::id(tx.0)],
+                "",
+                1,
+                0,
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(rows.first().and_then(schema::tx_view))
+    }
+
+    /// One order by id.
+    pub async fn order(
+        &self,
+        order: betbet_protocol::types::OrderId,
+    ) -> ApiResult<Option<OrderView>> {
+        let rows = self
+            .store
+            .select(
+                &schema::MARKET_ORDERS,
+                "id = $1",
+                &[schema::id(order.0)],
+                "",
+                1,
+                0,
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(rows.first().and_then(schema::order_view))
+    }
+
     /// One page of a user's orders (open and ended), newest first.
     pub async fn orders(
         &self,
@@ -128,6 +165,27 @@ impl History {
             .await
             .map_err(store_error)?;
         Ok(rows.iter().filter_map(schema::order_view).collect())
+    }
+
+    /// A user's settled positions, the most recently settled first, at most `limit`.
+    pub async fn settled_positions(
+        &self,
+        user: UserId,
+        limit: u32,
+    ) -> ApiResult<Vec<PositionView>> {
+        let rows = self
+            .store
+            .select(
+                &schema::MARKET_POSITIONS,
+                "user_id = $1 AND status = 'settled'",
+                &[schema::id(user.0)],
+                "updated_at DESC, id DESC",
+                limit,
+                0,
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(rows.iter().filter_map(schema::position_view).collect())
     }
 
     /// The newest `limit` candles of the YES book `book`, oldest first; `mirror` shows them

@@ -889,8 +889,9 @@ fn projection(command: ProjectionCommand) -> Result<(), String> {
                             )
                         })?;
                 }
+                let seconds = rebuilt.elapsed.as_secs_f64().max(1e-9);
                 println!(
-                    "rebuilt {} from {}: {} records, {} rows in {:.1} s ({:.0} records/s)",
+                    "rebuilt {} from {}: {} records, {} events, {} rows in {:.1} s ({:.0} records/s, {:.0} events/s, {:.0} rows/s)",
                     location.describe(),
                     if rebuilt.base_seq == 0 {
                         "the journal's first record".to_owned()
@@ -901,9 +902,12 @@ fn projection(command: ProjectionCommand) -> Result<(), String> {
                         )
                     },
                     rebuilt.records,
+                    rebuilt.events,
                     rebuilt.rows,
-                    rebuilt.elapsed.as_secs_f64(),
-                    rebuilt.records as f64 / rebuilt.elapsed.as_secs_f64().max(1e-9),
+                    seconds,
+                    rebuilt.records as f64 / seconds,
+                    rebuilt.events as f64 / seconds,
+                    rebuilt.rows as f64 / seconds,
                 );
                 Ok(())
             })

@@ -19,10 +19,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-/// Records in one batch at most (one transaction).
+/// Records in one batch of the live writer at most (one transaction).
 pub const BATCH_RECORDS_MAX: u64 = 8_192;
-/// Rows in one batch at most; a batch that reaches it is written before more records.
+/// Rows in one batch of the live writer at most; a batch that reaches it is written before
+/// more records.
 pub const BATCH_ROWS_MAX: usize = 50_000;
+/// The same bounds for a rebuild, where nothing waits for a batch: larger batches write an
+/// object changed many times (an order placed, filled, cancelled) once instead of once per
+/// batch.
+pub const REBUILD_BATCH_RECORDS_MAX: u64 = 65_536;
+pub const REBUILD_BATCH_ROWS_MAX: usize = 400_000;
 /// Batches prepared and not yet written.
 pub const BATCHES_IN_FLIGHT: usize = 2;
 /// How long the thread waits for a first record before checking whether to stop.
@@ -202,9 +208,10 @@ pub fn fill(
     source: &mut dyn Source,
     batch: &mut Batch,
     wait: Duration,
+    (records_max, rows_max): (u64, usize),
 ) -> Result<bool> {
     let mut wait = wait;
-    while batch.records < BATCH_RECORDS_MAX && batch.rows() < BATCH_ROWS_MAX {
+    while batch.records < records_max && batch.rows() < rows_max {
         match source.next(wait)? {
             Some((seq, payload)) => projector.apply(seq, payload, batch)?,
             None => break,
@@ -367,8 +374,13 @@ fn replicate(
     }
     while !progress.stopping() {
         let mut batch = Batch::new();
-        if fill(&mut projector, &mut reader, &mut batch, IDLE_WAIT)?
-            && sender.blocking_send(batch).is_err()
+        if fill(
+            &mut projector,
+            &mut reader,
+            &mut batch,
+            IDLE_WAIT,
+            (BATCH_RECORDS_MAX, BATCH_ROWS_MAX),
+        )? && sender.blocking_send(batch).is_err()
         {
             break;
         }
@@ -382,6 +394,8 @@ pub struct Rebuilt {
     /// Where the store's history now starts (0: the journal's first record).
     pub base_seq: u64,
     pub records: u64,
+    /// Core events the records caused (the replica's output the rows were drawn from).
+    pub events: u64,
     pub rows: u64,
     pub elapsed: Duration,
 }
@@ -419,7 +433,13 @@ pub async fn rebuild(
             }
             loop {
                 let mut batch = Batch::new();
-                if !fill(&mut projector, &mut reader, &mut batch, Duration::ZERO)? {
+                if !fill(
+                    &mut projector,
+                    &mut reader,
+                    &mut batch,
+                    Duration::ZERO,
+                    (REBUILD_BATCH_RECORDS_MAX, REBUILD_BATCH_ROWS_MAX),
+                )? {
                     return Ok(());
                 }
                 if sender.blocking_send(batch).is_err() {
@@ -452,6 +472,7 @@ pub async fn rebuild(
     Ok(Rebuilt {
         base_seq,
         records: progress.records.load(Ordering::Relaxed),
+        events: progress.events.load(Ordering::Relaxed),
         rows,
         elapsed: started.elapsed(),
     })

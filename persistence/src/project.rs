@@ -22,7 +22,34 @@ use betbet_protocol::query::{
     WalletQuery,
 };
 use betbet_protocol::types::{AccountId, MarketId, Timestamp, UserId};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasher;
+
+/// What the store holds of the rows the end of a batch rewrites (users, profiles, wallets,
+/// markets, outcomes, positions): a fingerprint per row, so a row that did not change is
+/// not written again, and each user's open positions, so one that closed is deleted. It
+/// starts empty (every row is written once after a start) and has one entry per such row
+/// in the core, so it is bounded by the engine's `Limits`.
+struct Written {
+    hasher: std::hash::RandomState,
+    rows: HashMap<u64, u64>,
+    open_positions: HashMap<UserId, Vec<Vec<schema::Value>>>,
+}
+
+impl Written {
+    /// Upserts `row` into `batch` unless the store already has it as it is.
+    fn keep(&mut self, batch: &mut Batch, table: &'static schema::Table, row: schema::Row) {
+        let key = self.hasher.hash_one((table.name, table.key_of(&row)));
+        let fingerprint = self.hasher.hash_one(&row);
+        if self.rows.insert(key, fingerprint) != Some(fingerprint) {
+            batch.upsert(table, row);
+        }
+    }
+
+    fn forget(&mut self, table: &'static schema::Table, key: &[schema::Value]) {
+        self.rows.remove(&self.hasher.hash_one((table.name, key)));
+    }
+}
 
 /// The replica and what the current batch still has to read at its end.
 pub struct Projector {
@@ -37,6 +64,7 @@ pub struct Projector {
     wallet_users: BTreeSet<UserId>,
     markets: BTreeSet<MarketId>,
     position_users: BTreeSet<UserId>,
+    written: Written,
 }
 
 impl std::fmt::Debug for Projector {
@@ -62,6 +90,11 @@ impl Projector {
             wallet_users: BTreeSet::new(),
             markets: BTreeSet::new(),
             position_users: BTreeSet::new(),
+            written: Written {
+                hasher: std::hash::RandomState::new(),
+                rows: HashMap::new(),
+                open_positions: HashMap::new(),
+            },
         }
     }
 
@@ -333,14 +366,27 @@ impl Projector {
             {
                 // Money moved: the owner's positions may have changed too (mint, merge).
                 self.position_users.insert(wallet.user);
-                batch.upsert(&schema::WALLETS, schema::wallet_row(&wallet));
+                self.written
+                    .keep(batch, &schema::WALLETS, schema::wallet_row(&wallet));
             }
         }
         for user in std::mem::take(&mut self.users) {
-            self.user(user, batch);
+            if let QueryReply::User(view) = self.engine.query(&Query::User(UserQuery { user })) {
+                let (user, profile) = schema::user_rows(&view);
+                self.written.keep(batch, &schema::USERS, user);
+                self.written.keep(batch, &schema::USER_PROFILES, profile);
+            }
         }
         for market in std::mem::take(&mut self.markets) {
-            self.market(market, batch);
+            if let QueryReply::Market(view) =
+                self.engine.query(&Query::Market(MarketQuery { market }))
+            {
+                let (market, outcomes) = schema::market_rows(&view);
+                self.written.keep(batch, &schema::MARKETS, market);
+                for outcome in outcomes {
+                    self.written.keep(batch, &schema::MARKET_OUTCOMES, outcome);
+                }
+            }
         }
         for user in std::mem::take(&mut self.position_users) {
             self.positions(user, batch);
@@ -360,38 +406,58 @@ impl Projector {
         }
     }
 
-    fn market(&self, market: MarketId, batch: &mut Batch) {
-        if let QueryReply::Market(view) = self.engine.query(&Query::Market(MarketQuery { market }))
-        {
-            let (market, outcomes) = schema::market_rows(&view);
-            batch.upsert(&schema::MARKETS, market);
-            for outcome in outcomes {
-                batch.upsert(&schema::MARKET_OUTCOMES, outcome);
-            }
-        }
-    }
-
-    /// A user's open positions are written whole (one that closed to nothing leaves the
-    /// core, so it leaves the store); settled ones are upserted and stay, also after they
-    /// leave the core's window.
-    fn positions(&self, user: UserId, batch: &mut Batch) {
+    /// A user's positions as the core has them: one that closed to nothing leaves the core,
+    /// so it leaves the store; settled ones are upserted and stay, also after they leave the
+    /// core's window.
+    fn positions(&mut self, user: UserId, batch: &mut Batch) {
         if user == UserId::SYSTEM {
             return;
         }
-        batch.replace(
-            &schema::MARKET_POSITIONS,
-            "user_id = $1 AND status = 'open'",
-            vec![schema::id(user.0)],
-        );
+        let table = &schema::MARKET_POSITIONS;
+        let mut rows = Vec::new();
+        let mut open = Vec::new();
         for settled in [false, true] {
             if let QueryReply::Positions(views) = self
                 .engine
                 .query(&Query::Positions(PositionsQuery { user, settled }))
             {
                 for view in &views {
-                    batch.upsert(&schema::MARKET_POSITIONS, schema::position_row(view));
+                    let row = schema::position_row(view);
+                    if !settled {
+                        open.push(table.key_of(&row));
+                    }
+                    rows.push(row);
                 }
             }
+        }
+        match self.written.open_positions.insert(user, open.clone()) {
+            // The first time since start: what the store has is unknown, so its open
+            // positions of this user are replaced whole.
+            None => {
+                batch.replace(
+                    table,
+                    "user_id = $1 AND status = 'open'",
+                    vec![schema::id(user.0)],
+                );
+                for row in &rows {
+                    self.written.forget(table, &table.key_of(row));
+                }
+            }
+            // A position that closed to nothing left the core; one that was settled keeps
+            // its key and is overwritten below.
+            Some(before) => {
+                let now: BTreeSet<Vec<schema::Value>> =
+                    rows.iter().map(|r| table.key_of(r)).collect();
+                for key in before {
+                    if !now.contains(&key) {
+                        self.written.forget(table, &key);
+                        batch.delete(table, key);
+                    }
+                }
+            }
+        }
+        for row in rows {
+            self.written.keep(batch, table, row);
         }
     }
 

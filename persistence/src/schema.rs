@@ -527,6 +527,36 @@ pub fn tx_view(row: &Row) -> Option<TxView> {
     })
 }
 
+/// A `market_positions` row as the core's view of it.
+pub fn position_view(row: &Row) -> Option<PositionView> {
+    use betbet_protocol::types::{Amount, MarketId, OutcomeId, PoolId, PositionId, Qty, UserId};
+    let mut c = Cells(row.iter());
+    Some(PositionView {
+        id: PositionId(c.req()? as u64),
+        market: MarketId(c.req()? as u64),
+        outcome: OutcomeId(c.req()? as u64),
+        user: c.int()?.map(|u| UserId(u as u64)),
+        pool: c.int()?.map(|p| PoolId(p as u64)),
+        lay: match c.text()?? {
+            "lay" => true,
+            "back" => false,
+            _ => return None,
+        },
+        qty: Qty(c.req()? as u64),
+        locked: Qty(c.req()? as u64),
+        cost: Amount(c.req()?),
+        realized: Amount(c.req()?),
+        payout: Amount(c.req()?),
+        settled: match c.text()?? {
+            "settled" => true,
+            "open" => false,
+            _ => return None,
+        },
+        opened_at: Timestamp(c.req()?),
+        updated_at: Timestamp(c.req()?),
+    })
+}
+
 /// A `market_orders` row as the core's view of it.
 pub fn order_view(row: &Row) -> Option<OrderView> {
     use betbet_protocol::command::{OrderKind, Side, TimeInForce};

@@ -27,6 +27,9 @@ pub const PROJECTION: &str = "history";
 /// Bind parameters per statement, under SQLite's 32 766 and Postgres's 65 535.
 const PARAMS_PER_STATEMENT: usize = 30_000;
 
+/// Rows per Postgres statement, which carries a column per parameter as an array.
+const ROWS_PER_ARRAY_STATEMENT: usize = 20_000;
+
 /// Connections in the pool: one writer, the rest for reads.
 const POOL_CONNECTIONS_MAX: u32 = 8;
 
@@ -222,6 +225,15 @@ impl Store {
                     sqlx::query("PRAGMA busy_timeout = 10000")
                         .execute(&mut *conn)
                         .await?;
+                    // A page cache of 64 MiB (SQLite's default is 2 MiB, which a batch of
+                    // upserts into indexed tables overflows), and statement journals in
+                    // memory.
+                    sqlx::query("PRAGMA cache_size = -65536")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA temp_store = MEMORY")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             })
@@ -259,6 +271,37 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// A statement for this backend. Every statement here is built from the static table and
+    /// column names of [`crate::schema`] and integers; every value goes in as a bind
+    /// parameter, written `$n` in the order they are bound. SQLite gets them as anonymous
+    /// `?`: sqlx looks each named parameter up by name, which SQLite answers by a scan of
+    /// all of them — quadratic in a statement of thousands.
+    fn audited(&self, sql: String) -> sqlx::AssertSqlSafe<String> {
+        match self.backend {
+            Backend::Postgres => sqlx::AssertSqlSafe(sql),
+            Backend::Sqlite => {
+                let mut out = String::with_capacity(sql.len());
+                let mut chars = sql.chars().peekable();
+                let mut expected = 1u64;
+                while let Some(c) = chars.next() {
+                    if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                        let mut n = 0u64;
+                        while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                            n = n * 10 + u64::from(d);
+                            chars.next();
+                        }
+                        debug_assert_eq!(n, expected, "parameters are numbered in order: {sql}");
+                        expected += 1;
+                        out.push('?');
+                    } else {
+                        out.push(c);
+                    }
+                }
+                sqlx::AssertSqlSafe(out)
+            }
+        }
+    }
+
     /// A time parameter `$n` as the column's type.
     fn time_in(&self, param: usize) -> String {
         match self.backend {
@@ -284,7 +327,7 @@ impl Store {
             "SELECT seq, {}, base_seq FROM {CHECKPOINT_TABLE} WHERE name = $1",
             self.time_out("record_at")
         );
-        let row = sqlx::query(audited(sql))
+        let row = sqlx::query(self.audited(sql))
             .bind(PROJECTION)
             .fetch_optional(&self.pool)
             .await?;
@@ -311,32 +354,56 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for (table, filter, params) in &batch.replaced {
             let sql = format!("DELETE FROM {table} WHERE {filter}");
-            let mut query = sqlx::query(audited(sql));
+            let mut query = sqlx::query(self.audited(sql));
             for value in params {
                 query = bind(query, value);
             }
             query.execute(&mut *tx).await?;
         }
         for (table, deletes) in TABLES.iter().zip(&batch.deletes) {
-            for key in deletes.keys() {
-                let mut sql = format!("DELETE FROM {} WHERE ", table.name);
-                for (i, column) in table.key.iter().enumerate() {
-                    if i > 0 {
-                        sql.push_str(" AND ");
+            let keys: Vec<&Vec<Value>> = deletes.keys().collect();
+            // One statement per chunk: `WHERE (k1, k2) IN (($1, $2), ($3, $4), …)`.
+            for chunk in keys.chunks((PARAMS_PER_STATEMENT / table.key.len()).max(1)) {
+                let mut sql = format!(
+                    "DELETE FROM {} WHERE ({}) IN (",
+                    table.name,
+                    table.key.join(", ")
+                );
+                let mut param = 0;
+                for (k, _) in chunk.iter().enumerate() {
+                    sql.push_str(if k == 0 { "(" } else { ", (" });
+                    for i in 0..table.key.len() {
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        param += 1;
+                        sql.push_str(&format!("${param}"));
                     }
-                    sql.push_str(&format!("{column} = ${}", i + 1));
+                    sql.push(')');
                 }
-                let mut query = sqlx::query(audited(sql));
-                for value in key {
-                    query = bind(query, value);
+                sql.push(')');
+                let mut query = sqlx::query(self.audited(sql));
+                for key in chunk {
+                    for value in key.iter() {
+                        query = bind(query, value);
+                    }
                 }
                 query.execute(&mut *tx).await?;
             }
         }
         for (table, rows) in TABLES.iter().zip(&batch.upserts) {
             let rows: Vec<&Row> = rows.values().collect();
-            for chunk in rows.chunks((PARAMS_PER_STATEMENT / table.columns.len()).max(1)) {
-                self.upsert(&mut tx, table, chunk).await?;
+            match self.backend {
+                Backend::Postgres => {
+                    for chunk in rows.chunks(ROWS_PER_ARRAY_STATEMENT) {
+                        self.upsert_arrays(&mut tx, table, chunk).await?;
+                    }
+                }
+                Backend::Sqlite => {
+                    for chunk in rows.chunks((PARAMS_PER_STATEMENT / table.columns.len()).max(1)) {
+                        self.upsert(&mut tx, table, chunk).await?;
+                    }
+                }
             }
         }
         #[cfg(not(feature = "broken-checkpoint-apart"))]
@@ -356,13 +423,76 @@ impl Store {
              base_seq = excluded.base_seq",
             self.time_in(3)
         );
-        sqlx::query(audited(sql))
+        sqlx::query(self.audited(sql))
             .bind(PROJECTION)
             .bind(checkpoint.seq as i64)
             .bind(checkpoint.record_at.0)
             .bind(checkpoint.base_seq as i64)
             .execute(&mut **tx)
             .await?;
+        Ok(())
+    }
+
+    /// The Postgres upsert: one parameter per column, each an array literal of the rows'
+    /// values, unnested into rows — a statement of a few dozen bytes whatever the row count,
+    /// where a `VALUES` list of thousands of rows spends Postgres's time parsing and
+    /// planning it.
+    async fn upsert_arrays(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        table: &Table,
+        rows: &[&Row],
+    ) -> Result<()> {
+        let columns: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+        let arrays: Vec<String> = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| {
+                let kind = match column.kind {
+                    Kind::Int | Kind::Time => "BIGINT",
+                    Kind::Text => "TEXT",
+                    Kind::Bool => "BOOLEAN",
+                };
+                format!("${}::TEXT::{kind}[]", i + 1)
+            })
+            .collect();
+        let selected: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| match c.kind {
+                Kind::Time => format!(
+                    "TIMESTAMPTZ 'epoch' + u.{0} * INTERVAL '1 microsecond'",
+                    c.name
+                ),
+                _ => format!("u.{}", c.name),
+            })
+            .collect();
+        let updated: Vec<String> = table
+            .columns
+            .iter()
+            .filter(|c| !table.key.contains(&c.name))
+            .map(|c| format!("{0} = excluded.{0}", c.name))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} ({columns}) SELECT {selected} FROM UNNEST({arrays}) AS u({columns}) \
+             ON CONFLICT ({key}) {action}",
+            table = table.name,
+            columns = columns.join(", "),
+            selected = selected.join(", "),
+            arrays = arrays.join(", "),
+            key = table.key.join(", "),
+            action = if updated.is_empty() {
+                "DO NOTHING".to_owned()
+            } else {
+                format!("DO UPDATE SET {}", updated.join(", "))
+            },
+        );
+        let mut query = sqlx::query(self.audited(sql));
+        for i in 0..table.columns.len() {
+            query = query.bind(array_literal(rows.iter().map(|row| &row[i])));
+        }
+        query.execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -409,7 +539,7 @@ impl Store {
             sql.push_str(" DO UPDATE SET ");
             sql.push_str(&updated.join(", "));
         }
-        let mut query = sqlx::query(audited(sql));
+        let mut query = sqlx::query(self.audited(sql));
         for row in rows {
             for value in row.iter() {
                 query = bind(query, value);
@@ -423,11 +553,11 @@ impl Store {
     pub async fn clear(&self) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for table in TABLES {
-            sqlx::query(audited(format!("DELETE FROM {}", table.name)))
+            sqlx::query(self.audited(format!("DELETE FROM {}", table.name)))
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(audited(format!("DELETE FROM {CHECKPOINT_TABLE}")))
+        sqlx::query(self.audited(format!("DELETE FROM {CHECKPOINT_TABLE}")))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -464,7 +594,7 @@ impl Store {
             sql.push_str(order);
         }
         sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
-        let mut query = sqlx::query(audited(sql));
+        let mut query = sqlx::query(self.audited(sql));
         for value in params {
             query = bind(query, value);
         }
@@ -491,7 +621,7 @@ impl Store {
             sql.push_str(" WHERE ");
             sql.push_str(&self.times_in_filter(filter, params));
         }
-        let mut query = sqlx::query(audited(sql));
+        let mut query = sqlx::query(self.audited(sql));
         for value in params {
             query = bind(query, value);
         }
@@ -524,15 +654,15 @@ impl Store {
                CAST(SUM(notional) AS BIGINT) FROM ( \
                SELECT start, price, volume, notional, \
                  FIRST_VALUE(price) OVER w AS open, LAST_VALUE(price) OVER w AS close \
-               FROM (SELECT {us} - ({us} % $2) AS start, trade_id, price, volume, notional \
-                     FROM market_prices WHERE outcome_id = $1{since_filter}) AS p \
+               FROM (SELECT {us} - ({us} % $1) AS start, trade_id, price, volume, notional \
+                     FROM market_prices WHERE outcome_id = $2{since_filter}) AS p \
                WINDOW w AS (PARTITION BY start ORDER BY trade_id \
                             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) \
              ) AS b GROUP BY start, open, close ORDER BY start DESC LIMIT {limit}"
         );
-        let mut query = sqlx::query(audited(sql))
-            .bind(outcome as i64)
-            .bind(bucket_us);
+        let mut query = sqlx::query(self.audited(sql))
+            .bind(bucket_us)
+            .bind(outcome as i64);
         if let Some(since) = since {
             query = query.bind(since.0);
         }
@@ -552,10 +682,33 @@ impl Store {
     }
 }
 
-/// Every statement here is built from the static table and column names of [`crate::schema`]
-/// and integers; every value goes in as a bind parameter.
-fn audited(sql: String) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(sql)
+/// A Postgres array literal of `values`: `{1,NULL,3}`, `{"a","b \"c\""}`, `{t,f}`.
+fn array_literal<'a>(values: impl Iterator<Item = &'a Value>) -> String {
+    let mut out = String::from("{");
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match value {
+            Value::Int(None) | Value::Time(None) | Value::Text(None) | Value::Bool(None) => {
+                out.push_str("NULL")
+            }
+            Value::Int(Some(v)) | Value::Time(Some(v)) => out.push_str(&v.to_string()),
+            Value::Bool(Some(b)) => out.push(if *b { 't' } else { 'f' }),
+            Value::Text(Some(text)) => {
+                out.push('"');
+                for c in text.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
+    out
 }
 
 fn bind<'q>(
@@ -593,6 +746,25 @@ fn decode(table: &Table, row: &AnyRow) -> Result<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn array_literals_quote_and_escape() {
+        let values = [
+            Value::Text(Some(r#"a "quoted" \ back{slash},"#.to_owned())),
+            Value::Text(None),
+            Value::Text(Some("NULL".to_owned())),
+        ];
+        assert_eq!(
+            array_literal(values.iter()),
+            r#"{"a \"quoted\" \\ back{slash},",NULL,"NULL"}"#
+        );
+        let values = [
+            Value::Int(Some(-5)),
+            Value::Int(None),
+            Value::Bool(Some(true)),
+        ];
+        assert_eq!(array_literal(values.iter()), "{-5,NULL,t}");
+    }
 
     #[test]
     fn urls_are_redacted_and_checked() {

@@ -281,6 +281,8 @@ fn reads_past_the_core_windows_come_from_the_store() {
         "5",
         "--closed-orders-kept",
         "5",
+        "--dispute-window-secs",
+        "0",
     ]);
     let anon = server.api();
     let acked = setup(&anon, 2);
@@ -317,9 +319,13 @@ fn reads_past_the_core_windows_come_from_the_store() {
         ))
         .expect(200);
     assert_eq!(typed["items"].as_array().unwrap().len(), 1, "{typed}");
-    // The core itself keeps only five: the oldest is gone from it, not from the history.
-    alice
+    // The core itself keeps only five; the oldest is still found, in the history store.
+    let oldest = alice
         .get(&format!("/api/v1/transactions/{}", deposits[0]))
+        .expect(200);
+    assert_eq!(oldest["amount"], "1", "{oldest}");
+    // Someone else's is still nobody else's business, wherever it is kept.
+    bob.get(&format!("/api/v1/transactions/{}", deposits[0]))
         .expect_error(404, "not_found");
 
     // Orders: ten crossing pairs end twenty orders; the caller's full history pages.
@@ -361,6 +367,12 @@ fn reads_past_the_core_windows_come_from_the_store() {
         listed, alice_orders,
         "every ended order, older ones from the store"
     );
+    for id in &alice_orders {
+        let order = alice.get(&format!("/api/v1/orders/{id}")).expect(200);
+        assert_eq!(order["status"], "filled", "{order}");
+        bob.get(&format!("/api/v1/orders/{id}"))
+            .expect_error(404, "order_not_found");
+    }
 
     // The chart's candles come from the store's price points the same as the core's.
     let core = anon
@@ -389,6 +401,45 @@ fn reads_past_the_core_windows_come_from_the_store() {
             + candles[0]["open"].as_str().unwrap().parse::<f64>().unwrap(),
         1.0,
         "the NO outcome's chart mirrors the YES book's"
+    );
+
+    // Settled positions come from the store, with their payouts.
+    let creator = anon.login("creator", "password-of-creator");
+    creator
+        .put(
+            &format!("/api/v1/markets/{market}"),
+            &json!({"status": "closed"}),
+        )
+        .expect(200);
+    creator
+        .post(
+            &format!("/api/v1/markets/{market}/resolve"),
+            &json!({"winning_outcome": yes}),
+        )
+        .expect(200);
+    let started = Instant::now();
+    let settled = loop {
+        let page = alice
+            .get(&format!(
+                "/api/v1/users/{alice_id}/positions?status=settled"
+            ))
+            .expect(200);
+        if !page["positions"].as_array().unwrap().is_empty() {
+            break page;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no settled position: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let position = &settled["positions"][0];
+    assert_eq!(position["status"], "settled", "{settled}");
+    assert_eq!(position["outcome_id"], yes.as_str(), "{settled}");
+    assert_eq!(position["position_type"], "back", "{settled}");
+    assert!(
+        position["payout"].as_str().unwrap().parse::<f64>().unwrap() > 9.0,
+        "ten winning shares pay out: {settled}"
     );
 }
 

@@ -43,6 +43,18 @@ enum Transport {
     Ws(WsArgs),
     /// Trading clients and market-data subscribers on the market-maker feed (QUIC).
     Quic(QuicArgs),
+    /// Writes a data directory whose journal holds the engine benchmark's seeded workload
+    /// (setup, then --commands orders and cancels), the input of the history store's
+    /// rebuild benchmark (`betbet projection rebuild --data-dir DIR`).
+    Journal {
+        /// The data directory to create (its `journal/` must not exist yet).
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        commands: usize,
+        #[arg(long, default_value_t = 0xBE7_BE7)]
+        seed: u64,
+    },
 }
 
 /// Settings every transport shares: the target, the shape of the load, the fixture.
@@ -374,6 +386,26 @@ fn main() -> ExitCode {
     let result = match cli.transport {
         Transport::Ws(args) => run_ws(args),
         Transport::Quic(args) => run_quic(args),
+        Transport::Journal {
+            dir,
+            commands,
+            seed,
+        } => {
+            if dir.join("journal").exists() {
+                Err(format!("{} already holds a journal", dir.display()))
+            } else {
+                let started = Instant::now();
+                betbet_bench::mix::write_journal(&dir, seed, commands)
+                    .map(|records| {
+                        println!(
+                            "wrote {records} journal records to {} in {:.1} s",
+                            dir.display(),
+                            started.elapsed().as_secs_f64()
+                        )
+                    })
+                    .map_err(|e| e.to_string())
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1337,7 +1337,15 @@ async fn get_order(
     caller: AuthUser,
     Path(order_id): Path<String>,
 ) -> ApiResult<Json<Order>> {
-    let order = fetch_order(&state, parse_order(&order_id)?).await?;
+    let id = parse_order(&order_id)?;
+    let order = match fetch_order(&state, id).await {
+        Ok(order) => order,
+        // An ended order past the core's window is in the history store.
+        Err(error) => match state.history().await? {
+            Some(history) => history.order(id).await?.ok_or(error)?,
+            None => return Err(error),
+        },
+    };
     if caller.may_access(order.user).is_err() {
         return Err(ApiError::from(ResultCode::OrderNotFound));
     }
@@ -1892,11 +1900,14 @@ fn position_json(position: &PositionView, market: &MarketView) -> Position {
     }
 }
 
+/// Settled positions listed at most (the most recently settled first).
+const SETTLED_POSITIONS_LISTED_MAX: u32 = 1_000;
+
 #[derive(Deserialize, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PositionsParams {
-    /// `open` (the default) or `settled`.
+    /// `open` (the default) or `settled` (the 1 000 most recently settled).
     #[param(pattern = "^(open|settled)$")]
     status: Option<String>,
 }
@@ -1914,12 +1925,18 @@ async fn user_positions(
     user: UserId,
     settled: bool,
 ) -> ApiResult<Vec<(PositionView, MarketView)>> {
-    let QueryReply::Positions(positions) = state
+    let QueryReply::Positions(mut positions) = state
         .query(Query::Positions(PositionsQuery { user, settled }))
         .await?
     else {
         return Err(ApiError::internal("unexpected reply"));
     };
+    // The core keeps each wallet's last 200 settled positions; the store keeps them all.
+    if settled && let Some(history) = state.history().await? {
+        positions = history
+            .settled_positions(user, SETTLED_POSITIONS_LISTED_MAX)
+            .await?;
+    }
     let mut out = Vec::with_capacity(positions.len());
     for position in positions {
         let market = fetch_market(state, position.market).await?;

@@ -820,7 +820,14 @@ async fn transactions_by_id(
                  a transaction id takes none of them",
             ));
         }
-        let view = fetch_tx(&state, tx).await?;
+        let view = match fetch_tx(&state, tx).await {
+            Ok(view) => view,
+            // A transaction past the core's window is in the history store.
+            Err(error) => match state.history().await? {
+                Some(history) => history.transaction(tx).await?.ok_or(error)?,
+                None => return Err(error),
+            },
+        };
         if caller.may_access(view.user).is_err() {
             return Err(ApiError::not_found("transaction"));
         }
