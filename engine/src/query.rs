@@ -361,16 +361,6 @@ impl Engine {
 }
 
 /// A candle seen from the NO side: prices mirrored, high and low swapped.
-fn mirror(candle: Candle) -> Candle {
-    Candle {
-        open: candle.open.complement(),
-        high: candle.low.complement(),
-        low: candle.high.complement(),
-        close: candle.close.complement(),
-        ..candle
-    }
-}
-
 /// Merges consecutive candles into `interval`-long ones (both rings hold whole intervals).
 fn aggregate(candles: impl Iterator<Item = Candle>, interval: i64) -> Vec<Candle> {
     let mut out: Vec<Candle> = Vec::new();
@@ -570,7 +560,7 @@ impl Engine {
             candles
                 .into_iter()
                 .skip(skip)
-                .map(|c| if outcome.no_view { mirror(c) } else { c })
+                .map(|c| if outcome.no_view { c.mirrored() } else { c })
                 .collect(),
         )
     }

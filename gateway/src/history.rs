@@ -101,21 +101,24 @@ impl History {
         Ok(rows.iter().filter_map(schema::tx_view).collect())
     }
 
-    /// One transaction by id.
-    pub async fn transaction(&self, tx: betbet_protocol::types::TxId) -> ApiResult<Option<TxView>> {
+    /// The row of `table` whose primary key `id` is, as a view.
+    async fn one<T>(
+        &self,
+        table: &schema::Table,
+        id: u64,
+        view: fn(&schema::Row) -> Option<T>,
+    ) -> ApiResult<Option<T>> {
         let rows = self
             .store
-            .select(
-                &schema::TRANSACTIONS,
-                "id = $1",
-                &[schema::id(tx.0)],
-                "",
-                1,
-                0,
-            )
+            .select(table, "id = $1", &[schema::id(id)], "", 1, 0)
             .await
             .map_err(store_error)?;
-        Ok(rows.first().and_then(schema::tx_view))
+        Ok(rows.first().and_then(view))
+    }
+
+    /// One transaction by id.
+    pub async fn transaction(&self, tx: betbet_protocol::types::TxId) -> ApiResult<Option<TxView>> {
+        self.one(&schema::TRANSACTIONS, tx.0, schema::tx_view).await
     }
 
     /// One order by id.
@@ -123,19 +126,8 @@ impl History {
         &self,
         order: betbet_protocol::types::OrderId,
     ) -> ApiResult<Option<OrderView>> {
-        let rows = self
-            .store
-            .select(
-                &schema::MARKET_ORDERS,
-                "id = $1",
-                &[schema::id(order.0)],
-                "",
-                1,
-                0,
-            )
+        self.one(&schema::MARKET_ORDERS, order.0, schema::order_view)
             .await
-            .map_err(store_error)?;
-        Ok(rows.first().and_then(schema::order_view))
     }
 
     /// One page of a user's orders (open and ended), newest first.
@@ -215,17 +207,7 @@ impl History {
                     volume: Qty(volume as u64),
                     notional: Amount(notional),
                 };
-                if mirror {
-                    Candle {
-                        open: candle.open.complement(),
-                        high: candle.low.complement(),
-                        low: candle.high.complement(),
-                        close: candle.close.complement(),
-                        ..candle
-                    }
-                } else {
-                    candle
-                }
+                if mirror { candle.mirrored() } else { candle }
             })
             .collect())
     }

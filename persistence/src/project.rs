@@ -129,21 +129,23 @@ impl Projector {
         Ok(())
     }
 
+    /// Applies a journaled command to the replica, its events into `self.events`.
+    fn replay(&mut self, seq: u64, entry: &JournalEntry) {
+        self.events.clear();
+        let ctx = Ctx {
+            at: entry.at,
+            seed: entry.seed,
+            seq,
+        };
+        self.engine.apply(&entry.command, &ctx, &mut self.events);
+        self.last_at = entry.at;
+    }
+
     /// Applies a record the store already has (catching up to its checkpoint).
     pub fn skip(&mut self, seq: u64, payload: &[u8]) -> Result<()> {
         self.expect_next(seq)?;
         let entry = Self::decode(seq, payload)?;
-        self.events.clear();
-        self.engine.apply(
-            &entry.command,
-            &Ctx {
-                at: entry.at,
-                seed: entry.seed,
-                seq,
-            },
-            &mut self.events,
-        );
-        self.last_at = entry.at;
+        self.replay(seq, &entry);
         Ok(())
     }
 
@@ -164,30 +166,16 @@ impl Projector {
             }
             _ => None,
         };
-        self.events.clear();
-        self.engine.apply(
-            &entry.command,
-            &Ctx {
-                at: entry.at,
-                seed: entry.seed,
-                seq,
-            },
-            &mut self.events,
-        );
+        self.replay(seq, &entry);
         // The deliberately broken projection for `scripts/mutants`: each record is applied
         // to the replica twice, as a writer that re-reads a batch after a failed write
         // without rewinding its replica would.
         #[cfg(feature = "broken-batch-twice")]
-        self.engine.apply(
-            &entry.command,
-            &Ctx {
-                at: entry.at,
-                seed: entry.seed,
-                seq,
-            },
-            &mut self.events,
-        );
-        self.last_at = entry.at;
+        {
+            let first = std::mem::take(&mut self.events);
+            self.replay(seq, &entry);
+            self.events.splice(0..0, first);
+        }
         batch.records += 1;
         batch.events += self.events.len() as u64;
         match &entry.command {

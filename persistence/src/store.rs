@@ -468,25 +468,13 @@ impl Store {
                 _ => format!("u.{}", c.name),
             })
             .collect();
-        let updated: Vec<String> = table
-            .columns
-            .iter()
-            .filter(|c| !table.key.contains(&c.name))
-            .map(|c| format!("{0} = excluded.{0}", c.name))
-            .collect();
         let sql = format!(
-            "INSERT INTO {table} ({columns}) SELECT {selected} FROM UNNEST({arrays}) AS u({columns}) \
-             ON CONFLICT ({key}) {action}",
+            "INSERT INTO {table} ({columns}) SELECT {selected} FROM UNNEST({arrays}) AS u({columns}){conflict}",
             table = table.name,
             columns = columns.join(", "),
             selected = selected.join(", "),
             arrays = arrays.join(", "),
-            key = table.key.join(", "),
-            action = if updated.is_empty() {
-                "DO NOTHING".to_owned()
-            } else {
-                format!("DO UPDATE SET {}", updated.join(", "))
-            },
+            conflict = on_conflict(table),
         );
         let mut query = sqlx::query(self.audited(sql));
         for i in 0..table.columns.len() {
@@ -496,14 +484,14 @@ impl Store {
         Ok(())
     }
 
+    /// The SQLite upsert: a multi-row `VALUES` list (its `$n` become anonymous parameters,
+    /// see [`Store::audited`]).
     async fn upsert(
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
         table: &Table,
         rows: &[&Row],
     ) -> Result<()> {
-        // Numbered `$n` placeholders, which both backends read (sqlx's `QueryBuilder` for
-        // `Any` writes `?`, which Postgres does not).
         let columns: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
         let mut sql = format!(
             "INSERT INTO {} ({}) VALUES ",
@@ -526,19 +514,7 @@ impl Store {
             }
             sql.push(')');
         }
-        sql.push_str(&format!(" ON CONFLICT ({})", table.key.join(", ")));
-        let updated: Vec<String> = table
-            .columns
-            .iter()
-            .filter(|c| !table.key.contains(&c.name))
-            .map(|c| format!("{0} = excluded.{0}", c.name))
-            .collect();
-        if updated.is_empty() {
-            sql.push_str(" DO NOTHING");
-        } else {
-            sql.push_str(" DO UPDATE SET ");
-            sql.push_str(&updated.join(", "));
-        }
+        sql.push_str(&on_conflict(table));
         let mut query = sqlx::query(self.audited(sql));
         for row in rows {
             for value in row.iter() {
@@ -680,6 +656,22 @@ impl Store {
         candles.reverse();
         Ok(candles)
     }
+}
+
+/// ` ON CONFLICT (key) DO UPDATE SET c = excluded.c, …`: an upsert's last state wins.
+fn on_conflict(table: &Table) -> String {
+    let updated: Vec<String> = table
+        .columns
+        .iter()
+        .filter(|c| !table.key.contains(&c.name))
+        .map(|c| format!("{0} = excluded.{0}", c.name))
+        .collect();
+    let action = if updated.is_empty() {
+        "DO NOTHING".to_owned()
+    } else {
+        format!("DO UPDATE SET {}", updated.join(", "))
+    };
+    format!(" ON CONFLICT ({}) {action}", table.key.join(", "))
 }
 
 /// A Postgres array literal of `values`: `{1,NULL,3}`, `{"a","b \"c\""}`, `{t,f}`.

@@ -390,3 +390,17 @@ wire_struct! {
         pub members: Vec<PoolMemberView>,
     }
 }
+
+impl Candle {
+    /// The candle of the other side of a YES/NO book: every price complemented, the high
+    /// and low swapped; volume and notional are the same trades'.
+    pub fn mirrored(self) -> Candle {
+        Candle {
+            open: self.open.complement(),
+            high: self.low.complement(),
+            low: self.high.complement(),
+            close: self.close.complement(),
+            ..self
+        }
+    }
+}

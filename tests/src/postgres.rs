@@ -85,25 +85,7 @@ impl Postgres {
         );
         for attempt in 1..=5 {
             pg.port = crate::free_port();
-            let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
-                pg.port,
-                pg.dir.path().display()
-            );
-            let log = pg.dir.path().join("postgres.log").display().to_string();
-            let started = pg.try_run(
-                "pg_ctl",
-                &[
-                    "-D",
-                    &pg.data().display().to_string(),
-                    "-l",
-                    &log,
-                    "-o",
-                    &options,
-                    "-w",
-                    "start",
-                ],
-            );
+            let started = pg.try_start();
             if started.is_ok() {
                 break;
             }
@@ -111,7 +93,7 @@ impl Postgres {
                 attempt < 5,
                 "PostgreSQL did not start: {}\n{}",
                 started.unwrap_err(),
-                std::fs::read_to_string(&log).unwrap_or_default()
+                std::fs::read_to_string(pg.dir.path().join("postgres.log")).unwrap_or_default()
             );
         }
         pg.run(
@@ -147,25 +129,24 @@ impl Postgres {
 
     /// Starts it again on the same port after [`Postgres::stop`].
     pub fn start_again(&mut self) {
+        if let Err(error) = self.try_start() {
+            panic!("{error}");
+        }
+    }
+
+    /// `pg_ctl start` on `self.port`, waiting until it accepts connections.
+    fn try_start(&self) -> Result<(), String> {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
             self.port,
             self.dir.path().display()
         );
         let log = self.dir.path().join("postgres.log").display().to_string();
-        self.run(
+        let data = self.data().display().to_string();
+        self.try_run(
             "pg_ctl",
-            &[
-                "-D",
-                &self.data().display().to_string(),
-                "-l",
-                &log,
-                "-o",
-                &options,
-                "-w",
-                "start",
-            ],
-        );
+            &["-D", &data, "-l", &log, "-o", &options, "-w", "start"],
+        )
     }
 
     fn data(&self) -> PathBuf {
