@@ -180,8 +180,8 @@ impl History {
         Ok(rows.iter().filter_map(schema::position_view).collect())
     }
 
-    /// The newest `limit` candles of the YES book `book`, oldest first; `mirror` shows them
-    /// for the book's NO outcome.
+    /// The candles of the YES book `book` in the last `limit` periods, oldest first; `mirror`
+    /// shows them for the book's NO outcome.
     pub async fn candles(
         &self,
         book: OutcomeId,
@@ -189,9 +189,15 @@ impl History {
         limit: u32,
         mirror: bool,
     ) -> ApiResult<Vec<Candle>> {
+        // The last `limit` periods: a chart never aggregates an outcome's whole history.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        let bucket = timeframe.micros();
+        let since = Timestamp(now - now.rem_euclid(bucket) - bucket * (i64::from(limit) - 1));
         let rows = self
             .store
-            .candles(book.0, timeframe.micros(), None, limit)
+            .candles(book.0, bucket, Some(since), limit)
             .await
             .map_err(store_error)?;
         let price = |p: i64| Price(u32::try_from(p).unwrap_or(0));

@@ -89,6 +89,10 @@ enum ProjectionCommand {
         data_dir: PathBuf,
         #[command(flatten)]
         history: HistoryOptions,
+        /// The same windows as the server's: they decide some outcomes (a client order id
+        /// may be reused once its order left the window).
+        #[command(flatten)]
+        windows: WindowOptions,
     },
     /// Prints the store's checkpoint and how far behind the journal it is (works while the
     /// server runs).
@@ -198,6 +202,14 @@ struct CoreOptions {
     /// journal is pruned a segment at a time.
     #[arg(long, env = "BETBET_JOURNAL_SEGMENT_BYTES", default_value_t = 64 << 20)]
     journal_segment_bytes: u64,
+    #[command(flatten)]
+    windows: WindowOptions,
+}
+
+/// The core's in-memory windows of history; a replica replaying the journal (the history
+/// store's rebuild) must use the ones the journal was written with.
+#[derive(Args, Clone)]
+struct WindowOptions {
     /// Ended orders kept in the core's memory (older ones are read from the history store).
     #[arg(long, env = "BETBET_CLOSED_ORDERS_KEPT", default_value_t = Limits::default().closed_orders_kept)]
     closed_orders_kept: u32,
@@ -205,6 +217,16 @@ struct CoreOptions {
     /// store).
     #[arg(long, env = "BETBET_TRANSACTIONS_KEPT", default_value_t = Limits::default().transactions_kept)]
     transactions_kept: u32,
+}
+
+impl WindowOptions {
+    fn limits(&self) -> Limits {
+        Limits {
+            closed_orders_kept: self.closed_orders_kept.max(1),
+            transactions_kept: self.transactions_kept.max(1),
+            ..Limits::default()
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -440,11 +462,7 @@ fn core_config(options: &CoreOptions, demo: bool) -> Result<CoreConfig, String> 
         .ok_or("--dispute-window-secs: at most 30 days")?;
     let mut config = CoreConfig::new(&options.data_dir);
     config.durability = durability;
-    config.limits = Limits {
-        closed_orders_kept: options.closed_orders_kept.max(1),
-        transactions_kept: options.transactions_kept.max(1),
-        ..Limits::default()
-    };
+    config.limits = options.windows.limits();
     config.snapshot_every_commands = options.snapshot_every.max(1);
     config.segment_bytes = options.journal_segment_bytes;
     config.configure = Some(Configure {
@@ -859,7 +877,11 @@ fn projection(command: ProjectionCommand) -> Result<(), String> {
         .build()
         .expect("runtime starts");
     match command {
-        ProjectionCommand::Rebuild { data_dir, history } => {
+        ProjectionCommand::Rebuild {
+            data_dir,
+            history,
+            windows,
+        } => {
             let (journal, _) = open_journal(&data_dir)?;
             let location =
                 betbet_persistence::Location::new(history.database_url.as_deref(), &data_dir)
@@ -872,7 +894,7 @@ fn projection(command: ProjectionCommand) -> Result<(), String> {
                 let rebuilt = betbet_persistence::follow::rebuild(
                     &store,
                     &journal,
-                    &Limits::default(),
+                    &windows.limits(),
                     |done, total| bar.show(done, total),
                 )
                 .await

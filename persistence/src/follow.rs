@@ -181,6 +181,7 @@ pub fn start_replica(
             );
         }
         let mut projector = Projector::new(engine, base);
+        projector.learn_holders();
         let mut batch = Batch::new();
         projector.seed(&mut batch);
         return Ok((projector, Some(batch)));
@@ -198,6 +199,7 @@ pub fn start_replica(
             }
         }
     }
+    projector.learn_holders();
     Ok((projector, None))
 }
 

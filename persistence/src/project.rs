@@ -13,7 +13,7 @@ use crate::store::{Batch, Checkpoint};
 use crate::{Error, Result};
 use betbet_engine::{Ctx, Engine};
 use betbet_protocol::codec::from_slice;
-use betbet_protocol::command::{Command, JournalEntry};
+use betbet_protocol::command::{Command, JournalEntry, MarketStatus};
 use betbet_protocol::event::Event;
 use betbet_protocol::query::QueryReply;
 use betbet_protocol::query::{
@@ -33,7 +33,19 @@ use std::hash::BuildHasher;
 struct Written {
     hasher: std::hash::RandomState,
     rows: HashMap<u64, u64>,
-    open_positions: HashMap<UserId, Vec<Vec<schema::Value>>>,
+    /// Per user, the keys of the positions the core lists (open, and settled within its
+    /// window) and the markets of the open ones, as last written.
+    positions: HashMap<UserId, KnownPositions>,
+    /// Per market, the users with an open position in it: whose positions a settlement
+    /// changes.
+    holders: HashMap<MarketId, BTreeSet<UserId>>,
+}
+
+#[derive(Default)]
+struct KnownPositions {
+    open: Vec<Vec<schema::Value>>,
+    settled: Vec<Vec<schema::Value>>,
+    markets: BTreeSet<MarketId>,
 }
 
 impl Written {
@@ -93,7 +105,8 @@ impl Projector {
             written: Written {
                 hasher: std::hash::RandomState::new(),
                 rows: HashMap::new(),
-                open_positions: HashMap::new(),
+                positions: HashMap::new(),
+                holders: HashMap::new(),
             },
         }
     }
@@ -202,6 +215,7 @@ impl Projector {
         }
         let events = std::mem::take(&mut self.events);
         let mut ledger_idx = 0u32;
+        let mut settled_markets = Vec::new();
         for event in &events {
             match event {
                 Event::UserRegistered(e) => {
@@ -244,9 +258,13 @@ impl Projector {
                 }
                 Event::MarketStatusChanged(e) => {
                     self.markets.insert(e.market);
+                    if matches!(e.status, MarketStatus::Resolved | MarketStatus::Voided) {
+                        settled_markets.push(e.market);
+                    }
                 }
                 Event::MarketResolved(e) => {
                     self.markets.insert(e.market);
+                    settled_markets.push(e.market);
                 }
                 Event::ResolutionProposed(e) => {
                     self.markets.insert(e.market);
@@ -286,8 +304,9 @@ impl Projector {
                         batch.upsert(&schema::BETTING_POOLS, row);
                         batch.replace(
                             &schema::POOL_MEMBERS,
+                            "pool_id",
+                            schema::id(pool.id.0),
                             "pool_id = $1",
-                            vec![schema::id(pool.id.0)],
                         );
                         for member in members {
                             batch.upsert(&schema::POOL_MEMBERS, member);
@@ -297,6 +316,22 @@ impl Projector {
             }
         }
         self.events = events;
+        // A settlement moves every holder's positions into the settled window (a void pays
+        // no `Payout`, a loser moves no money): read them now, before later commands of the
+        // batch can push them out of that window.
+        for market in settled_markets {
+            let holders: Vec<UserId> = self
+                .written
+                .holders
+                .get(&market)
+                .map(|h| h.iter().copied().collect())
+                .unwrap_or_default();
+            for user in holders {
+                self.positions(user, batch);
+                self.users.insert(user);
+                self.wallet_users.insert(user);
+            }
+        }
         Ok(())
     }
 
@@ -323,8 +358,9 @@ impl Projector {
     fn payment_methods(&self, user: UserId, batch: &mut Batch) {
         batch.replace(
             &schema::PAYMENT_METHODS,
+            "user_id",
+            schema::id(user.0),
             "user_id = $1",
-            vec![schema::id(user.0)],
         );
         if let QueryReply::PaymentMethods(methods) = self
             .engine
@@ -403,7 +439,7 @@ impl Projector {
         }
         let table = &schema::MARKET_POSITIONS;
         let mut rows = Vec::new();
-        let mut open = Vec::new();
+        let mut now = KnownPositions::default();
         for settled in [false, true] {
             if let QueryReply::Positions(views) = self
                 .engine
@@ -411,41 +447,103 @@ impl Projector {
             {
                 for view in &views {
                     let row = schema::position_row(view);
-                    if !settled {
-                        open.push(table.key_of(&row));
+                    if settled {
+                        now.settled.push(table.key_of(&row));
+                    } else {
+                        now.open.push(table.key_of(&row));
+                        now.markets.insert(view.market);
                     }
                     rows.push(row);
                 }
             }
         }
-        match self.written.open_positions.insert(user, open.clone()) {
+        let listed: BTreeSet<&Vec<schema::Value>> = now.open.iter().chain(&now.settled).collect();
+        let mut gone = Vec::new();
+        let before = self.written.positions.get(&user);
+        match before {
             // The first time since start: what the store has is unknown, so its open
             // positions of this user are replaced whole.
             None => {
                 batch.replace(
                     table,
+                    "user_id",
+                    schema::id(user.0),
                     "user_id = $1 AND status = 'open'",
-                    vec![schema::id(user.0)],
                 );
                 for row in &rows {
-                    self.written.forget(table, &table.key_of(row));
+                    gone.push(table.key_of(row));
                 }
             }
-            // A position that closed to nothing left the core; one that was settled keeps
-            // its key and is overwritten below.
             Some(before) => {
-                let now: BTreeSet<Vec<schema::Value>> =
-                    rows.iter().map(|r| table.key_of(r)).collect();
-                for key in before {
-                    if !now.contains(&key) {
-                        self.written.forget(table, &key);
-                        batch.delete(table, key);
+                // An open position that closed to nothing left the core, so it leaves the
+                // store; one that was settled keeps its key and is overwritten below.
+                for key in &before.open {
+                    if !listed.contains(key) {
+                        batch.delete(table, key.clone());
+                        gone.push(key.clone());
+                    }
+                }
+                // A settled one that fell out of the core's window stays in the store.
+                for key in &before.settled {
+                    if !listed.contains(key) {
+                        gone.push(key.clone());
                     }
                 }
             }
         }
+        let markets_before = before.map(|b| b.markets.clone()).unwrap_or_default();
+        for market in markets_before.difference(&now.markets) {
+            if let Some(holders) = self.written.holders.get_mut(market) {
+                holders.remove(&user);
+                if holders.is_empty() {
+                    self.written.holders.remove(market);
+                }
+            }
+        }
+        for market in now.markets.difference(&markets_before) {
+            self.written
+                .holders
+                .entry(*market)
+                .or_default()
+                .insert(user);
+        }
+        drop(listed);
+        self.written.positions.insert(user, now);
+        for key in &gone {
+            self.written.forget(table, key);
+        }
         for row in rows {
             self.written.keep(batch, table, row);
+        }
+    }
+
+    /// Notes who holds open positions in which market, from the replica's state (after a
+    /// start, before the first batch): a settlement must refresh every holder's positions,
+    /// also those of users the writer has not seen since it started.
+    pub fn learn_holders(&mut self) {
+        let users = match self
+            .engine
+            .query(&Query::Status(betbet_protocol::message::Empty {}))
+        {
+            QueryReply::Status(status) => status.users,
+            _ => 0,
+        };
+        for raw in 1..=users {
+            let user = UserId(raw);
+            if let QueryReply::Positions(views) =
+                self.engine.query(&Query::Positions(PositionsQuery {
+                    user,
+                    settled: false,
+                }))
+            {
+                for view in &views {
+                    self.written
+                        .holders
+                        .entry(view.market)
+                        .or_default()
+                        .insert(user);
+                }
+            }
         }
     }
 

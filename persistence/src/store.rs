@@ -144,10 +144,23 @@ impl Batch {
         self.deletes[at].insert(key, ());
     }
 
-    /// Deletes the rows of `table` matching `filter` (`$1…` bound to `params`) before this
-    /// batch's upserts, which then write the set's current members.
-    pub fn replace(&mut self, table: &'static Table, filter: &'static str, params: Vec<Value>) {
-        self.replaced.insert((table.name, filter, params));
+    /// Deletes the rows of `table` whose `owner_column` is `owner` and that match `filter`
+    /// (SQL, `$1` bound to `owner`) before this batch's upserts; the caller then upserts the
+    /// set's current members. Rows of that owner already pending in the batch are dropped
+    /// too (they are either among the current members or gone).
+    pub fn replace(
+        &mut self,
+        table: &'static Table,
+        owner_column: &'static str,
+        owner: Value,
+        filter: &'static str,
+    ) {
+        let at = table_index(table);
+        let column = table
+            .index_of(owner_column)
+            .expect("the owner column exists");
+        self.upserts[at].retain(|_, row| row[column] != owner);
+        self.replaced.insert((table.name, filter, vec![owner]));
     }
 
     pub fn rows(&self) -> usize {
@@ -580,11 +593,21 @@ impl Store {
 
     /// Rewrites each `$n` whose parameter is a time into the column's type.
     fn times_in_filter(&self, filter: &str, params: &[Value]) -> String {
-        let mut out = filter.to_owned();
-        // Highest first, so `$1` never rewrites the front of `$12`.
-        for (i, value) in params.iter().enumerate().rev() {
-            if matches!(value, Value::Time(_)) {
-                out = out.replace(&format!("${}", i + 1), &self.time_in(i + 1));
+        let mut out = String::with_capacity(filter.len());
+        let mut chars = filter.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '$' || !chars.peek().is_some_and(char::is_ascii_digit) {
+                out.push(c);
+                continue;
+            }
+            let mut n = 0usize;
+            while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                n = n * 10 + d as usize;
+                chars.next();
+            }
+            match params.get(n.wrapping_sub(1)) {
+                Some(Value::Time(_)) => out.push_str(&self.time_in(n)),
+                _ => out.push_str(&format!("${n}")),
             }
         }
         out

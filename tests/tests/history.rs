@@ -441,6 +441,18 @@ fn reads_past_the_core_windows_come_from_the_store() {
         position["payout"].as_str().unwrap().parse::<f64>().unwrap() > 9.0,
         "ten winning shares pay out: {settled}"
     );
+    // The loser's NO shares settle too, though no payout and no money moves for them:
+    // nothing open is left in the store, and every table still matches the core.
+    let lost = bob
+        .get(&format!(
+            "/api/v1/users/{}/positions?status=settled",
+            acked.users[1].1
+        ))
+        .expect(200);
+    assert!(!lost["positions"].as_array().unwrap().is_empty(), "{lost}");
+    wait_caught_up(&anon);
+    let store = StoreReader::open(&server.data_dir, None);
+    assert_parity(&server, &admin(&server), &store, &acked);
 }
 
 fn segments(server: &Server) -> usize {
