@@ -633,7 +633,12 @@ impl World {
             return self.socket(port, path);
         }
         let mut url = format!("http://127.0.0.1:{port}{path}");
-        let mut builder = ureq::http::Request::builder().method(method);
+        // A connection per request: the server answers a route it does not serve without
+        // reading the request's body and then closes the connection, and a pooled
+        // connection could be picked for the next request before the close is seen.
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .header("connection", "close");
         if let Some(token) = self.tokens.get(&caller) {
             builder = builder.header("authorization", format!("Bearer {token}"));
         }
