@@ -86,19 +86,40 @@ impl History {
             params.push(schema::time(since));
             filter.push_str(&format!(" AND created_at >= ${}", params.len()));
         }
+        self.newest_first(
+            &schema::TRANSACTIONS,
+            &filter,
+            &params,
+            offset,
+            limit,
+            schema::tx_view,
+        )
+        .await
+    }
+
+    /// One page of `table`'s rows matching `filter`, newest first, as views.
+    async fn newest_first<T>(
+        &self,
+        table: &schema::Table,
+        filter: &str,
+        params: &[Value],
+        offset: u32,
+        limit: u32,
+        view: fn(&schema::Row) -> Option<T>,
+    ) -> ApiResult<Vec<T>> {
         let rows = self
             .store
             .select(
-                &schema::TRANSACTIONS,
-                &filter,
-                &params,
+                table,
+                filter,
+                params,
                 "created_at DESC, id DESC",
                 limit,
                 u64::from(offset),
             )
             .await
             .map_err(store_error)?;
-        Ok(rows.iter().filter_map(schema::tx_view).collect())
+        Ok(rows.iter().filter_map(view).collect())
     }
 
     /// The row of `table` whose primary key `id` is, as a view.
@@ -144,19 +165,15 @@ impl History {
             params.push(schema::id(market.0));
             filter.push_str(" AND market_id = $2");
         }
-        let rows = self
-            .store
-            .select(
-                &schema::MARKET_ORDERS,
-                &filter,
-                &params,
-                "created_at DESC, id DESC",
-                limit,
-                u64::from(offset),
-            )
-            .await
-            .map_err(store_error)?;
-        Ok(rows.iter().filter_map(schema::order_view).collect())
+        self.newest_first(
+            &schema::MARKET_ORDERS,
+            &filter,
+            &params,
+            offset,
+            limit,
+            schema::order_view,
+        )
+        .await
     }
 
     /// A user's settled positions, the most recently settled first, at most `limit`.

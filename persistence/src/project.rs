@@ -517,17 +517,22 @@ impl Projector {
         }
     }
 
-    /// Notes who holds open positions in which market, from the replica's state (after a
-    /// start, before the first batch): a settlement must refresh every holder's positions,
-    /// also those of users the writer has not seen since it started.
-    pub fn learn_holders(&mut self) {
-        let users = match self
+    /// Users in the replica; their ids are 1 to this.
+    fn user_count(&self) -> u64 {
+        match self
             .engine
             .query(&Query::Status(betbet_protocol::message::Empty {}))
         {
             QueryReply::Status(status) => status.users,
             _ => 0,
-        };
+        }
+    }
+
+    /// Notes who holds open positions in which market, from the replica's state (after a
+    /// start, before the first batch): a settlement must refresh every holder's positions,
+    /// also those of users the writer has not seen since it started.
+    pub fn learn_holders(&mut self) {
+        let users = self.user_count();
         for raw in 1..=users {
             let user = UserId(raw);
             if let QueryReply::Positions(views) =
@@ -551,13 +556,7 @@ impl Projector {
     /// starts at a snapshot because the journal before it was pruned (a data directory that
     /// ran before the store existed). Users are numbered from 1; markets are listed.
     pub fn seed(&mut self, batch: &mut Batch) {
-        let users = match self
-            .engine
-            .query(&Query::Status(betbet_protocol::message::Empty {}))
-        {
-            QueryReply::Status(status) => status.users,
-            _ => 0,
-        };
+        let users = self.user_count();
         for raw in 1..=users {
             let user = UserId(raw);
             self.user(user, batch);
