@@ -13,8 +13,8 @@ use crate::link::{receive, send};
 use betbet_engine::runtime::{CommandOutcome, CoreHandle};
 use betbet_protocol::command::Command;
 use betbet_protocol::message::{
-    ClientMessage, EventBatch, Hello, Ping, Request, RequestBody, Response, ServerMessage,
-    Subscribe,
+    ClientMessage, CommandWithin, EventBatch, Hello, Ping, Request, RequestBody, Response,
+    ServerMessage, Subscribe,
 };
 use betbet_protocol::query::{Query, QueryReply};
 use betbet_protocol::result::ResultCode;
@@ -61,15 +61,26 @@ impl Core {
     /// after another reach the core in that order however their replies are awaited, which
     /// lets a connection keep several requests in flight (the feed pipelines this way).
     pub fn submit(&self, command: Command) -> CommandReply {
+        self.queue(command, None)
+    }
+
+    /// [`Core::submit`] for a command that must be executed by `deadline` or not at all:
+    /// one the core takes off its queue later is refused `Overloaded` and never journaled.
+    pub fn submit_by(&self, command: Command, deadline: std::time::Instant) -> CommandReply {
+        self.queue(command, Some(deadline))
+    }
+
+    fn queue(&self, command: Command, deadline: Option<std::time::Instant>) -> CommandReply {
         match self {
             Core::Local(handle) => {
                 let (tx, rx) = oneshot::channel();
-                let queued = handle.command(
-                    command,
-                    Box::new(move |outcome| {
-                        let _ = tx.send(outcome);
-                    }),
-                );
+                let reply = Box::new(move |outcome| {
+                    let _ = tx.send(outcome);
+                });
+                let queued = match deadline {
+                    Some(deadline) => handle.command_by(command, deadline, reply),
+                    None => handle.command(command, reply),
+                };
                 Box::pin(async move {
                     queued.map_err(|e| ApiError::from(e.code()))?;
                     rx.await
@@ -77,8 +88,20 @@ impl Core {
                 })
             }
             Core::Remote(remote) => {
+                let body = match deadline {
+                    Some(deadline) => RequestBody::CommandWithin(CommandWithin {
+                        budget_micros: u64::try_from(
+                            deadline
+                                .saturating_duration_since(std::time::Instant::now())
+                                .as_micros(),
+                        )
+                        .unwrap_or(u64::MAX),
+                        command,
+                    }),
+                    None => RequestBody::Command(command),
+                };
                 let (tx, rx) = oneshot::channel();
-                let id = remote.request(RequestBody::Command(command), Pending::Command(tx));
+                let id = remote.request(body, Pending::Command(tx));
                 let remote = Arc::clone(remote);
                 Box::pin(async move { remote.wait(id?, rx).await })
             }

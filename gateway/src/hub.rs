@@ -12,8 +12,10 @@
 //!
 //! A batch travels as one [`Dispatched`], shared by every connection it goes to, which also
 //! carries the renderings those connections have in common: a public market-data message
-//! is built once for all its subscribers, not once per socket.
+//! is built once for all its subscribers, and a user's own message once for all that user's
+//! connections, not once per socket.
 
+use axum::extract::ws::Message;
 use betbet_protocol::event::Event;
 use betbet_protocol::message::EventBatch;
 use betbet_protocol::types::{MarketId, OutcomeId, UserId};
@@ -29,18 +31,34 @@ pub const CONNECTION_QUEUE_MAX: usize = 1_024;
 /// One event batch on its way to the connections it concerns.
 pub struct Dispatched {
     batch: Arc<EventBatch>,
-    /// Per event, its public WebSocket message (a book delta or trade as every follower of
-    /// the market gets it): built by the first connection that sends it; the others send
-    /// the same bytes (a clone is a reference count).
-    public_ws: Box<[OnceLock<axum::extract::ws::Message>]>,
+    /// Per event, the WebSocket messages its connections have in common.
+    slots: Box<[EventSlots]>,
+}
+
+/// The WebSocket messages of one event that several connections send alike: each is built
+/// by the first connection that sends it, and the others send the same bytes (a clone is a
+/// reference count).
+#[derive(Default)]
+pub struct EventSlots {
+    /// The public market-data message (a book delta or trade as every follower of the
+    /// market gets it).
+    pub public: OnceLock<Message>,
+    /// A user's own message, the same on each of that user's connections: an
+    /// `order_update` uses the first; a trade's `fill` uses [`EventSlots::fill`].
+    pub private: [OnceLock<Message>; 4],
+}
+
+impl EventSlots {
+    /// The `fill` of a trade's taker or maker, priced in the book's terms or mirrored.
+    pub fn fill(&self, maker: bool, mirrored: bool) -> &OnceLock<Message> {
+        &self.private[usize::from(maker) * 2 + usize::from(mirrored)]
+    }
 }
 
 impl Dispatched {
-    /// The events with the shared slot for each one's public WebSocket message.
-    pub fn with_public_ws(
-        &self,
-    ) -> impl Iterator<Item = (&Event, &OnceLock<axum::extract::ws::Message>)> {
-        self.batch.events.iter().zip(self.public_ws.iter())
+    /// The events with the shared slots for each one's WebSocket messages.
+    pub fn with_slots(&self) -> impl Iterator<Item = (&Event, &EventSlots)> {
+        self.batch.events.iter().zip(self.slots.iter())
     }
 }
 
@@ -218,7 +236,7 @@ impl Hub {
         }
         let dispatched = Arc::new(Dispatched {
             batch: Arc::clone(batch),
-            public_ws: batch.events.iter().map(|_| OnceLock::new()).collect(),
+            slots: batch.events.iter().map(|_| EventSlots::default()).collect(),
         });
         for id in interested {
             if let Some(connection) = routes.connections.get(&id)

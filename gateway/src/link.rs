@@ -354,9 +354,8 @@ async fn read_loop(
             ClientMessage::Request(request) => {
                 let correlation_id = request.correlation_id;
                 let out = outbound.clone();
-                let submitted = match request.body {
-                    RequestBody::Command(command) => handle.command(
-                        command,
+                let command_reply =
+                    |out: mpsc::Sender<ServerMessage>| -> betbet_engine::runtime::CommandReplyFn {
                         Box::new(move |outcome| {
                             push(
                                 &out,
@@ -368,7 +367,16 @@ async fn read_loop(
                                     events: outcome.events,
                                 }),
                             );
-                        }),
+                        })
+                    };
+                let submitted = match request.body {
+                    RequestBody::Command(command) => handle.command(command, command_reply(out)),
+                    // The budget runs from the request's arrival here (its time on the link
+                    // is the gateway's to count).
+                    RequestBody::CommandWithin(within) => handle.command_by(
+                        within.command,
+                        std::time::Instant::now() + Duration::from_micros(within.budget_micros),
+                        command_reply(out),
                     ),
                     RequestBody::Query(query) => handle.query(
                         query,

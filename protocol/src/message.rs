@@ -208,6 +208,17 @@ wire_enum! {
     pub enum RequestBody {
         Command(Command) = 0,
         Query(Query) = 1,
+        /// A command to execute within `budget_micros` of its arrival at the core, or not
+        /// at all (refused `Overloaded`): how a gateway sheds load instead of trading late.
+        CommandWithin(CommandWithin) = 2,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CommandWithin {
+        pub budget_micros: u64,
+        pub command: Command,
     }
 }
 

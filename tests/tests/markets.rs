@@ -765,3 +765,111 @@ fn a_socket_request_past_its_deadline_is_refused_and_not_executed() {
         json!({"outcome_id": yes, "order_type": "buy", "price": "0.50", "quantity": "1"}),
     );
 }
+
+/// A socket's requests are pipelined: a burst sent without waiting is queued at the core as
+/// it is read and answered in the order it was sent — refusals and pongs in their turn — and
+/// an order's acknowledgement comes before its fills and updates. A user's own messages
+/// reach each of the user's connections alike.
+#[test]
+fn a_socket_answers_a_pipelined_burst_in_order_with_acks_before_fills() {
+    let server = Server::start(&[]);
+    let anon = server.api();
+    let (host, _) = anon.signup("ws_pipe_host");
+    let market = create_market(&host, "binary", &[]);
+    let market_id = market["id"].as_str().unwrap().to_owned();
+    let (yes, no) = (outcome(&market, 0), outcome(&market, 1));
+    let (alice, _) = funded(&anon, "ws_pipe_alice", "100");
+    let (bob, _) = funded(&anon, "ws_pipe_bob", "100");
+    // Bob offers YES at 0.50 (a NO bid at 0.50), for alice to take in the burst.
+    order(
+        &bob,
+        &market_id,
+        json!({"outcome_id": no, "order_type": "buy", "price": "0.50", "quantity": "3"}),
+    );
+    let token = alice.token.clone().unwrap();
+    let connect = || {
+        let (mut socket, _) = tungstenite::connect(format!(
+            "ws://127.0.0.1:{}/ws/markets/{market_id}?token={token}",
+            server.port
+        ))
+        .expect("ws connect");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut snapshot = false;
+        while !snapshot {
+            assert!(std::time::Instant::now() < deadline, "no snapshot");
+            read_until(&mut socket, Duration::from_millis(100), |m| {
+                snapshot |= m["type"] == "snapshot";
+            });
+        }
+        socket
+    };
+    let (mut trading, mut watching) = (connect(), connect());
+    let buy = |id: u64, price: &str, quantity: &str| {
+        json!({"type": "place_order", "request_id": id, "data": {"market_id": market_id,
+            "outcome_id": yes, "order_type": "buy", "price": price, "quantity": quantity}})
+    };
+    let mut burst = vec![
+        json!({"type": "ping", "request_id": 1}),
+        buy(2, "0.40", "1"),
+        buy(3, "0.405", "1"),
+        json!({"type": "ping", "request_id": 4}),
+        buy(5, "0.50", "3"),
+        json!({"type": "place_ordr", "request_id": 6}),
+    ];
+    burst.extend((7..=30).map(|id| buy(id, "0.30", "1")));
+    // One write for the whole burst: nothing waits for an answer.
+    for message in &burst {
+        trading
+            .write(tungstenite::Message::Text(message.to_string().into()))
+            .unwrap();
+    }
+    trading.flush().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut seen: Vec<Value> = Vec::new();
+    while seen.iter().filter(|m| m["request_id"].is_u64()).count() < burst.len() {
+        assert!(std::time::Instant::now() < deadline, "answers: {seen:?}");
+        read_until(&mut trading, Duration::from_millis(100), |m| seen.push(m));
+    }
+    let answered: Vec<u64> = seen
+        .iter()
+        .filter_map(|m| m["request_id"].as_u64())
+        .collect();
+    assert_eq!(answered, (1..=30).collect::<Vec<_>>(), "in request order");
+    let answer = |id: u64| seen.iter().find(|m| m["request_id"] == id).unwrap();
+    assert_eq!(answer(1)["type"], "pong");
+    assert_eq!(answer(2)["data"]["status"], "open");
+    assert_eq!(answer(3)["data"]["code"], "price_off_tick");
+    assert_eq!(answer(4)["type"], "pong");
+    assert_eq!(answer(6)["data"]["code"], "invalid_request");
+    let taker = answer(5);
+    assert_eq!(taker["data"]["status"], "filled", "{taker}");
+    let taker_id = taker["data"]["id"].as_str().unwrap();
+    // The acknowledgement comes before every message about the order.
+    let ack_at = seen.iter().position(|m| m["request_id"] == 5).unwrap();
+    let about: Vec<usize> = (0..seen.len())
+        .filter(|&i| {
+            matches!(seen[i]["type"].as_str(), Some("fill" | "order_update"))
+                && seen[i]["data"]["order_id"] == taker_id
+        })
+        .collect();
+    assert!(!about.is_empty(), "the order's fills and updates: {seen:?}");
+    assert!(about.iter().all(|&i| i > ack_at), "{seen:?}");
+    // Every request but the refused two was executed.
+    let orders = alice.get("/api/v1/orders?status=all&limit=100").expect(200);
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 26, "{orders}");
+    // The user's other connection got the same own messages, byte for byte the same JSON.
+    let own = |messages: &[Value]| -> Vec<Value> {
+        messages
+            .iter()
+            .filter(|m| matches!(m["type"].as_str(), Some("fill" | "order_update")))
+            .cloned()
+            .collect()
+    };
+    let expected = own(&seen);
+    let mut other: Vec<Value> = Vec::new();
+    while own(&other).len() < expected.len() {
+        assert!(std::time::Instant::now() < deadline, "other: {other:?}");
+        read_until(&mut watching, Duration::from_millis(100), |m| other.push(m));
+    }
+    assert_eq!(own(&other), expected);
+}

@@ -135,7 +135,9 @@ pub type QueryReplyFn = Box<dyn FnOnce(QueryReply) + Send>;
 pub type SubscriberFn = Box<dyn FnMut(&Arc<EventBatch>) -> bool + Send>;
 
 enum Message {
-    Command(Command, CommandReplyFn),
+    /// A command, and the moment after which it must not be executed (it is then refused
+    /// with `Overloaded`, never journaled).
+    Command(Command, Option<Instant>, CommandReplyFn),
     Query(Query, QueryReplyFn),
     Subscribe(u64, SubscriberFn),
     Follow(u64, FollowReplyFn),
@@ -232,6 +234,8 @@ pub struct CoreStats {
     pub commands: AtomicU64,
     pub queries: AtomicU64,
     pub overloaded: AtomicU64,
+    /// Commands taken off the queue after their deadline and refused, never executed.
+    pub shed: AtomicU64,
     pub last_seq: AtomicU64,
     pub durable_seq: AtomicU64,
     pub syncs: AtomicU64,
@@ -302,7 +306,19 @@ impl CoreHandle {
 
     /// Queues a command; `reply` runs (on the core thread) once its record is durable.
     pub fn command(&self, command: Command, reply: CommandReplyFn) -> Result<(), SubmitError> {
-        self.send(Message::Command(command, reply))
+        self.send(Message::Command(command, None, reply))
+    }
+
+    /// Queues a command that must be executed by `deadline` or not at all: if the core
+    /// takes it off its queue later, `reply` gets `Rejected(Overloaded)` at once (seq 0) and
+    /// nothing is journaled. A gateway sheds load this way instead of trading late.
+    pub fn command_by(
+        &self,
+        command: Command,
+        deadline: Instant,
+        reply: CommandReplyFn,
+    ) -> Result<(), SubmitError> {
+        self.send(Message::Command(command, Some(deadline), reply))
     }
 
     /// Queues a query; `reply` runs with an answer that reflects only durable state.
@@ -816,7 +832,16 @@ impl Worker {
                 .fetch_sub(1, Ordering::Relaxed);
         }
         match message {
-            Message::Command(command, reply) => {
+            Message::Command(_, Some(deadline), reply) if Instant::now() >= deadline => {
+                self.shared.stats.shed.fetch_add(1, Ordering::Relaxed);
+                reply(CommandOutcome {
+                    seq: 0,
+                    at: Timestamp::ZERO,
+                    response: Response::Rejected(ResultCode::Overloaded),
+                    events: Vec::new(),
+                });
+            }
+            Message::Command(command, _, reply) => {
                 let outcome = self.execute(command);
                 if outcome.seq == 0 {
                     reply(outcome);
@@ -963,5 +988,48 @@ impl Worker {
             self.snapshot();
         }
         tracing::info!(last_seq = self.engine.last_seq(), "core stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        std::env::temp_dir().join(format!("betbet-{name}-{}-{nanos}", std::process::id()))
+    }
+
+    #[test]
+    fn a_command_taken_after_its_deadline_is_refused_and_never_journaled() {
+        let dir = scratch_dir("deadline");
+        let core = Core::start(CoreConfig::new(&dir)).expect("core starts");
+        let handle = core.handle();
+        let run = |deadline: Instant| {
+            let (tx, rx) = sync_channel(1);
+            handle
+                .command_by(
+                    Command::Tick(Tick {}),
+                    deadline,
+                    Box::new(move |outcome| {
+                        let _ = tx.send(outcome);
+                    }),
+                )
+                .expect("queued");
+            rx.recv().expect("answered")
+        };
+        let late = run(Instant::now());
+        assert_eq!(late.seq, 0);
+        assert_eq!(late.response, Response::Rejected(ResultCode::Overloaded));
+        assert_eq!(handle.stats().shed.load(Ordering::Relaxed), 1);
+        assert_eq!(handle.stats().last_seq.load(Ordering::Relaxed), 0);
+        // In time, the same command is executed and is the journal's first record.
+        let on_time = run(Instant::now() + Duration::from_secs(60));
+        assert_eq!(on_time.seq, 1);
+        assert_eq!(handle.stats().shed.load(Ordering::Relaxed), 1);
+        core.shutdown();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

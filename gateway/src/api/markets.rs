@@ -17,6 +17,7 @@ use crate::state::{AppState, AuthUser};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use betbet_engine::runtime::CommandOutcome;
 use betbet_protocol::command::*;
 use betbet_protocol::event::{Event, PoolStatus};
 use betbet_protocol::message::{Empty, Reply, Response};
@@ -1212,69 +1213,94 @@ pub async fn fetch_order(state: &AppState, order: OrderId) -> ApiResult<OrderVie
     }
 }
 
-/// Places an order for `caller`; returns the order and its fills as JSON (the WebSocket's
-/// `order_ack`).
-/// Places an order for `caller`; returns the order and its fills. One trip to the core: the
-/// view is built from the command and its report.
+/// An order checked and ready for the core: [`place`] in two halves, so a WebSocket can
+/// queue it at once and answer it when its reply comes ([`PreparedOrder::placed`]).
+pub struct PreparedOrder {
+    pub command: PlaceOrder,
+    /// Whether the order is in its market's NO terms (fills priced 1 − the book's price).
+    no_view: bool,
+}
+
+/// Checks an order of `caller` against its market: the command to send.
+pub async fn prepare_order(
+    state: &AppState,
+    caller: &AuthUser,
+    market_id: MarketId,
+    body: OrderBody,
+) -> ApiResult<PreparedOrder> {
+    let market = market_shape(state, market_id).await?;
+    let command = order_command(caller.user, &market, body)?;
+    let no_view = shape_no_terms(&market, command.outcome);
+    Ok(PreparedOrder { command, no_view })
+}
+
+impl PreparedOrder {
+    /// The order and its fills, from the core's answer to the command. One trip to the core:
+    /// the view is built from the command and its report.
+    pub async fn placed(self, state: &AppState, outcome: CommandOutcome) -> ApiResult<PlacedOrder> {
+        let PreparedOrder { command, no_view } = self;
+        let report = match outcome.response {
+            Response::Accepted(Reply::Order(report)) => report,
+            Response::Rejected(code) => return Err(ApiError::from(code)),
+            _ => return Err(ApiError::internal("unexpected reply")),
+        };
+        let view = if report.duplicate {
+            // A repeated client order id answers with the original order, as it is now.
+            fetch_order(state, report.order).await?
+        } else {
+            let reason = outcome.events.iter().rev().find_map(|e| match e {
+                Event::OrderUpdated(u) if u.order == report.order => u.reason,
+                _ => None,
+            });
+            OrderView {
+                id: report.order,
+                user: command.actor,
+                pool: command.pool,
+                market: command.market,
+                outcome: command.outcome,
+                side: command.side,
+                kind: command.kind,
+                price: command.price,
+                qty: command.qty,
+                filled: report.filled,
+                remaining: report.remaining,
+                status: report.status,
+                reason,
+                time_in_force: match (command.kind, command.time_in_force) {
+                    (OrderKind::Market, TimeInForce::Fok) => TimeInForce::Fok,
+                    (OrderKind::Market, _) => TimeInForce::Ioc,
+                    (_, tif) => tif,
+                },
+                expires_at: command.expires_at,
+                post_only: command.post_only,
+                client_order_id: command.client_order_id,
+                filled_notional: report.filled_notional,
+                trades: report.trades,
+                created_at: outcome.at,
+                updated_at: outcome.at,
+            }
+        };
+        Ok(PlacedOrder {
+            order: order_json(&view),
+            fills: fills_json(&outcome.events, report.order, no_view),
+            duplicate: report.duplicate,
+        })
+    }
+}
+
+/// Places an order for `caller`; returns the order and its fills.
 pub async fn place(
     state: &AppState,
     caller: &AuthUser,
     market_id: MarketId,
     body: OrderBody,
 ) -> ApiResult<PlacedOrder> {
-    let market = market_shape(state, market_id).await?;
-    let command = order_command(caller.user, &market, body)?;
-    let no_view = shape_no_terms(&market, command.outcome);
+    let prepared = prepare_order(state, caller, market_id, body).await?;
     let outcome = state
         .core
-        .command(Command::PlaceOrder(command.clone()))
+        .command(Command::PlaceOrder(prepared.command.clone()))
         .await?;
-    let report = match outcome.response {
-        Response::Accepted(Reply::Order(report)) => report,
-        Response::Rejected(code) => return Err(ApiError::from(code)),
-        _ => return Err(ApiError::internal("unexpected reply")),
-    };
-    let view = if report.duplicate {
-        // A repeated client order id answers with the original order, as it is now.
-        fetch_order(state, report.order).await?
-    } else {
-        let reason = outcome.events.iter().rev().find_map(|e| match e {
-            Event::OrderUpdated(u) if u.order == report.order => u.reason,
-            _ => None,
-        });
-        OrderView {
-            id: report.order,
-            user: caller.user,
-            pool: command.pool,
-            market: command.market,
-            outcome: command.outcome,
-            side: command.side,
-            kind: command.kind,
-            price: command.price,
-            qty: command.qty,
-            filled: report.filled,
-            remaining: report.remaining,
-            status: report.status,
-            reason,
-            time_in_force: match (command.kind, command.time_in_force) {
-                (OrderKind::Market, TimeInForce::Fok) => TimeInForce::Fok,
-                (OrderKind::Market, _) => TimeInForce::Ioc,
-                (_, tif) => tif,
-            },
-            expires_at: command.expires_at,
-            post_only: command.post_only,
-            client_order_id: command.client_order_id,
-            filled_notional: report.filled_notional,
-            trades: report.trades,
-            created_at: outcome.at,
-            updated_at: outcome.at,
-        }
-    };
-    Ok(PlacedOrder {
-        order: order_json(&view),
-        fills: fills_json(&outcome.events, report.order, no_view),
-        duplicate: report.duplicate,
-    })
+    prepared.placed(state, outcome).await
 }
 
 /// Places an order on one outcome of a market.

@@ -28,7 +28,7 @@ use super::markets::{self, OrderBody};
 use super::table::{Access::*, BodyKind::*, GET, Routes};
 use crate::config::RouteClass;
 use crate::error::{ApiError, ApiResult};
-use crate::hub::Registration;
+use crate::hub::{EventSlots, Registration};
 use crate::ids::PublicId;
 use crate::json::{price_text, qty_text, time};
 use crate::limits::Client;
@@ -37,16 +37,19 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use betbet_engine::runtime::CommandOutcome;
+use betbet_protocol::command::Command;
 use betbet_protocol::event::Event;
+use betbet_protocol::message::{Reply, Response as CoreResponse};
 use betbet_protocol::query::{MarketQuery, Query, QueryReply};
+use betbet_protocol::result::ResultCode;
 use betbet_protocol::types::{MarketId, OrderId, OutcomeId, Price};
+use futures_util::FutureExt;
 use futures_util::SinkExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use utoipa_axum::routes;
 
 /// Largest message a client may send.
@@ -217,8 +220,6 @@ struct Connection {
     /// Set when the connection must end (its session revoked, its user suspended): the close
     /// code and reason.
     ending: Option<(u16, &'static str)>,
-    /// Shared with the request worker, which refuses requests once the connection is ending.
-    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The user changed (status or role): the run loop asks the core about it.
     recheck: bool,
     /// This connection's session was revoked: the run loop ends it (saying why).
@@ -311,15 +312,30 @@ fn envelope<T: Serialize>(
     seq: Option<u64>,
     data: T,
 ) -> Message {
-    let text = serde_json::to_string(&Envelope {
-        kind,
-        request_id,
-        seq,
-        data,
+    thread_local! {
+        /// Where messages are written before they are copied out at their exact size: one
+        /// allocation per message instead of a growing buffer's several.
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        let envelope = Envelope {
+            kind,
+            request_id,
+            seq,
+            data,
+        };
+        // Only a map with non-string keys can fail, and no message has one.
+        if serde_json::to_writer(&mut *scratch, &envelope).is_err() {
+            scratch.clear();
+        }
+        let message = Message::Text(std::str::from_utf8(scratch).unwrap_or_default().into());
+        // A large snapshot does not keep its buffer.
+        if scratch.capacity() > 64 * 1024 {
+            *scratch = Vec::new();
+        }
+        message
     })
-    // Only a map with non-string keys can fail, and no message has one.
-    .unwrap_or_default();
-    Message::Text(text.into())
 }
 
 /// An `error`: REST's code, message and status, with the same `fields` and `retry_after`
@@ -351,7 +367,6 @@ impl Connection {
     fn end(&mut self, code: u16, reason: &'static str) {
         if self.ending.is_none() {
             self.ending = Some((code, reason));
-            self.ended.store(true, std::sync::atomic::Ordering::Release);
         }
     }
 
@@ -432,6 +447,7 @@ impl Connection {
         &mut self,
         registration: &Registration,
         market: MarketId,
+        request_id: Option<&Value>,
     ) -> ApiResult<Message> {
         if self.following.contains_key(&market) {
             return Err(ApiError::new(
@@ -499,7 +515,7 @@ impl Connection {
                 "at": time(t.at),
             })).collect::<Vec<_>>(),
         });
-        Ok(envelope("snapshot", None, None, snapshot))
+        Ok(envelope("snapshot", request_id, None, snapshot))
     }
 
     /// Learns which of the user's open orders are on a mirrored outcome (for orders placed
@@ -547,10 +563,12 @@ impl Connection {
         }
     }
 
-    /// Turns one engine event into the messages this connection should get. `public` holds
-    /// the event's market-data message once any connection built it (it is the same for
-    /// every follower of the market).
-    fn route(&mut self, event: &Event, public: &OnceLock<Message>, out: &mut Vec<Message>) {
+    /// Turns one engine event into the messages this connection should get. `slots` hold
+    /// the event's messages once any connection built them: its market-data message (the
+    /// same for every follower of the market) and the user's own (the same on each of the
+    /// user's connections).
+    fn route(&mut self, event: &Event, slots: &EventSlots, out: &mut Vec<Message>) {
+        let public = &slots.public;
         let me = self.user.map(|u| u.user);
         match event {
             // Both are settled by the run loop after the batch, with the user's status.
@@ -618,24 +636,28 @@ impl Connection {
                 if let Some(me) = me
                     && mine
                 {
-                    for (order, user, liquidity) in [
-                        (trade.taker_order, trade.taker_user, "taker"),
-                        (trade.maker_order, trade.maker_user, "maker"),
+                    for (order, user, maker) in [
+                        (trade.taker_order, trade.taker_user, false),
+                        (trade.maker_order, trade.maker_user, true),
                     ] {
                         if user == me {
                             // The order's own terms, as REST's fills: a NO order's fill
                             // is priced 1 − the YES book's price.
-                            let price = if self.mirrored.contains(&order) {
-                                trade.price.complement()
-                            } else {
-                                trade.price
-                            };
-                            let fill = FillMessage {
-                                trade: data(price),
-                                order_id: order.public(),
-                                liquidity,
-                            };
-                            out.push(envelope("fill", None, None, fill));
+                            let mirrored = self.mirrored.contains(&order);
+                            let fill = slots.fill(maker, mirrored).get_or_init(|| {
+                                let price = if mirrored {
+                                    trade.price.complement()
+                                } else {
+                                    trade.price
+                                };
+                                let fill = FillMessage {
+                                    trade: data(price),
+                                    order_id: order.public(),
+                                    liquidity: if maker { "maker" } else { "taker" },
+                                };
+                                envelope("fill", None, None, fill)
+                            });
+                            out.push(fill.clone());
                         }
                     }
                 }
@@ -652,38 +674,44 @@ impl Connection {
                 if mirrored && self.mirrored.len() < MIRRORED_ORDERS_MAX {
                     self.mirrored.insert(accepted.order);
                 }
-                out.push(envelope(
-                    "order_update",
-                    None,
-                    None,
-                    OrderAcceptedMessage {
-                        order_id: accepted.order.public(),
-                        market_id: accepted.market.public(),
-                        outcome_id: accepted.outcome.public(),
-                        order_type: accepted.side.as_str(),
-                        price: price_text(accepted.price),
-                        quantity: qty_text(accepted.qty),
-                        status: "accepted",
-                    },
-                ));
+                let update = slots.private[0].get_or_init(|| {
+                    envelope(
+                        "order_update",
+                        None,
+                        None,
+                        OrderAcceptedMessage {
+                            order_id: accepted.order.public(),
+                            market_id: accepted.market.public(),
+                            outcome_id: accepted.outcome.public(),
+                            order_type: accepted.side.as_str(),
+                            price: price_text(accepted.price),
+                            quantity: qty_text(accepted.qty),
+                            status: "accepted",
+                        },
+                    )
+                });
+                out.push(update.clone());
             }
             Event::OrderUpdated(update) if Some(update.user) == me => {
                 if !update.status.is_open() {
                     self.ended_orders.push(update.order);
                 }
-                out.push(envelope(
-                    "order_update",
-                    None,
-                    None,
-                    OrderUpdatedMessage {
-                        order_id: update.order.public(),
-                        status: update.status.as_str(),
-                        reason: update.reason.map(|r| r.as_str()),
-                        filled_quantity: qty_text(update.filled),
-                        remaining_quantity: qty_text(update.remaining),
-                        price: price_text(update.price),
-                    },
-                ));
+                let message = slots.private[0].get_or_init(|| {
+                    envelope(
+                        "order_update",
+                        None,
+                        None,
+                        OrderUpdatedMessage {
+                            order_id: update.order.public(),
+                            status: update.status.as_str(),
+                            reason: update.reason.map(|r| r.as_str()),
+                            filled_quantity: qty_text(update.filled),
+                            remaining_quantity: qty_text(update.remaining),
+                            price: price_text(update.price),
+                        },
+                    )
+                });
+                out.push(message.clone());
             }
             Event::MarketStatusChanged(change) if self.following.contains_key(&change.market) => {
                 out.push(envelope(
@@ -749,31 +777,82 @@ struct ClientMessage {
     data: Value,
 }
 
-/// A request's outcome, computed off the connection's loop and sent back to it.
-type Answer = Message;
+/// A socket request waiting for its turn to be answered. Requests are queued at the core
+/// as they are read and answered in the order they came, so a cancel never overtakes the
+/// order it cancels and a burst costs about one group commit rather than one each.
+enum InFlight {
+    /// An answer known already (a refusal, a `pong`): sent when its turn comes.
+    Ready(Message),
+    Order {
+        request_id: Option<Value>,
+        order: markets::PreparedOrder,
+        reply: crate::core::CommandReply,
+    },
+    Cancel {
+        request_id: Option<Value>,
+        order: OrderId,
+        reply: crate::core::CommandReply,
+    },
+}
 
-async fn handle_request(
-    state: AppState,
-    user: Option<AuthUser>,
-    kind: String,
-    request_id: Option<Value>,
-    data: Value,
-) -> Answer {
-    let request = request_id.as_ref();
-    let result: ApiResult<Message> = async {
-        if !matches!(
-            kind.as_str(),
-            "place_order" | "market_order" | "cancel_order"
-        ) {
-            return Err(ApiError::bad_request(format!(
-                "unknown message type `{kind}`"
-            )));
+impl InFlight {
+    /// The core's reply to the request (`None` for an answer known already). Cancel-safe:
+    /// a reply not yet here stays in `self`.
+    async fn outcome(&mut self) -> Option<ApiResult<CommandOutcome>> {
+        match self {
+            InFlight::Ready(_) => None,
+            InFlight::Order { reply, .. } | InFlight::Cancel { reply, .. } => {
+                Some(reply.as_mut().await)
+            }
         }
-        let user = user
-            .ok_or_else(|| ApiError::unauthorized("connect with ?token=<access token> to trade"))?;
+    }
+}
+
+/// Queues a trading request (`place_order`, `market_order`, `cancel_order`) at the core, to be
+/// executed by `deadline` or refused `overloaded`; a request that cannot be queued is
+/// answered at once (in its turn).
+async fn submit(
+    state: &AppState,
+    user: Option<AuthUser>,
+    request: ClientMessage,
+    deadline: Instant,
+) -> InFlight {
+    let ClientMessage {
+        kind,
+        request_id,
+        data,
+    } = request;
+    let queued: ApiResult<InFlight> = async {
+        let trader = || {
+            user.ok_or_else(|| {
+                ApiError::unauthorized("connect with ?token=<access token> to trade")
+            })
+        };
         match kind.as_str() {
+            "cancel_order" => {
+                let user = trader()?;
+                let order = data
+                    .get("order_id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ApiError::bad_request("data.order_id is required"))?;
+                let order: OrderId = crate::ids::parse_path(order, "order")?;
+                // One trip: the cancel's own report is the acknowledgement.
+                let reply = state.core.submit_by(
+                    Command::CancelOrder(betbet_protocol::command::CancelOrder {
+                        actor: user.user,
+                        order,
+                    }),
+                    deadline,
+                );
+                Ok(InFlight::Cancel {
+                    request_id: request_id.clone(),
+                    order,
+                    reply,
+                })
+            }
             // The spec's generic message for an order in a markets room is `market_order`.
             "place_order" | "market_order" => {
+                let user = trader()?;
                 let market = data
                     .get("market_id")
                     .and_then(Value::as_str)
@@ -783,39 +862,15 @@ async fn handle_request(
                 body.as_object_mut().map(|o| o.remove("market_id"));
                 let body: OrderBody = serde_json::from_value(body)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                let placed = markets::place(&state, &user, market, body).await?;
-                Ok(envelope("order_ack", request, None, placed))
-            }
-            "cancel_order" => {
-                let order = data
-                    .get("order_id")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| ApiError::bad_request("data.order_id is required"))?;
-                let order: OrderId = crate::ids::parse_path(order, "order")?;
-                // One trip: the cancel's own report is the acknowledgement.
+                let order = markets::prepare_order(state, &user, market, body).await?;
                 let reply = state
                     .core
-                    .execute(betbet_protocol::command::Command::CancelOrder(
-                        betbet_protocol::command::CancelOrder {
-                            actor: user.user,
-                            order,
-                        },
-                    ))
-                    .await?;
-                let betbet_protocol::message::Reply::Order(report) = reply else {
-                    return Err(ApiError::internal("unexpected reply"));
-                };
-                Ok(envelope(
-                    "cancel_ack",
-                    request,
-                    None,
-                    json!({
-                        "id": order.public(),
-                        "status": report.status.as_str(),
-                        "filled_quantity": qty_text(report.filled),
-                        "remaining_quantity": qty_text(report.remaining),
-                    }),
-                ))
+                    .submit_by(Command::PlaceOrder(order.command.clone()), deadline);
+                Ok(InFlight::Order {
+                    request_id: request_id.clone(),
+                    order,
+                    reply,
+                })
             }
             other => Err(ApiError::bad_request(format!(
                 "unknown message type `{other}`"
@@ -823,9 +878,113 @@ async fn handle_request(
         }
     }
     .await;
-    match result {
-        Ok(message) => message,
-        Err(error) => error_message(request, &error),
+    queued.unwrap_or_else(|error| InFlight::Ready(error_message(request_id.as_ref(), &error)))
+}
+
+/// The answer to `entry`, from the core's reply.
+async fn answer(
+    state: &AppState,
+    entry: InFlight,
+    outcome: Option<ApiResult<CommandOutcome>>,
+) -> Message {
+    let (request_id, result) = match entry {
+        InFlight::Ready(message) => return message,
+        InFlight::Order {
+            request_id, order, ..
+        } => {
+            let result = match outcome {
+                Some(Ok(outcome)) if is_shed(&outcome) => Err(shed(state)),
+                Some(Ok(outcome)) => order
+                    .placed(state, outcome)
+                    .await
+                    .map(|placed| envelope("order_ack", request_id.as_ref(), None, placed)),
+                Some(Err(error)) => Err(error),
+                None => Err(ApiError::from(ResultCode::Unavailable)),
+            };
+            (request_id, result)
+        }
+        InFlight::Cancel {
+            request_id, order, ..
+        } => {
+            let result = match outcome {
+                Some(Ok(outcome)) if is_shed(&outcome) => Err(shed(state)),
+                Some(Ok(outcome)) => match outcome.response {
+                    CoreResponse::Accepted(Reply::Order(report)) => Ok(envelope(
+                        "cancel_ack",
+                        request_id.as_ref(),
+                        None,
+                        CancelAckMessage {
+                            id: order.public(),
+                            status: report.status.as_str(),
+                            filled_quantity: qty_text(report.filled),
+                            remaining_quantity: qty_text(report.remaining),
+                        },
+                    )),
+                    CoreResponse::Rejected(code) => Err(ApiError::from(code)),
+                    CoreResponse::Accepted(_) => Err(ApiError::internal("unexpected reply")),
+                },
+                Some(Err(error)) => Err(error),
+                None => Err(ApiError::from(ResultCode::Unavailable)),
+            };
+            (request_id, result)
+        }
+    };
+    result.unwrap_or_else(|error| error_message(request_id.as_ref(), &error))
+}
+
+/// `cancel_ack`: the cancelled order as it ended.
+#[derive(Serialize)]
+struct CancelAckMessage {
+    id: String,
+    status: &'static str,
+    filled_quantity: String,
+    remaining_quantity: String,
+}
+
+/// Whether the core refused the command for coming off its queue past the request deadline.
+fn is_shed(outcome: &CommandOutcome) -> bool {
+    outcome.seq == 0 && outcome.response == CoreResponse::Rejected(ResultCode::Overloaded)
+}
+
+/// The refusal of a request shed at its deadline: not executed, the client may send it again.
+fn shed(state: &AppState) -> ApiError {
+    state.metrics.ws_request_shed();
+    let deadline = state.config.ws_request_deadline;
+    ApiError {
+        retry_after: Some(1),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!(
+                "the request waited over {} ms for its turn and was not executed",
+                deadline.as_millis()
+            ),
+        )
+    }
+}
+
+/// Moves the answers at the front of `in_flight` that are already known into `out`, in
+/// order. (Unconstrained: tokio's cooperative budget must not make a reply that is here
+/// look pending.)
+async fn answer_ready(
+    state: &AppState,
+    in_flight: &mut VecDeque<InFlight>,
+    out: &mut Vec<Message>,
+) {
+    while let Some(outcome) = in_flight
+        .front_mut()
+        .and_then(|f| tokio::task::unconstrained(f.outcome()).now_or_never())
+    {
+        let entry = in_flight.pop_front().expect("the front was answered");
+        out.push(answer(state, entry, outcome).await);
+    }
+}
+
+/// Waits for every answer in flight and moves them into `out`, in order.
+async fn answer_all(state: &AppState, in_flight: &mut VecDeque<InFlight>, out: &mut Vec<Message>) {
+    while let Some(mut entry) = in_flight.pop_front() {
+        let outcome = entry.outcome().await;
+        out.push(answer(state, entry, outcome).await);
     }
 }
 
@@ -869,79 +1028,23 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
         request_tokens: f64::from(state.config.rate_limits.get(RouteClass::Trading).requests),
         request_refill: Instant::now(),
         ending: None,
-        ended: Default::default(),
         recheck: false,
         revoked: false,
         mirrored: HashSet::new(),
         ended_orders: Vec::new(),
     };
+    // The session may have ended between the handshake and the registration, its event
+    // missed: asked now, a revocation is either seen here or arrives through the hub.
+    if let Some((code, reason)) = session_ended(&state, user).await {
+        close(&mut socket, code, reason).await;
+        state.metrics.ws_connected(-1);
+        return;
+    }
     // Registered first, so an order accepted while this runs is seen in its event too.
     connection.load_mirrored_orders().await;
-    // The token's expiry ends an authenticated connection (an `authenticate` message with a
-    // fresh token moves it).
-    let token_deadline = |user: &AuthUser| {
-        let left = user.token_expires_at - AppState::now_secs();
-        tokio::time::Instant::now() + Duration::from_secs(left.max(0) as u64)
-    };
-    let expiry = tokio::time::sleep_until(user.as_ref().map_or_else(
-        || tokio::time::Instant::now() + IDLE_TIMEOUT,
-        token_deadline,
-    ));
-    let mut expiry = std::pin::pin!(expiry);
-    let (answers_tx, mut answers) = mpsc::channel::<Answer>(WS_IN_FLIGHT_MAX);
-    // Each request with the moment it was read: one that waited past the deadline is shed.
-    let (requests_tx, mut requests) = mpsc::channel::<(Instant, ClientMessage)>(WS_IN_FLIGHT_MAX);
-    let worker = {
-        let (state, user, ended) = (state.clone(), user, connection.ended.clone());
-        tokio::spawn(tracing::Instrument::in_current_span(async move {
-            let deadline = state.config.ws_request_deadline;
-            while let Some((read_at, request)) = requests.recv().await {
-                if ended.load(std::sync::atomic::Ordering::Acquire) {
-                    // The session ended: nothing more is done on its behalf.
-                    return;
-                }
-                if read_at.elapsed() >= deadline {
-                    // Shed, not executed late: the client may send it again.
-                    state.metrics.ws_request_shed();
-                    let refused = ApiError {
-                        retry_after: Some(1),
-                        ..ApiError::new(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "overloaded",
-                            format!(
-                                "the request waited over {} ms for its turn and was not executed",
-                                deadline.as_millis()
-                            ),
-                        )
-                    };
-                    if answers_tx
-                        .send(error_message(request.request_id.as_ref(), &refused))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                let answer = handle_request(
-                    state.clone(),
-                    user,
-                    request.kind,
-                    request.request_id,
-                    request.data,
-                )
-                .await;
-                if answers_tx.send(answer).await.is_err() {
-                    return;
-                }
-            }
-        }))
-    };
-    let mut in_flight = 0usize;
-    match connection.follow(&registration, market).await {
+    match connection.follow(&registration, market, None).await {
         Ok(snapshot) => {
             if !write(&mut socket, [snapshot]).await {
-                worker.abort();
                 state.metrics.ws_connected(-1);
                 return;
             }
@@ -949,181 +1052,287 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
         Err(error) => {
             write(&mut socket, [error_message(None, &error)]).await;
             close(&mut socket, 1011, "snapshot unavailable").await;
-            worker.abort();
             state.metrics.ws_connected(-1);
             return;
         }
     }
+    serve(&mut connection, &mut socket, &mut registration).await;
+    state.metrics.ws_connected(-1);
+}
+
+/// Why an authenticated connection must end at once: its session was revoked, or its user
+/// suspended (`None` while both are live, or when the core cannot say).
+async fn session_ended(state: &AppState, user: Option<AuthUser>) -> Option<(u16, &'static str)> {
+    let user = user?;
+    let view = state
+        .query(Query::Session(betbet_protocol::query::SessionQuery {
+            session: user.session,
+        }))
+        .await
+        .ok()?;
+    match view {
+        QueryReply::Session(view)
+            if view.user == user.user
+                && view.status == betbet_protocol::command::UserStatus::Active =>
+        {
+            None
+        }
+        QueryReply::Session(view) if view.user == user.user => {
+            Some((CLOSE_ACCOUNT_SUSPENDED, "account suspended"))
+        }
+        _ => Some((CLOSE_SESSION_REVOKED, "session revoked: log in again")),
+    }
+}
+
+/// The connection's life after its snapshot, until it ends (the reason sent, if any).
+async fn serve(
+    connection: &mut Connection,
+    socket: &mut WebSocket,
+    registration: &mut Registration,
+) {
+    let state = connection.state.clone();
+    // The token's expiry ends an authenticated connection (an `authenticate` message with a
+    // fresh token moves it).
+    let token_deadline = |user: &AuthUser| {
+        let left = user.token_expires_at - AppState::now_secs();
+        tokio::time::Instant::now() + Duration::from_secs(left.max(0) as u64)
+    };
+    let expiry = tokio::time::sleep_until(connection.user.as_ref().map_or_else(
+        || tokio::time::Instant::now() + IDLE_TIMEOUT,
+        token_deadline,
+    ));
+    let mut expiry = std::pin::pin!(expiry);
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
+    // Messages for one write (one flush, one system call).
     let mut out = Vec::new();
-    'session: loop {
+    loop {
+        out.clear();
+        // Every branch is cancel-safe: a reply being awaited stays at the front of
+        // `in_flight`, and a message half read stays buffered in the socket.
         tokio::select! {
+            outcome = async { in_flight.front_mut()?.outcome().await }, if !in_flight.is_empty() => {
+                let entry = in_flight.pop_front().expect("the front was answered");
+                out.push(answer(&state, entry, outcome).await);
+                // Whatever else is answered goes out in the same write.
+                answer_ready(&state, &mut in_flight, &mut out).await;
+            }
             batch = registration.queue.recv() => {
                 if registration.is_lagging() {
                     tracing::info!("closing a WebSocket that fell behind the event stream");
-                    close(&mut socket, 1008, "too slow: fell behind the event stream; reconnect and resubscribe").await;
-                    break;
+                    close(socket, 1008, "too slow: fell behind the event stream; reconnect and resubscribe").await;
+                    return;
                 }
                 let Some(batch) = batch else {
-                    close(&mut socket, 1012, "server restarting").await;
-                    break;
+                    close(socket, 1012, "server restarting").await;
+                    return;
                 };
-                out.clear();
-                for (event, public) in batch.with_public_ws() {
-                    connection.route(event, public, &mut out);
+                // The core answers a group commit's commands before it publishes their
+                // events, so the answers to this connection's requests in `batch` are here
+                // already: they go first, and an order's acknowledgement precedes its fills.
+                answer_ready(&state, &mut in_flight, &mut out).await;
+                for (event, slots) in batch.with_slots() {
+                    connection.route(event, slots, &mut out);
                 }
                 connection.forget_ended_orders();
                 if connection.recheck || connection.revoked {
                     connection.settle_session().await;
                 }
                 if let Some((code, reason)) = connection.ending {
-                    out.clear();
-                    close(&mut socket, code, reason).await;
-                    break;
-                }
-                // One flush (one write system call) per batch, not one per message.
-                if !write(&mut socket, out.drain(..)).await {
-                    break 'session;
-                }
-            }
-            answer = answers.recv() => {
-                in_flight -= 1;
-                if let Some(answer) = answer
-                    && !write(&mut socket, [answer]).await
-                {
-                    break;
+                    close(socket, code, reason).await;
+                    return;
                 }
             }
             incoming = socket.recv() => {
-                let Some(Ok(message)) = incoming else { break };
+                let Some(Ok(message)) = incoming else { return };
                 connection.last_seen = Instant::now();
-                // Every client message spends the connection's request budget — pings and
-                // subscriptions (a snapshot from the core) included, and malformed ones too.
-                // The refusal names the request when the message is one.
-                if matches!(message, Message::Text(_) | Message::Binary(_)) && !connection.allow_request() {
-                    let id = match &message {
-                        Message::Text(text) => serde_json::from_str::<ClientMessage>(text).ok().and_then(|r| r.request_id),
-                        _ => None,
-                    };
-                    if !write(&mut socket, [error_message(id.as_ref(), &ApiError::rate_limited(1))]).await {
-                        break;
-                    }
-                    continue;
+                match connection.take(registration, &mut in_flight, message, &mut out).await {
+                    Taken::Next => {}
+                    Taken::Closed => return,
+                    Taken::Authenticated(user) => expiry.as_mut().reset(token_deadline(&user)),
                 }
-                let text = match message {
-                    Message::Text(text) => text,
-                    Message::Binary(_) => {
-                        if !write(&mut socket, [error_message(None, &ApiError::bad_request("send JSON text messages"))]).await {
-                            break;
-                        }
-                        continue;
-                    }
-                    Message::Close(_) => break,
-                    Message::Ping(_) | Message::Pong(_) => continue,
-                };
-                let parsed: Result<ClientMessage, _> = serde_json::from_str(&text);
-                let request = match parsed {
-                    Ok(request) => request,
-                    Err(error) => {
-                        if !write(&mut socket, [error_message(None, &ApiError::bad_request(error.to_string()))]).await {
-                            break;
-                        }
-                        continue;
-                    }
-                };
-                let reply = match request.kind.as_str() {
-                    "ping" => Some(envelope("pong", request.request_id.as_ref(), None, json!({}))),
-                    "authenticate" => {
-                        let id = request.request_id.as_ref();
-                        Some(match connection.reauthenticate(&request.data).await {
-                            Ok(user) => {
-                                expiry.as_mut().reset(token_deadline(&user));
-                                envelope("authenticated", id, None, json!({
-                                    "user_id": user.user.public(),
-                                    "expires_at": crate::json::time(betbet_protocol::types::Timestamp::from_secs(user.token_expires_at)),
-                                }))
-                            }
-                            Err(error) => error_message(id, &error),
-                        })
-                    }
-                    "subscribe" | "unsubscribe" => {
-                        let target = request.data.get("market_id").and_then(Value::as_str).map(markets::parse_market);
-                        Some(match (request.kind.as_str(), target) {
-                            (_, None) => error_message(request.request_id.as_ref(), &ApiError::bad_request("data.market_id is required")),
-                            (_, Some(Err(error))) => error_message(request.request_id.as_ref(), &error),
-                            ("subscribe", Some(Ok(market))) => match connection.follow(&registration, market).await {
-                                Ok(mut snapshot) => {
-                                    if let Message::Text(text) = &snapshot
-                                        && let Some(id) = &request.request_id
-                                    {
-                                        let mut value: Value = serde_json::from_str(text).unwrap_or_default();
-                                        value["request_id"] = id.clone();
-                                        snapshot = Message::Text(value.to_string().into());
-                                    }
-                                    snapshot
-                                }
-                                Err(error) => error_message(request.request_id.as_ref(), &error),
-                            },
-                            (_, Some(Ok(market))) => {
-                                if let Some(following) = connection.following.remove(&market) {
-                                    for book in following.books.keys() {
-                                        connection.book_market.remove(book);
-                                    }
-                                }
-                                registration.unfollow(market);
-                                envelope("unsubscribed", request.request_id.as_ref(), None, json!({ "market_id": market.public() }))
-                            }
-                        })
-                    }
-                    _ if in_flight >= WS_IN_FLIGHT_MAX => Some(error_message(
-                        request.request_id.as_ref(),
-                        &ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_in_flight", format!("at most {WS_IN_FLIGHT_MAX} requests in flight")),
-                    )),
-                    _ => {
-                        if let Some(user) = connection.user {
-                            // The per-user REST limit applies to socket requests too.
-                            if state.limiter.check(Client::User(user.user.0), RouteClass::Trading, 1).is_err() {
-                                if !write(&mut socket, [error_message(request.request_id.as_ref(), &ApiError::rate_limited(1))]).await {
-                                    break;
-                                }
-                                continue;
-                            }
-                        }
-                        in_flight += 1;
-                        // The worker runs requests one at a time, in arrival order: a cancel
-                        // never overtakes the order it cancels.
-                        match requests_tx.try_send((Instant::now(), request)) {
-                            Ok(()) => None,
-                            Err(refused) => {
-                                in_flight -= 1;
-                                let (_, request) = refused.into_inner();
-                                Some(error_message(request.request_id.as_ref(), &ApiError::internal("request queue closed")))
-                            }
-                        }
-                    }
-                };
-                if let Some(reply) = reply
-                    && !write(&mut socket, [reply]).await
-                {
-                    break;
-                }
+                answer_ready(&state, &mut in_flight, &mut out).await;
             }
             () = &mut expiry, if connection.user.is_some() => {
-                close(&mut socket, CLOSE_TOKEN_EXPIRED, "access token expired: reconnect with a fresh token").await;
-                break;
+                close(socket, CLOSE_TOKEN_EXPIRED, "access token expired: reconnect with a fresh token").await;
+                return;
             }
             _ = ping.tick() => {
                 if connection.last_seen.elapsed() > IDLE_TIMEOUT {
-                    close(&mut socket, 1001, "idle timeout").await;
-                    break;
+                    close(socket, 1001, "idle timeout").await;
+                    return;
                 }
-                if !write(&mut socket, [Message::Ping(Vec::new().into())]).await {
-                    break;
-                }
+                out.push(Message::Ping(Vec::new().into()));
             }
         }
+        if !out.is_empty() && !write(socket, out.drain(..)).await {
+            return;
+        }
     }
-    worker.abort();
-    state.metrics.ws_connected(-1);
+}
+
+/// What reading one client message led to.
+enum Taken {
+    Next,
+    /// The client closed the connection.
+    Closed,
+    /// The connection moved to a fresh token (its expiry moves with it).
+    Authenticated(AuthUser),
+}
+
+impl Connection {
+    /// Takes one client message: a trading request joins `in_flight` (queued at the core);
+    /// anything else is answered in its turn, after the requests before it.
+    async fn take(
+        &mut self,
+        registration: &Registration,
+        in_flight: &mut VecDeque<InFlight>,
+        message: Message,
+        out: &mut Vec<Message>,
+    ) -> Taken {
+        let read_at = Instant::now();
+        // Every client message spends the connection's request budget — pings and
+        // subscriptions (a snapshot from the core) included, and malformed ones too. The
+        // refusal names the request when the message is one.
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                let refusal = if self.allow_request() {
+                    ApiError::bad_request("send JSON text messages")
+                } else {
+                    ApiError::rate_limited(1)
+                };
+                self.answer_in_turn(in_flight, error_message(None, &refusal), out);
+                return Taken::Next;
+            }
+            Message::Close(_) => return Taken::Closed,
+            Message::Ping(_) | Message::Pong(_) => return Taken::Next,
+        };
+        if !self.allow_request() {
+            let id = serde_json::from_str::<ClientMessage>(&text)
+                .ok()
+                .and_then(|r| r.request_id);
+            let refusal = error_message(id.as_ref(), &ApiError::rate_limited(1));
+            self.answer_in_turn(in_flight, refusal, out);
+            return Taken::Next;
+        }
+        let request: ClientMessage = match serde_json::from_str(&text) {
+            Ok(request) => request,
+            Err(error) => {
+                let refusal = error_message(None, &ApiError::bad_request(error.to_string()));
+                self.answer_in_turn(in_flight, refusal, out);
+                return Taken::Next;
+            }
+        };
+        let id = request.request_id.as_ref();
+        match request.kind.as_str() {
+            "ping" => {
+                let pong = envelope("pong", id, None, json!({}));
+                self.answer_in_turn(in_flight, pong, out);
+            }
+            // These change the connection itself: everything before them is answered first.
+            "authenticate" => {
+                answer_all(&self.state, in_flight, out).await;
+                match self.reauthenticate(&request.data).await {
+                    Ok(user) => {
+                        out.push(envelope("authenticated", id, None, json!({
+                            "user_id": user.user.public(),
+                            "expires_at": crate::json::time(betbet_protocol::types::Timestamp::from_secs(user.token_expires_at)),
+                        })));
+                        return Taken::Authenticated(user);
+                    }
+                    Err(error) => out.push(error_message(id, &error)),
+                }
+            }
+            "subscribe" | "unsubscribe" => {
+                answer_all(&self.state, in_flight, out).await;
+                let reply = self.subscription(registration, &request).await;
+                out.push(reply);
+            }
+            _ if in_flight.len() >= WS_IN_FLIGHT_MAX => {
+                // The one answer that does not wait for its turn: the queue is full.
+                out.push(error_message(
+                    id,
+                    &ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too_many_in_flight",
+                        format!("at most {WS_IN_FLIGHT_MAX} requests in flight"),
+                    ),
+                ));
+            }
+            _ => {
+                // The per-user REST limit applies to socket requests too.
+                if let Some(user) = self.user
+                    && self
+                        .state
+                        .limiter
+                        .check(Client::User(user.user.0), RouteClass::Trading, 1)
+                        .is_err()
+                {
+                    let refusal = error_message(id, &ApiError::rate_limited(1));
+                    self.answer_in_turn(in_flight, refusal, out);
+                    return Taken::Next;
+                }
+                let deadline = read_at + self.state.config.ws_request_deadline;
+                in_flight.push_back(submit(&self.state, self.user, request, deadline).await);
+            }
+        }
+        Taken::Next
+    }
+
+    /// Answers a message that needs no core once the requests before it are answered: at
+    /// once if none is waiting, else in its place in the queue (or at once, when the queue
+    /// is full, rather than grow it past its bound).
+    fn answer_in_turn(
+        &self,
+        in_flight: &mut VecDeque<InFlight>,
+        answer: Message,
+        out: &mut Vec<Message>,
+    ) {
+        if in_flight.is_empty() || in_flight.len() >= WS_IN_FLIGHT_MAX {
+            out.push(answer);
+        } else {
+            in_flight.push_back(InFlight::Ready(answer));
+        }
+    }
+
+    /// `subscribe` / `unsubscribe`: the snapshot (under the request's id) or the refusal.
+    async fn subscription(
+        &mut self,
+        registration: &Registration,
+        request: &ClientMessage,
+    ) -> Message {
+        let id = request.request_id.as_ref();
+        let target = request
+            .data
+            .get("market_id")
+            .and_then(Value::as_str)
+            .map(markets::parse_market);
+        let market = match target {
+            None => {
+                return error_message(id, &ApiError::bad_request("data.market_id is required"));
+            }
+            Some(Err(error)) => return error_message(id, &error),
+            Some(Ok(market)) => market,
+        };
+        if request.kind == "unsubscribe" {
+            if let Some(following) = self.following.remove(&market) {
+                for book in following.books.keys() {
+                    self.book_market.remove(book);
+                }
+            }
+            registration.unfollow(market);
+            return envelope(
+                "unsubscribed",
+                id,
+                None,
+                json!({ "market_id": market.public() }),
+            );
+        }
+        match self.follow(registration, market, id).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => error_message(id, &error),
+        }
+    }
 }
