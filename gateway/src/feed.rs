@@ -1282,7 +1282,7 @@ impl Session {
                     // here already: send them first, tracking their orders, so the fills
                     // and cancels below find their `client_ref` and follow the acceptance.
                     self.answer_ready(in_flight).await?;
-                    for event in &batch.events {
+                    for (event, _) in batch.events() {
                         self.route(event).await?;
                     }
                 }

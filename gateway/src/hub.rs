@@ -19,7 +19,7 @@ use axum::extract::ws::Message;
 use betbet_protocol::event::Event;
 use betbet_protocol::message::EventBatch;
 use betbet_protocol::types::{MarketId, OutcomeId, UserId};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -55,35 +55,61 @@ impl EventSlots {
     }
 }
 
-impl Dispatched {
-    /// The events with the shared slots for each one's WebSocket messages.
-    pub fn with_slots(&self) -> impl Iterator<Item = (&Event, &EventSlots)> {
-        self.batch.events.iter().zip(self.slots.iter())
+/// A batch as one connection gets it: the shared batch and which of its events concern
+/// the connection — those of the markets it follows and those of its user, each list
+/// shared by every connection it applies to. A connection looks only at its own events: with
+/// a thousand connections and a batch of a thousand events, looking at every event cost
+/// each connection more than everything else it did.
+pub struct Delivery {
+    dispatched: Arc<Dispatched>,
+    lists: Vec<Arc<[u32]>>,
+}
+
+impl Delivery {
+    /// The events of the batch that concern this connection, in the batch's order, with the
+    /// shared slots for each one's WebSocket messages.
+    pub fn events(&self) -> impl Iterator<Item = (&Event, &EventSlots)> {
+        let indices: Vec<u32> = match self.lists.as_slice() {
+            [one] => one.to_vec(),
+            lists => {
+                let mut all: Vec<u32> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
+        };
+        indices.into_iter().filter_map(|i| {
+            let i = i as usize;
+            Some((
+                self.dispatched.batch.events.get(i)?,
+                self.dispatched.slots.get(i)?,
+            ))
+        })
     }
 }
 
-impl Deref for Dispatched {
+impl Deref for Delivery {
     type Target = EventBatch;
 
     fn deref(&self) -> &EventBatch {
-        &self.batch
+        &self.dispatched.batch
     }
 }
 
 struct Connection {
-    queue: mpsc::Sender<Arc<Dispatched>>,
+    queue: mpsc::Sender<Delivery>,
     lagging: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
 struct Routes {
     next: u64,
-    connections: HashMap<u64, Connection>,
-    by_market: HashMap<MarketId, HashSet<u64>>,
-    by_book: HashMap<OutcomeId, MarketId>,
-    by_user: HashMap<UserId, HashSet<u64>>,
-    users: HashMap<u64, UserId>,
-    markets: HashMap<u64, HashSet<MarketId>>,
+    connections: FxHashMap<u64, Connection>,
+    by_market: FxHashMap<MarketId, FxHashSet<u64>>,
+    by_book: FxHashMap<OutcomeId, MarketId>,
+    by_user: FxHashMap<UserId, FxHashSet<u64>>,
+    users: FxHashMap<u64, UserId>,
+    markets: FxHashMap<u64, FxHashSet<MarketId>>,
 }
 
 #[derive(Default)]
@@ -95,7 +121,7 @@ pub struct Hub {
 pub struct Registration {
     id: u64,
     hub: Arc<Hub>,
-    pub queue: mpsc::Receiver<Arc<Dispatched>>,
+    pub queue: mpsc::Receiver<Delivery>,
     lagging: Arc<AtomicBool>,
 }
 
@@ -190,59 +216,84 @@ impl Hub {
         }
     }
 
-    /// Hands `batch` to every connection it concerns.
+    /// Hands `batch` to every connection it concerns, with the events that concern it.
     pub fn dispatch(&self, batch: &Arc<EventBatch>) {
         let routes = self.routes.lock().expect("hub lock");
-        let mut interested: HashSet<u64> = HashSet::new();
-        let market = |m: &MarketId, interested: &mut HashSet<u64>| {
-            if let Some(ids) = routes.by_market.get(m) {
-                interested.extend(ids);
-            }
-        };
-        let user = |u: &UserId, interested: &mut HashSet<u64>| {
-            if let Some(ids) = routes.by_user.get(u) {
-                interested.extend(ids);
-            }
-        };
-        for event in &batch.events {
+        // Per market and per user with connections here, the indices of its events.
+        let mut markets: FxHashMap<MarketId, Vec<u32>> = FxHashMap::default();
+        let mut users: FxHashMap<UserId, Vec<u32>> = FxHashMap::default();
+        for (index, event) in batch.events.iter().enumerate() {
+            let index = index as u32;
+            let mut market = |m: &MarketId| {
+                if routes.by_market.contains_key(m) {
+                    markets.entry(*m).or_default().push(index);
+                }
+            };
+            let mut user = |u: &UserId| {
+                if routes.by_user.contains_key(u) {
+                    let list = users.entry(*u).or_default();
+                    // A self-trade names its user twice.
+                    if list.last() != Some(&index) {
+                        list.push(index);
+                    }
+                }
+            };
             match event {
                 Event::BookDelta(delta) => {
                     if let Some(m) = routes.by_book.get(&delta.book) {
-                        market(m, &mut interested);
+                        market(m);
                     }
                 }
                 Event::Trade(trade) => {
-                    market(&trade.market, &mut interested);
-                    user(&trade.maker_user, &mut interested);
-                    user(&trade.taker_user, &mut interested);
+                    market(&trade.market);
+                    user(&trade.maker_user);
+                    user(&trade.taker_user);
                 }
-                Event::MarketStatusChanged(change) => market(&change.market, &mut interested),
-                Event::MarketResolved(resolved) => market(&resolved.market, &mut interested),
-                Event::ResolutionProposed(proposed) => market(&proposed.market, &mut interested),
-                Event::ResolutionDisputed(disputed) => market(&disputed.market, &mut interested),
-                Event::MarketUpdated(updated) => market(&updated.market, &mut interested),
-                Event::OrderAccepted(accepted) => user(&accepted.user, &mut interested),
-                Event::OrderUpdated(updated) => user(&updated.user, &mut interested),
+                Event::MarketStatusChanged(change) => market(&change.market),
+                Event::MarketResolved(resolved) => market(&resolved.market),
+                Event::ResolutionProposed(proposed) => market(&proposed.market),
+                Event::ResolutionDisputed(disputed) => market(&disputed.market),
+                Event::MarketUpdated(updated) => market(&updated.market),
+                Event::OrderAccepted(accepted) => user(&accepted.user),
+                Event::OrderUpdated(updated) => user(&updated.user),
                 // Feed sessions end when their key is revoked or their user suspended.
-                Event::ApiKeyRevoked(revoked) => user(&revoked.user, &mut interested),
-                Event::UserChanged(changed) => user(&changed.user, &mut interested),
+                Event::ApiKeyRevoked(revoked) => user(&revoked.user),
+                Event::UserChanged(changed) => user(&changed.user),
                 // WebSockets end with the login session they were opened in.
-                Event::SessionRevoked(revoked) => user(&revoked.user, &mut interested),
+                Event::SessionRevoked(revoked) => user(&revoked.user),
                 _ => {}
             }
         }
-        if interested.is_empty() {
+        if markets.is_empty() && users.is_empty() {
             return;
         }
         let dispatched = Arc::new(Dispatched {
             batch: Arc::clone(batch),
             slots: batch.events.iter().map(|_| EventSlots::default()).collect(),
         });
-        for id in interested {
-            if let Some(connection) = routes.connections.get(&id)
-                && connection.queue.try_send(Arc::clone(&dispatched)).is_err()
-            {
-                connection.lagging.store(true, Ordering::Release);
+        // Each connection with its lists, gathered before anything is sent.
+        let mut deliveries: FxHashMap<u64, Vec<Arc<[u32]>>> = FxHashMap::default();
+        for (market, indices) in markets {
+            let indices: Arc<[u32]> = indices.into();
+            for &id in routes.by_market.get(&market).into_iter().flatten() {
+                deliveries.entry(id).or_default().push(Arc::clone(&indices));
+            }
+        }
+        for (user, indices) in users {
+            let indices: Arc<[u32]> = indices.into();
+            for &id in routes.by_user.get(&user).into_iter().flatten() {
+                deliveries.entry(id).or_default().push(Arc::clone(&indices));
+            }
+        }
+        for (id, lists) in deliveries {
+            if let Some(connection) = routes.connections.get(&id) {
+                let delivery = Delivery {
+                    dispatched: Arc::clone(&dispatched),
+                    lists,
+                };
+                if connection.queue.try_send(delivery).is_err() {
+                    connection.lagging.store(true, Ordering::Release);
+                }
             }
         }
     }
@@ -317,5 +368,58 @@ mod tests {
             tokio::time::timeout(std::time::Duration::from_secs(1), watcher.queue.recv()).await;
         assert!(matches!(woken, Ok(None)), "the connection must end");
         assert!(watcher.is_lagging());
+    }
+
+    #[tokio::test]
+    async fn a_connection_gets_only_its_markets_and_users_events_in_batch_order() {
+        use betbet_protocol::command::MarketStatus;
+        use betbet_protocol::event::{MarketStatusChanged, UserChanged};
+        let hub = Arc::new(Hub::default());
+        let mut mine = hub.register(Some(UserId(1)));
+        mine.follow(MarketId(10), &[]);
+        let mut other = hub.register(Some(UserId(2)));
+        let status = |market: u64| {
+            Event::MarketStatusChanged(MarketStatusChanged {
+                market: MarketId(market),
+                status: MarketStatus::Closed,
+            })
+        };
+        let changed = |user: u64| Event::UserChanged(UserChanged { user: UserId(user) });
+        let events = vec![
+            changed(2),
+            status(10),
+            changed(1),
+            status(11),
+            changed(3),
+            status(10),
+            changed(1),
+        ];
+        hub.dispatch(&Arc::new(EventBatch {
+            seqs: (1..=events.len() as u64).collect(),
+            events,
+        }));
+        let delivered = |delivery: &Delivery| -> Vec<String> {
+            delivery
+                .events()
+                .map(|(event, _)| match event {
+                    Event::UserChanged(c) => format!("user {}", c.user.0),
+                    Event::MarketStatusChanged(c) => format!("market {}", c.market.0),
+                    _ => unreachable!(),
+                })
+                .collect()
+        };
+        let batch = mine.queue.recv().await.expect("a batch");
+        assert_eq!(
+            delivered(&batch),
+            ["market 10", "user 1", "market 10", "user 1"]
+        );
+        let batch = other.queue.recv().await.expect("a batch");
+        assert_eq!(delivered(&batch), ["user 2"]);
+        // A batch that concerns no one wakes no one.
+        hub.dispatch(&Arc::new(EventBatch {
+            seqs: vec![9],
+            events: vec![changed(3)],
+        }));
+        assert!(mine.queue.try_recv().is_err() && other.queue.try_recv().is_err());
     }
 }

@@ -39,7 +39,7 @@ use std::time::Duration;
 /// As `gateway/src/api/ws.rs`: the largest client message.
 const WS_MESSAGE_MAX: usize = 16 * 1024;
 /// As `gateway/src/api/ws.rs`: bytes a connection reads from its socket at once.
-const WS_READ_BUFFER_BYTES: usize = 4 * 1024;
+const WS_READ_BUFFER_BYTES: usize = 1024;
 /// As `gateway/src/api/ws.rs`: longest a write may wait for the client to read.
 const WS_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
