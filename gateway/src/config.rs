@@ -152,8 +152,9 @@ pub struct GatewayConfig {
     pub ws_origins: Vec<String>,
     /// Header timeout and connection caps of the HTTP server.
     pub http_limits: crate::server::HttpLimits,
-    /// How long a WebSocket request may wait for its turn: past it, it is refused with
-    /// `overloaded` and never executed (a late order is worse than a refused one).
+    /// How long after its being read a WebSocket request may wait for the core to take it
+    /// up: past it, it is refused with `overloaded` and never executed (a late order is
+    /// worse than a refused one).
     pub ws_request_deadline: Duration,
 }
 

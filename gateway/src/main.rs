@@ -279,8 +279,8 @@ struct HttpOptions {
     /// Access-token lifetime in seconds (5 to 86 400).
     #[arg(long, env = "BETBET_ACCESS_TTL_SECS", default_value_t = 900)]
     access_ttl_secs: u64,
-    /// Milliseconds a WebSocket request may wait for its turn; past it, it is refused with
-    /// `overloaded` and never executed.
+    /// Milliseconds a WebSocket request may wait, from its being read, for the core to take
+    /// it up; past it, it is refused with `overloaded` and never executed.
     #[arg(long, env = "BETBET_WS_REQUEST_DEADLINE_MS", default_value_t = 1_000)]
     ws_request_deadline_ms: u64,
     /// Milliseconds a history read waits for the history store to catch up with the core

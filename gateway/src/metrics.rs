@@ -109,7 +109,7 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP betbet_ws_requests_shed_total WebSocket requests refused with `overloaded` \
-             because they waited past --ws-request-deadline-ms (never executed)."
+             because the core could not take them up within --ws-request-deadline-ms (never executed)."
         );
         let _ = writeln!(out, "# TYPE betbet_ws_requests_shed_total counter");
         let _ = writeln!(
@@ -151,6 +151,13 @@ impl Metrics {
                 "Requests refused because the queue was full.",
                 "counter",
                 core.overloaded.load(Ordering::Relaxed),
+            );
+            gauge(
+                &mut out,
+                "betbet_core_shed_total",
+                "Commands taken off the queue past their deadline and refused, never executed.",
+                "counter",
+                core.shed.load(Ordering::Relaxed),
             );
             gauge(
                 &mut out,

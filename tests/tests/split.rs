@@ -76,6 +76,16 @@ fn start_core(dir: &Path, port: u16, certs: &Path) -> Process {
 /// A gateway linked to the core at `core_addr` with the certificates in `certs` and the
 /// deployment's shared keys kept beside them (made on first use), healthy.
 fn start_gateway(dir: &Path, core_addr: &str, certs: &Path, http_port: u16) -> (Process, Api) {
+    start_gateway_with(dir, core_addr, certs, http_port, &[])
+}
+
+fn start_gateway_with(
+    dir: &Path,
+    core_addr: &str,
+    certs: &Path,
+    http_port: u16,
+    extra: &[&str],
+) -> (Process, Api) {
     let secrets = certs.join("gateway-secrets");
     if !secrets.exists() {
         let status = Command::new(binary())
@@ -104,7 +114,11 @@ fn start_gateway(dir: &Path, core_addr: &str, certs: &Path, http_port: u16) -> (
             "--sandbox-payments",
             "--rate-limits",
             "default=100000/60,auth=100000/60,wallet=100000/60,trading=100000/1",
-        ],
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect::<Vec<_>>(),
         &dir.join("gateway.log"),
     );
     let api = Api::new(http_port);
@@ -419,4 +433,76 @@ fn only_gateways_with_the_deployments_certificates_reach_the_core() {
     let _ = core.0.kill();
     let _ = core.0.wait();
     assert!(journal_records(core_dir.path()) > 0);
+}
+
+/// A socket request's deadline crosses the core link as a budget: in time the remote core
+/// executes the order; past it (a gateway whose deadline is 0) the core refuses it with
+/// `overloaded` and never executes it.
+#[test]
+fn a_socket_requests_deadline_holds_at_a_remote_core() {
+    let core_dir = tempfile::tempdir().unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    init_certs(certs.path());
+    let core_port = free_port();
+    let _core = start_core(core_dir.path(), core_port, certs.path());
+    let core_addr = format!("127.0.0.1:{core_port}");
+    let (prompt_dir, strict_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (prompt_port, strict_port) = (free_port(), free_port());
+    let (_prompt, api) = start_gateway(prompt_dir.path(), &core_addr, certs.path(), prompt_port);
+    let (_strict, _) = start_gateway_with(
+        strict_dir.path(),
+        &core_addr,
+        certs.path(),
+        strict_port,
+        &["--ws-request-deadline-ms", "0"],
+    );
+    let (trader, _) = funded(&api, "split_deadline_trader", "100");
+    let (host, _) = api.signup("split_deadline_host");
+    let market = host
+        .post(
+            "/api/v1/markets/create",
+            &json!({"title": "Deadline market", "description": "over the link",
+                "market_type": "binary", "closes_at": in_a_day(), "category": "tests"}),
+        )
+        .expect(201);
+    let market_id = market["id"].as_str().unwrap();
+    let token = trader.token.clone().unwrap();
+    let order = |port: u16, id: u64| {
+        let (mut socket, _) = tungstenite::connect(format!(
+            "ws://127.0.0.1:{port}/ws/markets/{market_id}?token={token}"
+        ))
+        .expect("ws connect");
+        socket
+            .send(tungstenite::Message::Text(
+                json!({"type": "place_order", "request_id": id, "data": {"market_id": market_id,
+                    "outcome_id": market["outcomes"][0]["id"], "order_type": "buy",
+                    "price": "0.40", "quantity": "1"}})
+                .to_string()
+                .into(),
+            ))
+            .unwrap();
+        if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_mut() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+        }
+        loop {
+            let message = socket.read().expect("an answer");
+            let Ok(text) = message.to_text() else {
+                continue;
+            };
+            let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            if value["request_id"] == id {
+                return value;
+            }
+        }
+    };
+    let refused = order(strict_port, 1);
+    assert_eq!(refused["data"]["code"], "overloaded", "{refused}");
+    let orders = trader.get("/api/v1/orders?status=all").expect(200);
+    assert_eq!(orders["orders"], json!([]), "{orders}");
+    let acked = order(prompt_port, 2);
+    assert_eq!(acked["type"], "order_ack", "{acked}");
+    let orders = trader.get("/api/v1/orders?status=all").expect(200);
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 1, "{orders}");
 }
