@@ -59,6 +59,8 @@ pub const WS_MESSAGE_MAX: usize = 16 * 1024;
 pub const WS_SUBSCRIPTIONS_MAX: usize = 20;
 /// Client requests being processed at once per connection.
 pub const WS_IN_FLIGHT_MAX: usize = 256;
+/// Event batches already queued for a connection that it sends in one write.
+pub const WS_BATCHES_PER_WRITE: usize = 64;
 /// Bytes a connection reads from its socket at once. Small on purpose: tungstenite
 /// zero-fills this much of its read buffer before *every* read attempt — including each poll
 /// that finds nothing to read, which is every time the connection wakes for an event batch —
@@ -1130,14 +1132,33 @@ async fn serve(
                     close(socket, 1012, "server restarting").await;
                     return;
                 };
-                // The core answers a group commit's commands before it publishes their
-                // events, so the answers to this connection's requests in `batch` are here
-                // already: they go first, and an order's acknowledgement precedes its fills.
-                answer_ready(&state, &mut in_flight, &mut out).await;
-                for (event, slots) in batch.events() {
-                    connection.route(event, slots, &mut out);
+                let mut next = Some(batch);
+                let mut taken = 0;
+                while let Some(batch) = next.take() {
+                    // The core answers a group commit's commands before it publishes their
+                    // events, so the answers to this connection's requests in `batch` are
+                    // here already: they go first, and an order's acknowledgement precedes
+                    // its fills.
+                    answer_ready(&state, &mut in_flight, &mut out).await;
+                    for (event, slots) in batch.events() {
+                        connection.route(event, slots, &mut out);
+                    }
+                    connection.forget_ended_orders();
+                    taken += 1;
+                    // Batches that queued up meanwhile go out in the same write: a connection
+                    // that fell behind catches up with one system call, not one per batch.
+                    if taken < WS_BATCHES_PER_WRITE
+                        && !(connection.recheck || connection.revoked)
+                        && !registration.is_lagging()
+                    {
+                        next = registration.queue.try_recv().ok();
+                    }
                 }
-                connection.forget_ended_orders();
+                if registration.is_lagging() {
+                    tracing::info!("closing a WebSocket that fell behind the event stream");
+                    close(socket, 1008, "too slow: fell behind the event stream; reconnect and resubscribe").await;
+                    return;
+                }
                 if connection.recheck || connection.revoked {
                     connection.settle_session().await;
                 }
