@@ -61,26 +61,27 @@ impl Core {
     /// after another reach the core in that order however their replies are awaited, which
     /// lets a connection keep several requests in flight (the feed pipelines this way).
     pub fn submit(&self, command: Command) -> CommandReply {
-        self.queue(command, None)
+        self.submit_by(command, None)
     }
 
-    /// [`Core::submit`] for a command that must be executed by `deadline` or not at all:
-    /// one the core takes off its queue later is refused `Overloaded` and never journaled.
-    pub fn submit_by(&self, command: Command, deadline: std::time::Instant) -> CommandReply {
-        self.queue(command, Some(deadline))
-    }
-
-    fn queue(&self, command: Command, deadline: Option<std::time::Instant>) -> CommandReply {
+    /// [`Core::submit`] for a command that must be executed by `deadline` (if any) or not at
+    /// all: one the core takes off its queue later is refused `Overloaded` and never
+    /// journaled.
+    pub fn submit_by(
+        &self,
+        command: Command,
+        deadline: Option<std::time::Instant>,
+    ) -> CommandReply {
         match self {
             Core::Local(handle) => {
                 let (tx, rx) = oneshot::channel();
-                let reply = Box::new(move |outcome| {
-                    let _ = tx.send(outcome);
-                });
-                let queued = match deadline {
-                    Some(deadline) => handle.command_by(command, deadline, reply),
-                    None => handle.command(command, reply),
-                };
+                let queued = handle.command_by(
+                    command,
+                    deadline,
+                    Box::new(move |outcome| {
+                        let _ = tx.send(outcome);
+                    }),
+                );
                 Box::pin(async move {
                     queued.map_err(|e| ApiError::from(e.code()))?;
                     rx.await

@@ -375,7 +375,9 @@ async fn read_loop(
                     // is the gateway's to count).
                     RequestBody::CommandWithin(within) => handle.command_by(
                         within.command,
-                        std::time::Instant::now() + Duration::from_micros(within.budget_micros),
+                        Some(
+                            std::time::Instant::now() + Duration::from_micros(within.budget_micros),
+                        ),
                         command_reply(out),
                     ),
                     RequestBody::Query(query) => handle.query(

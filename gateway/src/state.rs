@@ -209,37 +209,64 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
             token_expires_at: claims.exp,
         });
     }
-    match state
-        .query(Query::Session(SessionQuery { session }))
-        .await?
-    {
-        QueryReply::Session(view) if view.user == user && view.status == UserStatus::Active => {
+    match session_status(state, session, user).await? {
+        SessionStatus::Live(role) => {
             state.sessions.put(
                 session,
                 CachedSession {
                     user,
-                    role: view.role,
+                    role,
                     checked: Instant::now(),
                 },
             );
             Ok(AuthUser {
                 user,
                 session,
-                role: view.role,
+                role,
                 token_expires_at: claims.exp,
             })
         }
-        QueryReply::Session(_) => Err(ApiError::new(
+        SessionStatus::Suspended => Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "account_suspended",
             "this account is suspended",
         )),
-        _ => Err(ApiError::new(
+        SessionStatus::Ended => Err(ApiError::new(
             axum::http::StatusCode::UNAUTHORIZED,
             "session_revoked",
             "the session has ended; log in again",
         )),
     }
+}
+
+/// What the core says of a login session of `user`.
+pub enum SessionStatus {
+    /// Alive, its user active with this role.
+    Live(Role),
+    /// Its user is suspended.
+    Suspended,
+    /// Revoked, expired or unknown.
+    Ended,
+}
+
+/// Asks the core (never the cache) whether `session` is alive for `user`.
+pub async fn session_status(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+) -> ApiResult<SessionStatus> {
+    Ok(
+        match state
+            .query(Query::Session(SessionQuery { session }))
+            .await?
+        {
+            QueryReply::Session(view) if view.user == user && view.status == UserStatus::Active => {
+                SessionStatus::Live(view.role)
+            }
+            QueryReply::Session(_) => SessionStatus::Suspended,
+            _ => SessionStatus::Ended,
+        },
+    )
 }
 
 pub fn bearer(parts: &Parts) -> Option<&str> {

@@ -306,19 +306,19 @@ impl CoreHandle {
 
     /// Queues a command; `reply` runs (on the core thread) once its record is durable.
     pub fn command(&self, command: Command, reply: CommandReplyFn) -> Result<(), SubmitError> {
-        self.send(Message::Command(command, None, reply))
+        self.command_by(command, None, reply)
     }
 
-    /// Queues a command that must be executed by `deadline` or not at all: if the core
-    /// takes it off its queue later, `reply` gets `Rejected(Overloaded)` at once (seq 0) and
-    /// nothing is journaled. A gateway sheds load this way instead of trading late.
+    /// Queues a command that must be executed by `deadline` (if any) or not at all: if the
+    /// core takes it off its queue later, `reply` gets `Rejected(Overloaded)` at once (seq 0)
+    /// and nothing is journaled. A gateway sheds load this way instead of trading late.
     pub fn command_by(
         &self,
         command: Command,
-        deadline: Instant,
+        deadline: Option<Instant>,
         reply: CommandReplyFn,
     ) -> Result<(), SubmitError> {
-        self.send(Message::Command(command, Some(deadline), reply))
+        self.send(Message::Command(command, deadline, reply))
     }
 
     /// Queues a query; `reply` runs with an answer that reflects only durable state.
@@ -1012,7 +1012,7 @@ mod tests {
             handle
                 .command_by(
                     Command::Tick(Tick {}),
-                    deadline,
+                    Some(deadline),
                     Box::new(move |outcome| {
                         let _ = tx.send(outcome);
                     }),

@@ -32,7 +32,7 @@ use crate::hub::{EventSlots, Registration};
 use crate::ids::PublicId;
 use crate::json::{price_text, qty_text, time};
 use crate::limits::Client;
-use crate::state::{AppState, AuthUser, authenticate};
+use crate::state::{AppState, AuthUser, SessionStatus, authenticate, session_status};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -819,7 +819,7 @@ async fn submit(
     state: &AppState,
     user: Option<AuthUser>,
     request: ClientMessage,
-    deadline: Instant,
+    deadline: Option<Instant>,
 ) -> InFlight {
     let ClientMessage {
         kind,
@@ -891,45 +891,44 @@ async fn answer(
     entry: InFlight,
     outcome: Option<ApiResult<CommandOutcome>>,
 ) -> Message {
+    // The command's reply (`InFlight::outcome` gives one for every command).
+    let outcome = match outcome {
+        Some(Ok(outcome)) if is_shed(&outcome) => Err(shed(state)),
+        Some(result) => result,
+        None => Err(ApiError::from(ResultCode::Unavailable)),
+    };
     let (request_id, result) = match entry {
         InFlight::Ready(message) => return message,
         InFlight::Order {
             request_id, order, ..
         } => {
             let result = match outcome {
-                Some(Ok(outcome)) if is_shed(&outcome) => Err(shed(state)),
-                Some(Ok(outcome)) => order
+                Ok(outcome) => order
                     .placed(state, outcome)
                     .await
                     .map(|placed| envelope("order_ack", request_id.as_ref(), None, placed)),
-                Some(Err(error)) => Err(error),
-                None => Err(ApiError::from(ResultCode::Unavailable)),
+                Err(error) => Err(error),
             };
             (request_id, result)
         }
         InFlight::Cancel {
             request_id, order, ..
         } => {
-            let result = match outcome {
-                Some(Ok(outcome)) if is_shed(&outcome) => Err(shed(state)),
-                Some(Ok(outcome)) => match outcome.response {
-                    CoreResponse::Accepted(Reply::Order(report)) => Ok(envelope(
-                        "cancel_ack",
-                        request_id.as_ref(),
-                        None,
-                        CancelAckMessage {
-                            id: order.public(),
-                            status: report.status.as_str(),
-                            filled_quantity: qty_text(report.filled),
-                            remaining_quantity: qty_text(report.remaining),
-                        },
-                    )),
-                    CoreResponse::Rejected(code) => Err(ApiError::from(code)),
-                    CoreResponse::Accepted(_) => Err(ApiError::internal("unexpected reply")),
-                },
-                Some(Err(error)) => Err(error),
-                None => Err(ApiError::from(ResultCode::Unavailable)),
-            };
+            let result = outcome.and_then(|outcome| match outcome.response {
+                CoreResponse::Accepted(Reply::Order(report)) => Ok(envelope(
+                    "cancel_ack",
+                    request_id.as_ref(),
+                    None,
+                    CancelAckMessage {
+                        id: order.public(),
+                        status: report.status.as_str(),
+                        filled_quantity: qty_text(report.filled),
+                        remaining_quantity: qty_text(report.remaining),
+                    },
+                )),
+                CoreResponse::Rejected(code) => Err(ApiError::from(code)),
+                CoreResponse::Accepted(_) => Err(ApiError::internal("unexpected reply")),
+            });
             (request_id, result)
         }
     };
@@ -1068,23 +1067,10 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
 /// suspended (`None` while both are live, or when the core cannot say).
 async fn session_ended(state: &AppState, user: Option<AuthUser>) -> Option<(u16, &'static str)> {
     let user = user?;
-    let view = state
-        .query(Query::Session(betbet_protocol::query::SessionQuery {
-            session: user.session,
-        }))
-        .await
-        .ok()?;
-    match view {
-        QueryReply::Session(view)
-            if view.user == user.user
-                && view.status == betbet_protocol::command::UserStatus::Active =>
-        {
-            None
-        }
-        QueryReply::Session(view) if view.user == user.user => {
-            Some((CLOSE_ACCOUNT_SUSPENDED, "account suspended"))
-        }
-        _ => Some((CLOSE_SESSION_REVOKED, "session revoked: log in again")),
+    match session_status(state, user.session, user.user).await.ok()? {
+        SessionStatus::Live(_) => None,
+        SessionStatus::Suspended => Some((CLOSE_ACCOUNT_SUSPENDED, "account suspended")),
+        SessionStatus::Ended => Some((CLOSE_SESSION_REVOKED, "session revoked: log in again")),
     }
 }
 
@@ -1297,7 +1283,7 @@ impl Connection {
                     self.answer_in_turn(in_flight, refusal, out);
                     return Taken::Next;
                 }
-                let deadline = read_at + self.state.config.ws_request_deadline;
+                let deadline = Some(read_at + self.state.config.ws_request_deadline);
                 in_flight.push_back(submit(&self.state, self.user, request, deadline).await);
             }
         }
