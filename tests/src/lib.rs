@@ -503,6 +503,22 @@ pub fn in_a_day() -> String {
     )
 }
 
+/// Its creator closes `market` and resolves it for `winner` (each step must succeed).
+pub fn close_and_resolve(creator: &Api, market: &str, winner: &str) {
+    creator
+        .put(
+            &format!("/api/v1/markets/{market}"),
+            &json!({"status": "closed"}),
+        )
+        .expect(200);
+    creator
+        .post(
+            &format!("/api/v1/markets/{market}/resolve"),
+            &json!({"winning_outcome": winner}),
+        )
+        .expect(200);
+}
+
 /// A new user with `amount` of sandbox money in a USD wallet.
 pub fn funded(api: &Api, name: &str, amount: &str) -> (Api, String) {
     let (user, id) = api.signup(name);

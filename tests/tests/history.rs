@@ -4,7 +4,7 @@
 
 use betbet_tests::history::{Acknowledged, StoreReader, assert_parity, wait_caught_up};
 use betbet_tests::postgres::Postgres;
-use betbet_tests::{Api, Server, funded, in_a_day, json};
+use betbet_tests::{Api, Server, close_and_resolve, funded, in_a_day, json};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
@@ -405,18 +405,7 @@ fn reads_past_the_core_windows_come_from_the_store() {
 
     // Settled positions come from the store, with their payouts.
     let creator = anon.login("creator", "password-of-creator");
-    creator
-        .put(
-            &format!("/api/v1/markets/{market}"),
-            &json!({"status": "closed"}),
-        )
-        .expect(200);
-    creator
-        .post(
-            &format!("/api/v1/markets/{market}/resolve"),
-            &json!({"winning_outcome": yes}),
-        )
-        .expect(200);
+    close_and_resolve(&creator, &market, &yes);
     let started = Instant::now();
     let settled = loop {
         let page = alice

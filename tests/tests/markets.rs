@@ -1,7 +1,7 @@
 //! Markets end to end through the real binary: trading, settlement, a crash mid-session,
 //! and the WebSocket feed reproducing the REST order book.
 
-use betbet_tests::{Api, Server, assert_amount, funded, in_a_day, json};
+use betbet_tests::{Api, Server, assert_amount, close_and_resolve, funded, in_a_day, json};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -194,18 +194,7 @@ fn trading_settlement_and_a_crash_mid_session() {
         &json!({"winning_outcome": yes}),
     )
     .expect_error(403, "not_market_creator");
-    creator
-        .put(
-            &format!("/api/v1/markets/{market_id}"),
-            &json!({"status": "closed"}),
-        )
-        .expect(200);
-    creator
-        .post(
-            &format!("/api/v1/markets/{market_id}/resolve"),
-            &json!({"winning_outcome": yes}),
-        )
-        .expect(200);
+    close_and_resolve(&creator, &market_id, &yes);
     let started = std::time::Instant::now();
     while anon
         .get(&format!("/api/v1/markets/{market_id}"))

@@ -2,7 +2,7 @@
 //! overflowed and bricked the node, a creator resolving their own open market against the
 //! side they sold, and a withdrawal limit that only looked at one request at a time.
 
-use betbet_tests::{Api, Server, assert_amount, funded, in_a_day, json};
+use betbet_tests::{Api, Server, assert_amount, close_and_resolve, funded, in_a_day, json};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -201,18 +201,7 @@ fn an_undisputed_proposal_pays_out_when_its_window_ends() {
     let (market, yes, no) = create_market(&creator);
     order(&bob, &market, &no, "buy", "0.40").expect(201);
     order(&alice, &market, &yes, "buy", "0.60").expect(201);
-    creator
-        .put(
-            &format!("/api/v1/markets/{market}"),
-            &json!({"status": "closed"}),
-        )
-        .expect(200);
-    creator
-        .post(
-            &format!("/api/v1/markets/{market}/resolve"),
-            &json!({"winning_outcome": yes}),
-        )
-        .expect(200);
+    close_and_resolve(&creator, &market, &yes);
     let resolved = await_market(&anon, &market, |m| m["status"] == "resolved");
     assert_eq!(resolved["resolution"]["status"], "final");
     // Alice paid 12 for 20 YES, is paid 20 less 3 % of 8: 107.76.
