@@ -69,16 +69,19 @@ impl Delivery {
     /// The events of the batch that concern this connection, in the batch's order, with the
     /// shared slots for each one's WebSocket messages.
     pub fn events(&self) -> impl Iterator<Item = (&Event, &EventSlots)> {
-        let indices: Vec<u32> = match self.lists.as_slice() {
-            [one] => one.to_vec(),
-            lists => {
-                let mut all: Vec<u32> = lists.iter().flat_map(|l| l.iter().copied()).collect();
-                all.sort_unstable();
-                all.dedup();
-                all
-            }
-        };
-        indices.into_iter().filter_map(|i| {
+        // The lists are each in batch order: the next event is the smallest index past the
+        // last one in any of them (a connection has one or two lists; nothing is allocated).
+        let mut next = 0u32;
+        std::iter::from_fn(move || {
+            let index = self
+                .lists
+                .iter()
+                .filter_map(|list| list.get(list.partition_point(|&i| i < next)).copied())
+                .min()?;
+            next = index.checked_add(1)?;
+            Some(index)
+        })
+        .filter_map(|i| {
             let i = i as usize;
             Some((
                 self.dispatched.batch.events.get(i)?,

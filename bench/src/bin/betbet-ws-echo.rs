@@ -12,9 +12,21 @@
 //! `unsubscribe` with `unsubscribed`, `ping` with `pong`, anything else with an `error`.
 //! The only parsing is of the request's envelope into a small borrowed struct.
 //!
+//! Market data, the ceiling of the subscriber run: each order or cancel request also sends
+//! one `trade` message, shaped and sized like the gateway's and stamped with the moment it
+//! is sent, to every connection that has not unsubscribed — standing in for the
+//! `book_delta` / `trade` batch a request makes on the gateway. The fan-out is the least a
+//! server can do: one `tokio::sync::broadcast` channel (each connection's task woken for
+//! it, the same bytes for all; messages that queued meanwhile go out in the same write, up
+//! to the gateway's 64), with the
+//! gateway's per-connection queue bound ([`QUEUE_MAX`]): a connection that falls further
+//! behind is closed, as the gateway closes it. Sequence numbers are consecutive, so the
+//! generator's gap check holds.
+//!
 //! ```text
 //! betbet-ws-echo --addr 127.0.0.1:18081 &
 //! betbet-load ws --echo --url http://127.0.0.1:18081 --connections 1000 --rate 20000
+//! betbet-load ws --echo --url http://127.0.0.1:18081 --connections 10 --rate 10 --subscribers 10000
 //! ```
 
 /// The gateway's allocator (gateway/src/main.rs).
@@ -22,6 +34,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query};
 use axum::response::Response;
@@ -34,7 +47,9 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// As `gateway/src/api/ws.rs`: the largest client message.
 const WS_MESSAGE_MAX: usize = 16 * 1024;
@@ -42,6 +57,45 @@ const WS_MESSAGE_MAX: usize = 16 * 1024;
 const WS_READ_BUFFER_BYTES: usize = 1024;
 /// As `gateway/src/api/ws.rs`: longest a write may wait for the client to read.
 const WS_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// As `gateway/src/hub.rs` (`CONNECTION_QUEUE_MAX`): market-data messages a connection may
+/// be behind before it is closed.
+const QUEUE_MAX: usize = 1_024;
+/// As `gateway/src/api/ws.rs`: queued market data sent in one write.
+const BATCHES_PER_WRITE: usize = 64;
+
+/// The market-data stream every subscribed connection follows.
+struct Feed {
+    /// The next sequence number, locked across the send so messages go out in its order.
+    seq: Mutex<u64>,
+    sender: broadcast::Sender<Message>,
+}
+
+impl Feed {
+    fn new() -> Feed {
+        Feed {
+            seq: Mutex::new(1),
+            sender: broadcast::channel(QUEUE_MAX).0,
+        }
+    }
+
+    /// Sends one `trade` to every subscribed connection, stamped now.
+    fn trade(&self, market: &str) {
+        let mut seq = self.seq.lock().expect("feed lock");
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        let at = betbet_protocol::time::format(betbet_protocol::types::Timestamp(micros));
+        // The gateway's `trade` message (docs/protocols.md), ids at the gateway's width.
+        let text = format!(
+            r#"{{"type":"trade","seq":{seq},"data":{{"market_id":"{market}","book_id":"out_16777217","trade_id":"trd_{trade}","price":"0.4","quantity":"3","taker_side":"buy","at":"{at}"}}}}"#,
+            seq = *seq,
+            trade = 16_777_216 + *seq,
+        );
+        // No receiver (nobody subscribed) is not an error.
+        let _ = self.sender.send(Message::Text(text.into()));
+        *seq += 1;
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -132,11 +186,13 @@ fn answer(request: &str, market: &str, out: &mut String) {
     );
 }
 
-/// Sends `message` with one flush, as the gateway's `write`; false when the client is gone
+/// Sends `messages` with one flush, as the gateway's `write`; false when the client is gone
 /// or has not read for [`WS_WRITE_TIMEOUT`].
-async fn write(socket: &mut WebSocket, message: Message) -> bool {
+async fn write(socket: &mut WebSocket, messages: Vec<Message>) -> bool {
     let mut writing = std::pin::pin!(async {
-        socket.feed(message).await?;
+        for message in messages {
+            socket.feed(message).await?;
+        }
         socket.flush().await
     });
     if let Some(written) = futures_util::FutureExt::now_or_never(writing.as_mut()) {
@@ -148,31 +204,62 @@ async fn write(socket: &mut WebSocket, message: Message) -> bool {
     )
 }
 
-async fn run(mut socket: WebSocket, market: String) {
+async fn run(mut socket: WebSocket, market: String, feed: Arc<Feed>) {
+    // Subscribed before the snapshot, as the gateway registers before it.
+    let mut market_data = Some(feed.sender.subscribe());
     let snapshot = format!(
         r#"{{"type":"snapshot","data":{{"market_id":"{market}","status":"open","books":[]}}}}"#
     );
-    if !write(&mut socket, Message::Text(snapshot.into())).await {
+    if !write(&mut socket, vec![Message::Text(snapshot.into())]).await {
         return;
     }
-    while let Some(Ok(message)) = socket.recv().await {
-        let request = match message {
-            Message::Text(text) => text,
-            Message::Close(_) => break,
-            _ => continue,
+    loop {
+        let message = tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(incoming)) = incoming else { break };
+                let request = match incoming {
+                    Message::Text(text) => text,
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                let mut out = String::with_capacity(640);
+                answer(request.as_str(), &market, &mut out);
+                if out.starts_with(r#"{"type":"unsubscribed""#) {
+                    market_data = None;
+                } else if out.starts_with(r#"{"type":"order_ack""#)
+                    || out.starts_with(r#"{"type":"cancel_ack""#)
+                {
+                    feed.trade(&market);
+                }
+                if out.is_empty() {
+                    continue;
+                }
+                Message::Text(out.into())
+            }
+            published = async { market_data.as_mut()?.recv().await.ok() }, if market_data.is_some() => {
+                match published {
+                    Some(message) => message,
+                    // Lagged past the bound, as the gateway's hub drops a slow connection.
+                    None => break,
+                }
+            }
         };
-        let mut out = String::with_capacity(640);
-        answer(request.as_str(), &market, &mut out);
-        if out.is_empty() {
-            continue;
+        // Messages that queued up meanwhile go out in the same write, as the gateway's
+        // `WS_BATCHES_PER_WRITE` batches do.
+        let mut messages = vec![message];
+        while messages.len() < BATCHES_PER_WRITE
+            && let Some(queued) = market_data.as_mut().and_then(|r| r.try_recv().ok())
+        {
+            messages.push(queued);
         }
-        if !write(&mut socket, Message::Text(out.into())).await {
+        if !write(&mut socket, messages).await {
             break;
         }
     }
 }
 
 async fn market_socket(
+    State(feed): State<Arc<Feed>>,
     Path(market): Path<String>,
     Query(_params): Query<SocketParams>,
     upgrade: WebSocketUpgrade,
@@ -181,7 +268,7 @@ async fn market_socket(
         .read_buffer_size(WS_READ_BUFFER_BYTES)
         .max_message_size(WS_MESSAGE_MAX)
         .max_frame_size(WS_MESSAGE_MAX)
-        .on_upgrade(move |socket| run(socket, market))
+        .on_upgrade(move |socket| run(socket, market, feed))
 }
 
 fn main() -> ExitCode {
@@ -205,7 +292,9 @@ fn main() -> ExitCode {
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let app = Router::new().route("/ws/markets/{market_id}", get(market_socket));
+        let app = Router::new()
+            .route("/ws/markets/{market_id}", get(market_socket))
+            .with_state(Arc::new(Feed::new()));
         axum::serve(listener, app).await
     });
     match result {
@@ -257,5 +346,26 @@ mod tests {
             &mut out,
         );
         assert!(out.starts_with(r#"{"type":"unsubscribed""#), "{out}");
+    }
+
+    #[test]
+    fn market_data_is_a_stamped_trade_with_consecutive_sequence_numbers() {
+        let feed = Feed::new();
+        let mut follower = feed.sender.subscribe();
+        feed.trade("mkt_1");
+        feed.trade("mkt_1");
+        for seq in [1, 2] {
+            let Ok(Message::Text(text)) = follower.try_recv() else {
+                panic!("a trade message");
+            };
+            let value: serde_json::Value = serde_json::from_str(text.as_str()).expect("json");
+            assert_eq!(
+                (&value["type"], &value["seq"]),
+                (&"trade".into(), &seq.into())
+            );
+            let at = value["data"]["at"].as_str().expect("at");
+            assert!(betbet_protocol::time::parse(at).is_some(), "{at}");
+        }
+        assert!(follower.try_recv().is_err());
     }
 }
