@@ -68,7 +68,7 @@ impl Ledger {
                 available: 0,
                 locked: 0,
                 open_orders: 0,
-                orders_head: crate::book::NIL,
+                orders_head: crate::markets::book::NIL,
                 unsettled_markets: 0,
                 created_at: 0,
             }],
@@ -102,7 +102,7 @@ impl Ledger {
             available: 0,
             locked: 0,
             open_orders: 0,
-            orders_head: crate::book::NIL,
+            orders_head: crate::markets::book::NIL,
             unsettled_markets: 0,
             created_at: now,
         });

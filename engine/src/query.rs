@@ -4,9 +4,9 @@
 //! query can never make the engine thread walk or copy an unbounded amount of state.
 
 use crate::Engine;
-use crate::apikeys::ApiKey;
+use crate::accounts::apikeys::ApiKey;
 use crate::ledger::Owner;
-use crate::trading::{Order, Position};
+use crate::markets::trading::{Order, Position};
 use crate::wallet::{Reference, Tx};
 use betbet_protocol::command::{MarketStatus, MarketType};
 use betbet_protocol::event::BookSide;
@@ -381,7 +381,7 @@ fn aggregate(candles: impl Iterator<Item = Candle>, interval: i64) -> Vec<Candle
 }
 
 impl Engine {
-    fn outcome_view(&self, market: &crate::market::Market, index: usize) -> OutcomeView {
+    fn outcome_view(&self, market: &crate::markets::market::Market, index: usize) -> OutcomeView {
         let id = market.outcomes[index];
         let outcome = self.markets.outcome(id).expect("market outcomes exist");
         let contract = &self.markets.contracts[outcome.contract as usize];
@@ -463,7 +463,7 @@ impl Engine {
 
     fn market_list(&self, q: &MarketListQuery) -> MarketList {
         let category = q.category.as_deref().map(str::to_lowercase);
-        let mut matching: Vec<&crate::market::Market> = self
+        let mut matching: Vec<&crate::markets::market::Market> = self
             .markets
             .markets
             .iter()

@@ -9,14 +9,18 @@
 //! compile error (the decoder builds the struct literally), so a snapshot cannot silently
 //! drop state.
 
-use crate::apikeys::{ApiKey, ApiKeys};
-use crate::book::Book;
-use crate::ledger::{Account, Ledger, Owner};
-use crate::market::{Contract, Dispute, Market, Markets, OutcomeRef, Proposal, TradeRecord};
-use crate::pool::{Pool, PoolMember, Pools};
-use crate::trading::{ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading};
-use crate::users::{
+use crate::accounts::apikeys::{ApiKey, ApiKeys};
+use crate::accounts::users::{
     KycDocument, Profile, Session, TwoFa, User, UserStats, UserTrading, Users, WalletCache,
+};
+use crate::ledger::{Account, Ledger, Owner};
+use crate::markets::book::Book;
+use crate::markets::market::{
+    Contract, Dispute, Market, Markets, OutcomeRef, Proposal, TradeRecord,
+};
+use crate::markets::pool::{Pool, PoolMember, Pools};
+use crate::markets::trading::{
+    ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading,
 };
 use crate::wallet::{IdempotencyRecord, PaymentMethod, Reference, Tx, Wallet};
 use crate::{Config, Engine, Limits};

@@ -710,3 +710,47 @@ wire_struct! {
         pub command: Command,
     }
 }
+
+/// The domains of the core: each owns a family of commands, and has its own folder in the
+/// engine (`engine/src/<domain>/`, registered once in its `families!` list) and in the
+/// gateway. ARCHITECTURE.md's "How to add a command family" lists the steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Domain {
+    /// The engine's own commands: `Tick` (every family's timers) and `Configure`.
+    System,
+    /// Users, login sessions, 2FA, KYC and feed API keys.
+    Accounts,
+    /// Wallets, deposits, withdrawals, transfers and payment methods.
+    Wallet,
+    /// Markets, order books, positions, settlement and betting pools.
+    Markets,
+}
+
+impl Command {
+    /// The domain whose family applies this command. The match has no wildcard, so a new
+    /// command does not compile until it names its family.
+    pub fn domain(&self) -> Domain {
+        use Command::*;
+        match self {
+            Tick(_) | ConfigureV1(_) | Configure(_) => Domain::System,
+            RegisterUser(_) | SetUserRole(_) | SetUserStatus(_) | OpenSession(_)
+            | RefreshSession(_) | RevokeSession(_) | BeginTwoFa(_) | VerifyTwoFa(_)
+            | UpdateProfile(_) | SubmitKyc(_) | DecideKyc(_) | CreateApiKey(_)
+            | RevokeApiKey(_) | ApiKeyLogin(_) => Domain::Accounts,
+            CreateWallet(_)
+            | InitiateDeposit(_)
+            | ConfirmDeposit(_)
+            | RequestWithdrawal(_)
+            | CancelWithdrawal(_)
+            | DecideWithdrawal(_)
+            | Transfer(_)
+            | AddPaymentMethod(_)
+            | RemovePaymentMethod(_) => Domain::Wallet,
+            CreateMarket(_) | UpdateMarket(_) | HaltMarket(_) | ResolveMarket(_)
+            | VoidMarket(_) | DisputeResolution(_) | PlaceOrder(_) | CancelOrder(_)
+            | CancelAll(_) | AmendOrder(_) | ClosePosition(_) | MintShares(_) | MergeShares(_)
+            | MassQuote(_) | CreatePool(_) | JoinPool(_) | LeavePool(_) | StartPool(_)
+            | SettlePool(_) => Domain::Markets,
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Mass quotes and feed API keys.
 
 use super::*;
-use crate::apikeys::API_KEYS_PER_USER_MAX;
+use crate::accounts::apikeys::API_KEYS_PER_USER_MAX;
 use betbet_protocol::event::{ApiKeyRevoked, DoneReason, OrderStatus, OrderUpdated};
 use betbet_protocol::feed::{LOGIN_SKEW_MICROS, MASS_QUOTE_MAX};
 use betbet_protocol::message::{Authenticated, QuotesReply};

@@ -1,7 +1,7 @@
 //! Users, sessions, two-factor codes, profiles and KYC.
 
 use super::*;
-use crate::totp;
+use crate::accounts::totp;
 
 fn session(user: UserId, token: u8, code: Option<u32>, expires_at: Timestamp) -> Command {
     Command::OpenSession(OpenSession {

@@ -29,6 +29,48 @@ use betbet_protocol::types::{
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
+/// The wallet's command family.
+pub(crate) struct Family;
+
+impl crate::family::CommandFamily for Family {
+    fn apply(
+        engine: &mut Engine,
+        command: &Command,
+        _ctx: &crate::Ctx,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        match command {
+            Command::CreateWallet(c) => engine.create_wallet(c, out),
+            Command::InitiateDeposit(c) => engine.initiate_deposit(c, command, out),
+            Command::ConfirmDeposit(c) => engine.confirm_deposit(c, out),
+            Command::RequestWithdrawal(c) => engine.request_withdrawal(c, command, out),
+            Command::CancelWithdrawal(c) => engine.cancel_withdrawal(c, out),
+            Command::DecideWithdrawal(c) => engine.decide_withdrawal(c, out),
+            Command::Transfer(c) => engine.transfer(c, command, out),
+            Command::AddPaymentMethod(c) => engine.add_payment_method(c),
+            Command::RemovePaymentMethod(c) => engine.remove_payment_method(c),
+            other => crate::family::misrouted(other, "wallet"),
+        }
+    }
+
+    /// Idempotency records age out.
+    fn tick(engine: &mut Engine, _out: &mut Vec<Event>) {
+        engine.expire_idempotency();
+    }
+
+    fn next_deadline(engine: &Engine) -> Option<Timestamp> {
+        engine
+            .wallet
+            .idempotency_order
+            .front()
+            .map(|&(at, _, _)| at.saturating_add_micros(IDEMPOTENCY_TTL_MICROS))
+    }
+
+    fn check(engine: &Engine) {
+        engine.wallet.check();
+    }
+}
+
 /// The largest single deposit, withdrawal or transfer: one billion units.
 pub const MONEY_MOVE_MAX: i64 = 1_000_000_000 * AMOUNT_SCALE;
 /// Pending deposits and withdrawals a user may have at once.

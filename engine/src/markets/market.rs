@@ -22,8 +22,8 @@
 //! admin's resolution of a proposed market is final at once. And the creator of a manually
 //! resolved market, who proposes its result, may not trade in it.
 
-use crate::book::Book;
 use crate::ledger::Owner;
+use crate::markets::book::Book;
 use crate::wallet::Reference;
 use crate::{Engine, done, text};
 use betbet_protocol::command::{

@@ -27,9 +27,9 @@
 //! slot into [`ClosedOrders`], the window of recently ended orders that stay findable by id
 //! (keeping it in the slot instead would make every new order write to cold memory).
 
-use crate::book::{Link, Links, NIL};
 use crate::ledger::Owner;
-use crate::market::{OutcomeRef, TradeRecord};
+use crate::markets::book::{Link, Links, NIL};
+use crate::markets::market::{OutcomeRef, TradeRecord};
 use crate::{Engine, Limits};
 use betbet_protocol::command::{
     AmendOrder, CancelAll, CancelOrder, ClosePosition, MassQuote, MergeShares, MintShares,

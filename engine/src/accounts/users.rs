@@ -9,7 +9,8 @@
 //! of rotated-away tokens are remembered (a bounded number per session) so that presenting
 //! one again — which only a thief holding a copy would do — revokes the session.
 
-use crate::{Ctx, Engine, done, text, totp};
+use crate::accounts::totp;
+use crate::{Ctx, Engine, done, text};
 use betbet_protocol::command::{
     BeginTwoFa, DecideKyc, KycStatus, OpenSession, RefreshSession, RegisterUser, RevokeSession,
     Role, SetUserRole, SetUserStatus, SubmitKyc, UpdateProfile, UserStatus, VerifyTwoFa,
