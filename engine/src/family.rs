@@ -50,8 +50,8 @@ pub(crate) fn misrouted(command: &Command, family: &str) -> ! {
 macro_rules! families {
     ($($domain:ident => $family:path),+ $(,)?) => {
         impl Engine {
-            /// Routes a family's command to it (system commands are the engine's own).
-            fn apply_family(
+            /// Routes a command to its family (system commands are the engine's own).
+            fn dispatch(
                 &mut self,
                 command: &Command,
                 ctx: &Ctx,

@@ -280,15 +280,6 @@ impl Engine {
         Response::from(result)
     }
 
-    fn dispatch(
-        &mut self,
-        command: &Command,
-        ctx: &Ctx,
-        out: &mut Vec<Event>,
-    ) -> Result<Reply, ResultCode> {
-        self.apply_family(command, ctx, out)
-    }
-
     /// The engine's own commands: a `Tick` runs every family's timers; `Configure` sets
     /// the results-changing settings.
     fn apply_system(

@@ -81,10 +81,9 @@ impl Feed {
     /// Sends one `trade` to every subscribed connection, stamped now.
     fn trade(&self, market: &str) {
         let mut seq = self.seq.lock().expect("feed lock");
-        let micros = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64);
-        let at = betbet_protocol::time::format(betbet_protocol::types::Timestamp(micros));
+        let at = betbet_protocol::time::format(betbet_protocol::types::Timestamp(
+            betbet_bench::now_micros(),
+        ));
         // The gateway's `trade` message (docs/protocols.md), ids at the gateway's width.
         let text = format!(
             r#"{{"type":"trade","seq":{seq},"data":{{"market_id":"{market}","book_id":"out_16777217","trade_id":"trd_{trade}","price":"0.4","quantity":"3","taker_side":"buy","at":"{at}"}}}}"#,
@@ -138,12 +137,12 @@ struct RequestData<'a> {
 /// Order ids handed out, from the gateway's first (`ord_16777216`) so they have its width.
 static NEXT_ORDER: AtomicU64 = AtomicU64::new(16_777_216);
 
-/// Writes the answer to `request` into `out` (left empty when there is none).
-fn answer(request: &str, market: &str, out: &mut String) {
+/// Writes the answer to `request` into `out`, and returns its `type`.
+fn answer(request: &str, market: &str, out: &mut String) -> &'static str {
     out.clear();
     let Ok(request) = serde_json::from_str::<Request<'_>>(request) else {
         out.push_str(r#"{"type":"error","data":{"code":"invalid_message","message":"not a request envelope","status":400}}"#);
-        return;
+        return "error";
     };
     let request_id = request.request_id.unwrap_or(0);
     let data = request.data.as_ref();
@@ -164,18 +163,18 @@ fn answer(request: &str, market: &str, out: &mut String) {
                 out,
                 r#"{{"type":"unsubscribed","request_id":{request_id},"data":{{"market_id":"{market}"}}}}"#
             );
-            return;
+            return "unsubscribed";
         }
         "ping" => {
             let _ = write!(out, r#"{{"type":"pong","request_id":{request_id}}}"#);
-            return;
+            return "pong";
         }
         _ => {
             let _ = write!(
                 out,
                 r#"{{"type":"error","request_id":{request_id},"data":{{"code":"unknown_type","message":"unknown message type","status":400}}}}"#
             );
-            return;
+            return "error";
         }
     };
     // The compact `order_ack` of docs/protocols.md, with this request's id, order and status;
@@ -184,11 +183,12 @@ fn answer(request: &str, market: &str, out: &mut String) {
         out,
         r#"{{"type":"{kind}","request_id":{request_id},"data":{{"id":"{id}","user_id":"usr_2","market_id":"{market}","outcome_id":"out_1","pool_id":null,"order_type":"buy","order_subtype":"limit","price":"0.3","odds":"3.3333","quantity":"2","filled_quantity":"0","remaining_quantity":"2","status":"{status}","reason":null,"time_in_force":"GTC","expires_at":null,"post_only":false,"client_order_id":null,"filled_notional":"0","average_price":null,"trades":0,"created_at":"2026-12-01T11:46:40.750602Z","updated_at":"2026-12-01T11:46:40.750602Z","fills":[],"duplicate":false}}}}"#
     );
+    kind
 }
 
 /// Sends `messages` with one flush, as the gateway's `write`; false when the client is gone
 /// or has not read for [`WS_WRITE_TIMEOUT`].
-async fn write(socket: &mut WebSocket, messages: Vec<Message>) -> bool {
+async fn write(socket: &mut WebSocket, messages: impl IntoIterator<Item = Message>) -> bool {
     let mut writing = std::pin::pin!(async {
         for message in messages {
             socket.feed(message).await?;
@@ -210,9 +210,11 @@ async fn run(mut socket: WebSocket, market: String, feed: Arc<Feed>) {
     let snapshot = format!(
         r#"{{"type":"snapshot","data":{{"market_id":"{market}","status":"open","books":[]}}}}"#
     );
-    if !write(&mut socket, vec![Message::Text(snapshot.into())]).await {
+    if !write(&mut socket, [Message::Text(snapshot.into())]).await {
         return;
     }
+    // Messages for one write.
+    let mut messages = Vec::new();
     loop {
         let message = tokio::select! {
             incoming = socket.recv() => {
@@ -223,16 +225,10 @@ async fn run(mut socket: WebSocket, market: String, feed: Arc<Feed>) {
                     _ => continue,
                 };
                 let mut out = String::with_capacity(640);
-                answer(request.as_str(), &market, &mut out);
-                if out.starts_with(r#"{"type":"unsubscribed""#) {
-                    market_data = None;
-                } else if out.starts_with(r#"{"type":"order_ack""#)
-                    || out.starts_with(r#"{"type":"cancel_ack""#)
-                {
-                    feed.trade(&market);
-                }
-                if out.is_empty() {
-                    continue;
+                match answer(request.as_str(), &market, &mut out) {
+                    "unsubscribed" => market_data = None,
+                    "order_ack" | "cancel_ack" => feed.trade(&market),
+                    _ => {}
                 }
                 Message::Text(out.into())
             }
@@ -246,13 +242,13 @@ async fn run(mut socket: WebSocket, market: String, feed: Arc<Feed>) {
         };
         // Messages that queued up meanwhile go out in the same write, as the gateway's
         // `WS_BATCHES_PER_WRITE` batches do.
-        let mut messages = vec![message];
+        messages.push(message);
         while messages.len() < BATCHES_PER_WRITE
             && let Some(queued) = market_data.as_mut().and_then(|r| r.try_recv().ok())
         {
             messages.push(queued);
         }
-        if !write(&mut socket, messages).await {
+        if !write(&mut socket, messages.drain(..)).await {
             break;
         }
     }

@@ -126,12 +126,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// Now, in microseconds since the epoch.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
-}
+/// Now, in microseconds since the epoch: the clock trades are timed by (and the echo
+/// server stamps them with).
+pub use betbet_bench::now_micros;
 
 /// A small xorshift generator: the order mix needs speed and spread, not quality.
 #[derive(Debug, Clone)]
