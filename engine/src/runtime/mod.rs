@@ -198,7 +198,8 @@ pub struct CoreConfig {
     pub limits: Limits,
     /// Settings to journal at start-up if the engine's differ.
     pub configure: Option<Configure>,
-    /// How often the clock is checked for timer rules.
+    /// The longest wait between checks of the clock for timer rules; the core also wakes
+    /// at the engine's next deadline, so a timer fires on time, not at the next check.
     pub tick_interval: Duration,
     pub snapshot_every_commands: u64,
     pub snapshot_interval: Duration,
@@ -943,6 +944,17 @@ impl Worker {
                     Duration::from_micros(every_us).min(self.tick_interval)
                 }
                 _ => self.tick_interval,
+            };
+            // Wake for the next timer rule on time (a game's turn clock), not at the next
+            // poll.
+            let wait = match self.engine.next_deadline() {
+                Some(deadline) => {
+                    let now = self.stamp();
+                    wait.min(Duration::from_micros(
+                        deadline.0.saturating_sub(now.0).max(0) as u64,
+                    ))
+                }
+                None => wait,
             };
             match self.receiver.recv_timeout(wait) {
                 Ok(message) => {
