@@ -29,6 +29,8 @@ pub enum Owner {
     Pool(PoolId),
     /// Collateral backing a market's outstanding shares.
     Escrow(MarketId),
+    /// The stakes of every live game session of one currency.
+    Games,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

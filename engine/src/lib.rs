@@ -15,7 +15,8 @@
 //! Module map: one folder per domain, each a command family registered once in
 //! `families!` below — `accounts` (users, sessions, 2FA, KYC, feed API keys),
 //! `wallet` (deposits, withdrawals, transfers, history) and `markets` (markets and
-//! settlement, the order [`book`], matching and positions, betting pools). Shared by all:
+//! settlement, the order [`book`], matching and positions, betting pools) and `games`
+//! (the catalog, staked sessions, rule sets and provably fair draws). Shared by all:
 //! [`ledger`] (double-entry accounts), `query` (reads), [`snapshot`] (state encoding), and,
 //! around the engine, `runtime` (the thread, the journal and the sockets — the only module
 //! with IO).
@@ -24,6 +25,7 @@
 
 mod accounts;
 mod family;
+mod games;
 pub mod ledger;
 mod markets;
 mod query;
@@ -88,6 +90,15 @@ pub struct Limits {
     pub wallets_per_user_max: u32,
     /// Recent trades kept per contract for market-data snapshots.
     pub recent_trades_kept: u32,
+    /// Games in the catalog.
+    pub games_max: u32,
+    /// Waiting and active game sessions.
+    pub game_sessions_max: u32,
+    /// Ended game sessions kept in memory (older ones live in the history store).
+    pub game_sessions_kept: u32,
+    pub spectators_per_session_max: u32,
+    /// Seats one user may hold in waiting and active sessions at once.
+    pub game_seats_per_user_max: u32,
 }
 
 impl Default for Limits {
@@ -110,6 +121,11 @@ impl Default for Limits {
             payment_methods_per_user_max: 10,
             wallets_per_user_max: 10,
             recent_trades_kept: 100,
+            games_max: 1_000,
+            game_sessions_max: 100_000,
+            game_sessions_kept: 100_000,
+            spectators_per_session_max: 1_000,
+            game_seats_per_user_max: 20,
         }
     }
 }
@@ -211,6 +227,7 @@ pub struct Engine {
     pub(crate) trading: Trading,
     pub(crate) pools: Pools,
     pub(crate) api_keys: accounts::apikeys::ApiKeys,
+    pub(crate) games: games::Games,
 }
 
 impl Engine {
@@ -227,6 +244,7 @@ impl Engine {
             markets: Markets::default(),
             pools: Pools::default(),
             api_keys: accounts::apikeys::ApiKeys::default(),
+            games: games::Games::default(),
         }
     }
 
@@ -365,6 +383,7 @@ family::families! {
     Markets => markets::Family,
     Accounts => accounts::Family,
     Wallet => wallet::Family,
+    Games => games::Family,
 }
 
 pub(crate) fn done() -> Reply {

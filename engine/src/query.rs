@@ -29,6 +29,26 @@ use betbet_protocol::view::{
     WalletView,
 };
 
+/// Items per category (case-folded), and how many of them are open, sorted by category.
+pub(crate) fn category_counts<'a>(
+    items: impl Iterator<Item = (&'a str, bool)>,
+) -> Vec<CategoryCount> {
+    let mut counts: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    for (category, open) in items {
+        let entry = counts.entry(category.to_lowercase()).or_default();
+        entry.1 += 1;
+        entry.0 += u32::from(open);
+    }
+    counts
+        .into_iter()
+        .map(|(category, (open, total))| CategoryCount {
+            category,
+            open,
+            total,
+        })
+        .collect()
+}
+
 fn api_key_view(key: &ApiKey) -> ApiKeyView {
     ApiKeyView {
         id: key.id,
@@ -48,6 +68,7 @@ fn tx_view(tx: &Tx) -> TxView {
         Reference::Market(id) => (ReferenceType::Market, id),
         Reference::P2p(id) => (ReferenceType::P2p, id),
         Reference::Pool(id) => (ReferenceType::Pool, id),
+        Reference::Game(id) => (ReferenceType::GameSession, id),
     };
     TxView {
         id: tx.id,
@@ -77,6 +98,13 @@ impl Engine {
     pub fn query(&self, query: &Query) -> QueryReply {
         let not_found = || QueryReply::NotFound(Empty {});
         match query {
+            Query::Games(_)
+            | Query::Game(_)
+            | Query::GameCategories(_)
+            | Query::ActiveGameSessions(_)
+            | Query::GameSession(_)
+            | Query::GameSessionByCode(_)
+            | Query::GameSpectators(_) => self.query_games(query),
             Query::Book(q) => self
                 .book_snapshot(q)
                 .map_or_else(not_found, QueryReply::Book),
@@ -499,20 +527,12 @@ impl Engine {
     }
 
     fn categories(&self) -> Vec<CategoryCount> {
-        let mut counts: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
-        for market in &self.markets.markets {
-            let entry = counts.entry(market.category.to_lowercase()).or_default();
-            entry.1 += 1;
-            entry.0 += u32::from(market.status == MarketStatus::Open);
-        }
-        counts
-            .into_iter()
-            .map(|(category, (open, total))| CategoryCount {
-                category,
-                open,
-                total,
-            })
-            .collect()
+        category_counts(
+            self.markets
+                .markets
+                .iter()
+                .map(|m| (m.category.as_str(), m.status == MarketStatus::Open)),
+        )
     }
 
     fn market_data(&self, id: MarketId) -> Option<MarketData> {

@@ -13,6 +13,8 @@ use crate::accounts::apikeys::{ApiKey, ApiKeys};
 use crate::accounts::users::{
     KycDocument, Profile, Session, TwoFa, User, UserStats, UserTrading, Users, WalletCache,
 };
+use crate::games::rules::ConnectFour;
+use crate::games::{Game, GameSession, Games, Player, RuleState, Spectator};
 use crate::ledger::{Account, Ledger, Owner};
 use crate::markets::book::Book;
 use crate::markets::market::{
@@ -36,7 +38,8 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 /// - 3: the first release format.
 /// - 4: balance and supply caps and the dispute window in `Config`; resolution proposals
 ///   and their finalization timers in markets.
-pub const SNAPSHOT_VERSION: u32 = 4;
+/// - 5: games (the catalog and sessions) and their limits.
+pub const SNAPSHOT_VERSION: u32 = 5;
 /// The oldest format [`Engine::restore`] reads (and migrates to the current one).
 #[cfg(not(feature = "broken-skip-migration"))]
 pub const SNAPSHOT_VERSION_MIN: u32 = 3;
@@ -107,6 +110,11 @@ codec!(Limits {
     payment_methods_per_user_max,
     wallets_per_user_max,
     recent_trades_kept,
+    games_max @ 5 = Limits::default().games_max,
+    game_sessions_max @ 5 = Limits::default().game_sessions_max,
+    game_sessions_kept @ 5 = Limits::default().game_sessions_kept,
+    spectators_per_session_max @ 5 = Limits::default().spectators_per_session_max,
+    game_seats_per_user_max @ 5 = Limits::default().game_seats_per_user_max,
 });
 codec!(Config {
     platform_fee_bp,
@@ -451,7 +459,70 @@ codec!(Engine {
     markets,
     trading,
     pools,
-    api_keys
+    api_keys,
+    games @ 5 = Default::default(),
+});
+codec!(Game {
+    id,
+    settings,
+    is_active,
+    created_at,
+    updated_at
+});
+codec!(Player {
+    user,
+    account,
+    status,
+    score,
+    payout,
+    joined_at,
+    client_seed,
+});
+codec!(Spectator {
+    user,
+    fee_paid,
+    joined_at
+});
+codec!(GameSession {
+    id,
+    game,
+    rule_set,
+    code,
+    creator,
+    status,
+    end,
+    stake,
+    currency,
+    is_private,
+    min_players,
+    max_players,
+    spectator_fee,
+    rake_bp,
+    spectator_share_bp,
+    turn_clock_ms,
+    escrow,
+    players,
+    spectators,
+    created_at,
+    start_deadline,
+    started_at,
+    ended_at,
+    deadline,
+    version,
+    server_seed,
+    draws,
+    rake,
+    state,
+});
+codec!(Games {
+    games,
+    sessions,
+    next_session,
+    live,
+    ended,
+    codes,
+    timers,
+    seats,
 });
 codec!(ApiKeys { keys, by_user });
 codec!(ApiKey {
@@ -483,6 +554,7 @@ impl Encode for Owner {
                 4u8.encode(out);
                 id.encode(out);
             }
+            Owner::Games => 5u8.encode(out),
         }
     }
 }
@@ -495,6 +567,7 @@ impl Decode for Owner {
             2 => Owner::User(Decode::decode(r)?),
             3 => Owner::Pool(Decode::decode(r)?),
             4 => Owner::Escrow(Decode::decode(r)?),
+            5 => Owner::Games,
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "account owner",
@@ -512,6 +585,7 @@ impl Encode for Reference {
             Reference::Market(id) => (1, id),
             Reference::P2p(id) => (2, id),
             Reference::Pool(id) => (3, id),
+            Reference::Game(id) => (4, id),
         };
         tag.encode(out);
         id.encode(out);
@@ -527,9 +601,48 @@ impl Decode for Reference {
             1 => Reference::Market(id),
             2 => Reference::P2p(id),
             3 => Reference::Pool(id),
+            4 => Reference::Game(id),
             _ => {
                 return Err(DecodeError::UnknownTag {
                     what: "reference",
+                    tag: u16::from(tag),
+                });
+            }
+        })
+    }
+}
+
+/// A position is its rule set and its moves; decoding replays them, so a snapshot cannot
+/// hold a position the rules could not reach.
+impl Encode for RuleState {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            RuleState::NotStarted => 0u8.encode(out),
+            RuleState::ConnectFour(game) => {
+                1u8.encode(out);
+                game.first_seat.encode(out);
+                game.moves.encode(out);
+            }
+        }
+    }
+}
+
+impl Decode for RuleState {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match u8::decode(r)? {
+            0 => RuleState::NotStarted,
+            1 => {
+                let first_seat = u8::decode(r)?;
+                let moves = Vec::<u8>::decode(r)?;
+                RuleState::ConnectFour(ConnectFour::replay(first_seat, moves).ok_or(
+                    DecodeError::InvalidValue {
+                        what: "connect four moves",
+                    },
+                )?)
+            }
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "game state",
                     tag: u16::from(tag),
                 });
             }

@@ -1,5 +1,5 @@
 //! `--demo`: a live system for a newcomer — an admin, a few users with sandbox money, open
-//! markets with resting orders — and the credentials to log in, kept in
+//! markets with resting orders, a game to play — and the credentials to log in, kept in
 //! `DATA_DIR/demo-credentials.txt` (mode 0600) and printed at every start.
 
 use crate::core::Core;
@@ -129,6 +129,37 @@ async fn quote(
 }
 
 /// Seeds the demo data once, then prints the credentials.
+/// A Connect Four game in the catalog, so the demo's users can play at once.
+async fn demo_game(core: &Core, admin: UserId) -> ApiResult<betbet_protocol::games::GameId> {
+    use betbet_protocol::games::*;
+    let reply = core
+        .execute(Command::CreateGame(CreateGame {
+            actor: admin,
+            settings: GameSettings {
+                name: "Connect Four".to_owned(),
+                category: "board".to_owned(),
+                subcategory: "classic".to_owned(),
+                description: "Four in a row on a 7 by 6 board; 30 seconds a move.".to_owned(),
+                rule_set: RuleSet::ConnectFour,
+                min_players: 2,
+                max_players: 2,
+                rules: r#"{"columns":7,"rows":6,"connect":4}"#.to_owned(),
+                thumbnail_url: String::new(),
+                turn_clock_ms: 30_000,
+                start_timeout_secs: 600,
+                rake_bp: 500,
+                spectator_share_bp: 5_000,
+                stake_min: Amount(AMOUNT_SCALE / 100),
+                stake_max: Amount(100 * AMOUNT_SCALE),
+            },
+        }))
+        .await?;
+    match reply {
+        Reply::Created(created) => Ok(betbet_protocol::games::GameId(created.id)),
+        _ => Err(crate::error::ApiError::internal("unexpected reply")),
+    }
+}
+
 pub async fn seed(
     core: &Core,
     hasher: &crate::auth::PasswordHasherPool,
@@ -201,6 +232,7 @@ pub async fn seed(
             quote(core, maker, market, outcome, Side::Buy, bid, 200).await?;
             quote(core, maker, market, outcome, Side::Sell, ask, 200).await?;
         }
+        let game = demo_game(core, admin).await?;
         let describe = |id: MarketId, title: &str, outcomes: &[OutcomeId], texts: &[&str]| {
             let outcomes: Vec<String> = outcomes
                 .iter()
@@ -234,9 +266,10 @@ pub async fn seed(
             ),
         ];
         let text = format!(
-            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n\nDemo markets (the admin created them; maker quotes them):\n{}\n",
+            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n\nDemo markets (the admin created them; maker quotes them):\n{}\n\nDemo game: {} Connect Four (stakes 0.01 to 100, 5% rake)\n",
             lines.join("\n"),
-            markets.join("\n")
+            markets.join("\n"),
+            game.public()
         );
         {
             use std::io::Write;

@@ -125,9 +125,11 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | PriceOffTick | InvalidQuantity | InvalidTickSize | InvalidCloseTime | InvalidFee
         | InvalidOutcomes | InvalidMarketType | InvalidScalarRange | InvalidResolution
         | InvalidTimeInForce | ExpiryInPast | InvalidUsername | InvalidEmail
-        | InvalidReferralCode | UnsupportedCurrency => StatusCode::BAD_REQUEST,
+        | InvalidReferralCode | UnsupportedCurrency | InvalidGameSettings | InvalidStake
+        | InvalidClientSeed => StatusCode::BAD_REQUEST,
         Forbidden | NotMarketCreator | NotPoolManager | OracleNotManual | AccountSuspended
-        | ResolverMayNotTrade | NotAHolder => StatusCode::FORBIDDEN,
+        | ResolverMayNotTrade | NotAHolder | NotSessionCreator | CreatorCannotLeave
+        | PlayerCannotSpectate | NotInSession => StatusCode::FORBIDDEN,
         NotFound
         | UnknownAccount
         | DepositNotFound
@@ -141,7 +143,9 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | PositionNotFound
         | UserNotFound
         | KycDocumentNotFound
-        | ApiKeyNotFound => StatusCode::NOT_FOUND,
+        | ApiKeyNotFound
+        | GameNotFound
+        | GameSessionNotFound => StatusCode::NOT_FOUND,
         IdempotencyKeyConflict
         | WalletExists
         | UsernameTaken
@@ -159,7 +163,13 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | ResolutionPending
         | NoResolutionProposed
         | DisputeWindowOver
-        | AlreadyDisputed => StatusCode::CONFLICT,
+        | AlreadyDisputed
+        | GameInactive
+        | GameSessionNotWaiting
+        | GameSessionFull
+        | AlreadyInSession
+        | GameSessionNotActive
+        | NotYourTurn => StatusCode::CONFLICT,
         InvalidCredentials | SessionNotFound | SessionExpired | SessionRevoked
         | RefreshTokenReused | TwoFaRequired | InvalidTwoFaCode | TwoFaCodeReused
         | StaleTimestamp | NonceReused | BadSignature => StatusCode::UNAUTHORIZED,

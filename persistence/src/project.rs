@@ -15,6 +15,7 @@ use betbet_engine::{Ctx, Engine};
 use betbet_protocol::codec::from_slice;
 use betbet_protocol::command::{Command, JournalEntry, MarketStatus};
 use betbet_protocol::event::Event;
+use betbet_protocol::games::{GameQuery, GameSessionQuery};
 use betbet_protocol::query::QueryReply;
 use betbet_protocol::query::{
     ApiKeyQuery, MarketListQuery, MarketQuery, MarketSort, OrderQuery, PAGE_LIMIT_MAX,
@@ -295,6 +296,49 @@ impl Projector {
                     self.position_users.insert(p.user);
                     self.users.insert(p.user);
                     self.markets.insert(p.market);
+                }
+                Event::GameChanged(e) => {
+                    if let QueryReply::Game(game) =
+                        self.engine.query(&Query::Game(GameQuery { game: e.game }))
+                    {
+                        batch.upsert(&schema::GAMES, schema::game_row(&game));
+                    }
+                }
+                Event::GameSessionChanged(e) => {
+                    // The system reads every session, private ones included.
+                    let query = GameSessionQuery {
+                        session: e.session,
+                        viewer: UserId::SYSTEM,
+                    };
+                    if let QueryReply::GameSession(view) =
+                        self.engine.query(&Query::GameSession(query))
+                    {
+                        let (row, players) = schema::game_session_rows(&view);
+                        batch.upsert(&schema::GAME_SESSIONS, row);
+                        batch.replace(
+                            &schema::GAME_PLAYERS,
+                            "session_id",
+                            schema::id(view.id.0),
+                            "session_id = $1",
+                        );
+                        for player in players {
+                            batch.upsert(&schema::GAME_PLAYERS, player);
+                        }
+                    }
+                    if let QueryReply::GameSpectators(list) =
+                        self.engine.query(&Query::GameSpectators(query))
+                    {
+                        // Replaced: a spectator who takes a seat stops watching.
+                        batch.replace(
+                            &schema::GAME_SPECTATORS,
+                            "session_id",
+                            schema::id(list.session.0),
+                            "session_id = $1",
+                        );
+                        for row in schema::game_spectator_rows(&list) {
+                            batch.upsert(&schema::GAME_SPECTATORS, row);
+                        }
+                    }
                 }
                 Event::PoolChanged(p) => {
                     if let QueryReply::Pool(pool) =

@@ -136,6 +136,24 @@ tables! {
         seq: Int, idx: Int, debit_account: Int, credit_account: Int, amount: Int,
         reason: Text, reference: Int, time: Time,
     }
+    GAMES = "games" key("id") {
+        id: Int, name: Text, category: Text, subcategory: Text, game_type: Text,
+        rule_set: Text, min_players: Int, max_players: Int, rules: Text, thumbnail_url: Text,
+        rake_bp: Int, is_active: Bool, created_at: Time,
+    }
+    GAME_SESSIONS = "game_sessions" key("id") {
+        id: Int, game_id: Int, status: Text, end_reason: Text, stake_amount: Int,
+        currency: Text, player_count: Int, max_players: Int, is_private: Bool,
+        spectator_fee: Int, rake: Int, created_by: Int, version: Int, server_seed_hash: Text,
+        server_seed: Text, created_at: Time, started_at: Time, ended_at: Time,
+    }
+    GAME_PLAYERS = "game_players" key("session_id", "user_id") {
+        session_id: Int, user_id: Int, position: Int, status: Text, score: Int, payout: Int,
+        joined_at: Time,
+    }
+    GAME_SPECTATORS = "game_spectators" key("session_id", "user_id") {
+        session_id: Int, user_id: Int, fee_paid: Int, joined_at: Time,
+    }
 }
 
 /// The checkpoint table's one row per projection.
@@ -450,6 +468,79 @@ pub fn pool_rows(v: &PoolView) -> (Row, Vec<Row>) {
     (pool, members)
 }
 
+pub fn game_row(v: &betbet_protocol::games::GameView) -> Row {
+    let s = &v.settings;
+    vec![
+        id(v.id.0),
+        text(&s.name),
+        text(&s.category),
+        text(&s.subcategory),
+        text(s.rule_set.game_type().as_str()),
+        text(s.rule_set.as_str()),
+        int(s.min_players),
+        int(s.max_players),
+        text(&s.rules),
+        text(&s.thumbnail_url),
+        int(s.rake_bp),
+        boolean(v.is_active),
+        time(v.created_at),
+    ]
+}
+
+/// A session's row and its players'.
+pub fn game_session_rows(v: &betbet_protocol::games::GameSessionView) -> (Row, Vec<Row>) {
+    let session = vec![
+        id(v.id.0),
+        id(v.game.0),
+        text(v.status.as_str()),
+        Value::Text(v.end.map(|e| e.as_str().to_owned())),
+        int(v.stake.0),
+        text(v.currency.as_str()),
+        uint(v.players.len() as u64),
+        int(v.max_players),
+        boolean(v.is_private),
+        int(v.spectator_fee.0),
+        int(v.rake.0),
+        id(v.creator.0),
+        uint(v.version),
+        text(betbet_protocol::games::hex(&v.server_seed_hash)),
+        Value::Text(v.server_seed.map(|s| betbet_protocol::games::hex(&s))),
+        time(v.created_at),
+        opt_time(v.started_at),
+        opt_time(v.ended_at),
+    ];
+    let players = v
+        .players
+        .iter()
+        .map(|p| {
+            vec![
+                id(v.id.0),
+                id(p.user.0),
+                int(p.seat),
+                text(p.status.as_str()),
+                int(p.score),
+                int(p.payout.0),
+                time(p.joined_at),
+            ]
+        })
+        .collect();
+    (session, players)
+}
+
+pub fn game_spectator_rows(v: &betbet_protocol::games::SpectatorList) -> Vec<Row> {
+    v.spectators
+        .iter()
+        .map(|s| {
+            vec![
+                id(v.session.0),
+                id(s.user.0),
+                int(s.fee_paid.0),
+                time(s.joined_at),
+            ]
+        })
+        .collect()
+}
+
 pub fn ledger_row(
     seq: u64,
     idx: u32,
@@ -600,8 +691,14 @@ pub fn order_view(row: &Row) -> Option<OrderView> {
 mod tests {
     use super::*;
 
-    const POSTGRES: &str = include_str!("../migrations/postgres/0001_history.sql");
-    const SQLITE: &str = include_str!("../migrations/sqlite/0001_history.sql");
+    const POSTGRES: &str = concat!(
+        include_str!("../migrations/postgres/0001_history.sql"),
+        include_str!("../migrations/postgres/0002_games.sql")
+    );
+    const SQLITE: &str = concat!(
+        include_str!("../migrations/sqlite/0001_history.sql"),
+        include_str!("../migrations/sqlite/0002_games.sql")
+    );
 
     /// The column names and types of `CREATE TABLE name (...)` in a migration.
     fn declared(sql: &str, table: &str) -> Vec<(String, String)> {

@@ -353,6 +353,41 @@ where
     }
 }
 
+impl<K: Encode, V: Encode> Encode for std::collections::BTreeMap<K, V> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let len = u32::try_from(self.len()).expect("map longer than u32::MAX");
+        len.encode(out);
+        for (key, value) in self {
+            key.encode(out);
+            value.encode(out);
+        }
+    }
+}
+
+impl<K: Decode + Ord, V: Decode> Decode for std::collections::BTreeMap<K, V> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = u32::decode(r)? as usize;
+        if len > r.remaining() {
+            return Err(DecodeError::LengthOverrun {
+                what: "map",
+                len,
+                remaining: r.remaining(),
+            });
+        }
+        let mut map = std::collections::BTreeMap::new();
+        for _ in 0..len {
+            let key = K::decode(r)?;
+            let value = V::decode(r)?;
+            if map.insert(key, value).is_some() {
+                return Err(DecodeError::InvalidValue {
+                    what: "duplicate map key",
+                });
+            }
+        }
+        Ok(map)
+    }
+}
+
 impl<T: Encode> Encode for std::collections::BTreeSet<T> {
     fn encode(&self, out: &mut Vec<u8>) {
         let len = u32::try_from(self.len()).expect("set longer than u32::MAX");

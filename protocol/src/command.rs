@@ -698,6 +698,17 @@ wire_enum! {
         CreateApiKey(CreateApiKey) = 80,
         RevokeApiKey(RevokeApiKey) = 81,
         ApiKeyLogin(ApiKeyLogin) = 82,
+        CreateGame(crate::games::CreateGame) = 90,
+        UpdateGame(crate::games::UpdateGame) = 91,
+        CreateGameSession(crate::games::CreateGameSession) = 92,
+        JoinGameSession(crate::games::JoinGameSession) = 93,
+        LeaveGameSession(crate::games::GameSessionAction) = 94,
+        CancelGameSession(crate::games::GameSessionAction) = 95,
+        StartGameSession(crate::games::GameSessionAction) = 96,
+        GameMove(crate::games::GameMove) = 97,
+        ResignGame(crate::games::GameSessionAction) = 98,
+        SetClientSeed(crate::games::SetClientSeed) = 99,
+        SpectateGameSession(crate::games::GameSessionAction) = 100,
     }
 }
 
@@ -724,6 +735,8 @@ pub enum Domain {
     Wallet,
     /// Markets, order books, positions, settlement and betting pools.
     Markets,
+    /// The game catalog, staked sessions, moves and spectators.
+    Games,
 }
 
 impl Command {
@@ -751,6 +764,17 @@ impl Command {
             | CancelAll(_) | AmendOrder(_) | ClosePosition(_) | MintShares(_) | MergeShares(_)
             | MassQuote(_) | CreatePool(_) | JoinPool(_) | LeavePool(_) | StartPool(_)
             | SettlePool(_) => Domain::Markets,
+            CreateGame(_)
+            | UpdateGame(_)
+            | CreateGameSession(_)
+            | JoinGameSession(_)
+            | LeaveGameSession(_)
+            | CancelGameSession(_)
+            | StartGameSession(_)
+            | GameMove(_)
+            | ResignGame(_)
+            | SetClientSeed(_)
+            | SpectateGameSession(_) => Domain::Games,
         }
     }
 }

@@ -100,6 +100,12 @@ wire_cenum! {
         Refund = 9 => "refund",
         PoolEntry = 10 => "pool_entry",
         PoolDistribution = 11 => "pool_distribution",
+        /// A player's stake into a game session's escrow.
+        GameStake = 12 => "game_stake",
+        /// A game session's pot to its winners.
+        GamePayout = 13 => "game_payout",
+        /// A spectator's fee, to the players and the platform.
+        SpectatorFee = 14 => "spectator_fee",
     }
 }
 
@@ -373,5 +379,7 @@ wire_enum! {
         BookDelta(BookDelta) = 63,
         Payout(Payout) = 64,
         PoolChanged(PoolChanged) = 70,
+        GameChanged(crate::games::GameChanged) = 90,
+        GameSessionChanged(crate::games::GameSessionChanged) = 91,
     }
 }

@@ -4,6 +4,7 @@
 //! of silently reaching a different object — and `GET /api/v1/transactions/{id}`, which the
 //! spec gives both for "a user's transactions" and "one transaction", can tell the two apart.
 
+use crate::games::{GameId, GameSessionId};
 use crate::types::{
     AccountId, KycDocumentId, MarketId, OrderId, OutcomeId, PaymentMethodId, PoolId, PositionId,
     SessionId, TradeId, TxId, UserId,
@@ -57,6 +58,9 @@ public_id!(
     TradeId => "trd",
     PositionId => "pos",
     PoolId => "pool",
+    GameId => "game",
+    // Not `ses`: that names login sessions.
+    GameSessionId => "gs",
 );
 
 #[cfg(test)]

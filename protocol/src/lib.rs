@@ -8,6 +8,7 @@
 //!   reads it answers.
 //! - [`view`]: the read models queries return.
 //! - [`feed`]: the market-maker feed (QUIC order entry and market data).
+//! - [`games`]: the games domain's commands, events, queries and views.
 //! - [`message`]: responses, the connection handshake and length-prefixed framing.
 //! - [`result`]: the stable codes of business rejections.
 //! - [`odds`]: the one place where back/lay odds and prices convert.
@@ -21,6 +22,7 @@ pub mod codec;
 pub mod command;
 pub mod event;
 pub mod feed;
+pub mod games;
 pub mod ids;
 pub mod message;
 pub mod odds;

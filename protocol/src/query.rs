@@ -287,6 +287,13 @@ wire_enum! {
         Pool(PoolQuery) = 49,
         ApiKey(ApiKeyQuery) = 60,
         ApiKeys(UserQuery) = 61,
+        Games(crate::games::GameListQuery) = 80,
+        Game(crate::games::GameQuery) = 81,
+        GameCategories(Empty) = 82,
+        ActiveGameSessions(crate::games::ActiveSessionsQuery) = 83,
+        GameSession(crate::games::GameSessionQuery) = 84,
+        GameSessionByCode(crate::games::SessionCodeQuery) = 85,
+        GameSpectators(crate::games::GameSessionQuery) = 86,
     }
 }
 
@@ -320,5 +327,11 @@ wire_enum! {
         Pool(PoolView) = 49,
         ApiKey(ApiKeyView) = 60,
         ApiKeys(Vec<ApiKeyView>) = 61,
+        Games(crate::games::GameList) = 80,
+        Game(crate::games::GameView) = 81,
+        GameCategories(Vec<CategoryCount>) = 82,
+        GameSessions(crate::games::GameSessionList) = 83,
+        GameSession(crate::games::GameSessionView) = 84,
+        GameSpectators(crate::games::SpectatorList) = 86,
     }
 }

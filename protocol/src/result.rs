@@ -156,6 +156,28 @@ result_codes! {
     BookFull = 313 => "book_full", "the order book is at capacity";
     AmendNoChange = 314 => "amend_no_change", "the amendment changes nothing";
 
+    // Games.
+    GameNotFound = 400 => "game_not_found", "no such game";
+    GameInactive = 401 => "game_inactive", "this game takes no new sessions";
+    InvalidGameSettings = 402 => "invalid_game_settings", "the game settings are out of range for its rule set";
+    TooManyGames = 403 => "too_many_games", "the game catalog is full";
+    GameSessionNotFound = 404 => "game_session_not_found", "no such game session";
+    GameSessionNotWaiting = 405 => "game_session_not_waiting", "the session no longer takes players or changes";
+    GameSessionFull = 406 => "game_session_full", "the session has all its players";
+    AlreadyInSession = 407 => "already_in_session", "you already have a seat in this session";
+    NotInSession = 408 => "not_in_session", "you have no seat in this session";
+    NotSessionCreator = 409 => "not_session_creator", "only the session's creator may do this";
+    NotEnoughPlayers = 410 => "not_enough_players", "the session has fewer players than the game needs";
+    GameSessionNotActive = 411 => "game_session_not_active", "the session is not being played";
+    NotYourTurn = 412 => "not_your_turn", "it is not your turn";
+    IllegalMove = 413 => "illegal_move", "that move is not legal in this position";
+    InvalidStake = 414 => "invalid_stake", "the stake is outside the game's stake range";
+    TooManyGameSessions = 416 => "too_many_game_sessions", "the live game session limit is reached";
+    InvalidClientSeed = 417 => "invalid_client_seed", "a client seed is 1 to 64 printable ASCII characters without ':' or '|'";
+    SpectatorsFull = 419 => "spectators_full", "the session has its most spectators";
+    CreatorCannotLeave = 420 => "creator_cannot_leave", "the creator cancels the session instead of leaving it";
+    PlayerCannotSpectate = 421 => "player_cannot_spectate", "players see the game already";
+
     // Auth, users and KYC.
     UsernameTaken = 500 => "username_taken", "that username is taken";
     EmailTaken = 501 => "email_taken", "that email is already registered";

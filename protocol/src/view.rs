@@ -87,6 +87,7 @@ wire_cenum! {
         Market = 1 => "market",
         P2p = 2 => "p2p",
         Pool = 3 => "pool",
+        GameSession = 4 => "game_session",
     }
 }
 

@@ -385,6 +385,57 @@ pub fn assert_parity(
         assert_eq!(stored, core_positions, "open positions of {user}");
         compared += stored.len();
     }
+    // Game sessions: numbered 1..=N, each with its players as the core has them.
+    let sessions = store.rows(&schema::GAME_SESSIONS, "", &[]);
+    let session_ids: Vec<i64> = sessions
+        .iter()
+        .map(|r| int(r, &schema::GAME_SESSIONS, "id"))
+        .collect();
+    assert_eq!(
+        session_ids,
+        (1..=session_ids.len() as i64).collect::<Vec<_>>(),
+        "game sessions 1..=N"
+    );
+    for row in &sessions {
+        let id = int(row, &schema::GAME_SESSIONS, "id");
+        let core = admin.get(&format!("/api/v1/sessions/gs_{id}")).expect(200);
+        for (column, field) in [
+            ("status", "status"),
+            ("server_seed_hash", "server_seed_hash"),
+        ] {
+            assert_eq!(
+                text(row, &schema::GAME_SESSIONS, column),
+                core[field],
+                "gs_{id}"
+            );
+        }
+        assert_eq!(
+            decimal(int(row, &schema::GAME_SESSIONS, "rake"), 8),
+            core["rake"],
+            "gs_{id}"
+        );
+        let players = store.rows(
+            &schema::GAME_PLAYERS,
+            "session_id = $1",
+            &[schema::id(id as u64)],
+        );
+        let core_players = core["players"].as_array().unwrap();
+        assert_eq!(players.len(), core_players.len(), "players of gs_{id}");
+        for player in core_players {
+            let row = players
+                .iter()
+                .find(|r| {
+                    format!("usr_{}", int(r, &schema::GAME_PLAYERS, "user_id")) == player["user_id"]
+                })
+                .unwrap_or_else(|| panic!("{player} of gs_{id} is not in the store"));
+            assert_eq!(text(row, &schema::GAME_PLAYERS, "status"), player["status"]);
+            assert_eq!(
+                decimal(int(row, &schema::GAME_PLAYERS, "payout"), 8),
+                player["payout"]
+            );
+            compared += 1;
+        }
+    }
     let _ = server;
     compared
 }

@@ -136,6 +136,48 @@ fn run(rng: &mut StdRng, acked: &mut Acknowledged, open: &mut Vec<(usize, String
     }
 }
 
+/// A Connect Four game played to a win and one left waiting, for the game tables.
+fn play_games(admin: &Api, acked: &Acknowledged) {
+    let game = admin
+        .post(
+            "/api/v1/games/create",
+            &json!({"name": "History four", "category": "tests", "rule_set": "connect_four"}),
+        )
+        .expect(201);
+    let [(alice, alice_id), (bob, bob_id)] = [&acked.users[0], &acked.users[1]];
+    let path = |session: &serde_json::Value, tail: &str| {
+        format!("/api/v1/sessions/{}{tail}", session["id"].as_str().unwrap())
+    };
+    let session = alice
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game["id"], "stake": "2"}),
+        )
+        .expect(201);
+    let started = bob.post(&path(&session, "/join"), &json!({})).expect(200);
+    let first = started["state"]["first_player_id"].as_str().unwrap();
+    let order = if first == alice_id.as_str() {
+        [alice, bob]
+    } else {
+        assert_eq!(first, bob_id.as_str());
+        [bob, alice]
+    };
+    for (i, column) in "0101010".chars().enumerate() {
+        order[i % 2]
+            .post(
+                &path(&session, "/move"),
+                &json!({"move": column.to_string()}),
+            )
+            .expect(200);
+    }
+    alice
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game["id"], "stake": "1"}),
+        )
+        .expect(201);
+}
+
 fn admin(server: &Server) -> Api {
     let (name, password) = server.demo_login("admin");
     server.api().login(&name, &password)
@@ -172,9 +214,12 @@ fn killed_many_times(extra: &[&str], database_url: Option<&str>) {
         server.restart();
     }
     run(&mut rng, &mut acked, &mut open, 200);
+    play_games(&admin, &acked);
     wait_caught_up(&server.api());
     let store = StoreReader::open(&server.data_dir, database_url);
     let compared = assert_parity(&server, &admin, &store, &acked);
+    let games = &betbet_persistence::schema::GAME_SESSIONS;
+    assert_eq!(store.rows(games, "", &[]).len(), 2, "both game sessions");
     assert!(
         compared > 100 && acked.orders.len() > 50,
         "the workload did too little: {compared} rows, {} orders",

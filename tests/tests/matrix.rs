@@ -119,6 +119,8 @@ struct Objects {
     document: String,
     withdrawal: String,
     payment_method: String,
+    game: String,
+    session: String,
 }
 
 impl Objects {
@@ -142,6 +144,8 @@ impl Objects {
                 "key_id" => self.key.clone(),
                 "document_id" => self.document.clone(),
                 "withdrawal_id" => self.withdrawal.clone(),
+                "game_id" => self.game.clone(),
+                "session_id" => self.session.clone(),
                 "id" if path.ends_with("/balance") => self.wallet.clone(),
                 "id" if path.ends_with("/cancel") => self.withdrawal.clone(),
                 "id" if method == "DELETE" => self.payment_method.clone(),
@@ -169,6 +173,10 @@ fn sample_body(method: &str, path: &str) -> Option<Value> {
         ("PUT", "/api/v1/markets/{market_id}") => json!({"description": "changed"}),
         ("POST", "/api/v1/markets/{market_id}/resolve") => json!({"winning_outcome": "out_1"}),
         ("PUT", "/api/v1/orders/{order_id}") => json!({"quantity": "1", "price": "0.3"}),
+        ("POST", "/api/v1/games/create") => {
+            json!({"name": "Matrix game", "category": "tests", "rule_set": "connect_four"})
+        }
+        ("PUT", "/api/v1/games/{game_id}") => json!({"is_active": false}),
         _ => return None,
     })
 }
@@ -257,6 +265,19 @@ fn every_route_refuses_what_it_must() {
             &json!({"amount": "5", "currency": "USD", "payment_method_id": method["id"]}),
         )
         .expect(201);
+    // A game and a waiting session of the victim's.
+    let game = admin
+        .post(
+            "/api/v1/games/create",
+            &json!({"name": "Matrix", "category": "tests", "rule_set": "connect_four"}),
+        )
+        .expect(201);
+    let session = victim
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game["id"], "stake": "1"}),
+        )
+        .expect(201);
     let wallets = victim
         .get(&format!("/api/v1/wallets/{victim_id}"))
         .expect(200);
@@ -271,6 +292,8 @@ fn every_route_refuses_what_it_must() {
         document: id(&document["id"]),
         withdrawal: id(&withdrawal["id"]),
         payment_method: id(&method["id"]),
+        game: id(&game["id"]),
+        session: id(&session["id"]),
     };
 
     // Credentials that must not get through.

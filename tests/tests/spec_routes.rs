@@ -26,6 +26,8 @@ enum Caller {
     Anon,
     /// The demo's `alice` (`usr_2`): KYC level 1, sandbox money, a position, orders…
     Alice,
+    /// The demo's `bob` (`usr_3`), who created the game sessions alice joins and watches.
+    Bob,
     /// A user registered for the 2FA and session routes (2FA changes how they log in).
     Carol,
     /// Anonymous, on the metrics address: `/metrics` is served there, never on the API's.
@@ -171,6 +173,43 @@ fn served() -> Vec<Case> {
         // get_user_stats(user_id)
         case("GET /api/v1/users/{user_id}/stats", Alice, "/api/v1/users/{me}/stats", Bare,
             200, Path, &[("/user_id", "{me}"), ("/total_wagered", ANY)]),
+        // ---- Service 2: Game Engine Service ---------------------------------------------
+        // list_games(category, page, limit)
+        case("GET /api/v1/games", Anon, "/api/v1/games",
+            Query(&[("category", "board"), ("page", "1"), ("limit", "20")]),
+            200, No, &[("/games/0/id", "{game}"), ("/games/0/category", "board"), ("/total", "1")]),
+        // get_game_details(game_id)
+        case("GET /api/v1/games/{game_id}", Anon, "/api/v1/games/{game}", Bare,
+            200, No, &[("/id", "{game}"), ("/game_type", "turn_based"), ("/min_players", "2")]),
+        // get_game_categories()
+        case("GET /api/v1/games/categories", Anon, "/api/v1/games/categories", Bare,
+            200, No, &[("/categories/0/category", "board"), ("/categories/0/active", "1")]),
+        // create_game_session(game_id, stake: float, is_private: bool)
+        case("POST /api/v1/sessions/create", Alice, "/api/v1/sessions/create",
+            Json(json!({"game_id": "{game}", "stake": 2.5, "is_private": false})),
+            201, No, &[("/id", ANY), ("/status", "waiting"), ("/stake_amount", "2.5"),
+                ("/created_by", "{me}"), ("/server_seed_hash", ANY)]),
+        // join_game_session(session_id, user_id): the last seat starts the session.
+        case("POST /api/v1/sessions/{session_id}/join", Alice, "/api/v1/sessions/{game_session}/join",
+            Json(json!({"user_id": "{me}"})),
+            200, Param("user_id"), &[("/id", "{game_session}"), ("/status", "active"),
+                ("/players/1/user_id", "{me}")]),
+        // get_active_sessions(game_id, stake_range: List[float]): the list as repeated values.
+        case("GET /api/v1/sessions/active", Anon, "/api/v1/sessions/active",
+            Query(&[("game_id", "{game}"), ("stake_range", "1"), ("stake_range", "100")]),
+            200, No, &[("/sessions", SOME), ("/sessions/0/game_id", "{game}")]),
+        // start_game_session(session_id): a Connect Four session starts by itself when its
+        // second seat is taken, so starting one still waiting is too early. Games with
+        // fewer required than possible players are started here once the minimum joined.
+        case("POST /api/v1/sessions/{session_id}/start", Bob, "/api/v1/sessions/{waiting_session}/start", Bare,
+            422, No, &[("/error/code", "not_enough_players")]),
+        // join_as_spectator(session_id, user_id)
+        case("POST /api/v1/sessions/{session_id}/spectate", Alice, "/api/v1/sessions/{waiting_session}/spectate",
+            Json(json!({"user_id": "{me}"})),
+            200, Param("user_id"), &[("/id", "{waiting_session}"), ("/spectator_count", "1")]),
+        // get_spectators(session_id)
+        case("GET /api/v1/sessions/{session_id}/spectators", Alice, "/api/v1/sessions/{waiting_session}/spectators", Bare,
+            200, No, &[("/session_id", "{waiting_session}"), ("/spectators/0/user_id", "{me}")]),
         // ---- Service 3: Betting Market Service -------------------------------------------
         // list_markets(category, status='open', sort_by='volume', page=1)
         case("GET /api/v1/markets", Anon, "/api/v1/markets",
@@ -328,17 +367,8 @@ fn served() -> Vec<Case> {
 #[rustfmt::skip]
 fn not_yet_served() -> Vec<(&'static str, &'static str)> {
     vec![
-        // Service 2: Game Engine (with spectators and tournaments).
-        ("GET /api/v1/games", "/api/v1/games"),
-        ("GET /api/v1/games/{game_id}", "/api/v1/games/gam_1"),
-        ("GET /api/v1/games/categories", "/api/v1/games/categories"),
-        ("POST /api/v1/sessions/create", "/api/v1/sessions/create"),
-        ("POST /api/v1/sessions/{session_id}/join", "/api/v1/sessions/ses_1/join"),
-        ("GET /api/v1/sessions/active", "/api/v1/sessions/active"),
-        ("POST /api/v1/sessions/{session_id}/start", "/api/v1/sessions/ses_1/start"),
+        // Service 2: the game socket and tournaments.
         ("WS /ws/game/{session_id}", "/ws/game/ses_1"),
-        ("POST /api/v1/sessions/{session_id}/spectate", "/api/v1/sessions/ses_1/spectate"),
-        ("GET /api/v1/sessions/{session_id}/spectators", "/api/v1/sessions/ses_1/spectators"),
         ("POST /api/v1/tournaments/create", "/api/v1/tournaments/create"),
         ("GET /api/v1/tournaments/{tournament_id}/bracket", "/api/v1/tournaments/trn_1/bracket"),
         ("POST /api/v1/tournaments/{tournament_id}/register", "/api/v1/tournaments/trn_1/register"),
@@ -562,6 +592,22 @@ impl World {
             )
             .expect(201);
         set("pool", field(&pool, "/id"));
+        // The demo's Connect Four game, a session of bob's for alice to join and one still
+        // waiting for alice to watch.
+        set("game", "game_1".to_owned());
+        let session = |stake: &str| {
+            let session = bob
+                .post(
+                    "/api/v1/sessions/create",
+                    &json!({"game_id": "game_1", "stake": stake}),
+                )
+                .expect(201);
+            field(&session, "/id")
+        };
+        let game_session = session("3");
+        let waiting_session = session("4");
+        set("game_session", game_session);
+        set("waiting_session", waiting_session);
 
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -571,8 +617,8 @@ impl World {
         World {
             server,
             agent,
-            tokens: HashMap::from([(Alice, alice_token), (Carol, carol_token)]),
-            ids: HashMap::from([(Alice, alice_id), (Carol, carol_id)]),
+            tokens: HashMap::from([(Alice, alice_token), (Bob, bob_token), (Carol, carol_token)]),
+            ids: HashMap::from([(Alice, alice_id), (Bob, bob_id), (Carol, carol_id)]),
             vars,
         }
     }

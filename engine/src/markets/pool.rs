@@ -66,7 +66,7 @@ impl Pools {
 
 impl Engine {
     /// The member's wallet holding at least the entry, or why not.
-    fn entry_wallet(
+    pub(crate) fn entry_wallet(
         &self,
         user: UserId,
         currency: Currency,

@@ -4,6 +4,7 @@
 //! state hash untouched.
 
 mod feed;
+mod games;
 mod model;
 mod replay;
 mod rules;
@@ -90,6 +91,14 @@ impl World {
         let mut out = Vec::new();
         let response = self.engine.apply(&command, &ctx, &mut out);
         self.engine.check();
+        if matches!(command, Command::Tick(_)) {
+            // The runtime sleeps until the next deadline: one a tick leaves due would wake it
+            // in a loop.
+            assert!(
+                self.engine.next_deadline().is_none_or(|d| d > ctx.at),
+                "a tick left a deadline due"
+            );
+        }
         if let (Response::Rejected(code), Some(before)) = (&response, before)
             && *code != ResultCode::RefreshTokenReused
         {

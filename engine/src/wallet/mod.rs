@@ -91,6 +91,7 @@ pub enum Reference {
     Market(u64),
     P2p(u64),
     Pool(u64),
+    Game(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -357,8 +358,9 @@ impl Engine {
         id
     }
 
-    /// A system account (world, fees) of `currency`, opened on first use. System accounts
-    /// are few (two per supported currency) and not counted against the account limit.
+    /// A system account (world, fees, the games escrow) of `currency`, opened on first use.
+    /// System accounts are few (three per supported currency) and not counted against the
+    /// account limit.
     pub(crate) fn system_account(&mut self, owner: Owner, currency: Currency) -> AccountId {
         self.ledger.open(owner, currency, self.now.0)
     }

@@ -84,6 +84,7 @@ fn id_format(name: &str) -> Option<(&'static str, &'static str)> {
         "document_id" => ("kyc", "a KYC document id"),
         "withdrawal_id" => ("txn", "a withdrawal's transaction id"),
         "key_id" => ("key", "an API key id"),
+        "game_id" => ("game", "a game id"),
         _ => return None,
     })
 }

@@ -7,6 +7,7 @@
 
 mod auth;
 pub mod doc;
+mod games;
 mod keys;
 mod markets;
 
@@ -47,6 +48,7 @@ pub fn routes(config: &crate::config::GatewayConfig) -> table::Routes<AppState> 
         .merge(users::routes(config))
         .merge(wallet::routes(config))
         .merge(markets::routes())
+        .merge(games::routes())
         .merge(keys::routes())
         .merge(system::api_routes());
     table::Routes::new()

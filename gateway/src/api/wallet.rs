@@ -167,6 +167,9 @@ fn reference_id(tx: &TxView) -> Option<String> {
         ReferenceType::Market => Some(MarketId(tx.reference_id).public()),
         ReferenceType::P2p => Some(TxId(tx.reference_id).public()),
         ReferenceType::Pool => Some(PoolId(tx.reference_id).public()),
+        ReferenceType::GameSession => {
+            Some(betbet_protocol::games::GameSessionId(tx.reference_id).public())
+        }
     }
 }
 
@@ -195,7 +198,7 @@ pub struct Transaction {
     #[schema(required = true)]
     counterparty_id: Option<String>,
     /// What the transaction is about, with `reference_id`; null for none.
-    #[schema(required = true, pattern = "^(market|p2p|pool)$")]
+    #[schema(required = true, pattern = "^(market|p2p|pool|game_session)$")]
     reference_type: Option<&'static str>,
     /// A market id `mkt_<n>`, a transaction id `txn_<n>` (p2p) or a pool id `pool_<n>`,
     /// by `reference_type`; null for none.

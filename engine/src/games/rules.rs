@@ -1,0 +1,246 @@
+//! The rule-set interface and the state of each rule set.
+//!
+//! A rule set is deterministic and sans-IO: it starts from the player count and the
+//! session's provably fair draws, validates and applies moves in its own notation, says
+//! whose clock runs, decides the outcome, and renders the position. The session around it
+//! (`sessions`) owns the money, the clocks and the players.
+
+use super::connect_four::{Board, Outcome as Dropped};
+use super::fairness;
+use betbet_protocol::games::{
+    ConnectFourView, DrawPurpose, FairDraw, GameEnd, GameStateView, SERVER_SEED_BYTES,
+};
+use betbet_protocol::message::Empty;
+use betbet_protocol::result::ResultCode;
+
+/// How a game ended: the winning seats (all the drawing seats for a draw).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub end: GameEnd,
+    pub winners: Vec<usize>,
+}
+
+/// The session's random draws: each draw takes the next fraction of the HMAC stream of
+/// (server seed, combined client seed, nonce) and is recorded for the fairness view.
+pub(crate) struct Draws<'a> {
+    server_seed: &'a [u8; SERVER_SEED_BYTES],
+    client_seed: &'a str,
+    nonce: u64,
+    taken: u32,
+    pub(crate) recorded: Vec<FairDraw>,
+}
+
+impl<'a> Draws<'a> {
+    pub(crate) fn new(
+        server_seed: &'a [u8; SERVER_SEED_BYTES],
+        client_seed: &'a str,
+        nonce: u64,
+    ) -> Self {
+        Draws {
+            server_seed,
+            client_seed,
+            nonce,
+            taken: 0,
+            recorded: Vec::new(),
+        }
+    }
+
+    /// A uniform choice among `n`: `floor(f × n)` of the next fraction.
+    pub(crate) fn pick(&mut self, purpose: DrawPurpose, n: u32) -> u32 {
+        let (round, index) = (self.taken / 8, (self.taken % 8) as u8);
+        let block = fairness::block(self.server_seed, self.client_seed, self.nonce, round);
+        let at = usize::from(index) * 4;
+        let fraction = u32::from_be_bytes([block[at], block[at + 1], block[at + 2], block[at + 3]]);
+        self.taken += 1;
+        let outcome = fairness::pick(fraction, n);
+        self.recorded.push(FairDraw {
+            purpose,
+            nonce: self.nonce,
+            round,
+            index,
+            fraction,
+            outcome: u64::from(outcome),
+        });
+        outcome
+    }
+}
+
+/// What every rule set implements.
+pub(crate) trait Rules: Sized {
+    /// The position at the start, drawing what is random from `draws`.
+    fn start(players: usize, draws: &mut Draws<'_>) -> Self;
+    /// The seat whose turn (and clock) it is; `None` when every seat plays at once.
+    fn to_move(&self) -> Option<usize>;
+    /// Applies `seat`'s move, or refuses it having changed nothing. `Some` ends the game.
+    fn apply_move(&mut self, seat: usize, mv: &str) -> Result<Option<Outcome>, ResultCode>;
+    /// The outcome when `seat` resigns or runs out of time (`end` says which).
+    fn forfeit(&self, seat: usize, end: GameEnd) -> Outcome;
+    /// The position as anyone may see it.
+    fn view(&self) -> GameStateView;
+}
+
+/// Connect Four: seat `first_seat` plays `X` and moves first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectFour {
+    pub first_seat: u8,
+    /// The columns played; the board is their replay (so a snapshot stores only these).
+    pub moves: Vec<u8>,
+    pub board: Board,
+    pub winning_line: Option<[u8; 4]>,
+}
+
+impl ConnectFour {
+    /// Rebuilds the position from its moves, or `None` if they are not a legal game.
+    pub fn replay(first_seat: u8, moves: Vec<u8>) -> Option<ConnectFour> {
+        if first_seat > 1 {
+            return None;
+        }
+        let mut game = ConnectFour {
+            first_seat,
+            moves: Vec::with_capacity(moves.len()),
+            board: Board::new(),
+            winning_line: None,
+        };
+        for column in moves {
+            match game.board.drop_disc(column).ok()? {
+                Dropped::Won { line, .. } => game.winning_line = Some(line),
+                Dropped::Ongoing | Dropped::Draw => {}
+            }
+            game.moves.push(column);
+        }
+        Some(game)
+    }
+
+    fn seat_of_disc(&self, disc: u8) -> usize {
+        if disc == 1 {
+            usize::from(self.first_seat)
+        } else {
+            usize::from(1 - self.first_seat)
+        }
+    }
+}
+
+impl Rules for ConnectFour {
+    fn start(players: usize, draws: &mut Draws<'_>) -> Self {
+        debug_assert_eq!(players, 2);
+        let first = draws.pick(DrawPurpose::FirstMover, 2) as u8;
+        ConnectFour {
+            first_seat: first,
+            moves: Vec::new(),
+            board: Board::new(),
+            winning_line: None,
+        }
+    }
+
+    fn to_move(&self) -> Option<usize> {
+        if self.board.outcome() != Dropped::Ongoing {
+            return None;
+        }
+        Some(self.seat_of_disc(self.board.to_move()))
+    }
+
+    fn apply_move(&mut self, seat: usize, mv: &str) -> Result<Option<Outcome>, ResultCode> {
+        if self.to_move() != Some(seat) {
+            return Err(ResultCode::NotYourTurn);
+        }
+        // One digit, the column from 0 (left) to 6.
+        let column = match mv.as_bytes() {
+            [digit @ b'0'..=b'9'] => digit - b'0',
+            _ => return Err(ResultCode::IllegalMove),
+        };
+        // Off the board, a full column or a finished game: not a legal move.
+        let dropped = self
+            .board
+            .drop_disc(column)
+            .map_err(|_| ResultCode::IllegalMove)?;
+        self.moves.push(column);
+        Ok(match dropped {
+            Dropped::Ongoing => None,
+            Dropped::Won { player, line } => {
+                self.winning_line = Some(line);
+                Some(Outcome {
+                    end: GameEnd::Win,
+                    winners: vec![self.seat_of_disc(player)],
+                })
+            }
+            Dropped::Draw => Some(Outcome {
+                end: GameEnd::Draw,
+                winners: vec![0, 1],
+            }),
+        })
+    }
+
+    fn forfeit(&self, seat: usize, end: GameEnd) -> Outcome {
+        Outcome {
+            end,
+            winners: vec![1 - seat],
+        }
+    }
+
+    fn view(&self) -> GameStateView {
+        GameStateView::ConnectFour(ConnectFourView {
+            rows: self.board.rows_text().to_vec(),
+            moves: self.moves.clone(),
+            first_seat: u32::from(self.first_seat),
+            to_move: self.to_move().map(|s| s as u32),
+            winning_line: self.winning_line.map(|l| l.to_vec()).unwrap_or_default(),
+        })
+    }
+}
+
+/// A session's position, by rule set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleState {
+    /// Waiting for players (or cancelled before the start).
+    NotStarted,
+    ConnectFour(ConnectFour),
+}
+
+impl RuleState {
+    pub(crate) fn start(
+        rule_set: betbet_protocol::games::RuleSet,
+        players: usize,
+        draws: &mut Draws<'_>,
+    ) -> RuleState {
+        match rule_set {
+            betbet_protocol::games::RuleSet::ConnectFour => {
+                RuleState::ConnectFour(ConnectFour::start(players, draws))
+            }
+        }
+    }
+
+    pub(crate) fn to_move(&self) -> Option<usize> {
+        match self {
+            RuleState::NotStarted => None,
+            RuleState::ConnectFour(game) => game.to_move(),
+        }
+    }
+
+    pub(crate) fn apply_move(
+        &mut self,
+        seat: usize,
+        mv: &str,
+    ) -> Result<Option<Outcome>, ResultCode> {
+        match self {
+            RuleState::NotStarted => Err(ResultCode::GameSessionNotActive),
+            RuleState::ConnectFour(game) => game.apply_move(seat, mv),
+        }
+    }
+
+    pub(crate) fn forfeit(&self, seat: usize, end: GameEnd) -> Outcome {
+        match self {
+            RuleState::NotStarted => Outcome {
+                end,
+                winners: Vec::new(),
+            },
+            RuleState::ConnectFour(game) => game.forfeit(seat, end),
+        }
+    }
+
+    pub(crate) fn view(&self) -> GameStateView {
+        match self {
+            RuleState::NotStarted => GameStateView::NotStarted(Empty {}),
+            RuleState::ConnectFour(game) => game.view(),
+        }
+    }
+}

@@ -1,0 +1,805 @@
+//! A session's life and its money.
+//!
+//! Money: a player's stake moves from their wallet into the session's escrow account when
+//! they take a seat, and back when they leave before the start or the session is cancelled.
+//! At the end the escrow pays the game's rake to the platform and the rest to the winners in
+//! equal parts; the units that do not divide (fewer than the winners) go to the platform
+//! too, so the escrow ends at exactly zero. Spectator fees go straight from the spectator's
+//! wallet to the players (the game's spectator share, split equally) and the platform (the
+//! rest, with the remainder of the split).
+
+use super::rules::{Draws, Outcome, RuleState};
+use super::{GameSession, Player, Spectator};
+use crate::Engine;
+use crate::ledger::Owner;
+use crate::wallet::{MONEY_MOVE_MAX, Reference};
+use betbet_protocol::event::{Event, LedgerReason, TxStatus, TxType};
+use betbet_protocol::games::{
+    CLIENT_SEED_MAX, CreateGameSession, GameEnd, GameMove, GameSessionAction, GameSessionChanged,
+    GameSessionId, GameSessionStatus, JoinGameSession, MOVE_TEXT_MAX, PlayerStatus,
+    SESSION_CODE_ALPHABET, SESSION_CODE_LEN, SetClientSeed,
+};
+use betbet_protocol::message::{Created, Reply};
+use betbet_protocol::result::ResultCode;
+use betbet_protocol::types::{AccountId, UserId};
+
+/// The `attempt`-th candidate code of a session: from the SHA-256 of its secret server
+/// seed, so nobody can guess a private session's code from anything they can see.
+fn session_code(server_seed: &[u8; 32], attempt: u32) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"betbet session code");
+    hash.update(server_seed);
+    hash.update(attempt.to_le_bytes());
+    let digest: [u8; 32] = hash.finalize().into();
+    let alphabet = SESSION_CODE_ALPHABET.len();
+    digest[..SESSION_CODE_LEN]
+        .iter()
+        .map(|&b| char::from(SESSION_CODE_ALPHABET[usize::from(b) % alphabet]))
+        .collect()
+}
+
+/// A player's client seed: 1 to 64 printable ASCII characters without `:` or `|` (the
+/// gateway makes a random one for a player who gives none, as a browser would).
+fn client_seed(given: &str) -> Result<String, ResultCode> {
+    let valid = !given.is_empty()
+        && given.len() <= CLIENT_SEED_MAX
+        && given
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b':' && b != b'|');
+    if valid {
+        Ok(given.to_owned())
+    } else {
+        Err(ResultCode::InvalidClientSeed)
+    }
+}
+
+/// The pot's split: `(each winner's share, the platform's rake with the indivisible rest)`.
+pub(crate) fn split_pot(pot: i64, rake_bp: u16, winners: usize) -> (i64, i64) {
+    let rake = (i128::from(pot) * i128::from(rake_bp) / 10_000) as i64;
+    if winners == 0 {
+        return (0, pot);
+    }
+    let share = (pot - rake) / winners as i64;
+    (share, pot - share * winners as i64)
+}
+
+impl Engine {
+    fn session_mut(&mut self, id: GameSessionId) -> Result<&mut GameSession, ResultCode> {
+        self.games
+            .sessions
+            .get_mut(&id)
+            .ok_or(ResultCode::GameSessionNotFound)
+    }
+
+    /// The session `actor` acts on: a private one exists only for its players, spectators
+    /// and admins (to anyone else every route answers "not found", as a read does).
+    fn session_for(&self, id: GameSessionId, actor: UserId) -> Result<&GameSession, ResultCode> {
+        let session = self
+            .games
+            .sessions
+            .get(&id)
+            .ok_or(ResultCode::GameSessionNotFound)?;
+        if !self.may_see(session, actor) {
+            return Err(ResultCode::GameSessionNotFound);
+        }
+        Ok(session)
+    }
+
+    /// Anyone sees a public session; a private one its players, spectators and admins.
+    pub(crate) fn may_see(&self, session: &GameSession, user: UserId) -> bool {
+        !session.is_private
+            || session.seat_of(user).is_some()
+            || session.spectators.iter().any(|s| s.user == user)
+            || self.is_admin(user)
+    }
+
+    /// Whether the session's timer has passed: its `Tick` is due, and until it runs the
+    /// session takes nothing that the timer's outcome would contradict (a move after the
+    /// flag fell, a join after the start deadline).
+    fn timer_passed(&self, session: &GameSession) -> bool {
+        session.deadline.is_some_and(|at| at <= self.now)
+    }
+
+    /// A session still taking players (its start deadline not passed).
+    fn require_waiting(&self, session: &GameSession) -> Result<(), ResultCode> {
+        if session.status != GameSessionStatus::Waiting || self.timer_passed(session) {
+            return Err(ResultCode::GameSessionNotWaiting);
+        }
+        Ok(())
+    }
+
+    /// A session being played (the mover's clock not run out).
+    fn require_playing(&self, session: &GameSession) -> Result<(), ResultCode> {
+        if session.status != GameSessionStatus::Active || self.timer_passed(session) {
+            return Err(ResultCode::GameSessionNotActive);
+        }
+        Ok(())
+    }
+
+    /// Refuses a user who holds the most seats in live sessions a user may.
+    fn check_seat_limit(&self, user: UserId) -> Result<(), ResultCode> {
+        let seats = self.games.seats.get(&user).copied().unwrap_or(0);
+        if seats >= self.limits.game_seats_per_user_max {
+            return Err(ResultCode::LimitExceeded);
+        }
+        Ok(())
+    }
+
+    fn seat_taken(&mut self, user: UserId) {
+        *self.games.seats.entry(user).or_default() += 1;
+    }
+
+    fn seat_freed(&mut self, user: UserId) {
+        let seats = self.games.seats.get_mut(&user).expect("a seat to free");
+        *seats -= 1;
+        if *seats == 0 {
+            self.games.seats.remove(&user);
+        }
+    }
+
+    /// Bumps the session's version and tells everyone.
+    fn session_changed(&mut self, id: GameSessionId, user: UserId, out: &mut Vec<Event>) {
+        let session = self.games.sessions.get_mut(&id).expect("changed session");
+        session.version += 1;
+        out.push(Event::GameSessionChanged(GameSessionChanged {
+            session: id,
+            game: session.game,
+            user,
+            status: session.status,
+            version: session.version,
+        }));
+    }
+
+    /// Moves `amount` between a user's wallet and another account of the session's money
+    /// (the escrow, a player's wallet): into the wallet with `credit`, else out of it. The
+    /// wallet's history shows it as a `tx_type` transaction of the session; nothing moves
+    /// and nothing is recorded for zero.
+    #[allow(clippy::too_many_arguments)]
+    fn game_money(
+        &mut self,
+        session: GameSessionId,
+        (user, wallet): (UserId, AccountId),
+        other: AccountId,
+        amount: i64,
+        credit: bool,
+        (reason, tx_type): (LedgerReason, TxType),
+        out: &mut Vec<Event>,
+    ) {
+        if amount == 0 {
+            return;
+        }
+        let (debit, credited) = if credit {
+            (other, wallet)
+        } else {
+            (wallet, other)
+        };
+        self.ledger
+            .transfer(debit, credited, amount, false, reason, session.0, out);
+        self.record_tx(
+            user,
+            wallet,
+            tx_type,
+            TxStatus::Completed,
+            amount,
+            0,
+            credit,
+            Reference::Game(session.0),
+            out,
+        );
+    }
+
+    /// Moves a stake into the session's escrow.
+    fn take_stake(&mut self, id: GameSessionId, player: &Player, out: &mut Vec<Event>) {
+        let session = &self.games.sessions[&id];
+        let (escrow, stake) = (session.escrow, session.stake);
+        let who = (player.user, player.account);
+        let why = (LedgerReason::GameStake, TxType::Bet);
+        self.game_money(id, who, escrow, stake, false, why, out);
+    }
+
+    /// Gives a stake back from the escrow.
+    fn refund_stake(&mut self, id: GameSessionId, player: &Player, out: &mut Vec<Event>) {
+        let session = &self.games.sessions[&id];
+        let (escrow, stake) = (session.escrow, session.stake);
+        let who = (player.user, player.account);
+        let why = (LedgerReason::Refund, TxType::Refund);
+        self.game_money(id, who, escrow, stake, true, why, out);
+    }
+
+    pub(crate) fn create_game_session(
+        &mut self,
+        c: &CreateGameSession,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let game = self.games.game(c.game).ok_or(ResultCode::GameNotFound)?;
+        if !game.is_active {
+            return Err(ResultCode::GameInactive);
+        }
+        let settings = game.settings.clone();
+        if c.stake.0 < settings.stake_min.0
+            || c.stake.0 > settings.stake_max.0
+            || c.stake.0 > MONEY_MOVE_MAX
+        {
+            return Err(ResultCode::InvalidStake);
+        }
+        let max_players = if c.max_players == 0 {
+            settings.max_players
+        } else {
+            c.max_players
+        };
+        if !(settings.min_players..=settings.max_players).contains(&max_players) {
+            return Err(ResultCode::InvalidGameSettings);
+        }
+        if c.spectator_fee.0 < 0 || c.spectator_fee.0 > MONEY_MOVE_MAX {
+            return Err(ResultCode::InvalidAmount);
+        }
+        if !self.currency_supported(c.currency) {
+            return Err(ResultCode::UnsupportedCurrency);
+        }
+        let seed = client_seed(&c.client_seed)?;
+        if self.games.live.len() >= self.limits.game_sessions_max as usize {
+            return Err(ResultCode::TooManyGameSessions);
+        }
+        self.check_seat_limit(c.actor)?;
+        let wallet = self.entry_wallet(c.actor, c.currency, c.stake.0)?;
+        let code = (0..)
+            .map(|attempt| session_code(&c.server_seed, attempt))
+            .find(|code| !self.games.codes.contains_key(code))
+            .expect("a free code among endless candidates");
+
+        self.games.next_session += 1;
+        let id = GameSessionId(self.games.next_session);
+        // One escrow account per currency holds every live session's stakes; each
+        // session's share of it is its pot (`check_games` sums them).
+        let escrow = self.system_account(Owner::Games, c.currency);
+        let deadline = self
+            .now
+            .saturating_add_micros(i64::from(settings.start_timeout_secs) * 1_000_000);
+        let creator = Player {
+            user: c.actor,
+            account: wallet,
+            status: PlayerStatus::Playing,
+            score: 0,
+            payout: 0,
+            joined_at: self.now,
+            client_seed: seed,
+        };
+        self.games.sessions.insert(
+            id,
+            GameSession {
+                id,
+                game: c.game,
+                rule_set: settings.rule_set,
+                code: code.clone(),
+                creator: c.actor,
+                status: GameSessionStatus::Waiting,
+                end: None,
+                stake: c.stake.0,
+                currency: c.currency,
+                is_private: c.is_private,
+                min_players: settings.min_players,
+                max_players,
+                spectator_fee: c.spectator_fee.0,
+                rake_bp: settings.rake_bp,
+                spectator_share_bp: settings.spectator_share_bp,
+                turn_clock_ms: settings.turn_clock_ms,
+                escrow,
+                players: Vec::new(),
+                spectators: Vec::new(),
+                created_at: self.now,
+                start_deadline: deadline,
+                started_at: None,
+                ended_at: None,
+                deadline: None,
+                version: 0,
+                server_seed: c.server_seed,
+                draws: Vec::new(),
+                rake: 0,
+                state: RuleState::NotStarted,
+            },
+        );
+        self.games.live.insert(id);
+        self.games.codes.insert(code, id);
+        self.games.arm(id, Some(deadline));
+        self.take_stake(id, &creator, out);
+        self.seat_taken(c.actor);
+        self.games
+            .sessions
+            .get_mut(&id)
+            .expect("inserted")
+            .players
+            .push(creator);
+        self.session_changed(id, c.actor, out);
+        Ok(Reply::Created(Created { id: id.0 }))
+    }
+
+    pub(crate) fn join_game_session(
+        &mut self,
+        c: &JoinGameSession,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let session = self
+            .games
+            .sessions
+            .get(&c.session)
+            .ok_or(ResultCode::GameSessionNotFound)?;
+        // A private session's code comes first: without it the session does not exist
+        // for the caller, whatever its state.
+        if !self.may_see(session, c.actor) && c.code != session.code {
+            return Err(ResultCode::GameSessionNotFound);
+        }
+        self.require_waiting(session)?;
+        if session.seat_of(c.actor).is_some() {
+            return Err(ResultCode::AlreadyInSession);
+        }
+        if session.players.len() >= session.max_players as usize {
+            return Err(ResultCode::GameSessionFull);
+        }
+        self.check_seat_limit(c.actor)?;
+        let (currency, stake, full_at) = (
+            session.currency,
+            session.stake,
+            session.max_players as usize,
+        );
+        let seed = client_seed(&c.client_seed)?;
+        let wallet = self.entry_wallet(c.actor, currency, stake)?;
+        let player = Player {
+            user: c.actor,
+            account: wallet,
+            status: PlayerStatus::Playing,
+            score: 0,
+            payout: 0,
+            joined_at: self.now,
+            client_seed: seed,
+        };
+        self.take_stake(c.session, &player, out);
+        self.seat_taken(c.actor);
+        let session = self.session_mut(c.session)?;
+        session.players.push(player);
+        let full = session.players.len() == full_at;
+        // Spectators of a waiting session are not players: a new player stops watching.
+        session.spectators.retain(|s| s.user != c.actor);
+        self.session_changed(c.session, c.actor, out);
+        if full {
+            self.begin_game(c.session, c.actor, out);
+        }
+        Ok(crate::done())
+    }
+
+    pub(crate) fn leave_game_session(
+        &mut self,
+        c: &GameSessionAction,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let session = self.session_for(c.session, c.actor)?;
+        let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
+        self.require_waiting(session)?;
+        if session.creator == c.actor {
+            return Err(ResultCode::CreatorCannotLeave);
+        }
+        let player = self.session_mut(c.session)?.players.remove(seat);
+        self.refund_stake(c.session, &player, out);
+        self.seat_freed(c.actor);
+        self.session_changed(c.session, c.actor, out);
+        Ok(crate::done())
+    }
+
+    pub(crate) fn cancel_game_session(
+        &mut self,
+        c: &GameSessionAction,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let session = self.session_for(c.session, c.actor)?;
+        if session.creator != c.actor && !self.is_admin(c.actor) {
+            return Err(ResultCode::NotSessionCreator);
+        }
+        // After the start deadline the session is the timer's: it expires.
+        self.require_waiting(session)?;
+        self.cancel_unstarted(c.session, GameEnd::Cancelled, c.actor, out);
+        Ok(crate::done())
+    }
+
+    pub(crate) fn start_game_session(
+        &mut self,
+        c: &GameSessionAction,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let session = self.session_for(c.session, c.actor)?;
+        if session.creator != c.actor {
+            return Err(ResultCode::NotSessionCreator);
+        }
+        self.require_waiting(session)?;
+        if session.players.len() < session.min_players as usize {
+            return Err(ResultCode::NotEnoughPlayers);
+        }
+        self.begin_game(c.session, c.actor, out);
+        Ok(crate::done())
+    }
+
+    pub(crate) fn set_client_seed(
+        &mut self,
+        c: &SetClientSeed,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let session = self.session_for(c.session, c.actor)?;
+        let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
+        self.require_waiting(session)?;
+        let seed = client_seed(&c.client_seed)?;
+        self.session_mut(c.session)?.players[seat].client_seed = seed;
+        self.session_changed(c.session, c.actor, out);
+        Ok(crate::done())
+    }
+
+    pub(crate) fn game_move(
+        &mut self,
+        c: &GameMove,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        if c.mv.len() > MOVE_TEXT_MAX {
+            return Err(ResultCode::IllegalMove);
+        }
+        let session = self.session_for(c.session, c.actor)?;
+        let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
+        // A move after the mover's flag fell (its `Tick` not applied yet) is too late.
+        self.require_playing(session)?;
+        let session = self.session_mut(c.session)?;
+        let outcome = session.state.apply_move(seat, &c.mv)?;
+        match outcome {
+            Some(outcome) => self.settle_game(c.session, outcome, c.actor, out),
+            None => {
+                self.arm_turn_clock(c.session);
+                self.session_changed(c.session, c.actor, out);
+            }
+        }
+        Ok(crate::done())
+    }
+
+    pub(crate) fn resign_game(
+        &mut self,
+        c: &GameSessionAction,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let session = self.session_for(c.session, c.actor)?;
+        let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
+        self.require_playing(session)?;
+        let outcome = session.state.forfeit(seat, GameEnd::Resignation);
+        self.settle_game(c.session, outcome, c.actor, out);
+        Ok(crate::done())
+    }
+
+    pub(crate) fn spectate_game_session(
+        &mut self,
+        c: &GameSessionAction,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let session = self.session_for(c.session, c.actor)?;
+        if session.status.ended() || self.timer_passed(session) {
+            return Err(ResultCode::GameSessionNotActive);
+        }
+        if session.seat_of(c.actor).is_some() {
+            return Err(ResultCode::PlayerCannotSpectate);
+        }
+        if session.spectators.iter().any(|s| s.user == c.actor) {
+            // Watching again costs nothing: the fee is paid once per session.
+            return Ok(crate::done());
+        }
+        if session.spectators.len() >= self.limits.spectators_per_session_max as usize {
+            return Err(ResultCode::SpectatorsFull);
+        }
+        let watcher = self.users.get(c.actor).ok_or(ResultCode::UserNotFound)?;
+        if watcher.status != betbet_protocol::command::UserStatus::Active {
+            return Err(ResultCode::AccountSuspended);
+        }
+        let (fee, currency, share_bp) = (
+            session.spectator_fee,
+            session.currency,
+            session.spectator_share_bp,
+        );
+        let players: Vec<(UserId, AccountId)> = session
+            .players
+            .iter()
+            .map(|p| (p.user, p.account))
+            .collect();
+        if fee > 0 {
+            let wallet = self.entry_wallet(c.actor, currency, fee)?;
+            let to_players = (i128::from(fee) * i128::from(share_bp) / 10_000) as i64;
+            let each = to_players / players.len().max(1) as i64;
+            let platform = fee - each * players.len() as i64;
+            for &player in &players {
+                let why = (LedgerReason::SpectatorFee, TxType::Payout);
+                self.game_money(c.session, player, wallet, each, true, why, out);
+            }
+            let fees = self.system_account(Owner::Fees, currency);
+            self.ledger.transfer(
+                wallet,
+                fees,
+                platform,
+                false,
+                LedgerReason::SpectatorFee,
+                c.session.0,
+                out,
+            );
+            self.record_tx(
+                c.actor,
+                wallet,
+                TxType::Fee,
+                TxStatus::Completed,
+                fee,
+                0,
+                false,
+                Reference::Game(c.session.0),
+                out,
+            );
+        }
+        let now = self.now;
+        self.session_mut(c.session)?.spectators.push(Spectator {
+            user: c.actor,
+            fee_paid: fee,
+            joined_at: now,
+        });
+        self.session_changed(c.session, c.actor, out);
+        Ok(crate::done())
+    }
+
+    /// Starts a waiting session: the first draws, the rule set's opening position, the
+    /// first turn clock.
+    fn begin_game(&mut self, id: GameSessionId, actor: UserId, out: &mut Vec<Event>) {
+        let now = self.now;
+        let session = self.games.sessions.get_mut(&id).expect("live session");
+        let client_seed: Vec<&str> = session
+            .players
+            .iter()
+            .map(|p| p.client_seed.as_str())
+            .collect();
+        let client_seed = client_seed.join("|");
+        let mut draws = Draws::new(&session.server_seed, &client_seed, 0);
+        let state = RuleState::start(session.rule_set, session.players.len(), &mut draws);
+        session.draws = draws.recorded;
+        session.state = state;
+        session.status = GameSessionStatus::Active;
+        session.started_at = Some(now);
+        self.arm_turn_clock(id);
+        self.session_changed(id, actor, out);
+    }
+
+    /// Arms the clock of the seat to move (or none when nobody's turn it is).
+    fn arm_turn_clock(&mut self, id: GameSessionId) {
+        let session = &self.games.sessions[&id];
+        let at = session.state.to_move().map(|_| {
+            self.now
+                .saturating_add_micros(i64::from(session.turn_clock_ms) * 1_000)
+        });
+        self.games.arm(id, at);
+    }
+
+    /// Ends a session that had not started: every stake back.
+    fn cancel_unstarted(
+        &mut self,
+        id: GameSessionId,
+        end: GameEnd,
+        actor: UserId,
+        out: &mut Vec<Event>,
+    ) {
+        let players = std::mem::take(&mut self.games.sessions.get_mut(&id).expect("live").players);
+        for player in &players {
+            self.refund_stake(id, player, out);
+        }
+        let session = self.games.sessions.get_mut(&id).expect("live");
+        session.players = players;
+        for player in &mut session.players {
+            player.status = PlayerStatus::Refunded;
+        }
+        session.status = GameSessionStatus::Cancelled;
+        session.end = Some(end);
+        self.close_session(id, actor, out);
+    }
+
+    /// Ends a session that was played: the rake to the platform, the rest to the winners.
+    fn settle_game(
+        &mut self,
+        id: GameSessionId,
+        outcome: Outcome,
+        actor: UserId,
+        out: &mut Vec<Event>,
+    ) {
+        let session = &self.games.sessions[&id];
+        let (escrow, currency, pot) = (session.escrow, session.currency, session.pot());
+        let (share, platform) = split_pot(pot, session.rake_bp, outcome.winners.len());
+        let winners: Vec<(UserId, AccountId)> = outcome
+            .winners
+            .iter()
+            .map(|&seat| (session.players[seat].user, session.players[seat].account))
+            .collect();
+        for &winner in &winners {
+            let why = (LedgerReason::GamePayout, TxType::Payout);
+            self.game_money(id, winner, escrow, share, true, why, out);
+        }
+        let fees = self.system_account(Owner::Fees, currency);
+        self.ledger.transfer(
+            escrow,
+            fees,
+            platform,
+            false,
+            LedgerReason::PlatformFee,
+            id.0,
+            out,
+        );
+        let draw = outcome.end == GameEnd::Draw;
+        let session = self.games.sessions.get_mut(&id).expect("live");
+        for (seat, player) in session.players.iter_mut().enumerate() {
+            let won = outcome.winners.contains(&seat);
+            player.status = match (won, draw) {
+                (true, true) => PlayerStatus::Drew,
+                (true, false) => PlayerStatus::Won,
+                (false, _) => PlayerStatus::Lost,
+            };
+            player.score = i64::from(won && !draw);
+            player.payout = if won { share } else { 0 };
+        }
+        session.rake = platform;
+        session.status = GameSessionStatus::Completed;
+        session.end = Some(outcome.end);
+        self.close_session(id, actor, out);
+    }
+
+    /// The end of every session: no timer, no code, its seats freed, into the ended
+    /// window.
+    fn close_session(&mut self, id: GameSessionId, actor: UserId, out: &mut Vec<Event>) {
+        let now = self.now;
+        self.games.arm(id, None);
+        let session = self.games.sessions.get_mut(&id).expect("live");
+        session.ended_at = Some(now);
+        let code = session.code.clone();
+        let players: Vec<UserId> = session.players.iter().map(|p| p.user).collect();
+        for user in players {
+            self.seat_freed(user);
+        }
+        self.games.codes.remove(&code);
+        self.games.live.remove(&id);
+        self.session_changed(id, actor, out);
+        self.games.ended.push_back(id);
+        // At least the session just ended stays: its final state is what the reply and
+        // the history projection read after this command.
+        let kept = (self.limits.game_sessions_kept as usize).max(1);
+        while self.games.ended.len() > kept {
+            let old = self.games.ended.pop_front().expect("non-empty");
+            self.games.sessions.remove(&old);
+        }
+    }
+
+    /// Every due timer: a waiting session expires, the player to move loses on time.
+    pub(crate) fn run_game_timers(&mut self, out: &mut Vec<Event>) {
+        let now = self.now;
+        while let Some(&(at, id)) = self.games.timers.first() {
+            if at > now {
+                break;
+            }
+            let session = &self.games.sessions[&id];
+            match session.status {
+                GameSessionStatus::Waiting => {
+                    self.cancel_unstarted(id, GameEnd::Expired, UserId::SYSTEM, out);
+                }
+                GameSessionStatus::Active => {
+                    let outcome = match session.state.to_move() {
+                        Some(seat) => session.state.forfeit(seat, GameEnd::Timeout),
+                        None => unreachable!("a timer is armed only for a seat to move"),
+                    };
+                    self.settle_game(id, outcome, UserId::SYSTEM, out);
+                }
+                GameSessionStatus::Completed | GameSessionStatus::Cancelled => {
+                    unreachable!("ended sessions have no timer")
+                }
+            }
+        }
+    }
+
+    /// The games' invariants: each currency's games escrow holds exactly the pots of its
+    /// live sessions; every session's state fits its status; timers, codes, seats and the
+    /// windows agree with the sessions. A snapshot that breaks one is refused at restore.
+    pub(crate) fn check_games(&self) {
+        let games = &self.games;
+        let mut armed = 0;
+        let mut pots: std::collections::BTreeMap<AccountId, i64> = Default::default();
+        let mut seats: std::collections::BTreeMap<UserId, u32> = Default::default();
+        let highest = games.sessions.keys().next_back().map_or(0, |id| id.0);
+        assert!(
+            games.next_session >= highest,
+            "session ids are never reused"
+        );
+        for (id, session) in &games.sessions {
+            assert_eq!(*id, session.id);
+            assert!(games.game(session.game).is_some(), "the game of {id:?}");
+            let escrow = self.ledger.get(session.escrow);
+            assert_eq!(escrow.owner, Owner::Games, "the games escrow of {id:?}");
+            assert_eq!(escrow.currency, session.currency);
+            for player in &session.players {
+                let wallet = self.ledger.get(player.account);
+                assert_eq!(
+                    wallet.owner,
+                    Owner::User(player.user),
+                    "a player's own wallet"
+                );
+                assert_eq!(wallet.currency, session.currency);
+                assert!(
+                    !session.spectators.iter().any(|s| s.user == player.user),
+                    "a player is not a spectator"
+                );
+            }
+            let live = !session.status.ended();
+            assert_eq!(games.live.contains(id), live, "live set of {id:?}");
+            match session.status {
+                GameSessionStatus::Waiting => {
+                    assert_eq!(session.state, RuleState::NotStarted, "{id:?} waits");
+                }
+                GameSessionStatus::Active => {
+                    assert!(session.state.to_move().is_some(), "{id:?} has a mover");
+                }
+                GameSessionStatus::Completed | GameSessionStatus::Cancelled => {}
+            }
+            if live {
+                *pots.entry(session.escrow).or_default() += session.pot();
+                for player in &session.players {
+                    *seats.entry(player.user).or_default() += 1;
+                }
+                assert_eq!(games.codes.get(&session.code), Some(id), "code of {id:?}");
+                assert!(session.players.len() <= session.max_players as usize);
+                assert!(
+                    !session.players.is_empty(),
+                    "a live session has its creator"
+                );
+                let deadline = session.deadline.expect("a live session has a timer");
+                assert!(games.timers.contains(&(deadline, *id)), "timer of {id:?}");
+                armed += 1;
+            } else {
+                assert!(session.deadline.is_none());
+                if session.status == GameSessionStatus::Completed {
+                    let paid: i64 = session.players.iter().map(|p| p.payout).sum();
+                    assert_eq!(paid + session.rake, session.pot(), "payouts of {id:?}");
+                }
+            }
+        }
+        for (&account, &pot) in &pots {
+            let escrow = self.ledger.get(account);
+            assert_eq!(
+                escrow.available, pot,
+                "the games escrow holds the live pots"
+            );
+            assert_eq!(escrow.locked, 0);
+        }
+        for (index, account) in self.ledger.accounts.iter().enumerate() {
+            if account.owner == Owner::Games {
+                let pot = pots.get(&AccountId(index as u64)).copied().unwrap_or(0);
+                assert_eq!(
+                    account.balance(),
+                    pot,
+                    "a games escrow without live sessions is empty"
+                );
+            }
+        }
+        assert_eq!(seats, games.seats, "seats per user");
+        assert_eq!(
+            armed,
+            games.timers.len(),
+            "timers of ended or unknown sessions"
+        );
+        assert_eq!(games.live.len(), games.codes.len());
+        let mut ended = std::collections::BTreeSet::new();
+        for id in &games.ended {
+            let session = games
+                .sessions
+                .get(id)
+                .expect("the ended window names kept sessions");
+            assert!(
+                session.status.ended(),
+                "{id:?} in the ended window has ended"
+            );
+            assert!(ended.insert(*id), "{id:?} is in the ended window once");
+        }
+        assert_eq!(
+            ended.len() + games.live.len(),
+            games.sessions.len(),
+            "every session is live or in the ended window"
+        );
+    }
+}

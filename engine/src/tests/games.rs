@@ -1,0 +1,442 @@
+//! Games in the engine: money exact to the unit through wins, draws, forfeits, refunds and
+//! spectator fees; timers; bounded windows; and snapshot + replay mid-game. Every command
+//! runs through the harness, which checks every invariant (escrows included) after it and
+//! that a refusal changed nothing.
+
+use super::*;
+use crate::games::connect_four::DRAW_SEQUENCE;
+use betbet_protocol::games::*;
+
+fn settings(turn_clock_ms: u32, rake_bp: u16) -> GameSettings {
+    GameSettings {
+        name: "Connect Four".to_owned(),
+        category: "board".to_owned(),
+        subcategory: String::new(),
+        description: String::new(),
+        rule_set: RuleSet::ConnectFour,
+        min_players: 2,
+        max_players: 2,
+        rules: "{}".to_owned(),
+        thumbnail_url: String::new(),
+        turn_clock_ms,
+        start_timeout_secs: 60,
+        rake_bp,
+        spectator_share_bp: 5_000,
+        stake_min: Amount(1),
+        stake_max: Amount(units(1_000)),
+    }
+}
+
+impl World {
+    fn game(&mut self, turn_clock_ms: u32, rake_bp: u16) -> GameId {
+        match self.ok(Command::CreateGame(CreateGame {
+            actor: self.admin,
+            settings: settings(turn_clock_ms, rake_bp),
+        })) {
+            Reply::Created(c) => GameId(c.id),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn open_session(&mut self, creator: UserId, game: GameId, stake: i64) -> GameSessionId {
+        match self.ok(Command::CreateGameSession(CreateGameSession {
+            actor: creator,
+            game,
+            stake: Amount(stake),
+            currency: usd(),
+            is_private: false,
+            max_players: 0,
+            spectator_fee: Amount(units(1) + 2),
+            server_seed: [7; 32],
+            client_seed: "creator".to_owned(),
+        })) {
+            Reply::Created(c) => GameSessionId(c.id),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn join(&mut self, user: UserId, session: GameSessionId) {
+        self.ok(Command::JoinGameSession(JoinGameSession {
+            actor: user,
+            session,
+            code: String::new(),
+            client_seed: "joiner".to_owned(),
+        }));
+    }
+
+    fn session(&self, id: GameSessionId) -> &crate::games::GameSession {
+        self.engine.games.session(id).expect("session")
+    }
+
+    /// The two players, first mover first.
+    fn movers(&self, id: GameSessionId) -> [UserId; 2] {
+        let session = self.session(id);
+        let crate::games::RuleState::ConnectFour(game) = &session.state else {
+            panic!("not started");
+        };
+        let first = usize::from(game.first_seat);
+        [session.players[first].user, session.players[1 - first].user]
+    }
+
+    fn play(&mut self, id: GameSessionId, columns: &str) {
+        let movers = self.movers(id);
+        for (i, column) in columns.chars().enumerate() {
+            self.ok(Command::GameMove(GameMove {
+                actor: movers[i % 2],
+                session: id,
+                mv: column.to_string(),
+            }));
+        }
+    }
+}
+
+#[test]
+fn a_win_a_draw_and_a_resignation_pay_exactly() {
+    let mut world = World::new();
+    let game = world.game(30_000, 500);
+    let alice = world.funded("alice", 100);
+    let bob = world.funded("bob", 100);
+    let fees = world.fees_balance();
+
+    // A stake whose pot less 5% is an odd number of units: a draw's split has a remainder.
+    let stake = units(10) + 10;
+    let session = world.open_session(alice, game, stake);
+    assert_eq!(world.balance(alice).0, units(100) - stake);
+    world.join(bob, session);
+    assert_eq!(world.session(session).status, GameSessionStatus::Active);
+    let [first, second] = world.movers(session);
+    // Out of turn and illegal moves are refused (the harness checks they change nothing).
+    for (actor, mv, code) in [
+        (second, "0", ResultCode::NotYourTurn),
+        (first, "7", ResultCode::IllegalMove),
+        (first, "", ResultCode::IllegalMove),
+        (first, "00", ResultCode::IllegalMove),
+        (first, "a-very-long-move-text", ResultCode::IllegalMove),
+    ] {
+        assert_eq!(
+            world.err(Command::GameMove(GameMove {
+                actor,
+                session,
+                mv: mv.to_owned()
+            })),
+            code
+        );
+    }
+    world.play(session, "0101010");
+    let pot = 2 * stake;
+    let rake = pot * 500 / 10_000;
+    assert_eq!(world.session(session).status, GameSessionStatus::Completed);
+    assert_eq!(world.balance(first).0, units(100) - stake + pot - rake);
+    assert_eq!(world.balance(second).0, units(100) - stake);
+    assert_eq!(world.fees_balance() - fees, rake);
+
+    // A draw: each gets half of the pot less the rake; the odd unit goes to the platform.
+    let (a0, b0, f0) = (
+        world.balance(alice).0,
+        world.balance(bob).0,
+        world.fees_balance(),
+    );
+    let session = world.open_session(alice, game, stake);
+    world.join(bob, session);
+    world.play(session, DRAW_SEQUENCE);
+    let s = world.session(session);
+    assert_eq!(s.end, Some(GameEnd::Draw));
+    let share = (pot - rake) / 2;
+    assert_eq!((pot - rake) % 2, 1, "the split has a remainder");
+    assert_eq!(world.balance(alice).0, a0 - stake + share);
+    assert_eq!(world.balance(bob).0, b0 - stake + share);
+    assert_eq!(world.fees_balance() - f0, pot - 2 * share);
+
+    // A resignation hands the opponent the pot.
+    let (a0, b0) = (world.balance(alice).0, world.balance(bob).0);
+    let session = world.open_session(bob, game, stake);
+    world.join(alice, session);
+    world.ok(Command::ResignGame(GameSessionAction {
+        actor: alice,
+        session,
+    }));
+    assert_eq!(world.session(session).end, Some(GameEnd::Resignation));
+    assert_eq!(world.balance(alice).0, a0 - stake);
+    assert_eq!(world.balance(bob).0, b0 - stake + pot - rake);
+}
+
+#[test]
+fn timers_expire_waiting_sessions_and_flag_the_player_to_move() {
+    let mut world = World::new();
+    let game = world.game(2_000, 0);
+    let alice = world.funded("alice", 10);
+    let bob = world.funded("bob", 10);
+
+    let waiting = world.open_session(alice, game, units(3));
+    world.advance(59);
+    assert_eq!(world.session(waiting).status, GameSessionStatus::Waiting);
+    world.advance(1);
+    assert_eq!(world.session(waiting).end, Some(GameEnd::Expired));
+    assert_eq!(world.balance(alice).0, units(10));
+    assert!(world.engine.next_deadline().is_none());
+
+    let session = world.open_session(alice, game, units(3));
+    world.join(bob, session);
+    let [first, second] = world.movers(session);
+    world.play(session, "3");
+    // The second mover's clock: 2 s from the first move.
+    world.advance(1);
+    assert_eq!(world.session(session).status, GameSessionStatus::Active);
+    world.advance(1);
+    assert_eq!(world.session(session).end, Some(GameEnd::Timeout));
+    assert_eq!(world.balance(first).0, units(13));
+    assert_eq!(world.balance(second).0, units(7));
+    assert!(world.engine.next_deadline().is_none());
+}
+
+#[test]
+fn spectator_fees_split_exactly_and_are_charged_once() {
+    let mut world = World::new();
+    let game = world.game(30_000, 0);
+    let alice = world.funded("alice", 10);
+    let bob = world.funded("bob", 10);
+    let eve = world.funded("eve", 10);
+    let fees = world.fees_balance();
+    let session = world.open_session(alice, game, units(1));
+    world.join(bob, session);
+    for _ in 0..2 {
+        world.ok(Command::SpectateGameSession(GameSessionAction {
+            actor: eve,
+            session,
+        }));
+    }
+    // The fee is 1.00000002: half of it, 0.50000001, to the players in equal parts (the
+    // odd unit does not divide), the rest to the platform.
+    let fee = units(1) + 2;
+    let each = fee / 2 / 2;
+    assert_eq!(world.balance(eve).0, units(10) - fee);
+    assert_eq!(world.balance(alice).0, units(9) + each);
+    assert_eq!(world.balance(bob).0, units(9) + each);
+    assert_eq!(world.fees_balance() - fees, fee - 2 * each);
+    assert_eq!(
+        world.err(Command::SpectateGameSession(GameSessionAction {
+            actor: alice,
+            session
+        })),
+        ResultCode::PlayerCannotSpectate
+    );
+    assert_eq!(
+        world.err(Command::GameMove(GameMove {
+            actor: eve,
+            session,
+            mv: "0".to_owned()
+        })),
+        ResultCode::NotInSession
+    );
+}
+
+#[test]
+fn ended_sessions_beyond_the_window_are_forgotten() {
+    let mut world = World::with_limits(Limits {
+        game_sessions_kept: 2,
+        game_sessions_max: 3,
+        ..Limits::default()
+    });
+    let game = world.game(30_000, 0);
+    let alice = world.funded("alice", 100);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(world.open_session(alice, game, units(1)));
+    }
+    // Three live sessions: the limit.
+    assert_eq!(
+        world.err(Command::CreateGameSession(CreateGameSession {
+            actor: alice,
+            game,
+            stake: Amount(units(1)),
+            currency: usd(),
+            is_private: false,
+            max_players: 0,
+            spectator_fee: Amount(0),
+            server_seed: [1; 32],
+            client_seed: "creator".to_owned(),
+        })),
+        ResultCode::TooManyGameSessions
+    );
+    for &id in &ids {
+        world.ok(Command::CancelGameSession(GameSessionAction {
+            actor: alice,
+            session: id,
+        }));
+    }
+    assert!(world.engine.games.session(ids[0]).is_none());
+    assert!(world.engine.games.session(ids[2]).is_some());
+    assert_eq!(world.balance(alice).0, units(100));
+}
+
+#[test]
+fn a_snapshot_mid_game_plus_replay_reproduces_the_live_run() {
+    let mut world = World::new();
+    let game = world.game(5_000, 300);
+    let alice = world.funded("alice", 50);
+    let bob = world.funded("bob", 50);
+    let session = world.open_session(alice, game, units(5));
+    world.join(bob, session);
+    world.play(session, "33421");
+    let cut = world.journal.len();
+    let snapshot = world.engine.snapshot();
+    world.advance(3);
+    let [_, second] = world.movers(session);
+    world.ok(Command::GameMove(GameMove {
+        actor: second,
+        session,
+        mv: "0".to_owned(),
+    }));
+    world.advance(6);
+    assert_eq!(world.session(session).end, Some(GameEnd::Timeout));
+
+    let mut restored = Engine::restore(&snapshot).expect("restores");
+    let mut out = Vec::new();
+    for (i, entry) in world.journal[cut..].iter().enumerate() {
+        let ctx = Ctx {
+            at: entry.at,
+            seed: entry.seed,
+            seq: (cut + i + 1) as u64,
+        };
+        restored.apply(&entry.command, &ctx, &mut out);
+    }
+    assert_eq!(restored.state_hash(), world.engine.state_hash());
+}
+
+#[test]
+fn nothing_the_timer_decides_is_taken_after_it_passed() {
+    let mut world = World::new();
+    let game = world.game(2_000, 0);
+    let alice = world.funded("alice", 10);
+    let bob = world.funded("bob", 10);
+    let carol = world.funded("carol", 10);
+    let session = world.open_session(alice, game, units(1));
+    world.join(bob, session);
+    let [first, second] = world.movers(session);
+    // The flag falls at 2 s; a move or a resignation arriving at 2 s, before the tick that
+    // settles it, is refused (the harness checks nothing changed).
+    world.now = world.now.saturating_add_micros(2_000_000);
+    for command in [
+        Command::GameMove(GameMove {
+            actor: first,
+            session,
+            mv: "3".to_owned(),
+        }),
+        Command::ResignGame(GameSessionAction {
+            actor: second,
+            session,
+        }),
+    ] {
+        assert_eq!(world.err(command), ResultCode::GameSessionNotActive);
+    }
+    world.ok(Command::Tick(Tick {}));
+    assert_eq!(world.session(session).end, Some(GameEnd::Timeout));
+    assert_eq!(world.balance(second).0, units(11));
+
+    // A join after the start deadline, before its tick, is refused too.
+    let waiting = world.open_session(alice, game, units(1));
+    world.now = world.now.saturating_add_micros(60_000_000);
+    assert_eq!(
+        world.err(Command::JoinGameSession(JoinGameSession {
+            actor: carol,
+            session: waiting,
+            code: String::new(),
+            client_seed: "late".to_owned(),
+        })),
+        ResultCode::GameSessionNotWaiting
+    );
+}
+
+#[test]
+fn a_private_session_does_not_exist_for_outsiders() {
+    let mut world = World::new();
+    let game = world.game(30_000, 0);
+    let alice = world.funded("alice", 10);
+    let bob = world.funded("bob", 10);
+    let eve = world.funded("eve", 10);
+    let session = match world.ok(Command::CreateGameSession(CreateGameSession {
+        actor: alice,
+        game,
+        stake: Amount(units(1)),
+        currency: usd(),
+        is_private: true,
+        max_players: 0,
+        spectator_fee: Amount(0),
+        server_seed: [9; 32],
+        client_seed: "alice".to_owned(),
+    })) {
+        Reply::Created(c) => GameSessionId(c.id),
+        other => panic!("{other:?}"),
+    };
+    let code = world.session(session).code.clone();
+    let action = GameSessionAction {
+        actor: eve,
+        session,
+    };
+    for command in [
+        Command::JoinGameSession(JoinGameSession {
+            actor: eve,
+            session,
+            code: "WRONGCDE".to_owned(),
+            client_seed: "eve".to_owned(),
+        }),
+        Command::SpectateGameSession(action),
+        Command::StartGameSession(action),
+        Command::CancelGameSession(action),
+        Command::LeaveGameSession(action),
+        Command::ResignGame(action),
+        Command::GameMove(GameMove {
+            actor: eve,
+            session,
+            mv: "0".to_owned(),
+        }),
+        Command::SetClientSeed(SetClientSeed {
+            actor: eve,
+            session,
+            client_seed: "eve".to_owned(),
+        }),
+    ] {
+        assert_eq!(world.err(command), ResultCode::GameSessionNotFound);
+    }
+    // With the code, bob takes the seat.
+    world.ok(Command::JoinGameSession(JoinGameSession {
+        actor: bob,
+        session,
+        code,
+        client_seed: "bob".to_owned(),
+    }));
+    assert_eq!(world.session(session).status, GameSessionStatus::Active);
+}
+
+#[test]
+fn a_user_holds_a_bounded_number_of_seats() {
+    let mut world = World::with_limits(Limits {
+        game_seats_per_user_max: 2,
+        ..Limits::default()
+    });
+    let game = world.game(30_000, 0);
+    let alice = world.funded("alice", 10);
+    let first = world.open_session(alice, game, units(1));
+    world.open_session(alice, game, units(1));
+    let third = CreateGameSession {
+        actor: alice,
+        game,
+        stake: Amount(units(1)),
+        currency: usd(),
+        is_private: false,
+        max_players: 0,
+        spectator_fee: Amount(0),
+        server_seed: [3; 32],
+        client_seed: "alice".to_owned(),
+    };
+    assert_eq!(
+        world.err(Command::CreateGameSession(third.clone())),
+        ResultCode::LimitExceeded
+    );
+    // An ended session frees its seat.
+    world.ok(Command::CancelGameSession(GameSessionAction {
+        actor: alice,
+        session: first,
+    }));
+    world.ok(Command::CreateGameSession(third));
+}

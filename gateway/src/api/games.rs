@@ -1,0 +1,1150 @@
+//! Game routes (spec Service 2): the catalog, staked sessions, moves, spectators and the
+//! provably fair record of each session.
+//!
+//! Session ids are `gs_<n>` (login sessions are `ses_<n>`). A private session is joined with
+//! its `session_code`, given either in the join body or in place of the id in the path.
+//! Every random draw of a session is recomputable from `GET /sessions/{id}/fairness` once
+//! it has ended (docs/games.md gives the formulas).
+
+use super::table::{Access::*, BodyKind::*, GET, POST, PUT, Routes};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::PublicId;
+use crate::json::{
+    Body, Dec, OptBody, PAGE_MAX, Params, amount, bounded, currency, money, opt_time, time,
+};
+use crate::state::{AppState, AuthUser};
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use betbet_protocol::command::Command;
+use betbet_protocol::games::*;
+use betbet_protocol::message::{Empty, Reply};
+use betbet_protocol::query::{PAGE_LIMIT_MAX, Query, QueryReply};
+use betbet_protocol::result::ResultCode;
+use betbet_protocol::types::{Amount, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::routes;
+
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route(&[(GET, Public, NoBody)], routes!(list_games))
+        .route(&[(GET, Public, NoBody)], routes!(game_categories))
+        .route(&[(POST, Admin, JsonBody)], routes!(create_game))
+        .route(
+            &[(GET, Public, NoBody), (PUT, Admin, JsonBody)],
+            routes!(get_game, update_game),
+        )
+        .route(&[(POST, User, JsonBody)], routes!(create_session))
+        .route(&[(GET, Public, NoBody)], routes!(active_sessions))
+        .route(&[(GET, User, NoBody)], routes!(get_session))
+        .route(&[(POST, User, MaybeJsonBody)], routes!(join_session))
+        .route(&[(POST, User, NoBody)], routes!(leave_session))
+        .route(&[(POST, Owner, NoBody)], routes!(cancel_session))
+        .route(&[(POST, Owner, NoBody)], routes!(start_session))
+        .route(&[(POST, User, JsonBody)], routes!(make_move))
+        .route(&[(POST, User, NoBody)], routes!(resign))
+        .route(&[(POST, User, JsonBody)], routes!(set_client_seed))
+        .route(&[(GET, User, NoBody)], routes!(fairness))
+        .route(&[(POST, User, MaybeJsonBody)], routes!(spectate))
+        .route(&[(GET, User, NoBody)], routes!(list_spectators))
+}
+
+fn parse_game(id: &str) -> ApiResult<GameId> {
+    crate::ids::parse_path(id, "game")
+}
+
+fn parse_session(id: &str) -> ApiResult<GameSessionId> {
+    crate::ids::parse_path(id, "session")
+}
+
+/// The player's client seed, or a random one made for them (as a casino's browser client
+/// makes one): the engine never derives a seed a player could be predicted by.
+fn client_seed_or_random(given: Option<String>) -> ApiResult<String> {
+    match given {
+        Some(seed) => Ok(seed),
+        None => {
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).map_err(|_| ApiError::internal("no randomness"))?;
+            Ok(hex(&bytes))
+        }
+    }
+}
+
+// The catalog.
+
+/// A game of the catalog.
+#[derive(Serialize, ToSchema)]
+struct Game {
+    /// `game_<n>`.
+    id: String,
+    name: String,
+    category: String,
+    subcategory: String,
+    description: String,
+    #[schema(pattern = "^(realtime|turn_based|countdown)$")]
+    game_type: &'static str,
+    /// The rules the game is played by.
+    #[schema(pattern = "^(connect_four)$")]
+    rule_set: &'static str,
+    min_players: u32,
+    max_players: u32,
+    /// The rules document shown to players.
+    rules: Value,
+    thumbnail_url: String,
+    /// Each player's time per move, in ms (turn-based games); running out loses.
+    turn_clock_ms: u32,
+    /// How long a session waits for players before it is cancelled and refunded.
+    start_timeout_secs: u32,
+    /// The platform's rake on each pot, in basis points.
+    rake_bp: u16,
+    /// The part of each spectator fee paid to the players, in basis points.
+    spectator_share_bp: u16,
+    stake_min: String,
+    stake_max: String,
+    is_active: bool,
+    created_at: String,
+    updated_at: String,
+    /// Sessions taking players now.
+    sessions_waiting: u32,
+    /// Sessions being played now.
+    sessions_active: u32,
+}
+
+fn game_json(game: &GameView) -> Game {
+    let s = &game.settings;
+    Game {
+        id: game.id.public(),
+        name: s.name.clone(),
+        category: s.category.clone(),
+        subcategory: s.subcategory.clone(),
+        description: s.description.clone(),
+        game_type: s.rule_set.game_type().as_str(),
+        rule_set: s.rule_set.as_str(),
+        min_players: s.min_players,
+        max_players: s.max_players,
+        rules: serde_json::from_str(&s.rules).unwrap_or(Value::Null),
+        thumbnail_url: s.thumbnail_url.clone(),
+        turn_clock_ms: s.turn_clock_ms,
+        start_timeout_secs: s.start_timeout_secs,
+        rake_bp: s.rake_bp,
+        spectator_share_bp: s.spectator_share_bp,
+        stake_min: money(s.stake_min),
+        stake_max: money(s.stake_max),
+        is_active: game.is_active,
+        created_at: time(game.created_at),
+        updated_at: time(game.updated_at),
+        sessions_waiting: game.sessions_waiting,
+        sessions_active: game.sessions_active,
+    }
+}
+
+async fn fetch_game(state: &AppState, game: GameId) -> ApiResult<GameView> {
+    match state.query(Query::Game(GameQuery { game })).await? {
+        QueryReply::Game(view) => Ok(view),
+        _ => Err(ApiError::from(ResultCode::GameNotFound)),
+    }
+}
+
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct GameListParams {
+    /// Only games of this category (case-insensitive).
+    category: Option<String>,
+    /// The page, from 1 (the default).
+    #[param(minimum = 1, maximum = 1_000_000)]
+    page: Option<u32>,
+    /// Games per page: 20 by default, at most 100.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct GameList {
+    page: u32,
+    limit: u32,
+    /// How many games match, over all pages.
+    total: u32,
+    games: Vec<Game>,
+}
+
+/// Lists the active games, by category.
+#[utoipa::path(get, path = "/games", tag = "games", params(GameListParams),
+    responses((status = 200, description = "A page of games", body = GameList)))]
+async fn list_games(
+    State(state): State<AppState>,
+    Params(params): Params<GameListParams>,
+) -> ApiResult<Json<GameList>> {
+    let limit = bounded("limit", params.limit, 20, 1, PAGE_LIMIT_MAX)?;
+    let page = bounded("page", params.page, 1, 1, PAGE_MAX)?;
+    let QueryReply::Games(list) = state
+        .query(Query::Games(GameListQuery {
+            category: params.category,
+            inactive: false,
+            offset: (page - 1).saturating_mul(limit),
+            limit,
+        }))
+        .await?
+    else {
+        return Err(ApiError::internal("unexpected reply"));
+    };
+    Ok(Json(GameList {
+        page,
+        limit,
+        total: list.total,
+        games: list.games.iter().map(game_json).collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct GameCategory {
+    /// Lowercase.
+    category: String,
+    /// Active games of the category.
+    active: u32,
+    /// All its games, deactivated ones too.
+    total: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+struct GameCategories {
+    categories: Vec<GameCategory>,
+}
+
+/// The game categories with their counts.
+#[utoipa::path(get, path = "/games/categories", tag = "games",
+    responses((status = 200, description = "Every category", body = GameCategories)))]
+async fn game_categories(State(state): State<AppState>) -> ApiResult<Json<GameCategories>> {
+    let QueryReply::GameCategories(counts) = state.query(Query::GameCategories(Empty {})).await?
+    else {
+        return Err(ApiError::internal("unexpected reply"));
+    };
+    Ok(Json(GameCategories {
+        categories: counts
+            .into_iter()
+            .map(|c| GameCategory {
+                category: c.category,
+                active: c.open,
+                total: c.total,
+            })
+            .collect(),
+    }))
+}
+
+/// One game, with its live session counts.
+#[utoipa::path(get, path = "/games/{game_id}", tag = "games",
+    responses((status = 200, description = "The game", body = Game)))]
+async fn get_game(
+    State(state): State<AppState>,
+    Path(game_id): Path<String>,
+) -> ApiResult<Json<Game>> {
+    Ok(Json(game_json(
+        &fetch_game(&state, parse_game(&game_id)?).await?,
+    )))
+}
+
+/// A game's settings. On create, everything but `name`, `category` and `rule_set` has a
+/// default; on update, what is missing stays as it is.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct GameBody {
+    #[schema(max_length = 255)]
+    name: Option<String>,
+    #[schema(max_length = 50)]
+    category: Option<String>,
+    subcategory: Option<String>,
+    description: Option<String>,
+    /// `connect_four`.
+    #[schema(pattern = "^(connect_four)$")]
+    rule_set: Option<String>,
+    /// Must be the rule set's if given (`turn_based` for Connect Four).
+    #[schema(pattern = "^(realtime|turn_based|countdown)$")]
+    game_type: Option<String>,
+    min_players: Option<u32>,
+    max_players: Option<u32>,
+    /// A JSON object shown to players (at most 8 KiB once serialised).
+    rules: Option<Value>,
+    #[schema(max_length = 500)]
+    thumbnail_url: Option<String>,
+    /// 1 000 to 3 600 000; default 30 000.
+    turn_clock_ms: Option<u32>,
+    /// 10 to 604 800; default 600.
+    start_timeout_secs: Option<u32>,
+    /// 0 to 2 500; default 500 (5 %).
+    rake_bp: Option<u16>,
+    /// 0 to 10 000; default 5 000.
+    spectator_share_bp: Option<u16>,
+    /// Default 0.01.
+    stake_min: Option<Dec>,
+    /// Default 10 000.
+    stake_max: Option<Dec>,
+    /// Update only: `false` deactivates the game (no new sessions).
+    is_active: Option<bool>,
+}
+
+impl GameBody {
+    /// The settings this body makes of `base`.
+    fn apply(self, base: GameSettings) -> ApiResult<(GameSettings, Option<bool>)> {
+        let rule_set = match self.rule_set.as_deref() {
+            Some(text) => RuleSet::parse(text)
+                .ok_or_else(|| ApiError::bad_request("rule_set is connect_four"))?,
+            None => base.rule_set,
+        };
+        if let Some(game_type) = self.game_type.as_deref()
+            && game_type != rule_set.game_type().as_str()
+        {
+            return Err(ApiError::bad_request(format!(
+                "game_type of {} is {}",
+                rule_set.as_str(),
+                rule_set.game_type().as_str()
+            )));
+        }
+        let rules = match self.rules {
+            None => base.rules,
+            Some(Value::Object(map)) => Value::Object(map).to_string(),
+            Some(_) => return Err(ApiError::bad_request("rules is a JSON object")),
+        };
+        let (min, max) = rule_set.players();
+        let settings = GameSettings {
+            name: self.name.unwrap_or(base.name),
+            category: self.category.unwrap_or(base.category),
+            subcategory: self.subcategory.unwrap_or(base.subcategory),
+            description: self.description.unwrap_or(base.description),
+            min_players: self.min_players.unwrap_or(if base.min_players == 0 {
+                min
+            } else {
+                base.min_players
+            }),
+            max_players: self.max_players.unwrap_or(if base.max_players == 0 {
+                max
+            } else {
+                base.max_players
+            }),
+            rule_set,
+            rules,
+            thumbnail_url: self.thumbnail_url.unwrap_or(base.thumbnail_url),
+            turn_clock_ms: self.turn_clock_ms.unwrap_or(base.turn_clock_ms),
+            start_timeout_secs: self.start_timeout_secs.unwrap_or(base.start_timeout_secs),
+            rake_bp: self.rake_bp.unwrap_or(base.rake_bp),
+            spectator_share_bp: self.spectator_share_bp.unwrap_or(base.spectator_share_bp),
+            stake_min: match self.stake_min {
+                Some(v) => amount("stake_min", v)?,
+                None => base.stake_min,
+            },
+            stake_max: match self.stake_max {
+                Some(v) => amount("stake_max", v)?,
+                None => base.stake_max,
+            },
+        };
+        Ok((settings, self.is_active))
+    }
+}
+
+/// Adds a game to the catalog (admins).
+#[utoipa::path(post, path = "/games/create", tag = "games", request_body = GameBody,
+    responses((status = 201, description = "The new game", body = Game)))]
+async fn create_game(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Body(body): Body<GameBody>,
+) -> ApiResult<(StatusCode, Json<Game>)> {
+    caller.require_admin()?;
+    if body.name.is_none() || body.category.is_none() || body.rule_set.is_none() {
+        return Err(ApiError::bad_request(
+            "a game needs name, category and rule_set",
+        ));
+    }
+    if body.is_active.is_some() {
+        return Err(ApiError::bad_request(
+            "a new game is active; is_active is for updates",
+        ));
+    }
+    let units = |n: i64| Amount(n * betbet_protocol::types::AMOUNT_SCALE);
+    let defaults = GameSettings {
+        name: String::new(),
+        category: String::new(),
+        subcategory: String::new(),
+        description: String::new(),
+        rule_set: RuleSet::ConnectFour,
+        min_players: 0,
+        max_players: 0,
+        rules: "{}".to_owned(),
+        thumbnail_url: String::new(),
+        turn_clock_ms: 30_000,
+        start_timeout_secs: 600,
+        rake_bp: 500,
+        spectator_share_bp: 5_000,
+        stake_min: Amount(betbet_protocol::types::AMOUNT_SCALE / 100),
+        stake_max: units(10_000),
+    };
+    let (settings, _) = body.apply(defaults)?;
+    let reply = state
+        .core
+        .execute(Command::CreateGame(CreateGame {
+            actor: caller.user,
+            settings,
+        }))
+        .await?;
+    let Reply::Created(created) = reply else {
+        return Err(ApiError::internal("unexpected reply"));
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(game_json(&fetch_game(&state, GameId(created.id)).await?)),
+    ))
+}
+
+/// Changes a game's settings or deactivates it (admins). Sessions already created keep
+/// the settings they were created with.
+#[utoipa::path(put, path = "/games/{game_id}", tag = "games", request_body = GameBody,
+    responses((status = 200, description = "The game as it is now", body = Game)))]
+async fn update_game(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(game_id): Path<String>,
+    Body(body): Body<GameBody>,
+) -> ApiResult<Json<Game>> {
+    caller.require_admin()?;
+    let game = parse_game(&game_id)?;
+    let current = fetch_game(&state, game).await?;
+    let (settings, is_active) = body.apply(current.settings)?;
+    state
+        .core
+        .execute(Command::UpdateGame(UpdateGame {
+            actor: caller.user,
+            game,
+            settings,
+            is_active: is_active.unwrap_or(current.is_active),
+        }))
+        .await?;
+    Ok(Json(game_json(&fetch_game(&state, game).await?)))
+}
+
+// Sessions.
+
+#[derive(Serialize, ToSchema)]
+struct Player {
+    user_id: String,
+    username: String,
+    /// The seat, from 0 in join order.
+    position: u32,
+    #[schema(pattern = "^(playing|won|lost|drew|refunded)$")]
+    status: &'static str,
+    score: i64,
+    /// What the end paid the player (0 before).
+    payout: String,
+    joined_at: String,
+    client_seed: String,
+}
+
+/// The position of a Connect Four game.
+#[derive(Serialize, ToSchema)]
+struct ConnectFourState {
+    rule_set: &'static str,
+    /// Top row first, 7 characters each: `.` empty, `X` the first mover's, `O` the other's.
+    board: Vec<String>,
+    /// The columns played, in order (0 is the left).
+    moves: Vec<u8>,
+    /// Who plays `X` and moved first (drawn from the seeds).
+    first_player_id: String,
+    /// Whose turn it is; null once the game is over.
+    #[schema(required = true)]
+    to_move: Option<String>,
+    /// The winning four's cells (`row * 7 + column`, row 0 at the bottom).
+    winning_line: Vec<u8>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Session {
+    /// `gs_<n>`.
+    id: String,
+    game_id: String,
+    #[schema(pattern = "^(connect_four)$")]
+    rule_set: &'static str,
+    /// Shown to the session's players only: how others join a private session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    session_code: Option<String>,
+    created_by: String,
+    #[schema(pattern = "^(waiting|active|completed|cancelled)$")]
+    status: &'static str,
+    /// How it ended; null until then.
+    #[schema(
+        required = true,
+        pattern = "^(win|draw|timeout|resignation|cancelled|expired)$"
+    )]
+    end_reason: Option<&'static str>,
+    stake_amount: String,
+    currency: String,
+    is_private: bool,
+    player_count: usize,
+    min_players: u32,
+    max_players: u32,
+    spectator_fee: String,
+    /// Every stake, in all.
+    pot: String,
+    /// What the platform took at the end (its rake and any indivisible rest).
+    rake: String,
+    rake_bp: u16,
+    turn_clock_ms: u32,
+    players: Vec<Player>,
+    spectator_count: u32,
+    created_at: String,
+    /// Not started by then, the session is cancelled and refunded.
+    start_deadline: String,
+    #[schema(required = true)]
+    started_at: Option<String>,
+    #[schema(required = true)]
+    ended_at: Option<String>,
+    /// When the player to move runs out of time; null unless playing.
+    #[schema(required = true)]
+    turn_deadline: Option<String>,
+    /// +1 on every change of the session.
+    version: u64,
+    /// The position; null before the start.
+    #[schema(required = true)]
+    state: Option<ConnectFourState>,
+    /// SHA-256 of the server seed's hex text, fixed at creation.
+    server_seed_hash: String,
+    /// Revealed once the session has ended; null before.
+    #[schema(required = true)]
+    server_seed: Option<String>,
+}
+
+fn player_of(view: &GameSessionView, seat: u32) -> String {
+    view.players
+        .get(seat as usize)
+        .map(|p| p.user.public())
+        .unwrap_or_default()
+}
+
+fn session_json(view: &GameSessionView) -> Session {
+    let state = match &view.state {
+        GameStateView::NotStarted(_) => None,
+        GameStateView::ConnectFour(c) => Some(ConnectFourState {
+            rule_set: "connect_four",
+            board: c.rows.clone(),
+            moves: c.moves.clone(),
+            first_player_id: player_of(view, c.first_seat),
+            to_move: c.to_move.map(|seat| player_of(view, seat)),
+            winning_line: c.winning_line.clone(),
+        }),
+    };
+    Session {
+        id: view.id.public(),
+        game_id: view.game.public(),
+        rule_set: view.rule_set.as_str(),
+        session_code: view.code.clone(),
+        created_by: view.creator.public(),
+        status: view.status.as_str(),
+        end_reason: view.end.map(GameEnd::as_str),
+        stake_amount: money(view.stake),
+        currency: view.currency.as_str().to_owned(),
+        is_private: view.is_private,
+        player_count: view.players.len(),
+        min_players: view.min_players,
+        max_players: view.max_players,
+        spectator_fee: money(view.spectator_fee),
+        pot: money(view.pot),
+        rake: money(view.rake),
+        rake_bp: view.rake_bp,
+        turn_clock_ms: view.turn_clock_ms,
+        players: view
+            .players
+            .iter()
+            .map(|p| Player {
+                user_id: p.user.public(),
+                username: p.username.clone(),
+                position: p.seat,
+                status: p.status.as_str(),
+                score: p.score,
+                payout: money(p.payout),
+                joined_at: time(p.joined_at),
+                client_seed: p.client_seed.clone(),
+            })
+            .collect(),
+        spectator_count: view.spectators,
+        created_at: time(view.created_at),
+        start_deadline: time(view.start_deadline),
+        started_at: opt_time(view.started_at),
+        ended_at: opt_time(view.ended_at),
+        turn_deadline: opt_time(view.turn_deadline),
+        version: view.version,
+        state,
+        server_seed_hash: hex(&view.server_seed_hash),
+        server_seed: view.server_seed.map(|s| hex(&s)),
+    }
+}
+
+/// The session as `viewer` may see it (a private one only its players, spectators and
+/// admins; to anyone else it does not exist).
+async fn fetch_session(
+    state: &AppState,
+    session: GameSessionId,
+    viewer: UserId,
+) -> ApiResult<GameSessionView> {
+    match state
+        .query(Query::GameSession(GameSessionQuery { session, viewer }))
+        .await?
+    {
+        QueryReply::GameSession(view) => Ok(view),
+        _ => Err(ApiError::from(ResultCode::GameSessionNotFound)),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateSessionBody {
+    /// `game_<n>`.
+    game_id: String,
+    /// Each player's stake, within the game's stake range.
+    stake: Dec,
+    /// Default: `USD`.
+    currency: Option<String>,
+    /// A private session is not listed and is joined with its `session_code`.
+    #[serde(default)]
+    is_private: bool,
+    /// At most the game's `max_players` (the default).
+    max_players: Option<u32>,
+    /// What a spectator pays to watch; default 0.
+    spectator_fee: Option<Dec>,
+    /// Your client seed for the session's draws (1 to 64 printable ASCII characters,
+    /// no `:` or `|`); default: one made for you. Changeable until the start.
+    client_seed: Option<String>,
+}
+
+/// Opens a session of a game: you take the first seat and your stake goes into the
+/// session's escrow.
+///
+/// The answer carries the `server_seed_hash` that commits the session's randomness.
+#[utoipa::path(post, path = "/sessions/create", tag = "game sessions",
+    request_body = CreateSessionBody,
+    responses((status = 201, description = "The new session", body = Session)))]
+async fn create_session(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Body(body): Body<CreateSessionBody>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    let spectator_fee = match body.spectator_fee {
+        Some(fee) if fee.0.is_zero() => Amount(0),
+        Some(fee) => amount("spectator_fee", fee)?,
+        None => Amount(0),
+    };
+    let mut server_seed = [0u8; SERVER_SEED_BYTES];
+    getrandom::fill(&mut server_seed).map_err(|_| ApiError::internal("no randomness"))?;
+    let reply = state
+        .core
+        .execute(Command::CreateGameSession(CreateGameSession {
+            actor: caller.user,
+            game: parse_game(&body.game_id)?,
+            stake: amount("stake", body.stake)?,
+            currency: currency(body.currency.as_deref().unwrap_or("USD"))?,
+            is_private: body.is_private,
+            max_players: body.max_players.unwrap_or(0),
+            spectator_fee,
+            server_seed,
+            client_seed: client_seed_or_random(body.client_seed)?,
+        }))
+        .await?;
+    let Reply::Created(created) = reply else {
+        return Err(ApiError::internal("unexpected reply"));
+    };
+    let view = fetch_session(&state, GameSessionId(created.id), caller.user).await?;
+    Ok((StatusCode::CREATED, Json(session_json(&view))))
+}
+
+/// The query of `GET /sessions/active`, for the document (the route reads the raw query so
+/// `stake_range` may repeat).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ActiveParams {
+    /// Only sessions of this game.
+    game_id: Option<String>,
+    /// The lowest and highest stake, as two values (`stake_range=1&stake_range=10`) or one
+    /// `low,high`.
+    stake_range: Option<Vec<String>>,
+    #[param(minimum = 1, maximum = 1_000_000)]
+    page: Option<u32>,
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SessionList {
+    page: u32,
+    limit: u32,
+    total: u32,
+    sessions: Vec<Session>,
+}
+
+fn stake_bound(field: &str, text: &str) -> ApiResult<Amount> {
+    let value = betbet_protocol::types::parse_decimal(text.trim())
+        .ok_or_else(|| ApiError::bad_request(format!("{field}: not a decimal")))?;
+    Amount::from_decimal(value)
+        .ok()
+        .filter(|a| a.0 >= 0)
+        .ok_or_else(|| ApiError::bad_request(format!("{field}: not a stake")))
+}
+
+/// Public sessions taking players or being played, newest first.
+#[utoipa::path(get, path = "/sessions/active", tag = "game sessions", params(ActiveParams),
+    responses((status = 200, description = "A page of sessions", body = SessionList)))]
+async fn active_sessions(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<SessionList>> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (mut game, mut range, mut page, mut limit) = (None, Vec::new(), None, None);
+    let number = |key: &str, value: &str| {
+        value
+            .parse::<u32>()
+            .map_err(|_| ApiError::bad_request(format!("{key} is a whole number")))
+    };
+    for (key, value) in &pairs {
+        match key.as_str() {
+            "game_id" => game = Some(parse_game(value)?),
+            "stake_range" | "stake_range[]" => range.extend(value.split(',').map(str::to_owned)),
+            "page" => page = Some(number(key, value)?),
+            "limit" => limit = Some(number(key, value)?),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`"
+                )));
+            }
+        }
+    }
+    let (stake_min, stake_max) = match range.as_slice() {
+        [] => (None, None),
+        [low, high] => (
+            Some(stake_bound("stake_range", low)?),
+            Some(stake_bound("stake_range", high)?),
+        ),
+        _ => {
+            return Err(ApiError::bad_request(
+                "stake_range is two values: low and high",
+            ));
+        }
+    };
+    let limit = bounded("limit", limit, 20, 1, PAGE_LIMIT_MAX)?;
+    let page = bounded("page", page, 1, 1, PAGE_MAX)?;
+    let QueryReply::GameSessions(list) = state
+        .query(Query::ActiveGameSessions(ActiveSessionsQuery {
+            game,
+            stake_min,
+            stake_max,
+            offset: (page - 1).saturating_mul(limit),
+            limit,
+        }))
+        .await?
+    else {
+        return Err(ApiError::internal("unexpected reply"));
+    };
+    Ok(Json(SessionList {
+        page,
+        limit,
+        total: list.total,
+        sessions: list.sessions.iter().map(session_json).collect(),
+    }))
+}
+
+/// One session: its players, position, clocks, scores and payouts.
+#[utoipa::path(get, path = "/sessions/{session_id}", tag = "game sessions",
+    responses((status = 200, description = "The session", body = Session)))]
+async fn get_session(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<Session>> {
+    let view = fetch_session(&state, parse_session(&session_id)?, caller.user).await?;
+    Ok(Json(session_json(&view)))
+}
+
+/// Runs a session command and answers the session as the caller sees it after it.
+async fn session_action(
+    state: &AppState,
+    caller: &AuthUser,
+    session: GameSessionId,
+    command: Command,
+) -> ApiResult<Json<Session>> {
+    state.core.execute(command).await?;
+    Ok(Json(session_json(
+        &fetch_session(state, session, caller.user).await?,
+    )))
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct JoinBody {
+    /// The spec's joiner: must be the caller (you stake your own money).
+    user_id: Option<String>,
+    /// A private session's code.
+    session_code: Option<String>,
+    /// Your client seed; default: one made for you.
+    client_seed: Option<String>,
+}
+
+/// Takes a seat: your stake goes into the session's escrow. The session starts when its
+/// last seat is taken.
+///
+/// `session_id` may be the session's id or, for a private session, its code.
+#[utoipa::path(post, path = "/sessions/{session_id}/join", tag = "game sessions",
+    request_body(content = Option<JoinBody>, description = "Optional"),
+    responses((status = 200, description = "The session as it is now", body = Session)))]
+async fn join_session(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+    OptBody(body): OptBody<JoinBody>,
+) -> ApiResult<Json<Session>> {
+    caller.require_self(
+        "user_id",
+        body.user_id.as_deref(),
+        "a player stakes their own money",
+    )?;
+    let (session, code) = if session_id.starts_with("gs_") {
+        (
+            parse_session(&session_id)?,
+            body.session_code.unwrap_or_default(),
+        )
+    } else {
+        let code = session_id.to_ascii_uppercase();
+        if code.len() != SESSION_CODE_LEN
+            || !code.bytes().all(|b| SESSION_CODE_ALPHABET.contains(&b))
+        {
+            return Err(crate::ids::invalid_id("session", &session_id));
+        }
+        match state
+            .query(Query::GameSessionByCode(SessionCodeQuery {
+                code: code.clone(),
+            }))
+            .await?
+        {
+            QueryReply::GameSession(view) => (view.id, code),
+            _ => return Err(ApiError::from(ResultCode::GameSessionNotFound)),
+        }
+    };
+    session_action(
+        &state,
+        &caller,
+        session,
+        Command::JoinGameSession(JoinGameSession {
+            actor: caller.user,
+            session,
+            code,
+            client_seed: client_seed_or_random(body.client_seed)?,
+        }),
+    )
+    .await
+}
+
+async fn simple_action(
+    state: &AppState,
+    caller: &AuthUser,
+    session_id: &str,
+    make: fn(GameSessionAction) -> Command,
+) -> ApiResult<Json<Session>> {
+    let session = parse_session(session_id)?;
+    let command = make(GameSessionAction {
+        actor: caller.user,
+        session,
+    });
+    session_action(state, caller, session, command).await
+}
+
+#[derive(Serialize, ToSchema)]
+struct LeftSession {
+    session_id: String,
+    /// Your stake, back in your wallet.
+    refunded: String,
+    currency: String,
+}
+
+/// Gives up your seat before the start; your stake comes back (the creator cancels
+/// instead).
+#[utoipa::path(post, path = "/sessions/{session_id}/leave", tag = "game sessions",
+    responses((status = 200, description = "The refunded stake", body = LeftSession)))]
+async fn leave_session(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<LeftSession>> {
+    let session = parse_session(&session_id)?;
+    let view = fetch_session(&state, session, caller.user).await?;
+    state
+        .core
+        .execute(Command::LeaveGameSession(GameSessionAction {
+            actor: caller.user,
+            session,
+        }))
+        .await?;
+    // Having left, the caller may no longer see a private session: the answer is what
+    // came back.
+    Ok(Json(LeftSession {
+        session_id: view.id.public(),
+        refunded: money(view.stake),
+        currency: view.currency.as_str().to_owned(),
+    }))
+}
+
+/// Cancels a session that has not started (its creator or an admin): every stake back.
+#[utoipa::path(post, path = "/sessions/{session_id}/cancel", tag = "game sessions",
+    responses((status = 200, description = "The cancelled session", body = Session)))]
+async fn cancel_session(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<Session>> {
+    simple_action(&state, &caller, &session_id, Command::CancelGameSession).await
+}
+
+/// Starts a session once it has the game's minimum of players (its creator). A full
+/// session starts by itself.
+#[utoipa::path(post, path = "/sessions/{session_id}/start", tag = "game sessions",
+    responses((status = 200, description = "The started session", body = Session)))]
+async fn start_session(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<Session>> {
+    simple_action(&state, &caller, &session_id, Command::StartGameSession).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MoveBody {
+    /// The move in the rule set's notation: Connect Four's column, `0` (left) to `6`.
+    #[serde(rename = "move")]
+    #[schema(max_length = 16)]
+    mv: String,
+}
+
+/// Makes your move (it must be your turn); the answer is the position after it.
+#[utoipa::path(post, path = "/sessions/{session_id}/move", tag = "game sessions",
+    request_body = MoveBody,
+    responses((status = 200, description = "The session after the move", body = Session)))]
+async fn make_move(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+    Body(body): Body<MoveBody>,
+) -> ApiResult<Json<Session>> {
+    let session = parse_session(&session_id)?;
+    session_action(
+        &state,
+        &caller,
+        session,
+        Command::GameMove(GameMove {
+            actor: caller.user,
+            session,
+            mv: body.mv,
+        }),
+    )
+    .await
+}
+
+/// Resigns the game: your opponent wins.
+#[utoipa::path(post, path = "/sessions/{session_id}/resign", tag = "game sessions",
+    responses((status = 200, description = "The ended session", body = Session)))]
+async fn resign(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<Session>> {
+    simple_action(&state, &caller, &session_id, Command::ResignGame).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ClientSeedBody {
+    /// 1 to 64 printable ASCII characters, no `:` or `|`.
+    #[schema(min_length = 1, max_length = 64)]
+    client_seed: String,
+}
+
+/// Sets your client seed for the session's draws, before the start.
+#[utoipa::path(post, path = "/sessions/{session_id}/client-seed", tag = "game sessions",
+    request_body = ClientSeedBody,
+    responses((status = 200, description = "The session", body = Session)))]
+async fn set_client_seed(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+    Body(body): Body<ClientSeedBody>,
+) -> ApiResult<Json<Session>> {
+    let session = parse_session(&session_id)?;
+    session_action(
+        &state,
+        &caller,
+        session,
+        Command::SetClientSeed(SetClientSeed {
+            actor: caller.user,
+            session,
+            client_seed: body.client_seed,
+        }),
+    )
+    .await
+}
+
+#[derive(Serialize, ToSchema)]
+struct Draw {
+    #[schema(pattern = "^(first_mover)$")]
+    purpose: &'static str,
+    nonce: u64,
+    round: u32,
+    /// Which 4 bytes of the 32-byte HMAC block (0 to 7).
+    index: u8,
+    /// The draw's float f times 2^32: the 4 bytes read big-endian.
+    fraction: u32,
+    /// What the draw decided (first mover: the seat `floor(f × players)`).
+    outcome: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ClientSeed {
+    user_id: String,
+    position: u32,
+    client_seed: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Fairness {
+    session_id: String,
+    /// SHA-256 of the server seed's 64-character hex text, published at creation.
+    server_seed_hash: String,
+    /// The server seed, once the session has ended (null before).
+    #[schema(required = true)]
+    server_seed: Option<String>,
+    /// The players' client seeds in seat order, joined by `|`: the message's client seed.
+    client_seed: String,
+    client_seeds: Vec<ClientSeed>,
+    nonce: u64,
+    draws: Vec<Draw>,
+    /// How to recompute every draw.
+    formula: &'static str,
+}
+
+/// The session's seeds and draws: with the revealed server seed, anyone can recompute
+/// every random outcome.
+#[utoipa::path(get, path = "/sessions/{session_id}/fairness", tag = "game sessions",
+    responses((status = 200, description = "Seeds, hash, nonce and draws", body = Fairness)))]
+async fn fairness(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<Fairness>> {
+    let view = fetch_session(&state, parse_session(&session_id)?, caller.user).await?;
+    Ok(Json(Fairness {
+        session_id: view.id.public(),
+        server_seed_hash: hex(&view.server_seed_hash),
+        server_seed: view.server_seed.map(|s| hex(&s)),
+        client_seed: view.client_seed(),
+        client_seeds: view
+            .players
+            .iter()
+            .map(|p| ClientSeed {
+                user_id: p.user.public(),
+                position: p.seat,
+                client_seed: p.client_seed.clone(),
+            })
+            .collect(),
+        nonce: view.nonce,
+        draws: view
+            .draws
+            .iter()
+            .map(|d| Draw {
+                purpose: d.purpose.as_str(),
+                nonce: d.nonce,
+                round: d.round,
+                index: d.index,
+                fraction: d.fraction,
+                outcome: d.outcome,
+            })
+            .collect(),
+        formula: "block = HMAC_SHA256(key = server_seed as its 64-character hex text, \
+                  message = \"{client_seed}:{nonce}:{round}\"); fraction = bytes \
+                  [4*index, 4*index+4) of block, big-endian; f = fraction / 2^32; \
+                  first mover = floor(f * players); server_seed_hash = SHA256(server_seed hex text)",
+    }))
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SpectateBody {
+    /// The spec's spectator: must be the caller (you pay your own fee).
+    user_id: Option<String>,
+}
+
+/// Watches a session: the spectator fee is charged once, split between the players and
+/// the platform. Players cannot spectate their own session.
+#[utoipa::path(post, path = "/sessions/{session_id}/spectate", tag = "game sessions",
+    request_body(content = Option<SpectateBody>, description = "Optional"),
+    responses((status = 200, description = "The session", body = Session)))]
+async fn spectate(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+    OptBody(body): OptBody<SpectateBody>,
+) -> ApiResult<Json<Session>> {
+    caller.require_self(
+        "user_id",
+        body.user_id.as_deref(),
+        "a spectator pays their own fee",
+    )?;
+    let session = parse_session(&session_id)?;
+    // A private session is watched only by invitation: someone who cannot see it cannot
+    // pay to watch it either.
+    fetch_session(&state, session, caller.user).await?;
+    simple_action(&state, &caller, &session_id, Command::SpectateGameSession).await
+}
+
+#[derive(Serialize, ToSchema)]
+struct Spectator {
+    user_id: String,
+    username: String,
+    fee_paid: String,
+    joined_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Spectators {
+    session_id: String,
+    spectators: Vec<Spectator>,
+}
+
+/// Who is watching a session.
+#[utoipa::path(get, path = "/sessions/{session_id}/spectators", tag = "game sessions",
+    responses((status = 200, description = "The spectators", body = Spectators)))]
+async fn list_spectators(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<Spectators>> {
+    let session = parse_session(&session_id)?;
+    let QueryReply::GameSpectators(list) = state
+        .query(Query::GameSpectators(GameSessionQuery {
+            session,
+            viewer: caller.user,
+        }))
+        .await?
+    else {
+        return Err(ApiError::from(ResultCode::GameSessionNotFound));
+    };
+    Ok(Json(Spectators {
+        session_id: list.session.public(),
+        spectators: list
+            .spectators
+            .iter()
+            .map(|s| Spectator {
+                user_id: s.user.public(),
+                username: s.username.clone(),
+                fee_paid: money(s.fee_paid),
+                joined_at: time(s.joined_at),
+            })
+            .collect(),
+    }))
+}

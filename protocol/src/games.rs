@@ -1,0 +1,506 @@
+//! The games domain on the wire: the catalog, staked sessions, moves, spectators and the
+//! provably fair draws, as commands, events, queries and views.
+//!
+//! A game (`game_<n>`) is a catalog entry an admin creates: its rule set, player counts,
+//! clocks, rake and spectator split. A session (`gs_<n>` — never `ses_`, which names login
+//! sessions) is one match of a game: players stake into the session's escrow account, the
+//! engine applies their moves under the rule set's rules and clocks, and pays the pot out at
+//! the end. Every random choice comes from the session's committed server seed (see
+//! `docs/games.md`).
+
+use crate::types::{Amount, Currency, Timestamp, UserId};
+use crate::{wire_cenum, wire_enum, wire_struct};
+
+/// The most players of any session (the quick-math countdown's 10).
+pub const GAME_PLAYERS_MAX: u32 = 10;
+/// The bytes of a session's server seed; its public form is their 64 lowercase hex digits.
+pub const SERVER_SEED_BYTES: usize = 32;
+/// The longest client seed, in bytes of printable ASCII.
+pub const CLIENT_SEED_MAX: usize = 64;
+/// The longest move text ("3", "e7e8q", "cashout", an answer).
+pub const MOVE_TEXT_MAX: usize = 16;
+/// The length of a session code (the unambiguous alphabet of [`SESSION_CODE_ALPHABET`]).
+pub const SESSION_CODE_LEN: usize = 8;
+/// Session codes use no 0/O, 1/I/L: read aloud or typed, a code is never mistaken.
+pub const SESSION_CODE_ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// The public form of seeds and hashes: lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// A game of the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct GameId(pub u64);
+
+/// One session (match) of a game.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct GameSessionId(pub u64);
+
+macro_rules! id_codec {
+    ($($name:ident),*) => {$(
+        impl crate::codec::Encode for $name {
+            #[inline]
+            fn encode(&self, out: &mut Vec<u8>) {
+                crate::codec::Encode::encode(&self.0, out);
+            }
+        }
+        impl crate::codec::Decode for $name {
+            #[inline]
+            fn decode(
+                r: &mut crate::codec::Reader<'_>,
+            ) -> Result<Self, crate::codec::DecodeError> {
+                Ok(Self(<u64 as crate::codec::Decode>::decode(r)?))
+            }
+        }
+        impl crate::codec::FixedSize for $name {
+            const SIZE: usize = 8;
+        }
+    )*};
+}
+id_codec!(GameId, GameSessionId);
+
+wire_cenum! {
+    /// The spec's `game_type`: how a game's time runs.
+    pub enum GameType {
+        /// Ticks at the game's rate (crash).
+        Realtime = 0 => "realtime",
+        /// Players move in turn, each against a clock.
+        TurnBased = 1 => "turn_based",
+        /// Everyone plays the same round against one countdown.
+        Countdown = 2 => "countdown",
+    }
+}
+
+wire_cenum! {
+    /// The rules a game is played by. Each is implemented in the engine's `games` folder.
+    pub enum RuleSet {
+        /// 7 × 6, gravity, four in a row; 2 players.
+        ConnectFour = 0 => "connect_four",
+    }
+}
+
+impl RuleSet {
+    pub fn game_type(self) -> GameType {
+        match self {
+            RuleSet::ConnectFour => GameType::TurnBased,
+        }
+    }
+
+    /// The player counts the rules allow, inclusive.
+    pub fn players(self) -> (u32, u32) {
+        match self {
+            RuleSet::ConnectFour => (2, 2),
+        }
+    }
+}
+
+wire_struct! {
+    /// What an admin sets about a game.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameSettings {
+        pub name: String,
+        pub category: String,
+        pub subcategory: String,
+        pub description: String,
+        pub rule_set: RuleSet,
+        pub min_players: u32,
+        pub max_players: u32,
+        /// The spec's `rules`: a JSON object shown to players (the gateway checks it parses).
+        pub rules: String,
+        pub thumbnail_url: String,
+        /// How long a player has for each move of a turn-based game, in ms; running out
+        /// loses the game.
+        pub turn_clock_ms: u32,
+        /// How long a session waits for its players, in seconds: not started by then, it is
+        /// cancelled and every stake refunded.
+        pub start_timeout_secs: u32,
+        /// The platform's rake on each pot, in basis points.
+        pub rake_bp: u16,
+        /// The share of each spectator fee paid to the players (split equally), in basis
+        /// points; the rest is the platform's.
+        pub spectator_share_bp: u16,
+        /// The smallest and largest stake a session may take.
+        pub stake_min: Amount,
+        pub stake_max: Amount,
+    }
+}
+
+wire_struct! {
+    /// Adds a game to the catalog (admins only).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CreateGame {
+        pub actor: UserId,
+        pub settings: GameSettings,
+    }
+}
+
+wire_struct! {
+    /// Replaces a game's settings (admins only). Sessions already created keep the settings
+    /// they were created with; an inactive game takes no new sessions.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct UpdateGame {
+        pub actor: UserId,
+        pub game: GameId,
+        pub settings: GameSettings,
+        pub is_active: bool,
+    }
+}
+
+wire_struct! {
+    /// Opens a session of a game; the creator takes the first seat and stakes at once.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CreateGameSession {
+        pub actor: UserId,
+        pub game: GameId,
+        pub stake: Amount,
+        pub currency: Currency,
+        pub is_private: bool,
+        /// At most the game's `max_players`; 0 means the game's.
+        pub max_players: u32,
+        pub spectator_fee: Amount,
+        /// The gateway's fresh random server seed; only its hash is shown until the end.
+        pub server_seed: [u8; SERVER_SEED_BYTES],
+        /// The creator's client seed; empty for one derived from the command's seed.
+        pub client_seed: String,
+    }
+}
+
+wire_struct! {
+    /// Takes a seat and stakes. A private session needs its code.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct JoinGameSession {
+        pub actor: UserId,
+        pub session: GameSessionId,
+        pub code: String,
+        pub client_seed: String,
+    }
+}
+
+wire_struct! {
+    /// Leave, cancel, start, resign or spectate: the actor and the session.
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct GameSessionAction {
+        pub actor: UserId,
+        pub session: GameSessionId,
+    }
+}
+
+wire_struct! {
+    /// A move in the rule set's notation (Connect Four: the column, "0" to "6").
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameMove {
+        pub actor: UserId,
+        pub session: GameSessionId,
+        pub mv: String,
+    }
+}
+
+wire_struct! {
+    /// Changes the actor's client seed, before the session starts.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SetClientSeed {
+        pub actor: UserId,
+        pub session: GameSessionId,
+        pub client_seed: String,
+    }
+}
+
+wire_cenum! {
+    pub enum GameSessionStatus {
+        /// Taking players.
+        Waiting = 0 => "waiting",
+        Active = 1 => "active",
+        Completed = 2 => "completed",
+        /// Ended before it started (by its creator or its start deadline): every stake was
+        /// refunded.
+        Cancelled = 3 => "cancelled",
+    }
+}
+
+impl GameSessionStatus {
+    pub fn ended(self) -> bool {
+        matches!(
+            self,
+            GameSessionStatus::Completed | GameSessionStatus::Cancelled
+        )
+    }
+}
+
+wire_cenum! {
+    /// How a session ended.
+    pub enum GameEnd {
+        Win = 0 => "win",
+        Draw = 1 => "draw",
+        /// The player to move ran out of time.
+        Timeout = 2 => "timeout",
+        Resignation = 3 => "resignation",
+        /// Its creator cancelled it before the start.
+        Cancelled = 4 => "cancelled",
+        /// Nobody started it by its start deadline.
+        Expired = 5 => "expired",
+    }
+}
+
+wire_cenum! {
+    /// A player's standing in a session.
+    pub enum PlayerStatus {
+        Playing = 0 => "playing",
+        Won = 1 => "won",
+        Lost = 2 => "lost",
+        Drew = 3 => "drew",
+        Refunded = 4 => "refunded",
+    }
+}
+
+wire_cenum! {
+    /// What a provably fair draw decided.
+    pub enum DrawPurpose {
+        /// Which seat moves first: `floor(f × players)`.
+        FirstMover = 0 => "first_mover",
+    }
+}
+
+wire_struct! {
+    /// One draw from the session's seeds: `fraction` is f × 2^32 of the HMAC bytes named
+    /// by `nonce`, `round` and `index` (the 4-byte group in the 32-byte block).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct FairDraw {
+        pub purpose: DrawPurpose,
+        pub nonce: u64,
+        pub round: u32,
+        pub index: u8,
+        pub fraction: u32,
+        pub outcome: u64,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameSessionChanged {
+        pub session: GameSessionId,
+        pub game: GameId,
+        /// Who caused the change ([`UserId::SYSTEM`] for clocks and deadlines).
+        pub user: UserId,
+        pub status: GameSessionStatus,
+        /// The session's version after the change: +1 on every change, so a client sees a
+        /// gap.
+        pub version: u64,
+    }
+}
+
+wire_struct! {
+    #[fixed(8)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct GameChanged {
+        pub game: GameId,
+    }
+}
+
+// Queries.
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameListQuery {
+        pub category: Option<String>,
+        /// Include deactivated games (admins' view).
+        pub inactive: bool,
+        pub offset: u32,
+        pub limit: u32,
+    }
+}
+
+wire_struct! {
+    #[fixed(8)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct GameQuery {
+        pub game: GameId,
+    }
+}
+
+wire_struct! {
+    /// Public sessions that are waiting or playing, newest first.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ActiveSessionsQuery {
+        pub game: Option<GameId>,
+        pub stake_min: Option<Amount>,
+        pub stake_max: Option<Amount>,
+        pub offset: u32,
+        pub limit: u32,
+    }
+}
+
+wire_struct! {
+    /// One session as `viewer` may see it: a private session only to its players,
+    /// spectators and admins; its code only to its players.
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct GameSessionQuery {
+        pub session: GameSessionId,
+        pub viewer: UserId,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SessionCodeQuery {
+        pub code: String,
+    }
+}
+
+// Views.
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameView {
+        pub id: GameId,
+        pub settings: GameSettings,
+        pub is_active: bool,
+        pub created_at: Timestamp,
+        pub updated_at: Timestamp,
+        pub sessions_waiting: u32,
+        pub sessions_active: u32,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameList {
+        pub total: u32,
+        pub games: Vec<GameView>,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GamePlayerView {
+        pub user: UserId,
+        pub username: String,
+        /// The seat: the order players joined in, from 0.
+        pub seat: u32,
+        pub status: PlayerStatus,
+        pub score: i64,
+        pub payout: Amount,
+        pub joined_at: Timestamp,
+        pub client_seed: String,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SpectatorView {
+        pub user: UserId,
+        pub username: String,
+        pub fee_paid: Amount,
+        pub joined_at: Timestamp,
+    }
+}
+
+wire_struct! {
+    /// A Connect Four position.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ConnectFourView {
+        /// Top row first, 7 characters each: `.` empty, `X` the first mover's, `O` the
+        /// other's.
+        pub rows: Vec<String>,
+        /// The columns played, in order.
+        pub moves: Vec<u8>,
+        /// The seat playing `X`.
+        pub first_seat: u32,
+        /// The seat to move; none once the game is over.
+        pub to_move: Option<u32>,
+        /// The winning four's cells (`row * 7 + column`, row 0 at the bottom).
+        pub winning_line: Vec<u8>,
+    }
+}
+
+wire_enum! {
+    /// A session's position, by rule set.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum GameStateView {
+        /// Before the start: nothing is drawn or played yet.
+        NotStarted(crate::message::Empty) = 0,
+        ConnectFour(ConnectFourView) = 1,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameSessionView {
+        pub id: GameSessionId,
+        pub game: GameId,
+        pub rule_set: RuleSet,
+        /// Only to the session's players.
+        pub code: Option<String>,
+        pub creator: UserId,
+        pub status: GameSessionStatus,
+        pub end: Option<GameEnd>,
+        pub stake: Amount,
+        pub currency: Currency,
+        pub is_private: bool,
+        pub min_players: u32,
+        pub max_players: u32,
+        pub spectator_fee: Amount,
+        /// What the players staked, in all.
+        pub pot: Amount,
+        /// The platform's rake (taken at the end).
+        pub rake: Amount,
+        pub rake_bp: u16,
+        pub turn_clock_ms: u32,
+        pub players: Vec<GamePlayerView>,
+        pub spectators: u32,
+        pub created_at: Timestamp,
+        pub start_deadline: Timestamp,
+        pub started_at: Option<Timestamp>,
+        pub ended_at: Option<Timestamp>,
+        /// When the player to move runs out of time.
+        pub turn_deadline: Option<Timestamp>,
+        pub version: u64,
+        pub state: GameStateView,
+        /// SHA-256 of the server seed's hex text, published at creation.
+        pub server_seed_hash: [u8; 32],
+        /// The server seed, once the session has ended.
+        pub server_seed: Option<[u8; SERVER_SEED_BYTES]>,
+        /// The nonce of the session's draws.
+        pub nonce: u64,
+        pub draws: Vec<FairDraw>,
+    }
+}
+
+impl GameSessionView {
+    /// The combined client seed of the draws: the players' seeds in seat order, joined by
+    /// `|`.
+    pub fn client_seed(&self) -> String {
+        let seeds: Vec<&str> = self
+            .players
+            .iter()
+            .map(|p| p.client_seed.as_str())
+            .collect();
+        seeds.join("|")
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameSessionList {
+        pub total: u32,
+        pub sessions: Vec<GameSessionView>,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SpectatorList {
+        pub session: GameSessionId,
+        pub spectators: Vec<SpectatorView>,
+    }
+}
