@@ -15,7 +15,7 @@ use betbet_engine::{Ctx, Engine};
 use betbet_protocol::codec::from_slice;
 use betbet_protocol::command::{Command, JournalEntry, MarketStatus};
 use betbet_protocol::event::Event;
-use betbet_protocol::games::{GameQuery, GameSessionQuery};
+use betbet_protocol::games::{GameChatPosted, GameQuery, GameSessionChanged, GameSessionQuery};
 use betbet_protocol::query::QueryReply;
 use betbet_protocol::query::{
     ApiKeyQuery, MarketListQuery, MarketQuery, MarketSort, OrderQuery, PAGE_LIMIT_MAX,
@@ -304,10 +304,14 @@ impl Projector {
                         batch.upsert(&schema::GAMES, schema::game_row(&game));
                     }
                 }
-                Event::GameSessionChanged(e) => {
+                // A chat message takes a version of its session: the row follows. (The
+                // messages themselves are journaled; their tables come with the social
+                // slice's chat history.)
+                Event::GameSessionChanged(GameSessionChanged { session, .. })
+                | Event::GameChatPosted(GameChatPosted { session, .. }) => {
                     // The system reads every session, private ones included.
                     let query = GameSessionQuery {
-                        session: e.session,
+                        session: *session,
                         viewer: UserId::SYSTEM,
                     };
                     if let QueryReply::GameSession(view) =

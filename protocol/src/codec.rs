@@ -288,6 +288,21 @@ impl<T: Decode> Decode for Option<T> {
     }
 }
 
+/// A boxed value is its value (a large part of an event stays off the enum's size).
+impl<T: Encode> Encode for Box<T> {
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        (**self).encode(out);
+    }
+}
+
+impl<T: Decode> Decode for Box<T> {
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Box::new(T::decode(r)?))
+    }
+}
+
 /// Collections used by the engine's snapshot. Maps and sets encode their entries sorted by
 /// key, so equal contents always give equal bytes (and equal state hashes), whatever order
 /// they were built in.

@@ -709,6 +709,8 @@ wire_enum! {
         ResignGame(crate::games::GameSessionAction) = 98,
         SetClientSeed(crate::games::SetClientSeed) = 99,
         SpectateGameSession(crate::games::GameSessionAction) = 100,
+        PostGameChat(crate::games::PostGameChat) = 101,
+        AbandonGameSession(crate::games::GameSessionAction) = 102,
     }
 }
 
@@ -774,7 +776,9 @@ impl Command {
             | GameMove(_)
             | ResignGame(_)
             | SetClientSeed(_)
-            | SpectateGameSession(_) => Domain::Games,
+            | SpectateGameSession(_)
+            | PostGameChat(_)
+            | AbandonGameSession(_) => Domain::Games,
         }
     }
 }

@@ -381,5 +381,6 @@ wire_enum! {
         PoolChanged(PoolChanged) = 70,
         GameChanged(crate::games::GameChanged) = 90,
         GameSessionChanged(crate::games::GameSessionChanged) = 91,
+        GameChatPosted(crate::games::GameChatPosted) = 92,
     }
 }

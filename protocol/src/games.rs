@@ -17,6 +17,8 @@ pub const GAME_PLAYERS_MAX: u32 = 10;
 pub const SERVER_SEED_BYTES: usize = 32;
 /// The longest client seed, in bytes of printable ASCII.
 pub const CLIENT_SEED_MAX: usize = 64;
+/// The longest in-session chat message, in bytes of UTF-8.
+pub const GAME_CHAT_MAX: usize = 500;
 /// The longest move text ("3", "e7e8q", "cashout", an answer).
 pub const MOVE_TEXT_MAX: usize = 16;
 /// The length of a session code (the unambiguous alphabet of [`SESSION_CODE_ALPHABET`]).
@@ -206,6 +208,16 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// A chat message to the session's room, from one of its players.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PostGameChat {
+        pub actor: UserId,
+        pub session: GameSessionId,
+        pub text: String,
+    }
+}
+
+wire_struct! {
     /// Changes the actor's client seed, before the session starts.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct SetClientSeed {
@@ -248,6 +260,9 @@ wire_cenum! {
         Cancelled = 4 => "cancelled",
         /// Nobody started it by its start deadline.
         Expired = 5 => "expired",
+        /// A player lost their connection and did not come back within the seat's grace
+        /// period.
+        Abandoned = 6 => "abandoned",
     }
 }
 
@@ -284,7 +299,24 @@ wire_struct! {
     }
 }
 
+wire_cenum! {
+    /// What changed a session.
+    pub enum SessionChange {
+        Created = 0 => "created",
+        Joined = 1 => "joined",
+        Left = 2 => "left",
+        Started = 3 => "started",
+        Moved = 4 => "moved",
+        ClientSeedSet = 5 => "client_seed_set",
+        Spectated = 6 => "spectated",
+        Ended = 7 => "ended",
+    }
+}
+
 wire_struct! {
+    /// A session changed. Events are not journaled, so the event carries the session's
+    /// public view after the change (as a spectator sees it: no code, the server seed only
+    /// after the end) for the sockets that follow it, rendered once for all of them.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct GameSessionChanged {
         pub session: GameSessionId,
@@ -292,9 +324,27 @@ wire_struct! {
         /// Who caused the change ([`UserId::SYSTEM`] for clocks and deadlines).
         pub user: UserId,
         pub status: GameSessionStatus,
-        /// The session's version after the change: +1 on every change, so a client sees a
-        /// gap.
+        /// The session's version after the change: +1 on every change (chat messages
+        /// included), so a client sees a gap.
         pub version: u64,
+        pub change: SessionChange,
+        /// The move, for [`SessionChange::Moved`]; empty otherwise.
+        pub mv: String,
+        pub view: Box<GameSessionView>,
+    }
+}
+
+wire_struct! {
+    /// A chat message in a session's room; it takes a version of the session like any
+    /// other change, so the room's messages share one gap-free sequence.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameChatPosted {
+        pub session: GameSessionId,
+        pub user: UserId,
+        pub username: String,
+        pub text: String,
+        pub version: u64,
+        pub at: Timestamp,
     }
 }
 

@@ -177,6 +177,7 @@ result_codes! {
     SpectatorsFull = 419 => "spectators_full", "the session has its most spectators";
     CreatorCannotLeave = 420 => "creator_cannot_leave", "the creator cancels the session instead of leaving it";
     PlayerCannotSpectate = 421 => "player_cannot_spectate", "players see the game already";
+    InvalidChatMessage = 422 => "invalid_chat_message", "a chat message is 1 to 500 bytes of text without control characters";
 
     // Auth, users and KYC.
     UsernameTaken = 500 => "username_taken", "that username is taken";

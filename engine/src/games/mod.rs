@@ -198,6 +198,8 @@ impl CommandFamily for Family {
             Command::ResignGame(c) => engine.resign_game(c, out),
             Command::SetClientSeed(c) => engine.set_client_seed(c, out),
             Command::SpectateGameSession(c) => engine.spectate_game_session(c, out),
+            Command::PostGameChat(c) => engine.post_game_chat(c, out),
+            Command::AbandonGameSession(c) => engine.abandon_game_session(c, out),
             other => misrouted(other, "games"),
         }
     }

@@ -127,7 +127,7 @@ impl Engine {
         (q.viewer == UserId::SYSTEM || self.may_see(session, q.viewer)).then_some(session)
     }
 
-    fn username(&self, user: UserId) -> String {
+    pub(super) fn username(&self, user: UserId) -> String {
         self.users
             .get(user)
             .map(|u| u.username.clone())
@@ -154,7 +154,11 @@ impl Engine {
         counts
     }
 
-    fn game_session_view(&self, session: &GameSession, viewer: UserId) -> GameSessionView {
+    pub(super) fn game_session_view(
+        &self,
+        session: &GameSession,
+        viewer: UserId,
+    ) -> GameSessionView {
         let player = session.seat_of(viewer).is_some();
         GameSessionView {
             id: session.id,

@@ -15,9 +15,10 @@ use crate::ledger::Owner;
 use crate::wallet::{MONEY_MOVE_MAX, Reference};
 use betbet_protocol::event::{Event, LedgerReason, TxStatus, TxType};
 use betbet_protocol::games::{
-    CLIENT_SEED_MAX, CreateGameSession, GameEnd, GameMove, GameSessionAction, GameSessionChanged,
-    GameSessionId, GameSessionStatus, JoinGameSession, MOVE_TEXT_MAX, PlayerStatus,
-    SESSION_CODE_ALPHABET, SESSION_CODE_LEN, SetClientSeed,
+    CLIENT_SEED_MAX, CreateGameSession, GAME_CHAT_MAX, GameChatPosted, GameEnd, GameMove,
+    GameSessionAction, GameSessionChanged, GameSessionId, GameSessionStatus, JoinGameSession,
+    MOVE_TEXT_MAX, PlayerStatus, PostGameChat, SESSION_CODE_ALPHABET, SESSION_CODE_LEN,
+    SessionChange, SetClientSeed,
 };
 use betbet_protocol::message::{Created, Reply};
 use betbet_protocol::result::ResultCode;
@@ -138,16 +139,27 @@ impl Engine {
         }
     }
 
-    /// Bumps the session's version and tells everyone.
-    fn session_changed(&mut self, id: GameSessionId, user: UserId, out: &mut Vec<Event>) {
+    /// Bumps the session's version and tells everyone, with the session as a spectator
+    /// sees it now.
+    fn session_changed(
+        &mut self,
+        id: GameSessionId,
+        user: UserId,
+        (change, mv): (SessionChange, &str),
+        out: &mut Vec<Event>,
+    ) {
         let session = self.games.sessions.get_mut(&id).expect("changed session");
         session.version += 1;
+        let session = &self.games.sessions[&id];
         out.push(Event::GameSessionChanged(GameSessionChanged {
             session: id,
             game: session.game,
             user,
             status: session.status,
             version: session.version,
+            change,
+            mv: mv.to_owned(),
+            view: Box::new(self.game_session_view(session, UserId::SYSTEM)),
         }));
     }
 
@@ -310,7 +322,7 @@ impl Engine {
             .expect("inserted")
             .players
             .push(creator);
-        self.session_changed(id, c.actor, out);
+        self.session_changed(id, c.actor, (SessionChange::Created, ""), out);
         Ok(Reply::Created(Created { id: id.0 }))
     }
 
@@ -360,7 +372,7 @@ impl Engine {
         let full = session.players.len() == full_at;
         // Spectators of a waiting session are not players: a new player stops watching.
         session.spectators.retain(|s| s.user != c.actor);
-        self.session_changed(c.session, c.actor, out);
+        self.session_changed(c.session, c.actor, (SessionChange::Joined, ""), out);
         if full {
             self.begin_game(c.session, c.actor, out);
         }
@@ -381,7 +393,7 @@ impl Engine {
         let player = self.session_mut(c.session)?.players.remove(seat);
         self.refund_stake(c.session, &player, out);
         self.seat_freed(c.actor);
-        self.session_changed(c.session, c.actor, out);
+        self.session_changed(c.session, c.actor, (SessionChange::Left, ""), out);
         Ok(crate::done())
     }
 
@@ -427,7 +439,8 @@ impl Engine {
         self.require_waiting(session)?;
         let seed = client_seed(&c.client_seed)?;
         self.session_mut(c.session)?.players[seat].client_seed = seed;
-        self.session_changed(c.session, c.actor, out);
+        let change = (SessionChange::ClientSeedSet, "");
+        self.session_changed(c.session, c.actor, change, out);
         Ok(crate::done())
     }
 
@@ -446,10 +459,11 @@ impl Engine {
         let session = self.session_mut(c.session)?;
         let outcome = session.state.apply_move(seat, &c.mv)?;
         match outcome {
-            Some(outcome) => self.settle_game(c.session, outcome, c.actor, out),
+            Some(outcome) => self.settle_game(c.session, outcome, (c.actor, &c.mv), out),
             None => {
                 self.arm_turn_clock(c.session);
-                self.session_changed(c.session, c.actor, out);
+                let change = (SessionChange::Moved, c.mv.as_str());
+                self.session_changed(c.session, c.actor, change, out);
             }
         }
         Ok(crate::done())
@@ -464,7 +478,7 @@ impl Engine {
         let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
         self.require_playing(session)?;
         let outcome = session.state.forfeit(seat, GameEnd::Resignation);
-        self.settle_game(c.session, outcome, c.actor, out);
+        self.settle_game(c.session, outcome, (c.actor, ""), out);
         Ok(crate::done())
     }
 
@@ -538,7 +552,71 @@ impl Engine {
             fee_paid: fee,
             joined_at: now,
         });
-        self.session_changed(c.session, c.actor, out);
+        self.session_changed(c.session, c.actor, (SessionChange::Spectated, ""), out);
+        Ok(crate::done())
+    }
+
+    /// A player's chat message to the session's room: it takes the session's next
+    /// version, so the room's changes and messages share one sequence. Spectators read.
+    pub(crate) fn post_game_chat(
+        &mut self,
+        c: &PostGameChat,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let valid = !c.text.trim().is_empty()
+            && c.text.len() <= GAME_CHAT_MAX
+            && !c.text.chars().any(|ch| ch.is_control() && ch != '\n');
+        let session = self.session_for(c.session, c.actor)?;
+        session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
+        if session.status.ended() {
+            return Err(ResultCode::GameSessionNotActive);
+        }
+        if !valid {
+            return Err(ResultCode::InvalidChatMessage);
+        }
+        let username = self.username(c.actor);
+        let now = self.now;
+        let session = self.session_mut(c.session)?;
+        session.version += 1;
+        out.push(Event::GameChatPosted(GameChatPosted {
+            session: c.session,
+            user: c.actor,
+            username,
+            text: c.text.clone(),
+            version: session.version,
+            at: now,
+        }));
+        Ok(crate::done())
+    }
+
+    /// A player's connection dropped and did not come back within the seat's grace period
+    /// (the gateway's word): before the start the seat is given up and its stake refunded
+    /// (the creator's cancels the session); while playing, the player forfeits.
+    pub(crate) fn abandon_game_session(
+        &mut self,
+        c: &GameSessionAction,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
+        let session = self.session_for(c.session, c.actor)?;
+        let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
+        match session.status {
+            GameSessionStatus::Waiting => {
+                self.require_waiting(session)?;
+                if session.creator == c.actor {
+                    self.cancel_unstarted(c.session, GameEnd::Abandoned, c.actor, out);
+                } else {
+                    self.leave_game_session(c, out)?;
+                }
+            }
+            GameSessionStatus::Active => {
+                self.require_playing(session)?;
+                let outcome = session.state.forfeit(seat, GameEnd::Abandoned);
+                self.settle_game(c.session, outcome, (c.actor, ""), out);
+            }
+            GameSessionStatus::Completed | GameSessionStatus::Cancelled => {
+                return Err(ResultCode::GameSessionNotActive);
+            }
+        }
         Ok(crate::done())
     }
 
@@ -560,7 +638,7 @@ impl Engine {
         session.status = GameSessionStatus::Active;
         session.started_at = Some(now);
         self.arm_turn_clock(id);
-        self.session_changed(id, actor, out);
+        self.session_changed(id, actor, (SessionChange::Started, ""), out);
     }
 
     /// Arms the clock of the seat to move (or none when nobody's turn it is).
@@ -592,15 +670,16 @@ impl Engine {
         }
         session.status = GameSessionStatus::Cancelled;
         session.end = Some(end);
-        self.close_session(id, actor, out);
+        self.close_session(id, (actor, ""), out);
     }
 
     /// Ends a session that was played: the rake to the platform, the rest to the winners.
+    /// `cause` is who ended it and the move that did, if one did.
     fn settle_game(
         &mut self,
         id: GameSessionId,
         outcome: Outcome,
-        actor: UserId,
+        cause: (UserId, &str),
         out: &mut Vec<Event>,
     ) {
         let session = &self.games.sessions[&id];
@@ -640,12 +719,12 @@ impl Engine {
         session.rake = platform;
         session.status = GameSessionStatus::Completed;
         session.end = Some(outcome.end);
-        self.close_session(id, actor, out);
+        self.close_session(id, cause, out);
     }
 
     /// The end of every session: no timer, no code, its seats freed, into the ended
     /// window.
-    fn close_session(&mut self, id: GameSessionId, actor: UserId, out: &mut Vec<Event>) {
+    fn close_session(&mut self, id: GameSessionId, cause: (UserId, &str), out: &mut Vec<Event>) {
         let now = self.now;
         self.games.arm(id, None);
         let session = self.games.sessions.get_mut(&id).expect("live");
@@ -657,7 +736,8 @@ impl Engine {
         }
         self.games.codes.remove(&code);
         self.games.live.remove(&id);
-        self.session_changed(id, actor, out);
+        let (actor, mv) = cause;
+        self.session_changed(id, actor, (SessionChange::Ended, mv), out);
         self.games.ended.push_back(id);
         // At least the session just ended stays: its final state is what the reply and
         // the history projection read after this command.
@@ -685,7 +765,7 @@ impl Engine {
                         Some(seat) => session.state.forfeit(seat, GameEnd::Timeout),
                         None => unreachable!("a timer is armed only for a seat to move"),
                     };
-                    self.settle_game(id, outcome, UserId::SYSTEM, out);
+                    self.settle_game(id, outcome, (UserId::SYSTEM, ""), out);
                 }
                 GameSessionStatus::Completed | GameSessionStatus::Cancelled => {
                     unreachable!("ended sessions have no timer")

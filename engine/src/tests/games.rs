@@ -440,3 +440,86 @@ fn a_user_holds_a_bounded_number_of_seats() {
     }));
     world.ok(Command::CreateGameSession(third));
 }
+
+#[test]
+fn chat_takes_the_sessions_next_version_and_only_players_post() {
+    let mut world = World::new();
+    let game = world.game(30_000, 500);
+    let alice = world.funded("alice", 100);
+    let bob = world.funded("bob", 100);
+    let carol = world.funded("carol", 100);
+    let session = world.open_session(alice, game, units(1));
+    let chat = |actor: UserId, text: &str| {
+        Command::PostGameChat(PostGameChat {
+            actor,
+            session,
+            text: text.to_owned(),
+        })
+    };
+    let before = world.session(session).version;
+    world.ok(chat(alice, "good luck"));
+    assert_eq!(world.session(session).version, before + 1);
+    // The session's change after a message continues the same sequence.
+    world.join(bob, session);
+    assert_eq!(
+        world.session(session).version,
+        before + 3,
+        "joined, started"
+    );
+    for (actor, text, code) in [
+        (carol, "hi", ResultCode::NotInSession),
+        (bob, "", ResultCode::InvalidChatMessage),
+        (bob, "   ", ResultCode::InvalidChatMessage),
+        (bob, "bell\u{7}", ResultCode::InvalidChatMessage),
+        (
+            bob,
+            &"x".repeat(GAME_CHAT_MAX + 1),
+            ResultCode::InvalidChatMessage,
+        ),
+    ] {
+        assert_eq!(world.err(chat(actor, text)), code, "{text:?}");
+    }
+    world.ok(chat(bob, &"é".repeat(GAME_CHAT_MAX / 2)));
+    world.ok(chat(bob, "two\nlines"));
+    world.ok(Command::ResignGame(GameSessionAction {
+        actor: alice,
+        session,
+    }));
+    assert_eq!(world.err(chat(bob, "gg")), ResultCode::GameSessionNotActive);
+}
+
+#[test]
+fn an_abandoned_seat_is_given_up_before_the_start_and_forfeits_after_it() {
+    let mut world = World::new();
+    let game = world.game(30_000, 500);
+    let alice = world.funded("alice", 100);
+    let bob = world.funded("bob", 100);
+    let abandon = |actor: UserId, session: GameSessionId| {
+        Command::AbandonGameSession(GameSessionAction { actor, session })
+    };
+    let stake = units(5);
+
+    // A creator's abandoned lobby is cancelled and refunded.
+    let lobby = world.open_session(alice, game, stake);
+    assert_eq!(world.err(abandon(bob, lobby)), ResultCode::NotInSession);
+    world.ok(abandon(alice, lobby));
+    assert_eq!(world.session(lobby).status, GameSessionStatus::Cancelled);
+    assert_eq!(world.session(lobby).end, Some(GameEnd::Abandoned));
+    assert_eq!(world.balance(alice).0, units(100));
+
+    // While playing, the player who abandoned loses; the other takes the pot less rake.
+    let session = world.open_session(alice, game, stake);
+    world.join(bob, session);
+    world.ok(abandon(bob, session));
+    let s = world.session(session);
+    assert_eq!(s.status, GameSessionStatus::Completed);
+    assert_eq!(s.end, Some(GameEnd::Abandoned));
+    let rake = 2 * stake * 500 / 10_000;
+    assert_eq!(world.balance(alice).0, units(100) + stake - rake);
+    assert_eq!(world.balance(bob).0, units(100) - stake);
+    // Once over, nobody abandons it again.
+    assert_eq!(
+        world.err(abandon(alice, session)),
+        ResultCode::GameSessionNotActive
+    );
+}
