@@ -156,6 +156,9 @@ pub struct GatewayConfig {
     /// up: past it, it is refused with `overloaded` and never executed (a late order is
     /// worse than a refused one).
     pub ws_request_deadline: Duration,
+    /// How long a game player's seat is held after their last connection to the room
+    /// drops; past it they have abandoned the session (see `api::games::socket`).
+    pub game_seat_grace: Duration,
 }
 
 impl GatewayConfig {
@@ -170,6 +173,7 @@ impl GatewayConfig {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             ws_request_deadline: Duration::from_secs(1),
+            game_seat_grace: Duration::from_secs(15),
             body_limit_bytes: 64 * 1024,
             kyc_upload_limit_bytes: 10 * 1024 * 1024,
             password_hash_workers: 2,

@@ -126,7 +126,7 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | InvalidOutcomes | InvalidMarketType | InvalidScalarRange | InvalidResolution
         | InvalidTimeInForce | ExpiryInPast | InvalidUsername | InvalidEmail
         | InvalidReferralCode | UnsupportedCurrency | InvalidGameSettings | InvalidStake
-        | InvalidClientSeed => StatusCode::BAD_REQUEST,
+        | InvalidClientSeed | InvalidChatMessage => StatusCode::BAD_REQUEST,
         Forbidden | NotMarketCreator | NotPoolManager | OracleNotManual | AccountSuspended
         | ResolverMayNotTrade | NotAHolder | NotSessionCreator | CreatorCannotLeave
         | PlayerCannotSpectate | NotInSession => StatusCode::FORBIDDEN,
@@ -243,6 +243,7 @@ pub const GATEWAY_CODES: &[(&str, &[u16])] = &[
     ("forbidden", &[403]),
     ("account_suspended", &[403]),
     ("origin_not_allowed", &[403]),
+    ("not_a_spectator", &[403]),
     ("not_found", &[404]),
     ("route_not_found", &[404]),
     ("method_not_allowed", &[405]),

@@ -2,7 +2,8 @@
 //!
 //! One dispatcher task reads the gateway's broadcast of event batches and hands each batch
 //! only to the connections interested in something in it: those following one of its
-//! markets, and those whose user it concerns (their orders and fills). A connection that is
+//! topics (a market, a game session), and those whose user it concerns (their orders and
+//! fills). A connection that is
 //! interested in nothing in a batch is not woken — with thousands of sockets, waking each for
 //! every batch was the gateway's largest cost.
 //!
@@ -17,6 +18,7 @@
 
 use axum::extract::ws::Message;
 use betbet_protocol::event::Event;
+use betbet_protocol::games::GameSessionId;
 use betbet_protocol::message::EventBatch;
 use betbet_protocol::types::{MarketId, OutcomeId, UserId};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -104,15 +106,29 @@ struct Connection {
     lagging: Arc<AtomicBool>,
 }
 
+/// What a connection follows: a market's data, or a game session's room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Market(MarketId),
+    Session(GameSessionId),
+}
+
 #[derive(Default)]
 struct Routes {
     next: u64,
     connections: FxHashMap<u64, Connection>,
-    by_market: FxHashMap<MarketId, FxHashSet<u64>>,
+    by_topic: FxHashMap<Topic, FxHashSet<u64>>,
     by_book: FxHashMap<OutcomeId, MarketId>,
     by_user: FxHashMap<UserId, FxHashSet<u64>>,
     users: FxHashMap<u64, UserId>,
-    markets: FxHashMap<u64, FxHashSet<MarketId>>,
+    topics: FxHashMap<u64, FxHashSet<Topic>>,
+}
+
+impl Routes {
+    fn follow(&mut self, id: u64, topic: Topic) {
+        self.by_topic.entry(topic).or_default().insert(id);
+        self.topics.entry(id).or_default().insert(topic);
+    }
 }
 
 #[derive(Default)]
@@ -140,17 +156,23 @@ impl Registration {
         for &book in books {
             routes.by_book.insert(book, market);
         }
-        routes.by_market.entry(market).or_default().insert(self.id);
-        routes.markets.entry(self.id).or_default().insert(market);
+        routes.follow(self.id, Topic::Market(market));
+    }
+
+    /// Starts receiving a game session's changes and chat.
+    pub fn follow_session(&self, session: GameSessionId) {
+        let mut routes = self.hub.routes.lock().expect("hub lock");
+        routes.follow(self.id, Topic::Session(session));
     }
 
     pub fn unfollow(&self, market: MarketId) {
         let mut routes = self.hub.routes.lock().expect("hub lock");
-        if let Some(ids) = routes.by_market.get_mut(&market) {
+        let topic = Topic::Market(market);
+        if let Some(ids) = routes.by_topic.get_mut(&topic) {
             ids.remove(&self.id);
         }
-        if let Some(markets) = routes.markets.get_mut(&self.id) {
-            markets.remove(&market);
+        if let Some(topics) = routes.topics.get_mut(&self.id) {
+            topics.remove(&topic);
         }
     }
 }
@@ -167,11 +189,11 @@ impl Drop for Registration {
                 routes.by_user.remove(&user);
             }
         }
-        for market in routes.markets.remove(&self.id).unwrap_or_default() {
-            if let Some(ids) = routes.by_market.get_mut(&market) {
+        for topic in routes.topics.remove(&self.id).unwrap_or_default() {
+            if let Some(ids) = routes.by_topic.get_mut(&topic) {
                 ids.remove(&self.id);
                 if ids.is_empty() {
-                    routes.by_market.remove(&market);
+                    routes.by_topic.remove(&topic);
                 }
             }
         }
@@ -222,14 +244,14 @@ impl Hub {
     /// Hands `batch` to every connection it concerns, with the events that concern it.
     pub fn dispatch(&self, batch: &Arc<EventBatch>) {
         let routes = self.routes.lock().expect("hub lock");
-        // Per market and per user with connections here, the indices of its events.
-        let mut markets: FxHashMap<MarketId, Vec<u32>> = FxHashMap::default();
+        // Per topic and per user with connections here, the indices of its events.
+        let mut topics: FxHashMap<Topic, Vec<u32>> = FxHashMap::default();
         let mut users: FxHashMap<UserId, Vec<u32>> = FxHashMap::default();
         for (index, event) in batch.events.iter().enumerate() {
             let index = index as u32;
-            let mut market = |m: &MarketId| {
-                if routes.by_market.contains_key(m) {
-                    markets.entry(*m).or_default().push(index);
+            let mut topic = |t: Topic| {
+                if routes.by_topic.contains_key(&t) {
+                    topics.entry(t).or_default().push(index);
                 }
             };
             let mut user = |u: &UserId| {
@@ -243,20 +265,20 @@ impl Hub {
             };
             match event {
                 Event::BookDelta(delta) => {
-                    if let Some(m) = routes.by_book.get(&delta.book) {
-                        market(m);
+                    if let Some(&m) = routes.by_book.get(&delta.book) {
+                        topic(Topic::Market(m));
                     }
                 }
                 Event::Trade(trade) => {
-                    market(&trade.market);
+                    topic(Topic::Market(trade.market));
                     user(&trade.maker_user);
                     user(&trade.taker_user);
                 }
-                Event::MarketStatusChanged(change) => market(&change.market),
-                Event::MarketResolved(resolved) => market(&resolved.market),
-                Event::ResolutionProposed(proposed) => market(&proposed.market),
-                Event::ResolutionDisputed(disputed) => market(&disputed.market),
-                Event::MarketUpdated(updated) => market(&updated.market),
+                Event::MarketStatusChanged(change) => topic(Topic::Market(change.market)),
+                Event::MarketResolved(resolved) => topic(Topic::Market(resolved.market)),
+                Event::ResolutionProposed(proposed) => topic(Topic::Market(proposed.market)),
+                Event::ResolutionDisputed(disputed) => topic(Topic::Market(disputed.market)),
+                Event::MarketUpdated(updated) => topic(Topic::Market(updated.market)),
                 Event::OrderAccepted(accepted) => user(&accepted.user),
                 Event::OrderUpdated(updated) => user(&updated.user),
                 // Feed sessions end when their key is revoked or their user suspended.
@@ -264,10 +286,12 @@ impl Hub {
                 Event::UserChanged(changed) => user(&changed.user),
                 // WebSockets end with the login session they were opened in.
                 Event::SessionRevoked(revoked) => user(&revoked.user),
+                Event::GameSessionChanged(changed) => topic(Topic::Session(changed.session)),
+                Event::GameChatPosted(posted) => topic(Topic::Session(posted.session)),
                 _ => {}
             }
         }
-        if markets.is_empty() && users.is_empty() {
+        if topics.is_empty() && users.is_empty() {
             return;
         }
         let dispatched = Arc::new(Dispatched {
@@ -276,9 +300,9 @@ impl Hub {
         });
         // Each connection with its lists, gathered before anything is sent.
         let mut deliveries: FxHashMap<u64, Vec<Arc<[u32]>>> = FxHashMap::default();
-        for (market, indices) in markets {
+        for (topic, indices) in topics {
             let indices: Arc<[u32]> = indices.into();
-            for &id in routes.by_market.get(&market).into_iter().flatten() {
+            for &id in routes.by_topic.get(&topic).into_iter().flatten() {
                 deliveries.entry(id).or_default().push(Arc::clone(&indices));
             }
         }

@@ -283,6 +283,10 @@ struct HttpOptions {
     /// it up; past it, it is refused with `overloaded` and never executed.
     #[arg(long, env = "BETBET_WS_REQUEST_DEADLINE_MS", default_value_t = 1_000)]
     ws_request_deadline_ms: u64,
+    /// Milliseconds a game player's seat is held after their last connection to the
+    /// session's room drops (the clock keeps running); past it they have abandoned it.
+    #[arg(long, env = "BETBET_GAME_SEAT_GRACE_MS", default_value_t = 15_000)]
+    game_seat_grace_ms: u64,
     /// Milliseconds a history read waits for the history store to catch up with the core
     /// (read-your-writes); past it, the answer is 503 `history_lagging`.
     #[arg(long, env = "BETBET_HISTORY_WAIT_MS", default_value_t = 2_000)]
@@ -495,6 +499,7 @@ fn gateway_config(
     config.webhook_secret = http.webhook_secret.clone().filter(|s| !s.is_empty());
     config.access_token_ttl = Duration::from_secs(http.access_ttl_secs.clamp(5, 24 * 3600));
     config.ws_request_deadline = Duration::from_millis(http.ws_request_deadline_ms);
+    config.game_seat_grace = Duration::from_millis(http.game_seat_grace_ms);
     config.http_limits = betbet_gateway::server::HttpLimits {
         header_read_timeout: Duration::from_secs(http.http_header_timeout_secs.clamp(1, 300)),
         connections_max: http.http_connections_max.max(1),

@@ -50,6 +50,7 @@ pub fn build_state(core: Core, config: GatewayConfig) -> std::io::Result<AppStat
         events,
         shapes: Arc::default(),
         history: None,
+        seats: Arc::default(),
     })
 }
 

@@ -46,6 +46,8 @@ pub struct AppState {
     /// The history store, for reads past the core's windows (a gateway in the core's
     /// process; a remote gateway answers from the core's windows only).
     pub history: Option<Arc<crate::history::History>>,
+    /// Players' seats held while their game-room connections are away.
+    pub seats: Arc<crate::api::games::socket::Seats>,
 }
 
 impl AppState {

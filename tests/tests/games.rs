@@ -455,3 +455,254 @@ fn a_game_survives_sigkill_with_its_position_clock_and_stakes() {
     assert_amount(&Value::String(available(first, first_id)), "122.5");
     assert_amount(&Value::String(available(second, second_id)), "75");
 }
+
+type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+/// One connection to a session's room: every sequenced message must be the one after the
+/// last (`seq` + 1), checked as it is read.
+struct Room {
+    socket: Ws,
+    seq: u64,
+}
+
+impl Room {
+    /// Connects as `api`'s user and returns the room with its snapshot.
+    fn open(server: &Server, session: &Value, api: &Api) -> (Room, Value) {
+        let url = format!(
+            "ws://127.0.0.1:{}/ws/game/{}?token={}",
+            server.port,
+            session["id"].as_str().unwrap(),
+            api.token.as_deref().unwrap()
+        );
+        let (mut socket, _) = tungstenite::connect(url).expect("the room opens");
+        if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_mut() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+        }
+        let mut room = Room { socket, seq: 0 };
+        let snapshot = room.read();
+        assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
+        room.seq = snapshot["seq"].as_u64().unwrap();
+        assert_eq!(snapshot["data"]["session"]["version"], room.seq);
+        (room, snapshot)
+    }
+
+    fn read(&mut self) -> Value {
+        loop {
+            match self.socket.read().expect("a message from the room") {
+                tungstenite::Message::Text(text) => {
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    if let Some(seq) = message["seq"].as_u64()
+                        && message["type"] != "snapshot"
+                    {
+                        assert_eq!(seq, self.seq + 1, "consecutive: {message}");
+                        self.seq = seq;
+                    }
+                    return message;
+                }
+                tungstenite::Message::Close(frame) => {
+                    let frame = frame.expect("a close frame says why");
+                    return json!({"type": "close", "code": u16::from(frame.code)});
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads until a message of `kind`, returning it.
+    fn until(&mut self, kind: &str) -> Value {
+        loop {
+            let message = self.read();
+            if message["type"] == kind {
+                return message;
+            }
+            assert_ne!(message["type"], "close", "closed before {kind}");
+        }
+    }
+
+    fn send(&mut self, kind: &str, request_id: u64, data: Value) {
+        let message = json!({"type": kind, "request_id": request_id, "data": data});
+        self.socket
+            .send(tungstenite::Message::Text(message.to_string().into()))
+            .unwrap();
+    }
+}
+
+#[test]
+fn two_players_play_over_their_sockets_while_a_spectator_watches() {
+    let server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let game = connect_four(&admin(&server), json!({}));
+    let (alice, alice_id) = funded(&anon, "ws_alice", "100");
+    let (bob, bob_id) = funded(&anon, "ws_bob", "100");
+    let (eve, eve_id) = funded(&anon, "ws_eve", "100");
+    let session = alice
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game, "stake": "10", "spectator_fee": "1"}),
+        )
+        .expect(201);
+
+    // The room is for players and paying spectators only.
+    let url = |api: &Api| {
+        format!(
+            "ws://127.0.0.1:{}/ws/game/{}?token={}",
+            server.port,
+            session["id"].as_str().unwrap(),
+            api.token.as_deref().unwrap_or("")
+        )
+    };
+    match tungstenite::connect(url(&eve)) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("a non-spectator was let in: {:?}", other.map(|_| ())),
+    }
+    match tungstenite::connect(url(&anon)) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("an anonymous client was let in: {:?}", other.map(|_| ())),
+    }
+
+    // Alice waits in her room; bob's join starts the game, and both see it in sequence.
+    let (mut alice_room, snapshot) = Room::open(&server, &session, &alice);
+    assert_eq!(snapshot["data"]["you"]["role"], "player");
+    assert_eq!(snapshot["data"]["session"]["status"], "waiting");
+    assert!(snapshot["data"]["session"]["session_code"].is_string());
+    let started = bob
+        .post(&session_path(&session, "/join"), &json!({}))
+        .expect(200);
+    let joined = alice_room.until("game_update");
+    assert_eq!(joined["data"]["change"], "joined");
+    assert_eq!(joined["data"]["user_id"], bob_id.as_str());
+    let begun = alice_room.read();
+    assert_eq!(begun["data"]["change"], "started");
+    assert_eq!(begun["data"]["session"]["status"], "active");
+    assert_eq!(begun["seq"], started["version"]);
+    // Updates are the public view: no session code.
+    assert_eq!(begun["data"]["session"].get("session_code"), None);
+    let (mut bob_room, _) = Room::open(&server, &session, &bob);
+    eve.post(&session_path(&session, "/spectate"), &json!({}))
+        .expect(200);
+    let (mut eve_room, watching) = Room::open(&server, &session, &eve);
+    assert_eq!(watching["data"]["you"]["role"], "spectator");
+    assert_eq!(watching["data"]["session"].get("session_code"), None);
+    alice_room.until("game_update");
+    bob_room.until("game_update");
+    assert_amount(&Value::String(available(&eve, &eve_id)), "99");
+
+    // A spectator is read-only; a move out of turn is refused and changes nothing.
+    eve_room.send("game_move", 1, json!({"move": "3"}));
+    let refused = eve_room.read();
+    assert_eq!(
+        (refused["type"].as_str(), refused["request_id"].as_u64()),
+        (Some("error"), Some(1))
+    );
+    assert_eq!(refused["data"]["code"], "not_in_session");
+    eve_room.send("chat", 2, json!({"text": "hello"}));
+    assert_eq!(eve_room.read()["data"]["code"], "not_in_session");
+    let order = in_move_order(&started, [(&alice, &alice_id), (&bob, &bob_id)]);
+    let (mut first, mut second) = if order[0].1 == alice_id {
+        (alice_room, bob_room)
+    } else {
+        (bob_room, alice_room)
+    };
+    second.send("game_move", 3, json!({"move": "0"}));
+    let refused = second.read();
+    assert_eq!(refused["data"]["code"], "not_your_turn");
+    assert_eq!(refused["data"]["status"], 409);
+
+    // Chat reaches the other player and the spectator, in the same sequence as the moves.
+    second.send("chat_message", 4, json!({"text": "good luck"}));
+    assert_eq!(second.read()["type"], "chat_accepted");
+    for room in [&mut first, &mut second, &mut eve_room] {
+        let chat = room.until("chat");
+        assert_eq!(chat["data"]["text"], "good luck");
+        assert_eq!(chat["data"]["user_id"], order[1].1);
+    }
+
+    // The first mover stacks column 0, the other column 1, over the sockets: each move is
+    // acknowledged before its update, and everyone sees every update once, in order.
+    for (i, column) in "0101010".chars().enumerate() {
+        let (mover, other) = if i % 2 == 0 {
+            (&mut first, &mut second)
+        } else {
+            (&mut second, &mut first)
+        };
+        mover.send(
+            "game_move",
+            10 + i as u64,
+            json!({"move": column.to_string()}),
+        );
+        let accepted = mover.read();
+        assert_eq!(accepted["type"], "move_accepted", "{accepted}");
+        assert_eq!(accepted["request_id"], 10 + i as u64);
+        for room in [mover, other, &mut eve_room] {
+            let update = room.until("game_update");
+            assert_eq!(update["data"]["move"], column.to_string());
+            assert_eq!(
+                update["data"]["session"]["state"]["moves"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                i + 1
+            );
+        }
+    }
+    // The last move ended it: the update carries the payouts, then the room closes.
+    let seq = first.seq;
+    assert_eq!(
+        (second.seq, eve_room.seq),
+        (seq, seq),
+        "one sequence for all"
+    );
+    let ended = api_session(&alice, &session);
+    assert_eq!(ended["status"], "completed");
+    assert_eq!(ended["version"], seq);
+    for room in [&mut first, &mut second, &mut eve_room] {
+        assert_eq!(room.read()["code"], 1000, "closed after the end");
+    }
+    // 10 stake each, a 1 spectator fee half to the players, 5% rake on the 20 pot.
+    assert_amount(&Value::String(available(order[0].0, order[0].1)), "109.25");
+    assert_amount(&Value::String(available(order[1].0, order[1].1)), "90.25");
+}
+
+fn api_session(api: &Api, session: &Value) -> Value {
+    api.get(&session_path(session, "")).expect(200)
+}
+
+#[test]
+fn a_dropped_player_has_a_grace_to_reconnect_then_forfeits() {
+    let server = Server::start(&["--demo", "--game-seat-grace-ms", "1500"]);
+    let anon = server.api();
+    let game = connect_four(&admin(&server), json!({"turn_clock_ms": 600_000}));
+    let (alice, alice_id) = funded(&anon, "gr_alice", "100");
+    let (bob, bob_id) = funded(&anon, "gr_bob", "100");
+    let session = alice
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game, "stake": "10"}),
+        )
+        .expect(201);
+    bob.post(&session_path(&session, "/join"), &json!({}))
+        .expect(200);
+    let (mut alice_room, _) = Room::open(&server, &session, &alice);
+
+    // Bob drops and comes back within the grace: he resumes from a snapshot at the
+    // current version, and nothing was decided meanwhile.
+    let (bob_room, _) = Room::open(&server, &session, &bob);
+    drop(bob_room);
+    let (bob_room, resumed) = Room::open(&server, &session, &bob);
+    assert_eq!(resumed["data"]["session"]["status"], "active");
+    assert_eq!(resumed["data"]["session"]["version"], alice_room.seq);
+    assert_eq!(resumed["data"]["you"]["seat"], 1);
+
+    // He drops for good: once the grace runs out he has abandoned and alice wins.
+    drop(bob_room);
+    let ended = alice_room.until("game_update");
+    assert_eq!(ended["data"]["change"], "ended");
+    assert_eq!(ended["data"]["user_id"], bob_id.as_str());
+    assert_eq!(ended["data"]["session"]["end_reason"], "abandoned");
+    assert_amount(&Value::String(available(&alice, &alice_id)), "109");
+    assert_amount(&Value::String(available(&bob, &bob_id)), "90");
+    let reconnect = api_session(&bob, &session);
+    assert_eq!(reconnect["players"][1]["status"], "lost");
+}

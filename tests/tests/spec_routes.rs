@@ -210,6 +210,10 @@ fn served() -> Vec<Case> {
         // get_spectators(session_id)
         case("GET /api/v1/sessions/{session_id}/spectators", Alice, "/api/v1/sessions/{waiting_session}/spectators", Bare,
             200, No, &[("/session_id", "{waiting_session}"), ("/spectators/0/user_id", "{me}")]),
+        // game_websocket(websocket, session_id): a player's room opens with the snapshot.
+        case("WS /ws/game/{session_id}", Bob, "/ws/game/{game_session}?token={other_token}", Socket,
+            101, No, &[("/type", "snapshot"), ("/seq", ANY), ("/data/session/id", "{game_session}"),
+                ("/data/you/role", "player")]),
         // ---- Service 3: Betting Market Service -------------------------------------------
         // list_markets(category, status='open', sort_by='volume', page=1)
         case("GET /api/v1/markets", Anon, "/api/v1/markets",
@@ -367,8 +371,7 @@ fn served() -> Vec<Case> {
 #[rustfmt::skip]
 fn not_yet_served() -> Vec<(&'static str, &'static str)> {
     vec![
-        // Service 2: the game socket and tournaments.
-        ("WS /ws/game/{session_id}", "/ws/game/ses_1"),
+        // Service 2: tournaments.
         ("POST /api/v1/tournaments/create", "/api/v1/tournaments/create"),
         ("GET /api/v1/tournaments/{tournament_id}/bracket", "/api/v1/tournaments/trn_1/bracket"),
         ("POST /api/v1/tournaments/{tournament_id}/register", "/api/v1/tournaments/trn_1/register"),

@@ -7,7 +7,7 @@
 
 mod auth;
 pub mod doc;
-mod games;
+pub(crate) mod games;
 mod keys;
 mod markets;
 

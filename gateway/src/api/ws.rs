@@ -86,29 +86,35 @@ pub fn routes() -> Routes<AppState> {
     Routes::new()
         .route(&[(GET, Public, NoBody)], routes!(market_socket))
         .route(&[(GET, Public, NoBody)], routes!(room_socket))
+        // A game room needs a player's or spectator's token.
+        .route(
+            &[(GET, super::table::Access::User, NoBody)],
+            routes!(super::games::socket::game_socket),
+        )
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-struct SocketParams {
+pub(crate) struct SocketParams {
     /// An access token, for clients that cannot set `Authorization` on a WebSocket
     /// handshake; with one, the connection also gets the user's orders and fills and may
     /// trade.
-    token: Option<String>,
+    pub(super) token: Option<String>,
 }
 
 /// The handshake, or why the request is not one.
-type Upgrade = Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
+pub(super) type Upgrade =
+    Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
 
 /// The HTTP connection's place under the server's connection caps, kept by the WebSocket it
 /// became for as long as it lives.
-type Slot = Option<axum::Extension<std::sync::Arc<crate::server::ConnectionSlot>>>;
+pub(super) type Slot = Option<axum::Extension<std::sync::Arc<crate::server::ConnectionSlot>>>;
 
 /// The spec's generic room socket: `room_type` `markets` with a market id as `room_id` is
 /// [`market_socket`]; other room types arrive with their features.
 #[utoipa::path(get, path = "/ws/{room_type}/{room_id}", tag = "websocket", params(
-        ("room_type" = String, Path, description = "`markets` (other room types arrive with their features)"),
-        ("room_id" = String, Path, description = "the room's id: for `markets`, a market id `mkt_<n>`"),
+        ("room_type" = String, Path, description = "`markets` or `game` (other room types arrive with their features)"),
+        ("room_id" = String, Path, description = "the room's id: for `markets`, a market id `mkt_<n>`; for `game`, a game session id `gs_<n>`"),
         SocketParams,
     ),
     responses((status = 101, description = "Switching Protocols: the WebSocket of docs/protocols.md"),
@@ -124,6 +130,10 @@ async fn room_socket(
 ) -> Response {
     match room_type.as_str() {
         "markets" => market_socket(state, Path(room_id), params, headers, slot, upgrade).await,
+        "game" => {
+            super::games::socket::game_socket(state, Path(room_id), params, headers, slot, upgrade)
+                .await
+        }
         _ => ApiError::not_found("room type").into_response(),
     }
 }
@@ -142,37 +152,45 @@ async fn market_socket(
     slot: Slot,
     upgrade: Upgrade,
 ) -> Response {
-    // A plain HTTP request to a socket's path: say so in the envelope.
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
-        Err(rejection) => {
-            return ApiError::bad_request(format!(
-                "this path is a WebSocket: connect with a WebSocket client ({})",
-                rejection.body_text()
-            ))
-            .into_response();
-        }
+        Err(rejection) => return not_a_socket(rejection),
     };
     match accept(&state, &market_id, params, &headers).await {
-        Ok((market, user)) => upgrade
-            .read_buffer_size(WS_READ_BUFFER_BYTES)
-            .max_message_size(WS_MESSAGE_MAX)
-            .max_frame_size(WS_MESSAGE_MAX)
-            .on_upgrade({
-                // The connection's task logs inside the request span of its handshake.
-                let span = tracing::Span::current();
-                move |socket| {
-                    tracing::Instrument::instrument(
-                        async move {
-                            run(state, socket, market, user).await;
-                            drop(slot);
-                        },
-                        span,
-                    )
-                }
-            }),
+        Ok((market, user)) => bounded(upgrade).on_upgrade({
+            // The connection's task logs inside the request span of its handshake.
+            let span = tracing::Span::current();
+            move |socket| {
+                tracing::Instrument::instrument(
+                    async move {
+                        run(state, socket, market, user).await;
+                        drop(slot);
+                    },
+                    span,
+                )
+            }
+        }),
         Err(error) => error.into_response(),
     }
+}
+
+/// A plain HTTP request to a socket's path: say so in the envelope.
+pub(super) fn not_a_socket(
+    rejection: axum::extract::ws::rejection::WebSocketUpgradeRejection,
+) -> Response {
+    ApiError::bad_request(format!(
+        "this path is a WebSocket: connect with a WebSocket client ({})",
+        rejection.body_text()
+    ))
+    .into_response()
+}
+
+/// The socket's limits: its read buffer, message and frame sizes.
+pub(super) fn bounded(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade
+        .read_buffer_size(WS_READ_BUFFER_BYTES)
+        .max_message_size(WS_MESSAGE_MAX)
+        .max_frame_size(WS_MESSAGE_MAX)
 }
 
 async fn accept(
@@ -181,6 +199,14 @@ async fn accept(
     params: SocketParams,
     headers: &HeaderMap,
 ) -> ApiResult<(MarketId, Option<AuthUser>)> {
+    check_origin(state, headers)?;
+    let market = markets::parse_market(market_id)?;
+    markets::fetch_market(state, market).await?;
+    Ok((market, token_user(state, params, headers).await?))
+}
+
+/// Refuses a handshake from an `Origin` the gateway does not allow.
+pub(super) fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let origins = &state.config.ws_origins;
     if !origins.is_empty() {
         let origin = headers
@@ -195,8 +221,15 @@ async fn accept(
             ));
         }
     }
-    let market = markets::parse_market(market_id)?;
-    markets::fetch_market(state, market).await?;
+    Ok(())
+}
+
+/// The user of the token a handshake carries (`?token=` or `Authorization`), if any.
+pub(super) async fn token_user(
+    state: &AppState,
+    params: SocketParams,
+    headers: &HeaderMap,
+) -> ApiResult<Option<AuthUser>> {
     let header_token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -206,7 +239,7 @@ async fn accept(
         Some(token) => Some(authenticate(state, token.trim()).await?),
         None => None,
     };
-    Ok((market, user))
+    Ok(user)
 }
 
 /// One followed market: which books it has and the last sequence sent per book.
@@ -310,7 +343,7 @@ struct Envelope<'a, T> {
     data: T,
 }
 
-fn envelope<T: Serialize>(
+pub(super) fn envelope<T: Serialize>(
     kind: &str,
     request_id: Option<&Value>,
     seq: Option<u64>,
@@ -344,7 +377,7 @@ fn envelope<T: Serialize>(
 
 /// An `error`: REST's code, message and status, with the same `fields` and `retry_after`
 /// REST gives (in its body and its `Retry-After` header) when there are any.
-fn error_message(request_id: Option<&Value>, error: &ApiError) -> Message {
+pub(super) fn error_message(request_id: Option<&Value>, error: &ApiError) -> Message {
     envelope(
         "error",
         request_id,
@@ -771,14 +804,15 @@ impl Connection {
     }
 }
 
+/// A client's message: `{"type", "request_id"?, "data"?}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ClientMessage {
+pub(super) struct ClientMessage {
     #[serde(rename = "type")]
-    kind: String,
-    request_id: Option<Value>,
+    pub(super) kind: String,
+    pub(super) request_id: Option<Value>,
     #[serde(default)]
-    data: Value,
+    pub(super) data: Value,
 }
 
 /// A socket request waiting for its turn to be answered. Requests are queued at the core
@@ -991,7 +1025,7 @@ async fn answer_all(state: &AppState, in_flight: &mut VecDeque<InFlight>, out: &
     }
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+pub(super) async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let frame = Message::Close(Some(CloseFrame {
         code,
         reason: reason.to_owned().into(),
@@ -1001,7 +1035,10 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 
 /// Sends `messages` with one flush (one write system call); false when the client is gone
 /// or has not read for [`WS_WRITE_TIMEOUT`] — the connection must then end.
-async fn write(socket: &mut WebSocket, messages: impl IntoIterator<Item = Message>) -> bool {
+pub(super) async fn write(
+    socket: &mut WebSocket,
+    messages: impl IntoIterator<Item = Message>,
+) -> bool {
     let mut writing = std::pin::pin!(async {
         for message in messages {
             socket.feed(message).await?;
@@ -1065,7 +1102,10 @@ async fn run(state: AppState, mut socket: WebSocket, market: MarketId, user: Opt
 
 /// Why an authenticated connection must end at once: its session was revoked, or its user
 /// suspended (`None` while both are live, or when the core cannot say).
-async fn session_ended(state: &AppState, user: Option<AuthUser>) -> Option<(u16, &'static str)> {
+pub(super) async fn session_ended(
+    state: &AppState,
+    user: Option<AuthUser>,
+) -> Option<(u16, &'static str)> {
     let user = user?;
     match session_status(state, user.session, user.user).await.ok()? {
         SessionStatus::Live(_) => None,

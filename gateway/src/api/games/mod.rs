@@ -6,6 +6,8 @@
 //! Every random draw of a session is recomputable from `GET /sessions/{id}/fairness` once
 //! it has ended (docs/games.md gives the formulas).
 
+pub(crate) mod socket;
+
 use super::table::{Access::*, BodyKind::*, GET, POST, PUT, Routes};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::PublicId;
