@@ -474,10 +474,20 @@ impl Engine {
         c: &GameSessionAction,
         out: &mut Vec<Event>,
     ) -> Result<Reply, ResultCode> {
+        self.forfeit_game(c, GameEnd::Resignation, out)
+    }
+
+    /// The actor gives up a game in play (`end` says how): the rule set names the winners.
+    fn forfeit_game(
+        &mut self,
+        c: &GameSessionAction,
+        end: GameEnd,
+        out: &mut Vec<Event>,
+    ) -> Result<Reply, ResultCode> {
         let session = self.session_for(c.session, c.actor)?;
         let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
         self.require_playing(session)?;
-        let outcome = session.state.forfeit(seat, GameEnd::Resignation);
+        let outcome = session.state.forfeit(seat, end);
         self.settle_game(c.session, outcome, (c.actor, ""), out);
         Ok(crate::done())
     }
@@ -598,26 +608,22 @@ impl Engine {
         out: &mut Vec<Event>,
     ) -> Result<Reply, ResultCode> {
         let session = self.session_for(c.session, c.actor)?;
-        let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
+        session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
         match session.status {
             GameSessionStatus::Waiting => {
                 self.require_waiting(session)?;
                 if session.creator == c.actor {
                     self.cancel_unstarted(c.session, GameEnd::Abandoned, c.actor, out);
+                    Ok(crate::done())
                 } else {
-                    self.leave_game_session(c, out)?;
+                    self.leave_game_session(c, out)
                 }
             }
-            GameSessionStatus::Active => {
-                self.require_playing(session)?;
-                let outcome = session.state.forfeit(seat, GameEnd::Abandoned);
-                self.settle_game(c.session, outcome, (c.actor, ""), out);
-            }
+            GameSessionStatus::Active => self.forfeit_game(c, GameEnd::Abandoned, out),
             GameSessionStatus::Completed | GameSessionStatus::Cancelled => {
-                return Err(ResultCode::GameSessionNotActive);
+                Err(ResultCode::GameSessionNotActive)
             }
         }
-        Ok(crate::done())
     }
 
     /// Starts a waiting session: the first draws, the rule set's opening position, the
