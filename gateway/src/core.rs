@@ -111,7 +111,17 @@ impl Core {
 
     /// Sends a command and returns its reply, turning a rejection into an error.
     pub async fn execute(&self, command: Command) -> ApiResult<betbet_protocol::message::Reply> {
-        match self.command(command).await?.response {
+        self.execute_by(command, None).await
+    }
+
+    /// [`Core::execute`] for a command that must be executed by `deadline` (if any) or not
+    /// at all (see [`Core::submit_by`]).
+    pub async fn execute_by(
+        &self,
+        command: Command,
+        deadline: Option<std::time::Instant>,
+    ) -> ApiResult<betbet_protocol::message::Reply> {
+        match self.submit_by(command, deadline).await?.response {
             Response::Accepted(reply) => Ok(reply),
             Response::Rejected(code) => Err(ApiError::from(code)),
         }

@@ -53,7 +53,6 @@ use betbet_protocol::games::{
     GameChatPosted, GameMove, GameSessionAction, GameSessionChanged, GameSessionId,
     GameSessionQuery, PostGameChat,
 };
-use betbet_protocol::message::Response as CoreResponse;
 use betbet_protocol::query::{Query, QueryReply};
 use betbet_protocol::types::{Timestamp, UserId};
 use rustc_hash::FxHashMap;
@@ -503,14 +502,14 @@ async fn take(state: &AppState, member: &Member, text: &str) -> (Message, Option
                     session,
                     mv: mv.clone(),
                 });
-                execute(state, command, deadline).await?;
+                state.core.execute_by(command, deadline).await?;
                 Ok((
                     "move_accepted",
                     json!({ "session_id": session.public(), "move": mv }),
                 ))
             }
             "resign" => {
-                execute(state, Command::ResignGame(action), deadline).await?;
+                state.core.execute_by(Command::ResignGame(action), deadline).await?;
                 Ok(("resigned", json!({ "session_id": session.public() })))
             }
             // `chat_message` is the spec's name for it.
@@ -520,7 +519,7 @@ async fn take(state: &AppState, member: &Member, text: &str) -> (Message, Option
                     session,
                     text: text_field("text")?,
                 });
-                execute(state, command, deadline).await?;
+                state.core.execute_by(command, deadline).await?;
                 Ok(("chat_accepted", json!({ "session_id": session.public() })))
             }
             other => Err(ApiError::bad_request(format!(
@@ -534,12 +533,4 @@ async fn take(state: &AppState, member: &Member, text: &str) -> (Message, Option
         Err(error) => ws::error_message(id, &error),
     };
     (message, fresh)
-}
-
-/// Runs a player's command, refused if the core cannot take it up by `deadline`.
-async fn execute(state: &AppState, command: Command, deadline: Option<Instant>) -> ApiResult<()> {
-    match state.core.submit_by(command, deadline).await?.response {
-        CoreResponse::Accepted(_) => Ok(()),
-        CoreResponse::Rejected(code) => Err(ApiError::from(code)),
-    }
 }
