@@ -13,6 +13,7 @@ use crate::accounts::apikeys::{ApiKey, ApiKeys};
 use crate::accounts::users::{
     KycDocument, Profile, Session, TwoFa, User, UserStats, UserTrading, Users, WalletCache,
 };
+use crate::games::chess::Chess;
 use crate::games::rules::ConnectFour;
 use crate::games::{Game, GameSession, Games, Player, RuleState, Spectator};
 use crate::ledger::{Account, Ledger, Owner};
@@ -27,6 +28,7 @@ use crate::markets::trading::{
 use crate::wallet::{IdempotencyRecord, PaymentMethod, Reference, Tx, Wallet};
 use crate::{Config, Engine, Limits};
 use betbet_protocol::codec::{Decode, DecodeError, Encode, Reader};
+use betbet_protocol::games::GameSettingsV1;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -39,7 +41,9 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 /// - 4: balance and supply caps and the dispute window in `Config`; resolution proposals
 ///   and their finalization timers in markets.
 /// - 5: games (the catalog and sessions) and their limits.
-pub const SNAPSHOT_VERSION: u32 = 5;
+/// - 6: chess: a game's `increment_ms` (its settings' second layout), a session's copy of
+///   it, and chess positions.
+pub const SNAPSHOT_VERSION: u32 = 6;
 /// The oldest format [`Engine::restore`] reads (and migrates to the current one).
 #[cfg(not(feature = "broken-skip-migration"))]
 pub const SNAPSHOT_VERSION_MIN: u32 = 3;
@@ -462,13 +466,33 @@ codec!(Engine {
     api_keys,
     games @ 5 = Default::default(),
 });
-codec!(Game {
-    id,
-    settings,
-    is_active,
-    created_at,
-    updated_at
-});
+/// A game's settings changed layout in format 6 (`increment_ms`): older snapshots hold the
+/// first layout, read as [`GameSettingsV1`] and upgraded.
+impl Encode for Game {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.id.encode(out);
+        self.settings.encode(out);
+        self.is_active.encode(out);
+        self.created_at.encode(out);
+        self.updated_at.encode(out);
+    }
+}
+
+impl Decode for Game {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Game {
+            id: Decode::decode(r)?,
+            settings: if r.format() >= 6 {
+                Decode::decode(r)?
+            } else {
+                GameSettingsV1::decode(r)?.into()
+            },
+            is_active: Decode::decode(r)?,
+            created_at: Decode::decode(r)?,
+            updated_at: Decode::decode(r)?,
+        })
+    }
+}
 codec!(Player {
     user,
     account,
@@ -513,6 +537,7 @@ codec!(GameSession {
     draws,
     rake,
     state,
+    increment_ms @ 6 = 0,
 });
 codec!(Games {
     games,
@@ -623,6 +648,20 @@ impl Encode for RuleState {
                 game.first_seat.encode(out);
                 game.moves.encode(out);
             }
+            RuleState::Chess(game) => {
+                2u8.encode(out);
+                game.white_seat.encode(out);
+                let moves: Vec<String> = game.moves.iter().map(|m| m.to_string()).collect();
+                moves.encode(out);
+                game.clock_us[0].encode(out);
+                game.clock_us[1].encode(out);
+                game.increment_us.encode(out);
+                game.turn_started.encode(out);
+                game.draw_offer.encode(out);
+                game.offered_at[0].encode(out);
+                game.offered_at[1].encode(out);
+                game.termination.encode(out);
+            }
         }
     }
 }
@@ -639,6 +678,32 @@ impl Decode for RuleState {
                         what: "connect four moves",
                     },
                 )?)
+            }
+            2 => {
+                let white_seat = u8::decode(r)?;
+                let moves = Vec::<String>::decode(r)?
+                    .iter()
+                    .map(|m| m.parse::<cozy_chess::Move>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| DecodeError::InvalidValue { what: "chess move" })?;
+                let clock_us = [i64::decode(r)?, i64::decode(r)?];
+                let increment_us = i64::decode(r)?;
+                let turn_started = Decode::decode(r)?;
+                let draw_offer = Decode::decode(r)?;
+                let offered_at = [u32::decode(r)?, u32::decode(r)?];
+                let termination = Decode::decode(r)?;
+                let game = Chess::replay(
+                    white_seat,
+                    &moves,
+                    clock_us,
+                    increment_us,
+                    turn_started,
+                    draw_offer,
+                    offered_at,
+                    termination,
+                )
+                .ok_or(DecodeError::InvalidValue { what: "chess game" })?;
+                RuleState::Chess(Box::new(game))
             }
             tag => {
                 return Err(DecodeError::UnknownTag {

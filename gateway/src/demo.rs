@@ -129,35 +129,52 @@ async fn quote(
 }
 
 /// Seeds the demo data once, then prints the credentials.
-/// A Connect Four game in the catalog, so the demo's users can play at once.
-async fn demo_game(core: &Core, admin: UserId) -> ApiResult<betbet_protocol::games::GameId> {
+/// A Connect Four and a blitz chess game in the catalog, so the demo's users can play at
+/// once.
+async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::games::GameId; 2]> {
     use betbet_protocol::games::*;
-    let reply = core
-        .execute(Command::CreateGame(CreateGame {
-            actor: admin,
-            settings: GameSettings {
-                name: "Connect Four".to_owned(),
-                category: "board".to_owned(),
-                subcategory: "classic".to_owned(),
-                description: "Four in a row on a 7 by 6 board; 30 seconds a move.".to_owned(),
-                rule_set: RuleSet::ConnectFour,
-                min_players: 2,
-                max_players: 2,
-                rules: r#"{"columns":7,"rows":6,"connect":4}"#.to_owned(),
-                thumbnail_url: String::new(),
-                turn_clock_ms: 30_000,
-                start_timeout_secs: 600,
-                rake_bp: 500,
-                spectator_share_bp: 5_000,
-                stake_min: Amount(AMOUNT_SCALE / 100),
-                stake_max: Amount(100 * AMOUNT_SCALE),
-            },
-        }))
-        .await?;
-    match reply {
-        Reply::Created(created) => Ok(betbet_protocol::games::GameId(created.id)),
-        _ => Err(crate::error::ApiError::internal("unexpected reply")),
+    let connect_four = GameSettings {
+        name: "Connect Four".to_owned(),
+        category: "board".to_owned(),
+        subcategory: "classic".to_owned(),
+        description: "Four in a row on a 7 by 6 board; 30 seconds a move.".to_owned(),
+        rule_set: RuleSet::ConnectFour,
+        min_players: 2,
+        max_players: 2,
+        rules: r#"{"columns":7,"rows":6,"connect":4}"#.to_owned(),
+        thumbnail_url: String::new(),
+        turn_clock_ms: 30_000,
+        increment_ms: 0,
+        start_timeout_secs: 600,
+        rake_bp: 500,
+        spectator_share_bp: 5_000,
+        stake_min: Amount(AMOUNT_SCALE / 100),
+        stake_max: Amount(100 * AMOUNT_SCALE),
+    };
+    let chess = GameSettings {
+        name: "Blitz chess 5+3".to_owned(),
+        subcategory: "chess".to_owned(),
+        description: "FIDE chess; 5 minutes each and 3 seconds a move.".to_owned(),
+        rule_set: RuleSet::Chess,
+        rules: r#"{"time_control":"5+3"}"#.to_owned(),
+        turn_clock_ms: 300_000,
+        increment_ms: 3_000,
+        ..connect_four.clone()
+    };
+    let mut ids = [GameId(0); 2];
+    for (id, settings) in ids.iter_mut().zip([connect_four, chess]) {
+        let reply = core
+            .execute(Command::CreateGame(CreateGame {
+                actor: admin,
+                settings,
+            }))
+            .await?;
+        *id = match reply {
+            Reply::Created(created) => GameId(created.id),
+            _ => return Err(crate::error::ApiError::internal("unexpected reply")),
+        };
     }
+    Ok(ids)
 }
 
 pub async fn seed(
@@ -232,7 +249,7 @@ pub async fn seed(
             quote(core, maker, market, outcome, Side::Buy, bid, 200).await?;
             quote(core, maker, market, outcome, Side::Sell, ask, 200).await?;
         }
-        let game = demo_game(core, admin).await?;
+        let [connect_four, chess] = demo_games(core, admin).await?;
         let describe = |id: MarketId, title: &str, outcomes: &[OutcomeId], texts: &[&str]| {
             let outcomes: Vec<String> = outcomes
                 .iter()
@@ -266,10 +283,11 @@ pub async fn seed(
             ),
         ];
         let text = format!(
-            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n\nDemo markets (the admin created them; maker quotes them):\n{}\n\nDemo game: {} Connect Four (stakes 0.01 to 100, 5% rake)\n",
+            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n\nDemo markets (the admin created them; maker quotes them):\n{}\n\nDemo games: {} Connect Four, {} blitz chess 5+3 (stakes 0.01 to 100, 5% rake)\n",
             lines.join("\n"),
             markets.join("\n"),
-            game.public()
+            connect_four.public(),
+            chess.public()
         );
         {
             use std::io::Write;

@@ -698,8 +698,8 @@ wire_enum! {
         CreateApiKey(CreateApiKey) = 80,
         RevokeApiKey(RevokeApiKey) = 81,
         ApiKeyLogin(ApiKeyLogin) = 82,
-        CreateGame(crate::games::CreateGame) = 90,
-        UpdateGame(crate::games::UpdateGame) = 91,
+        CreateGameV1(crate::games::CreateGameV1) = 90,
+        UpdateGameV1(crate::games::UpdateGameV1) = 91,
         CreateGameSession(crate::games::CreateGameSession) = 92,
         JoinGameSession(crate::games::JoinGameSession) = 93,
         LeaveGameSession(crate::games::GameSessionAction) = 94,
@@ -711,6 +711,8 @@ wire_enum! {
         SpectateGameSession(crate::games::GameSessionAction) = 100,
         PostGameChat(crate::games::PostGameChat) = 101,
         AbandonGameSession(crate::games::GameSessionAction) = 102,
+        CreateGame(crate::games::CreateGame) = 103,
+        UpdateGame(crate::games::UpdateGame) = 104,
     }
 }
 
@@ -766,7 +768,9 @@ impl Command {
             | CancelAll(_) | AmendOrder(_) | ClosePosition(_) | MintShares(_) | MergeShares(_)
             | MassQuote(_) | CreatePool(_) | JoinPool(_) | LeavePool(_) | StartPool(_)
             | SettlePool(_) => Domain::Markets,
-            CreateGame(_)
+            CreateGameV1(_)
+            | UpdateGameV1(_)
+            | CreateGame(_)
             | UpdateGame(_)
             | CreateGameSession(_)
             | JoinGameSession(_)

@@ -87,20 +87,22 @@ wire_cenum! {
     pub enum RuleSet {
         /// 7 × 6, gravity, four in a row; 2 players.
         ConnectFour = 0 => "connect_four",
+        /// FIDE chess with game clocks and increments; 2 players.
+        Chess = 1 => "chess",
     }
 }
 
 impl RuleSet {
     pub fn game_type(self) -> GameType {
         match self {
-            RuleSet::ConnectFour => GameType::TurnBased,
+            RuleSet::ConnectFour | RuleSet::Chess => GameType::TurnBased,
         }
     }
 
     /// The player counts the rules allow, inclusive.
     pub fn players(self) -> (u32, u32) {
         match self {
-            RuleSet::ConnectFour => (2, 2),
+            RuleSet::ConnectFour | RuleSet::Chess => (2, 2),
         }
     }
 }
@@ -119,9 +121,12 @@ wire_struct! {
         /// The spec's `rules`: a JSON object shown to players (the gateway checks it parses).
         pub rules: String,
         pub thumbnail_url: String,
-        /// How long a player has for each move of a turn-based game, in ms; running out
-        /// loses the game.
+        /// A turn-based game's clock, in ms: Connect Four's is each move's, reset on every
+        /// move; chess's is each player's time for the whole game. Running out loses.
         pub turn_clock_ms: u32,
+        /// What each move adds to the mover's clock, in ms (chess's increment; 0 for a
+        /// per-move clock).
+        pub increment_ms: u32,
         /// How long a session waits for its players, in seconds: not started by then, it is
         /// cancelled and every stake refunded.
         pub start_timeout_secs: u32,
@@ -133,6 +138,53 @@ wire_struct! {
         /// The smallest and largest stake a session may take.
         pub stake_min: Amount,
         pub stake_max: Amount,
+    }
+}
+
+wire_struct! {
+    /// The first layout of [`GameSettings`] (in [`CreateGameV1`] and [`UpdateGameV1`]),
+    /// before `increment_ms`: still read from old journals and snapshots.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameSettingsV1 {
+        pub name: String,
+        pub category: String,
+        pub subcategory: String,
+        pub description: String,
+        pub rule_set: RuleSet,
+        pub min_players: u32,
+        pub max_players: u32,
+        pub rules: String,
+        pub thumbnail_url: String,
+        pub turn_clock_ms: u32,
+        pub start_timeout_secs: u32,
+        pub rake_bp: u16,
+        pub spectator_share_bp: u16,
+        pub stake_min: Amount,
+        pub stake_max: Amount,
+    }
+}
+
+impl From<GameSettingsV1> for GameSettings {
+    /// The old layout's games had no increment.
+    fn from(v1: GameSettingsV1) -> GameSettings {
+        GameSettings {
+            name: v1.name,
+            category: v1.category,
+            subcategory: v1.subcategory,
+            description: v1.description,
+            rule_set: v1.rule_set,
+            min_players: v1.min_players,
+            max_players: v1.max_players,
+            rules: v1.rules,
+            thumbnail_url: v1.thumbnail_url,
+            turn_clock_ms: v1.turn_clock_ms,
+            increment_ms: 0,
+            start_timeout_secs: v1.start_timeout_secs,
+            rake_bp: v1.rake_bp,
+            spectator_share_bp: v1.spectator_share_bp,
+            stake_min: v1.stake_min,
+            stake_max: v1.stake_max,
+        }
     }
 }
 
@@ -154,6 +206,46 @@ wire_struct! {
         pub game: GameId,
         pub settings: GameSettings,
         pub is_active: bool,
+    }
+}
+
+wire_struct! {
+    /// The first layout of [`CreateGame`] (journal tag 90), applied as today's.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CreateGameV1 {
+        pub actor: UserId,
+        pub settings: GameSettingsV1,
+    }
+}
+
+wire_struct! {
+    /// The first layout of [`UpdateGame`] (journal tag 91), applied as today's.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct UpdateGameV1 {
+        pub actor: UserId,
+        pub game: GameId,
+        pub settings: GameSettingsV1,
+        pub is_active: bool,
+    }
+}
+
+impl From<CreateGameV1> for CreateGame {
+    fn from(v1: CreateGameV1) -> CreateGame {
+        CreateGame {
+            actor: v1.actor,
+            settings: v1.settings.into(),
+        }
+    }
+}
+
+impl From<UpdateGameV1> for UpdateGame {
+    fn from(v1: UpdateGameV1) -> UpdateGame {
+        UpdateGame {
+            actor: v1.actor,
+            game: v1.game,
+            settings: v1.settings.into(),
+            is_active: v1.is_active,
+        }
     }
 }
 
@@ -198,7 +290,9 @@ wire_struct! {
 }
 
 wire_struct! {
-    /// A move in the rule set's notation (Connect Four: the column, "0" to "6").
+    /// A move in the rule set's notation: Connect Four's column, "0" to "6"; a chess move
+    /// in UCI ("e2e4", "e7e8q", castling "e1g1") or SAN ("Nf3", "O-O", "exd8=Q+"), or a
+    /// chess player's "offer_draw", "accept_draw" or "decline_draw".
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct GameMove {
         pub actor: UserId,
@@ -473,6 +567,55 @@ wire_struct! {
     }
 }
 
+wire_cenum! {
+    /// Why a chess game ended, beyond who won.
+    pub enum ChessTermination {
+        Checkmate = 0 => "checkmate",
+        Stalemate = 1 => "stalemate",
+        /// The same position (FIDE's sense) for the third time.
+        ThreefoldRepetition = 2 => "threefold_repetition",
+        /// Fifty moves by each side without a capture or a pawn move.
+        FiftyMoveRule = 3 => "fifty_move_rule",
+        /// Neither side can mate by any series of legal moves (K v K, K+minor v K,
+        /// bishops all on one colour).
+        InsufficientMaterial = 4 => "insufficient_material",
+        /// One player offered a draw and the other accepted.
+        Agreement = 5 => "agreement",
+        /// A flag fell: the other side wins, unless it has no mating material (a draw).
+        Timeout = 6 => "timeout",
+        Resignation = 7 => "resignation",
+        /// The player lost their connection past the seat's grace period.
+        Abandoned = 8 => "abandoned",
+    }
+}
+
+wire_struct! {
+    /// A chess position with its clocks.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ChessView {
+        /// The position in FEN.
+        pub fen: String,
+        /// The moves played, in UCI (castling as the king's two-square move).
+        pub moves: Vec<String>,
+        /// The same moves in SAN.
+        pub san: Vec<String>,
+        /// The seat playing white (drawn from the seeds).
+        pub white_seat: u32,
+        /// The seat to move; none once the game is over.
+        pub to_move: Option<u32>,
+        pub in_check: bool,
+        /// Each colour's time left, white first, in ms, as of `turn_started` (the mover's
+        /// clock runs from then).
+        pub clock_ms: Vec<u64>,
+        pub increment_ms: u32,
+        /// When the mover's clock started running.
+        pub turn_started: Timestamp,
+        /// The seat whose draw offer stands, if any.
+        pub draw_offer: Option<u32>,
+        pub termination: Option<ChessTermination>,
+    }
+}
+
 wire_enum! {
     /// A session's position, by rule set.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -480,6 +623,7 @@ wire_enum! {
         /// Before the start: nothing is drawn or played yet.
         NotStarted(crate::message::Empty) = 0,
         ConnectFour(ConnectFourView) = 1,
+        Chess(ChessView) = 2,
     }
 }
 

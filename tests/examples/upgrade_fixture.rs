@@ -24,10 +24,8 @@ fn main() {
     std::fs::create_dir(&data).expect("data dir");
     let mut server = Server::start_in(&data, &["--snapshot-every", "25"]);
     let anon = server.api();
-    let [host, maker, alice, bob] = upgrade::USERS.map(|name| {
-        let (api, _) = betbet_tests::funded(&anon, name, "1000");
-        api
-    });
+    let [(host, _), (maker, _), (alice, alice_id), (bob, _)] =
+        upgrade::USERS.map(|name| betbet_tests::funded(&anon, name, "1000"));
 
     let binary = create(&host, "Will it rain in the fixture?", "binary", &[]);
     let (yes, no) = (outcome(&binary, 0), outcome(&binary, 1));
@@ -92,6 +90,40 @@ fn main() {
             &json!({"recipient": "fx_bob", "amount": "12.5", "currency": "USD", "memo": "fixture"}),
         )
         .expect(201);
+    // A game played to its end (a session still live would expire or time out when the
+    // fixture is started later): an admin is made offline, as an operator does.
+    server.kill();
+    let grant = std::process::Command::new(betbet_tests::binary())
+        .args(["admin", "grant", "fx_host", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("betbet admin grant");
+    assert!(grant.status.success(), "{grant:?}");
+    server.restart();
+    let host = anon.login("fx_host", "password-of-fx_host");
+    let game = host
+        .post(
+            "/api/v1/games/create",
+            &json!({"name": "Fixture four", "category": "board", "rule_set": "connect_four", "rake_bp": 300}),
+        )
+        .expect(201);
+    // Three games, so the newest snapshot holds sessions and the catalog in the old
+    // layout; then a game created and deactivated after it, in the journal's tail.
+    for _ in 0..3 {
+        play_connect_four(&game, [(&alice, &alice_id), (&bob, "")]);
+    }
+    let late = host
+        .post(
+            "/api/v1/games/create",
+            &json!({"name": "Fixture four, late", "category": "board", "rule_set": "connect_four", "turn_clock_ms": 45_000}),
+        )
+        .expect(201);
+    host.put(
+        &format!("/api/v1/games/{}", late["id"].as_str().expect("id")),
+        &json!({"rake_bp": 200, "is_active": false}),
+    )
+    .expect(200);
+
     // The last commands land after the newest snapshot (25 commands apart).
     order(
         &maker,
@@ -118,6 +150,36 @@ fn main() {
     )
     .expect("write expected state");
     println!("wrote {} and its .json", archive.display());
+}
+
+/// One Connect Four session of `game` played to a win: `players[0]` creates it (and is
+/// named by `id`), `players[1]` joins; the first mover plays a vertical four.
+fn play_connect_four(game: &Value, players: [(&Api, &str); 2]) {
+    let [(alice, alice_id), (bob, _)] = players;
+    let session = alice
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game["id"], "stake": "4", "currency": "USD", "client_seed": "alice-seed"}),
+        )
+        .expect(201);
+    let path = format!("/api/v1/sessions/{}", session["id"].as_str().expect("id"));
+    let joined = bob
+        .post(&format!("{path}/join"), &json!({"client_seed": "bob-seed"}))
+        .expect(200);
+    let first = joined["state"]["first_player_id"].as_str().expect("first");
+    let movers = if first == alice_id {
+        [alice, bob]
+    } else {
+        [bob, alice]
+    };
+    for (i, column) in "0101010".chars().enumerate() {
+        movers[i % 2]
+            .post(
+                &format!("{path}/move"),
+                &json!({"move": column.to_string()}),
+            )
+            .expect(200);
+    }
 }
 
 fn create(api: &Api, title: &str, market_type: &str, outcomes: &[&str]) -> Value {

@@ -20,6 +20,7 @@ pub fn observe(server: &Server) -> Value {
     let anon = server.api();
     let mut users = serde_json::Map::new();
     let mut markets = std::collections::BTreeSet::new();
+    let mut first_user = None;
     for name in USERS {
         let password = format!("password-of-{name}");
         let login = anon
@@ -29,6 +30,7 @@ pub fn observe(server: &Server) -> Value {
             )
             .expect(200);
         let api = anon.with_token(login["access_token"].as_str().expect("token"));
+        first_user.get_or_insert_with(|| api.clone());
         let id = login["user_id"].as_str().expect("user id").to_owned();
         let wallets = api.get(&format!("/api/v1/wallets/{id}")).expect(200);
         let wallets: Vec<Value> = wallets["wallets"]
@@ -133,5 +135,60 @@ pub fn observe(server: &Server) -> Value {
             json!({ "status": details["status"], "books": outcomes }),
         );
     }
-    json!({ "users": users, "markets": books })
+    let mut observed = json!({ "users": users, "markets": books });
+    // Games came with snapshot format 5: older fixtures have none, and say nothing of them.
+    let games = observe_games(&first_user.expect("a fixture user"));
+    if !games["games"].as_array().expect("games").is_empty() {
+        observed["games"] = games;
+    }
+    observed
+}
+
+/// The catalog and every session the core still keeps (sessions are numbered from 1).
+fn observe_games(api: &crate::Api) -> Value {
+    let catalog = api.get("/api/v1/games?limit=100").expect(200);
+    let games: Vec<Value> = catalog["games"]
+        .as_array()
+        .expect("games")
+        .iter()
+        .map(|g| {
+            json!({
+                "id": g["id"],
+                "name": g["name"],
+                "rule_set": g["rule_set"],
+                "turn_clock_ms": g["turn_clock_ms"],
+                "rake_bp": g["rake_bp"],
+                "stake_min": g["stake_min"],
+                "stake_max": g["stake_max"],
+                "is_active": g["is_active"],
+            })
+        })
+        .collect();
+    let mut sessions = Vec::new();
+    for n in 1..=100 {
+        let reply = api.get(&format!("/api/v1/sessions/gs_{n}"));
+        if reply.status == 404 {
+            break;
+        }
+        let s = reply.expect(200);
+        let players: Vec<Value> = s["players"]
+            .as_array()
+            .expect("players")
+            .iter()
+            .map(|p| json!({"user_id": p["user_id"], "status": p["status"], "payout": p["payout"]}))
+            .collect();
+        sessions.push(json!({
+            "id": s["id"],
+            "status": s["status"],
+            "end_reason": s["end_reason"],
+            "pot": s["pot"],
+            "rake": s["rake"],
+            "version": s["version"],
+            "players": players,
+            "board": s["state"]["board"],
+            "server_seed_hash": s["server_seed_hash"],
+            "server_seed": s["server_seed"],
+        }));
+    }
+    json!({ "games": games, "sessions": sessions })
 }

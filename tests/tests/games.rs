@@ -25,13 +25,13 @@ fn admin(server: &Server) -> Api {
     server.api().login(&name, &password)
 }
 
-fn connect_four(admin: &Api, extra: Value) -> String {
+/// Adds a game of `rule_set` (5% rake) with `extra` settings; its id.
+fn new_game(admin: &Api, name: &str, rule_set: &str, extra: Value) -> String {
     let mut body = json!({
-        "name": "Connect Four",
+        "name": name,
         "category": "board",
-        "rule_set": "connect_four",
+        "rule_set": rule_set,
         "rake_bp": 500,
-        "turn_clock_ms": 60_000,
     });
     for (key, value) in extra.as_object().unwrap() {
         body[key] = value.clone();
@@ -41,19 +41,72 @@ fn connect_four(admin: &Api, extra: Value) -> String {
     game["id"].as_str().unwrap().to_owned()
 }
 
-fn session_path(session: &Value, tail: &str) -> String {
-    format!("/api/v1/sessions/{}{tail}", session["id"].as_str().unwrap())
+fn connect_four(admin: &Api, extra: Value) -> String {
+    let mut settings = json!({"turn_clock_ms": 60_000});
+    for (key, value) in extra.as_object().unwrap() {
+        settings[key] = value.clone();
+    }
+    new_game(admin, "Connect Four", "connect_four", settings)
 }
 
-/// The two players in move order (first mover first), as the session's draw decided.
-fn in_move_order<'a>(session: &Value, players: [(&'a Api, &'a str); 2]) -> [(&'a Api, &'a str); 2] {
-    let first = session["state"]["first_player_id"].as_str().unwrap();
+fn chess(admin: &Api, extra: Value) -> String {
+    new_game(admin, "Chess", "chess", extra)
+}
+
+/// The two players ordered by the session's draw: the one named by `state.{field}` first.
+fn drawn_order<'a>(
+    session: &Value,
+    field: &str,
+    players: [(&'a Api, &'a str); 2],
+) -> [(&'a Api, &'a str); 2] {
+    let first = session["state"][field].as_str().unwrap();
     if players[0].1 == first {
         players
     } else {
         assert_eq!(players[1].1, first);
         [players[1], players[0]]
     }
+}
+
+/// The two players in move order (first mover first), as the session's draw decided.
+fn in_move_order<'a>(session: &Value, players: [(&'a Api, &'a str); 2]) -> [(&'a Api, &'a str); 2] {
+    drawn_order(session, "first_player_id", players)
+}
+
+/// White and black, as the session's draw decided.
+fn by_colour<'a>(session: &Value, players: [(&'a Api, &'a str); 2]) -> [(&'a Api, &'a str); 2] {
+    drawn_order(session, "white_player_id", players)
+}
+
+/// `creator` opens a session of `game` at `stake` and `joiner` takes the other seat,
+/// which starts it: the session as created, and as started.
+fn start_two(creator: &Api, joiner: &Api, game: &str, stake: &str) -> (Value, Value) {
+    let session = creator
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game, "stake": stake}),
+        )
+        .expect(201);
+    let started = joiner
+        .post(&session_path(&session, "/join"), &json!({}))
+        .expect(200);
+    (session, started)
+}
+
+/// Plays `moves` (space-separated, any notation) alternately, white first; the last answer.
+fn play_chess(session: &Value, sides: [(&Api, &str); 2], moves: &str) -> Value {
+    let mut last = Value::Null;
+    for (i, mv) in moves.split_whitespace().enumerate() {
+        last = sides[i % 2]
+            .0
+            .post(&session_path(session, "/move"), &json!({"move": mv}))
+            .expect(200);
+    }
+    last
+}
+
+fn session_path(session: &Value, tail: &str) -> String {
+    format!("/api/v1/sessions/{}{tail}", session["id"].as_str().unwrap())
 }
 
 /// Plays `columns` alternately, first mover first, checking each answer; the last answer.
@@ -124,10 +177,12 @@ fn check_fairness(api: &Api, session: &Value) {
     let first_seat = (u64::from(fraction) * 2) >> 32;
     assert_eq!(draw["outcome"], first_seat);
     let ended = api.get(&session_path(session, "")).expect(200);
-    assert_eq!(
-        ended["players"][first_seat as usize]["user_id"],
-        ended["state"]["first_player_id"]
-    );
+    // Connect Four's first mover, chess's white.
+    let first = match ended["rule_set"].as_str() {
+        Some("chess") => &ended["state"]["white_player_id"],
+        _ => &ended["state"]["first_player_id"],
+    };
+    assert_eq!(&ended["players"][first_seat as usize]["user_id"], first);
 }
 
 #[test]
@@ -705,4 +760,93 @@ fn a_dropped_player_has_a_grace_to_reconnect_then_forfeits() {
     assert_amount(&Value::String(available(&bob, &bob_id)), "90");
     let reconnect = api_session(&bob, &session);
     assert_eq!(reconnect["players"][1]["status"], "lost");
+}
+
+#[test]
+fn chess_over_rest_mates_draws_by_repetition_refuses_illegal_moves_and_flags() {
+    let server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let admin = admin(&server);
+    let game = chess(
+        &admin,
+        json!({"turn_clock_ms": 600_000, "increment_ms": 5_000}),
+    );
+    let (alice, alice_id) = funded(&anon, "chess_alice", "100");
+    let (bob, bob_id) = funded(&anon, "chess_bob", "100");
+    let players = [(&alice, alice_id.as_str()), (&bob, bob_id.as_str())];
+
+    // Scholar's mate, in UCI and SAN mixed, with refusals on the way.
+    let (session, started) = start_two(&alice, &bob, &game, "10");
+    assert_eq!(started["state"]["rule_set"], "chess");
+    assert_eq!(started["state"]["white_clock_ms"], 600_000);
+    assert_eq!(started["state"]["increment_ms"], 5_000);
+    let sides = by_colour(&started, players);
+    let [(white, white_id), (black, black_id)] = sides;
+    black
+        .post(&session_path(&session, "/move"), &json!({"move": "e7e5"}))
+        .expect_error(409, "not_your_turn");
+    for illegal in ["e2e5", "O-O", "Ke2", "e2e4e5", "offer_draw_now"] {
+        white
+            .post(&session_path(&session, "/move"), &json!({"move": illegal}))
+            .expect_error(422, "illegal_move");
+    }
+    let before = white.get(&session_path(&session, "")).expect(200);
+    assert_eq!(
+        before["version"], started["version"],
+        "refusals change nothing"
+    );
+    play_chess(&session, sides, "e2e4 e5 Bc4 Nc6");
+    let pinned = play_chess(&session, sides, "d1h5");
+    assert_eq!(pinned["state"]["san"][4], "Qh5");
+    assert_eq!(pinned["state"]["to_move"], black_id);
+    let before_mate = play_chess(&session, [sides[1], sides[0]], "Nf6");
+    assert_eq!(before_mate["state"]["moves"][5], "g8f6");
+    let mated = play_chess(&session, sides, "Qxf7#");
+    assert_eq!(mated["status"], "completed");
+    assert_eq!(mated["end_reason"], "win");
+    assert_eq!(mated["state"]["termination"], "checkmate");
+    assert_eq!(mated["state"]["to_move"], Value::Null);
+    assert!(mated["state"]["in_check"].as_bool().unwrap());
+    assert_eq!(
+        mated["state"]["fen"],
+        "r1bqkb1r/pppp1Qpp/2n2n2/4p3/2B1P3/8/PPPP1PPP/RNB1K1NR b KQkq - 0 4"
+    );
+    // 20 pot, 5% rake: the winner gets 19.
+    assert_amount(&Value::String(available(white, white_id)), "109");
+    assert_amount(&Value::String(available(black, black_id)), "90");
+    check_fairness(white, &session);
+
+    // Knights out and back twice: the start position a third time is a draw.
+    let (session, started) = start_two(&alice, &bob, &game, "10");
+    let sides = by_colour(&started, players);
+    let drawn = play_chess(&session, sides, "Nf3 Nf6 Ng1 Ng8 g1f3 g8f6 f3g1 f6g8");
+    assert_eq!(drawn["end_reason"], "draw");
+    assert_eq!(drawn["state"]["termination"], "threefold_repetition");
+    for (_, id) in sides {
+        let payout = drawn["players"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["user_id"] == id)
+            .unwrap()["payout"]
+            .clone();
+        assert_amount(&payout, "9.5");
+    }
+
+    // A flag: one second each and nobody moves; white's falls, and black wins.
+    let blitz = chess(&admin, json!({"turn_clock_ms": 1_000, "increment_ms": 0}));
+    let (session, started) = start_two(&alice, &bob, &blitz, "10");
+    let [(_, white_id), (black, black_id)] = by_colour(&started, players);
+    let flagged = await_status(black, &session, "completed");
+    assert_eq!(flagged["end_reason"], "timeout");
+    assert_eq!(flagged["state"]["termination"], "timeout");
+    assert_eq!(flagged["state"]["white_clock_ms"], 0);
+    let winner = flagged["players"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == "won")
+        .unwrap();
+    assert_eq!(winner["user_id"], black_id);
+    assert_ne!(winner["user_id"], white_id);
 }

@@ -177,13 +177,13 @@ fn served() -> Vec<Case> {
         // list_games(category, page, limit)
         case("GET /api/v1/games", Anon, "/api/v1/games",
             Query(&[("category", "board"), ("page", "1"), ("limit", "20")]),
-            200, No, &[("/games/0/id", "{game}"), ("/games/0/category", "board"), ("/total", "1")]),
+            200, No, &[("/games/0/id", "{game}"), ("/games/0/category", "board"), ("/games/1/rule_set", "chess"), ("/total", "2")]),
         // get_game_details(game_id)
         case("GET /api/v1/games/{game_id}", Anon, "/api/v1/games/{game}", Bare,
             200, No, &[("/id", "{game}"), ("/game_type", "turn_based"), ("/min_players", "2")]),
         // get_game_categories()
         case("GET /api/v1/games/categories", Anon, "/api/v1/games/categories", Bare,
-            200, No, &[("/categories/0/category", "board"), ("/categories/0/active", "1")]),
+            200, No, &[("/categories/0/category", "board"), ("/categories/0/active", "2")]),
         // create_game_session(game_id, stake: float, is_private: bool)
         case("POST /api/v1/sessions/create", Alice, "/api/v1/sessions/create",
             Json(json!({"game_id": "{game}", "stake": 2.5, "is_private": false})),

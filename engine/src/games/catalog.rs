@@ -1,13 +1,14 @@
 //! The game catalog: admins create, update and deactivate games.
 
 use super::{
-    GAME_NAME_MAX, GAME_RULES_MAX, Game, RAKE_BP_MAX, SHARE_BP_MAX, START_TIMEOUT_SECS_MAX,
-    START_TIMEOUT_SECS_MIN, THUMBNAIL_URL_MAX, TURN_CLOCK_MS_MAX, TURN_CLOCK_MS_MIN,
+    GAME_NAME_MAX, GAME_RULES_MAX, Game, INCREMENT_MS_MAX, RAKE_BP_MAX, SHARE_BP_MAX,
+    START_TIMEOUT_SECS_MAX, START_TIMEOUT_SECS_MIN, THUMBNAIL_URL_MAX, TURN_CLOCK_MS_MAX,
+    TURN_CLOCK_MS_MIN,
 };
 use crate::wallet::MONEY_MOVE_MAX;
 use crate::{Engine, text};
 use betbet_protocol::event::Event;
-use betbet_protocol::games::{CreateGame, GameChanged, GameId, GameSettings, UpdateGame};
+use betbet_protocol::games::{CreateGame, GameChanged, GameId, GameSettings, RuleSet, UpdateGame};
 use betbet_protocol::message::{Created, Reply};
 use betbet_protocol::result::ResultCode;
 
@@ -23,6 +24,9 @@ fn validate(settings: &GameSettings) -> Result<(), ResultCode> {
     let valid = (min..=max).contains(&settings.min_players)
         && (settings.min_players..=max).contains(&settings.max_players)
         && (TURN_CLOCK_MS_MIN..=TURN_CLOCK_MS_MAX).contains(&settings.turn_clock_ms)
+        && settings.increment_ms <= INCREMENT_MS_MAX
+        // A per-move clock restarts on every move: an increment means nothing to it.
+        && (settings.rule_set == RuleSet::Chess || settings.increment_ms == 0)
         && (START_TIMEOUT_SECS_MIN..=START_TIMEOUT_SECS_MAX).contains(&settings.start_timeout_secs)
         && settings.rake_bp <= RAKE_BP_MAX
         && settings.spectator_share_bp <= SHARE_BP_MAX

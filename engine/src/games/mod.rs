@@ -7,7 +7,7 @@
 //!   winners (`completed`); a session cancelled or not started by its deadline refunds
 //!   every stake (`cancelled`). Spectators pay a fee split between players and platform.
 //! - `rules`: the rule-set interface every game implements (deterministic, sans-IO); one
-//!   module per rule set (`connect_four`).
+//!   module per rule set (`connect_four`, `chess`).
 //! - `fairness`: HMAC-SHA256 commit–reveal draws from the session's server seed.
 //! - `query`: the views.
 //!
@@ -16,6 +16,7 @@
 //! advances every due session at once and `next_deadline` is the set's first entry.
 
 mod catalog;
+pub(crate) mod chess;
 pub(crate) mod connect_four;
 pub(crate) mod fairness;
 mod query;
@@ -44,6 +45,8 @@ pub const THUMBNAIL_URL_MAX: usize = 500;
 /// Turn clocks run from 1 s to 1 h; start timeouts from 10 s to 7 days.
 pub const TURN_CLOCK_MS_MIN: u32 = 1_000;
 pub const TURN_CLOCK_MS_MAX: u32 = 3_600_000;
+/// A chess increment runs from 0 to 3 minutes a move.
+pub const INCREMENT_MS_MAX: u32 = 180_000;
 pub const START_TIMEOUT_SECS_MIN: u32 = 10;
 pub const START_TIMEOUT_SECS_MAX: u32 = 7 * 24 * 3600;
 /// The largest rake and spectator share, in basis points.
@@ -98,6 +101,7 @@ pub struct GameSession {
     pub rake_bp: u16,
     pub spectator_share_bp: u16,
     pub turn_clock_ms: u32,
+    pub increment_ms: u32,
     /// The games escrow account of the session's currency: it holds every live
     /// session's stakes until their end.
     pub escrow: AccountId,
@@ -189,6 +193,9 @@ impl CommandFamily for Family {
         match command {
             Command::CreateGame(c) => engine.create_game(c, out),
             Command::UpdateGame(c) => engine.update_game(c, out),
+            // The old layouts, from journals written before `increment_ms`.
+            Command::CreateGameV1(c) => engine.create_game(&c.clone().into(), out),
+            Command::UpdateGameV1(c) => engine.update_game(&c.clone().into(), out),
             Command::CreateGameSession(c) => engine.create_game_session(c, out),
             Command::JoinGameSession(c) => engine.join_game_session(c, out),
             Command::LeaveGameSession(c) => engine.leave_game_session(c, out),

@@ -5,13 +5,15 @@
 //! whose clock runs, decides the outcome, and renders the position. The session around it
 //! (`sessions`) owns the money, the clocks and the players.
 
+use super::chess::Chess;
 use super::connect_four::{Board, Outcome as Dropped};
 use super::fairness;
 use betbet_protocol::games::{
-    ConnectFourView, DrawPurpose, FairDraw, GameEnd, GameStateView, SERVER_SEED_BYTES,
+    ConnectFourView, DrawPurpose, FairDraw, GameEnd, GameStateView, RuleSet, SERVER_SEED_BYTES,
 };
 use betbet_protocol::message::Empty;
 use betbet_protocol::result::ResultCode;
+use betbet_protocol::types::Timestamp;
 
 /// How a game ended: the winning seats (all the drawing seats for a draw).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,16 +67,42 @@ impl<'a> Draws<'a> {
     }
 }
 
+/// What a rule set starts from besides its draws: the session's players and clocks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Start {
+    pub players: usize,
+    pub now: Timestamp,
+    pub turn_clock_ms: u32,
+    pub increment_ms: u32,
+}
+
 /// What every rule set implements.
 pub(crate) trait Rules: Sized {
     /// The position at the start, drawing what is random from `draws`.
-    fn start(players: usize, draws: &mut Draws<'_>) -> Self;
+    fn start(start: &Start, draws: &mut Draws<'_>) -> Self;
     /// The seat whose turn (and clock) it is; `None` when every seat plays at once.
     fn to_move(&self) -> Option<usize>;
-    /// Applies `seat`'s move, or refuses it having changed nothing. `Some` ends the game.
-    fn apply_move(&mut self, seat: usize, mv: &str) -> Result<Option<Outcome>, ResultCode>;
-    /// The outcome when `seat` resigns or runs out of time (`end` says which).
-    fn forfeit(&self, seat: usize, end: GameEnd) -> Outcome;
+    /// Applies `seat`'s move at `now`, or refuses it having changed nothing. `Some` ends
+    /// the game.
+    fn apply_move(
+        &mut self,
+        seat: usize,
+        mv: &str,
+        now: Timestamp,
+    ) -> Result<Option<Outcome>, ResultCode>;
+    /// When the mover's time runs out, after a change at `now`: by default the session's
+    /// per-move clock, restarted on every move.
+    fn turn_deadline(&self, now: Timestamp, turn_clock_ms: u32) -> Option<Timestamp> {
+        self.to_move()
+            .map(|_| now.saturating_add_micros(i64::from(turn_clock_ms) * 1_000))
+    }
+    /// The outcome when `seat`'s time ran out at `now`: by default a loss.
+    fn timeout(&mut self, seat: usize, now: Timestamp) -> Outcome {
+        let _ = now;
+        self.forfeit(seat, GameEnd::Timeout)
+    }
+    /// The outcome when `seat` gives up (`end` says how).
+    fn forfeit(&mut self, seat: usize, end: GameEnd) -> Outcome;
     /// The position as anyone may see it.
     fn view(&self) -> GameStateView;
 }
@@ -121,8 +149,8 @@ impl ConnectFour {
 }
 
 impl Rules for ConnectFour {
-    fn start(players: usize, draws: &mut Draws<'_>) -> Self {
-        debug_assert_eq!(players, 2);
+    fn start(start: &Start, draws: &mut Draws<'_>) -> Self {
+        debug_assert_eq!(start.players, 2);
         let first = draws.pick(DrawPurpose::FirstMover, 2) as u8;
         ConnectFour {
             first_seat: first,
@@ -139,7 +167,12 @@ impl Rules for ConnectFour {
         Some(self.seat_of_disc(self.board.to_move()))
     }
 
-    fn apply_move(&mut self, seat: usize, mv: &str) -> Result<Option<Outcome>, ResultCode> {
+    fn apply_move(
+        &mut self,
+        seat: usize,
+        mv: &str,
+        _now: Timestamp,
+    ) -> Result<Option<Outcome>, ResultCode> {
         if self.to_move() != Some(seat) {
             return Err(ResultCode::NotYourTurn);
         }
@@ -170,7 +203,7 @@ impl Rules for ConnectFour {
         })
     }
 
-    fn forfeit(&self, seat: usize, end: GameEnd) -> Outcome {
+    fn forfeit(&mut self, seat: usize, end: GameEnd) -> Outcome {
         Outcome {
             end,
             winners: vec![1 - seat],
@@ -194,53 +227,65 @@ pub enum RuleState {
     /// Waiting for players (or cancelled before the start).
     NotStarted,
     ConnectFour(ConnectFour),
+    Chess(Box<Chess>),
+}
+
+/// Calls `$body` with the rule set's game as `$game`, or gives `$idle` before the start.
+macro_rules! each_rule_set {
+    ($state:expr, $game:ident => $body:expr, $idle:expr) => {
+        match $state {
+            RuleState::NotStarted => $idle,
+            RuleState::ConnectFour($game) => $body,
+            RuleState::Chess($game) => $body,
+        }
+    };
 }
 
 impl RuleState {
-    pub(crate) fn start(
-        rule_set: betbet_protocol::games::RuleSet,
-        players: usize,
-        draws: &mut Draws<'_>,
-    ) -> RuleState {
+    pub(crate) fn start(rule_set: RuleSet, start: &Start, draws: &mut Draws<'_>) -> RuleState {
         match rule_set {
-            betbet_protocol::games::RuleSet::ConnectFour => {
-                RuleState::ConnectFour(ConnectFour::start(players, draws))
-            }
+            RuleSet::ConnectFour => RuleState::ConnectFour(ConnectFour::start(start, draws)),
+            RuleSet::Chess => RuleState::Chess(Box::new(Chess::start(start, draws))),
         }
     }
 
     pub(crate) fn to_move(&self) -> Option<usize> {
-        match self {
-            RuleState::NotStarted => None,
-            RuleState::ConnectFour(game) => game.to_move(),
-        }
+        each_rule_set!(self, game => game.to_move(), None)
     }
 
     pub(crate) fn apply_move(
         &mut self,
         seat: usize,
         mv: &str,
+        now: Timestamp,
     ) -> Result<Option<Outcome>, ResultCode> {
-        match self {
-            RuleState::NotStarted => Err(ResultCode::GameSessionNotActive),
-            RuleState::ConnectFour(game) => game.apply_move(seat, mv),
-        }
+        each_rule_set!(
+            self,
+            game => game.apply_move(seat, mv, now),
+            Err(ResultCode::GameSessionNotActive)
+        )
     }
 
-    pub(crate) fn forfeit(&self, seat: usize, end: GameEnd) -> Outcome {
-        match self {
-            RuleState::NotStarted => Outcome {
+    pub(crate) fn turn_deadline(&self, now: Timestamp, turn_clock_ms: u32) -> Option<Timestamp> {
+        each_rule_set!(self, game => game.turn_deadline(now, turn_clock_ms), None)
+    }
+
+    pub(crate) fn timeout(&mut self, seat: usize, now: Timestamp) -> Outcome {
+        each_rule_set!(self, game => game.timeout(seat, now), unreachable!("no clock before the start"))
+    }
+
+    pub(crate) fn forfeit(&mut self, seat: usize, end: GameEnd) -> Outcome {
+        each_rule_set!(
+            self,
+            game => game.forfeit(seat, end),
+            Outcome {
                 end,
                 winners: Vec::new(),
-            },
-            RuleState::ConnectFour(game) => game.forfeit(seat, end),
-        }
+            }
+        )
     }
 
     pub(crate) fn view(&self) -> GameStateView {
-        match self {
-            RuleState::NotStarted => GameStateView::NotStarted(Empty {}),
-            RuleState::ConnectFour(game) => game.view(),
-        }
+        each_rule_set!(self, game => game.view(), GameStateView::NotStarted(Empty {}))
     }
 }

@@ -8,7 +8,7 @@
 //! wallet to the players (the game's spectator share, split equally) and the platform (the
 //! rest, with the remainder of the split).
 
-use super::rules::{Draws, Outcome, RuleState};
+use super::rules::{Draws, Outcome, RuleState, Start};
 use super::{GameSession, Player, Spectator};
 use crate::Engine;
 use crate::ledger::Owner;
@@ -296,6 +296,7 @@ impl Engine {
                 rake_bp: settings.rake_bp,
                 spectator_share_bp: settings.spectator_share_bp,
                 turn_clock_ms: settings.turn_clock_ms,
+                increment_ms: settings.increment_ms,
                 escrow,
                 players: Vec::new(),
                 spectators: Vec::new(),
@@ -456,8 +457,9 @@ impl Engine {
         let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
         // A move after the mover's flag fell (its `Tick` not applied yet) is too late.
         self.require_playing(session)?;
+        let now = self.now;
         let session = self.session_mut(c.session)?;
-        let outcome = session.state.apply_move(seat, &c.mv)?;
+        let outcome = session.state.apply_move(seat, &c.mv, now)?;
         match outcome {
             Some(outcome) => self.settle_game(c.session, outcome, (c.actor, &c.mv), out),
             None => {
@@ -487,7 +489,7 @@ impl Engine {
         let session = self.session_for(c.session, c.actor)?;
         let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
         self.require_playing(session)?;
-        let outcome = session.state.forfeit(seat, end);
+        let outcome = self.session_mut(c.session)?.state.forfeit(seat, end);
         self.settle_game(c.session, outcome, (c.actor, ""), out);
         Ok(crate::done())
     }
@@ -638,7 +640,13 @@ impl Engine {
             .collect();
         let client_seed = client_seed.join("|");
         let mut draws = Draws::new(&session.server_seed, &client_seed, 0);
-        let state = RuleState::start(session.rule_set, session.players.len(), &mut draws);
+        let start = Start {
+            players: session.players.len(),
+            now,
+            turn_clock_ms: session.turn_clock_ms,
+            increment_ms: session.increment_ms,
+        };
+        let state = RuleState::start(session.rule_set, &start, &mut draws);
         session.draws = draws.recorded;
         session.state = state;
         session.status = GameSessionStatus::Active;
@@ -650,10 +658,7 @@ impl Engine {
     /// Arms the clock of the seat to move (or none when nobody's turn it is).
     fn arm_turn_clock(&mut self, id: GameSessionId) {
         let session = &self.games.sessions[&id];
-        let at = session.state.to_move().map(|_| {
-            self.now
-                .saturating_add_micros(i64::from(session.turn_clock_ms) * 1_000)
-        });
+        let at = session.state.turn_deadline(self.now, session.turn_clock_ms);
         self.games.arm(id, at);
     }
 
@@ -761,14 +766,14 @@ impl Engine {
             if at > now {
                 break;
             }
-            let session = &self.games.sessions[&id];
+            let session = self.games.sessions.get_mut(&id).expect("armed session");
             match session.status {
                 GameSessionStatus::Waiting => {
                     self.cancel_unstarted(id, GameEnd::Expired, UserId::SYSTEM, out);
                 }
                 GameSessionStatus::Active => {
                     let outcome = match session.state.to_move() {
-                        Some(seat) => session.state.forfeit(seat, GameEnd::Timeout),
+                        Some(seat) => session.state.timeout(seat, now),
                         None => unreachable!("a timer is armed only for a seat to move"),
                     };
                     self.settle_game(id, outcome, (UserId::SYSTEM, ""), out);

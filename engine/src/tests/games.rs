@@ -19,6 +19,7 @@ fn settings(turn_clock_ms: u32, rake_bp: u16) -> GameSettings {
         rules: "{}".to_owned(),
         thumbnail_url: String::new(),
         turn_clock_ms,
+        increment_ms: 0,
         start_timeout_secs: 60,
         rake_bp,
         spectator_share_bp: 5_000,
@@ -29,9 +30,13 @@ fn settings(turn_clock_ms: u32, rake_bp: u16) -> GameSettings {
 
 impl World {
     fn game(&mut self, turn_clock_ms: u32, rake_bp: u16) -> GameId {
+        self.add_game(settings(turn_clock_ms, rake_bp))
+    }
+
+    fn add_game(&mut self, settings: GameSettings) -> GameId {
         match self.ok(Command::CreateGame(CreateGame {
             actor: self.admin,
-            settings: settings(turn_clock_ms, rake_bp),
+            settings,
         })) {
             Reply::Created(c) => GameId(c.id),
             other => panic!("{other:?}"),
@@ -81,11 +86,7 @@ impl World {
     fn play(&mut self, id: GameSessionId, columns: &str) {
         let movers = self.movers(id);
         for (i, column) in columns.chars().enumerate() {
-            self.ok(Command::GameMove(GameMove {
-                actor: movers[i % 2],
-                session: id,
-                mv: column.to_string(),
-            }));
+            self.move_as(movers[i % 2], id, &column.to_string());
         }
     }
 }
@@ -291,15 +292,7 @@ fn a_snapshot_mid_game_plus_replay_reproduces_the_live_run() {
     assert_eq!(world.session(session).end, Some(GameEnd::Timeout));
 
     let mut restored = Engine::restore(&snapshot).expect("restores");
-    let mut out = Vec::new();
-    for (i, entry) in world.journal[cut..].iter().enumerate() {
-        let ctx = Ctx {
-            at: entry.at,
-            seed: entry.seed,
-            seq: (cut + i + 1) as u64,
-        };
-        restored.apply(&entry.command, &ctx, &mut out);
-    }
+    super::replay::replay(&mut restored, &world.journal[cut..], cut as u64 + 1);
     assert_eq!(restored.state_hash(), world.engine.state_hash());
 }
 
@@ -522,4 +515,177 @@ fn an_abandoned_seat_is_given_up_before_the_start_and_forfeits_after_it() {
         world.err(abandon(alice, session)),
         ResultCode::GameSessionNotActive
     );
+}
+
+fn chess_settings(base_ms: u32, increment_ms: u32) -> GameSettings {
+    GameSettings {
+        name: "Chess".to_owned(),
+        rule_set: RuleSet::Chess,
+        turn_clock_ms: base_ms,
+        increment_ms,
+        ..settings(base_ms, 500)
+    }
+}
+
+impl World {
+    fn chess_game(&mut self, base_ms: u32, increment_ms: u32) -> GameId {
+        self.add_game(chess_settings(base_ms, increment_ms))
+    }
+
+    /// White and black.
+    fn sides(&self, id: GameSessionId) -> [UserId; 2] {
+        let session = self.session(id);
+        let crate::games::RuleState::Chess(game) = &session.state else {
+            panic!("not a chess game in play");
+        };
+        let white = usize::from(game.white_seat);
+        [session.players[white].user, session.players[1 - white].user]
+    }
+
+    fn move_as(&mut self, actor: UserId, session: GameSessionId, mv: &str) {
+        self.ok(Command::GameMove(GameMove {
+            actor,
+            session,
+            mv: mv.to_owned(),
+        }));
+    }
+}
+
+#[test]
+fn chess_pays_a_mate_and_flags_the_player_whose_time_ran_out() {
+    let mut world = World::new();
+    let game = world.chess_game(10_000, 2_000);
+    let alice = world.funded("alice", 50);
+    let bob = world.funded("bob", 50);
+
+    // Fool's mate: black mates on its second move.
+    let session = world.open_session(alice, game, units(5));
+    world.join(bob, session);
+    let [white, black] = world.sides(session);
+    for (actor, mv) in [(white, "f3"), (black, "e7e5"), (white, "g4")] {
+        world.move_as(actor, session, mv);
+    }
+    // Not black's to make for white, and not legal for black.
+    assert_eq!(
+        world.err(Command::GameMove(GameMove {
+            actor: white,
+            session,
+            mv: "a3".to_owned()
+        })),
+        ResultCode::NotYourTurn
+    );
+    assert_eq!(
+        world.err(Command::GameMove(GameMove {
+            actor: black,
+            session,
+            mv: "Qh5#".to_owned()
+        })),
+        ResultCode::IllegalMove
+    );
+    world.move_as(black, session, "Qh4#");
+    let ended = world.session(session);
+    assert_eq!(ended.end, Some(GameEnd::Win));
+    let pot = units(10);
+    let rake = pot * 500 / 10_000;
+    assert_eq!(world.balance(black).0, units(50) - units(5) + pot - rake);
+    assert_eq!(world.balance(white).0, units(45));
+
+    // Clocks: 10 s each and 2 s a move. White spends 3 s (10 − 3 + 2 = 9 s left), black
+    // 1 s; then white's 9 s run out.
+    let session = world.open_session(alice, game, units(5));
+    world.join(bob, session);
+    let [white, black] = world.sides(session);
+    world.advance(3);
+    world.move_as(white, session, "e2e4");
+    world.advance(1);
+    world.move_as(black, session, "c5");
+    let flag = world.engine.next_deadline().expect("white's flag");
+    assert_eq!(flag, world.now.saturating_add_micros(9_000_000));
+    world.advance(8);
+    assert_eq!(world.session(session).status, GameSessionStatus::Active);
+    world.advance(1);
+    let ended = world.session(session);
+    assert_eq!(ended.end, Some(GameEnd::Timeout));
+    let crate::games::RuleState::Chess(chess) = &ended.state else {
+        panic!("chess");
+    };
+    assert_eq!(chess.clock_us, [0, 11_000_000]);
+    assert_eq!(chess.termination, Some(ChessTermination::Timeout));
+    let black_seat = ended.seat_of(black).expect("black's seat");
+    assert_eq!(ended.players[black_seat].status, PlayerStatus::Won);
+    assert!(world.engine.next_deadline().is_none());
+}
+
+#[test]
+fn a_chess_snapshot_mid_game_plus_replay_reproduces_the_live_run() {
+    let mut world = World::new();
+    // A game made by the settings' first layout, as an old journal holds it: no increment.
+    let old = match world.ok(Command::CreateGameV1(CreateGameV1 {
+        actor: world.admin,
+        settings: GameSettingsV1 {
+            name: "Old connect four".to_owned(),
+            category: "board".to_owned(),
+            subcategory: String::new(),
+            description: String::new(),
+            rule_set: RuleSet::ConnectFour,
+            min_players: 2,
+            max_players: 2,
+            rules: "{}".to_owned(),
+            thumbnail_url: String::new(),
+            turn_clock_ms: 5_000,
+            start_timeout_secs: 60,
+            rake_bp: 100,
+            spectator_share_bp: 0,
+            stake_min: Amount(1),
+            stake_max: Amount(units(10)),
+        },
+    })) {
+        Reply::Created(c) => GameId(c.id),
+        other => panic!("{other:?}"),
+    };
+    let old = world.engine.games.game(old).expect("the old layout's game");
+    assert_eq!(old.settings.increment_ms, 0);
+    assert_eq!(old.settings.turn_clock_ms, 5_000);
+
+    let game = world.chess_game(60_000, 1_000);
+    let alice = world.funded("alice", 50);
+    let bob = world.funded("bob", 50);
+    let session = world.open_session(alice, game, units(5));
+    world.join(bob, session);
+    let [white, black] = world.sides(session);
+    for (actor, mv) in [(white, "e4"), (black, "e5"), (white, "offer_draw")] {
+        world.advance(1);
+        world.move_as(actor, session, mv);
+    }
+    let cut = world.journal.len();
+    let snapshot = world.engine.snapshot();
+    // Black's reply declines white's offer; then black offers and white accepts.
+    for (actor, mv) in [
+        (white, "Nf3"),
+        (black, "Nc6"),
+        (white, "Bc4"),
+        (black, "offer_draw"),
+    ] {
+        world.advance(2);
+        world.move_as(actor, session, mv);
+    }
+    world.move_as(white, session, "accept_draw");
+    assert_eq!(world.session(session).end, Some(GameEnd::Draw));
+
+    let restored_at_cut = Engine::restore(&snapshot).expect("restores mid-game");
+    let crate::games::RuleState::Chess(chess) =
+        &restored_at_cut.games.session(session).unwrap().state
+    else {
+        panic!("chess");
+    };
+    // White's offer is in the snapshot, standing.
+    let white_seat = world.session(session).seat_of(white);
+    assert_eq!(chess.draw_offer.map(usize::from), white_seat);
+    assert_eq!(chess.moves.len(), 2);
+    let mut restored = restored_at_cut;
+    super::replay::replay(&mut restored, &world.journal[cut..], cut as u64 + 1);
+    assert_eq!(restored.state_hash(), world.engine.state_hash());
+    // And the ended game restores too.
+    let again = Engine::restore(&world.engine.snapshot()).expect("restores the ended game");
+    assert_eq!(again.state_hash(), world.engine.state_hash());
 }

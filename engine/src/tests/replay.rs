@@ -3,7 +3,8 @@
 use super::*;
 use crate::tests::model::random_workload;
 
-fn replay(engine: &mut Engine, entries: &[JournalEntry], first_seq: u64) {
+/// Applies `entries` (journal records from seq `first_seq`) to `engine`, as a restart does.
+pub(super) fn replay(engine: &mut Engine, entries: &[JournalEntry], first_seq: u64) {
     let mut out = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let ctx = Ctx {

@@ -88,15 +88,18 @@ struct Game {
     #[schema(pattern = "^(realtime|turn_based|countdown)$")]
     game_type: &'static str,
     /// The rules the game is played by.
-    #[schema(pattern = "^(connect_four)$")]
+    #[schema(pattern = "^(connect_four|chess)$")]
     rule_set: &'static str,
     min_players: u32,
     max_players: u32,
     /// The rules document shown to players.
     rules: Value,
     thumbnail_url: String,
-    /// Each player's time per move, in ms (turn-based games); running out loses.
+    /// The clock, in ms: Connect Four's per move, chess's each player's for the game.
+    /// Running out loses.
     turn_clock_ms: u32,
+    /// What each chess move adds to the mover's clock, in ms.
+    increment_ms: u32,
     /// How long a session waits for players before it is cancelled and refunded.
     start_timeout_secs: u32,
     /// The platform's rake on each pot, in basis points.
@@ -129,6 +132,7 @@ fn game_json(game: &GameView) -> Game {
         rules: serde_json::from_str(&s.rules).unwrap_or(Value::Null),
         thumbnail_url: s.thumbnail_url.clone(),
         turn_clock_ms: s.turn_clock_ms,
+        increment_ms: s.increment_ms,
         start_timeout_secs: s.start_timeout_secs,
         rake_bp: s.rake_bp,
         spectator_share_bp: s.spectator_share_bp,
@@ -258,10 +262,10 @@ struct GameBody {
     category: Option<String>,
     subcategory: Option<String>,
     description: Option<String>,
-    /// `connect_four`.
-    #[schema(pattern = "^(connect_four)$")]
+    /// `connect_four` or `chess`.
+    #[schema(pattern = "^(connect_four|chess)$")]
     rule_set: Option<String>,
-    /// Must be the rule set's if given (`turn_based` for Connect Four).
+    /// Must be the rule set's if given (`turn_based` for both).
     #[schema(pattern = "^(realtime|turn_based|countdown)$")]
     game_type: Option<String>,
     min_players: Option<u32>,
@@ -270,8 +274,12 @@ struct GameBody {
     rules: Option<Value>,
     #[schema(max_length = 500)]
     thumbnail_url: Option<String>,
-    /// 1 000 to 3 600 000; default 30 000.
+    /// 1 000 to 3 600 000: Connect Four's clock per move (default 30 000), chess's
+    /// time for each player's whole game (default 300 000).
     turn_clock_ms: Option<u32>,
+    /// Chess only: 0 to 180 000 ms added to the mover's clock after each move (default
+    /// 3 000).
+    increment_ms: Option<u32>,
     /// 10 to 604 800; default 600.
     start_timeout_secs: Option<u32>,
     /// 0 to 2 500; default 500 (5 %).
@@ -291,7 +299,7 @@ impl GameBody {
     fn apply(self, base: GameSettings) -> ApiResult<(GameSettings, Option<bool>)> {
         let rule_set = match self.rule_set.as_deref() {
             Some(text) => RuleSet::parse(text)
-                .ok_or_else(|| ApiError::bad_request("rule_set is connect_four"))?,
+                .ok_or_else(|| ApiError::bad_request("rule_set is connect_four or chess"))?,
             None => base.rule_set,
         };
         if let Some(game_type) = self.game_type.as_deref()
@@ -328,6 +336,7 @@ impl GameBody {
             rules,
             thumbnail_url: self.thumbnail_url.unwrap_or(base.thumbnail_url),
             turn_clock_ms: self.turn_clock_ms.unwrap_or(base.turn_clock_ms),
+            increment_ms: self.increment_ms.unwrap_or(base.increment_ms),
             start_timeout_secs: self.start_timeout_secs.unwrap_or(base.start_timeout_secs),
             rake_bp: self.rake_bp.unwrap_or(base.rake_bp),
             spectator_share_bp: self.spectator_share_bp.unwrap_or(base.spectator_share_bp),
@@ -364,6 +373,8 @@ async fn create_game(
         ));
     }
     let units = |n: i64| Amount(n * betbet_protocol::types::AMOUNT_SCALE);
+    // Blitz (5 minutes and 3 seconds a move) for chess; 30 seconds a move for Connect Four.
+    let chess = body.rule_set.as_deref() == Some(RuleSet::Chess.as_str());
     let defaults = GameSettings {
         name: String::new(),
         category: String::new(),
@@ -374,7 +385,8 @@ async fn create_game(
         max_players: 0,
         rules: "{}".to_owned(),
         thumbnail_url: String::new(),
-        turn_clock_ms: 30_000,
+        turn_clock_ms: if chess { 300_000 } else { 30_000 },
+        increment_ms: if chess { 3_000 } else { 0 },
         start_timeout_secs: 600,
         rake_bp: 500,
         spectator_share_bp: 5_000,
@@ -444,6 +456,7 @@ struct Player {
 /// The position of a Connect Four game.
 #[derive(Serialize, ToSchema)]
 struct ConnectFourState {
+    #[schema(pattern = "^connect_four$")]
     rule_set: &'static str,
     /// Top row first, 7 characters each: `.` empty, `X` the first mover's, `O` the other's.
     board: Vec<String>,
@@ -458,12 +471,54 @@ struct ConnectFourState {
     winning_line: Vec<u8>,
 }
 
+/// The position and clocks of a chess game.
+#[derive(Serialize, ToSchema)]
+struct ChessState {
+    #[schema(pattern = "^chess$")]
+    rule_set: &'static str,
+    /// The position in FEN.
+    fen: String,
+    /// The moves played, in UCI (castling as the king's two-square move).
+    moves: Vec<String>,
+    /// The same moves in SAN.
+    san: Vec<String>,
+    /// Who plays white (drawn from the seeds).
+    white_player_id: String,
+    black_player_id: String,
+    /// Whose turn it is; null once the game is over.
+    #[schema(required = true)]
+    to_move: Option<String>,
+    in_check: bool,
+    /// White's time left in ms, as of `turn_started_at` (the mover's clock runs from then).
+    white_clock_ms: u64,
+    black_clock_ms: u64,
+    increment_ms: u32,
+    turn_started_at: String,
+    /// The player whose draw offer stands; null if none.
+    #[schema(required = true)]
+    draw_offered_by: Option<String>,
+    /// How the game ended; null while it is played.
+    #[schema(
+        required = true,
+        pattern = "^(checkmate|stalemate|threefold_repetition|fifty_move_rule|insufficient_material|agreement|timeout|resignation|abandoned)$"
+    )]
+    termination: Option<&'static str>,
+}
+
+/// A session's position, by rule set (`rule_set` says which).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum SessionState {
+    ConnectFour(ConnectFourState),
+    Chess(ChessState),
+}
+
 #[derive(Serialize, ToSchema)]
 struct Session {
     /// `gs_<n>`.
     id: String,
     game_id: String,
-    #[schema(pattern = "^(connect_four)$")]
+    #[schema(pattern = "^(connect_four|chess)$")]
     rule_set: &'static str,
     /// Shown to the session's players only: how others join a private session.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -475,7 +530,7 @@ struct Session {
     /// How it ended; null until then.
     #[schema(
         required = true,
-        pattern = "^(win|draw|timeout|resignation|cancelled|expired)$"
+        pattern = "^(win|draw|timeout|resignation|cancelled|expired|abandoned)$"
     )]
     end_reason: Option<&'static str>,
     stake_amount: String,
@@ -507,7 +562,7 @@ struct Session {
     version: u64,
     /// The position; null before the start.
     #[schema(required = true)]
-    state: Option<ConnectFourState>,
+    state: Option<SessionState>,
     /// SHA-256 of the server seed's hex text, fixed at creation.
     server_seed_hash: String,
     /// Revealed once the session has ended; null before.
@@ -525,14 +580,30 @@ fn player_of(view: &GameSessionView, seat: u32) -> String {
 fn session_json(view: &GameSessionView) -> Session {
     let state = match &view.state {
         GameStateView::NotStarted(_) => None,
-        GameStateView::ConnectFour(c) => Some(ConnectFourState {
+        GameStateView::ConnectFour(c) => Some(SessionState::ConnectFour(ConnectFourState {
             rule_set: "connect_four",
             board: c.rows.clone(),
             moves: c.moves.clone(),
             first_player_id: player_of(view, c.first_seat),
             to_move: c.to_move.map(|seat| player_of(view, seat)),
             winning_line: c.winning_line.clone(),
-        }),
+        })),
+        GameStateView::Chess(c) => Some(SessionState::Chess(ChessState {
+            rule_set: "chess",
+            fen: c.fen.clone(),
+            moves: c.moves.clone(),
+            san: c.san.clone(),
+            white_player_id: player_of(view, c.white_seat),
+            black_player_id: player_of(view, 1 - c.white_seat.min(1)),
+            to_move: c.to_move.map(|seat| player_of(view, seat)),
+            in_check: c.in_check,
+            white_clock_ms: c.clock_ms.first().copied().unwrap_or(0),
+            black_clock_ms: c.clock_ms.get(1).copied().unwrap_or(0),
+            increment_ms: c.increment_ms,
+            turn_started_at: time(c.turn_started),
+            draw_offered_by: c.draw_offer.map(|seat| player_of(view, seat)),
+            termination: c.termination.map(ChessTermination::as_str),
+        })),
     };
     Session {
         id: view.id.public(),
@@ -919,13 +990,16 @@ async fn start_session(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MoveBody {
-    /// The move in the rule set's notation: Connect Four's column, `0` (left) to `6`.
+    /// The move in the rule set's notation: Connect Four's column, `0` (left) to `6`;
+    /// chess in UCI (`e2e4`, `e7e8q`, castling `e1g1`) or SAN (`Nf3`, `exd8=Q+`, `O-O`),
+    /// or `offer_draw`, `accept_draw`, `decline_draw` (draw offers need not be your turn).
     #[serde(rename = "move")]
     #[schema(max_length = 16)]
     mv: String,
 }
 
-/// Makes your move (it must be your turn); the answer is the position after it.
+/// Makes your move (it must be your turn, except a chess draw offer or its answer); the
+/// answer is the position after it.
 #[utoipa::path(post, path = "/sessions/{session_id}/move", tag = "game sessions",
     request_body = MoveBody,
     responses((status = 200, description = "The session after the move", body = Session)))]
