@@ -31,6 +31,9 @@ pub enum Owner {
     Escrow(MarketId),
     /// The stakes of every live game session of one currency.
     Games,
+    /// The house's crash bankroll of one currency: crash rounds reserve what they may pay
+    /// above their stakes from it, and give back what they do not pay.
+    Bankroll,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -104,7 +104,8 @@ impl Engine {
             | Query::ActiveGameSessions(_)
             | Query::GameSession(_)
             | Query::GameSessionByCode(_)
-            | Query::GameSpectators(_) => self.query_games(query),
+            | Query::GameSpectators(_)
+            | Query::Bankroll(_) => self.query_games(query),
             Query::Book(q) => self
                 .book_snapshot(q)
                 .map_or_else(not_found, QueryReply::Book),

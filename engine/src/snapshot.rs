@@ -14,6 +14,7 @@ use crate::accounts::users::{
     KycDocument, Profile, Session, TwoFa, User, UserStats, UserTrading, Users, WalletCache,
 };
 use crate::games::chess::Chess;
+use crate::games::crash::Crash;
 use crate::games::rules::ConnectFour;
 use crate::games::{Game, GameSession, Games, Player, RuleState, Spectator};
 use crate::ledger::{Account, Ledger, Owner};
@@ -41,8 +42,10 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 /// - 4: balance and supply caps and the dispute window in `Config`; resolution proposals
 ///   and their finalization timers in markets.
 /// - 5: games (the catalog and sessions) and their limits.
-/// - 6: chess: a game's `increment_ms` (its settings' second layout), a session's copy of
-///   it, and chess positions.
+/// - 6: chess and crash: a game's `increment_ms`, `tick_hz`, `house_edge_bp` and
+///   `round_profit_max` (its settings' second layout), a session's copies of them with
+///   its bankroll `reserve` and `house` return, chess positions, crash rounds, and the
+///   bankroll account owner.
 pub const SNAPSHOT_VERSION: u32 = 6;
 /// The oldest format [`Engine::restore`] reads (and migrates to the current one).
 #[cfg(not(feature = "broken-skip-migration"))]
@@ -538,6 +541,10 @@ codec!(GameSession {
     rake,
     state,
     increment_ms @ 6 = 0,
+    tick_hz @ 6 = 0,
+    house_edge_bp @ 6 = 0,
+    reserve @ 6 = 0,
+    house @ 6 = 0,
 });
 codec!(Games {
     games,
@@ -580,6 +587,7 @@ impl Encode for Owner {
                 id.encode(out);
             }
             Owner::Games => 5u8.encode(out),
+            Owner::Bankroll => 6u8.encode(out),
         }
     }
 }
@@ -593,6 +601,7 @@ impl Decode for Owner {
             3 => Owner::Pool(Decode::decode(r)?),
             4 => Owner::Escrow(Decode::decode(r)?),
             5 => Owner::Games,
+            6 => Owner::Bankroll,
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "account owner",
@@ -662,6 +671,18 @@ impl Encode for RuleState {
                 game.offered_at[1].encode(out);
                 game.termination.encode(out);
             }
+            RuleState::Crash(game) => {
+                3u8.encode(out);
+                game.crash_point.encode(out);
+                game.tick_hz.encode(out);
+                game.started.encode(out);
+                game.stake.encode(out);
+                game.profit_max.encode(out);
+                game.players.encode(out);
+                game.tick.encode(out);
+                game.cash_outs.encode(out);
+                game.crashed.encode(out);
+            }
         }
     }
 }
@@ -704,6 +725,23 @@ impl Decode for RuleState {
                 )
                 .ok_or(DecodeError::InvalidValue { what: "chess game" })?;
                 RuleState::Chess(Box::new(game))
+            }
+            3 => {
+                let game = Crash::replay(
+                    Decode::decode(r)?,
+                    Decode::decode(r)?,
+                    Decode::decode(r)?,
+                    Decode::decode(r)?,
+                    Decode::decode(r)?,
+                    Decode::decode(r)?,
+                    Decode::decode(r)?,
+                    Decode::decode(r)?,
+                    Decode::decode(r)?,
+                )
+                .ok_or(DecodeError::InvalidValue {
+                    what: "crash round",
+                })?;
+                RuleState::Crash(Box::new(game))
             }
             tag => {
                 return Err(DecodeError::UnknownTag {

@@ -128,10 +128,9 @@ async fn quote(
     Ok(())
 }
 
-/// Seeds the demo data once, then prints the credentials.
-/// A Connect Four and a blitz chess game in the catalog, so the demo's users can play at
-/// once.
-async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::games::GameId; 2]> {
+/// A Connect Four, a blitz chess and a crash game in the catalog, and a funded crash
+/// bankroll, so the demo's users can play at once.
+async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::games::GameId; 3]> {
     use betbet_protocol::games::*;
     let connect_four = GameSettings {
         name: "Connect Four".to_owned(),
@@ -145,6 +144,9 @@ async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::g
         thumbnail_url: String::new(),
         turn_clock_ms: 30_000,
         increment_ms: 0,
+        tick_hz: 0,
+        house_edge_bp: 0,
+        round_profit_max: Amount(0),
         start_timeout_secs: 600,
         rake_bp: 500,
         spectator_share_bp: 5_000,
@@ -161,8 +163,32 @@ async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::g
         increment_ms: 3_000,
         ..connect_four.clone()
     };
-    let mut ids = [GameId(0); 2];
-    for (id, settings) in ids.iter_mut().zip([connect_four, chess]) {
+    let crash = GameSettings {
+        name: "Crash".to_owned(),
+        category: "casino".to_owned(),
+        subcategory: "crash".to_owned(),
+        description: "Cash out before the crash; 1% house edge, 15 s to bet.".to_owned(),
+        rule_set: RuleSet::Crash,
+        min_players: 1,
+        max_players: GAME_PLAYERS_MAX,
+        rules: r#"{"house_edge":"1%"}"#.to_owned(),
+        tick_hz: 10,
+        house_edge_bp: 100,
+        round_profit_max: Amount(1_000 * AMOUNT_SCALE),
+        start_timeout_secs: 15,
+        rake_bp: 0,
+        ..connect_four.clone()
+    };
+    // The house's bankroll: the admin's sandbox money (1 000 stays in their wallet).
+    fund(core, admin, 101_000).await?;
+    core.execute(Command::FundBankroll(FundBankroll {
+        actor: admin,
+        currency: Currency::new("USD").expect("USD"),
+        amount: Amount(100_000 * AMOUNT_SCALE),
+    }))
+    .await?;
+    let mut ids = [GameId(0); 3];
+    for (id, settings) in ids.iter_mut().zip([connect_four, chess, crash]) {
         let reply = core
             .execute(Command::CreateGame(CreateGame {
                 actor: admin,
@@ -177,6 +203,7 @@ async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::g
     Ok(ids)
 }
 
+/// Seeds the demo data once, then prints the credentials.
 pub async fn seed(
     core: &Core,
     hasher: &crate::auth::PasswordHasherPool,
@@ -249,7 +276,7 @@ pub async fn seed(
             quote(core, maker, market, outcome, Side::Buy, bid, 200).await?;
             quote(core, maker, market, outcome, Side::Sell, ask, 200).await?;
         }
-        let [connect_four, chess] = demo_games(core, admin).await?;
+        let [connect_four, chess, crash] = demo_games(core, admin).await?;
         let describe = |id: MarketId, title: &str, outcomes: &[OutcomeId], texts: &[&str]| {
             let outcomes: Vec<String> = outcomes
                 .iter()
@@ -283,11 +310,12 @@ pub async fn seed(
             ),
         ];
         let text = format!(
-            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n\nDemo markets (the admin created them; maker quotes them):\n{}\n\nDemo games: {} Connect Four, {} blitz chess 5+3 (stakes 0.01 to 100, 5% rake)\n",
+            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n\nDemo markets (the admin created them; maker quotes them):\n{}\n\nDemo games: {} Connect Four, {} blitz chess 5+3 (stakes 0.01 to 100, 5% rake), {} crash (1% house edge, a 100 000 bankroll)\n",
             lines.join("\n"),
             markets.join("\n"),
             connect_four.public(),
-            chess.public()
+            chess.public(),
+            crash.public()
         );
         {
             use std::io::Write;

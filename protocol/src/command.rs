@@ -713,6 +713,7 @@ wire_enum! {
         AbandonGameSession(crate::games::GameSessionAction) = 102,
         CreateGame(crate::games::CreateGame) = 103,
         UpdateGame(crate::games::UpdateGame) = 104,
+        FundBankroll(crate::games::FundBankroll) = 105,
     }
 }
 
@@ -782,7 +783,8 @@ impl Command {
             | SetClientSeed(_)
             | SpectateGameSession(_)
             | PostGameChat(_)
-            | AbandonGameSession(_) => Domain::Games,
+            | AbandonGameSession(_)
+            | FundBankroll(_) => Domain::Games,
         }
     }
 }

@@ -106,6 +106,8 @@ wire_cenum! {
         GamePayout = 13 => "game_payout",
         /// A spectator's fee, to the players and the platform.
         SpectatorFee = 14 => "spectator_fee",
+        /// The house's crash bankroll: funding it, a round's reserve and what comes back.
+        Bankroll = 15 => "bankroll",
     }
 }
 

@@ -11,8 +11,8 @@
 use crate::types::{Amount, Currency, Timestamp, UserId};
 use crate::{wire_cenum, wire_enum, wire_struct};
 
-/// The most players of any session (the quick-math countdown's 10).
-pub const GAME_PLAYERS_MAX: u32 = 10;
+/// The most players of any session (a crash round's).
+pub const GAME_PLAYERS_MAX: u32 = 100;
 /// The bytes of a session's server seed; its public form is their 64 lowercase hex digits.
 pub const SERVER_SEED_BYTES: usize = 32;
 /// The longest client seed, in bytes of printable ASCII.
@@ -89,6 +89,9 @@ wire_cenum! {
         ConnectFour = 0 => "connect_four",
         /// FIDE chess with game clocks and increments; 2 players.
         Chess = 1 => "chess",
+        /// A multiplier rising until a provably fair crash point; 1 to 100 players against
+        /// the house, each cashing out before the crash or losing the stake.
+        Crash = 2 => "crash",
     }
 }
 
@@ -96,6 +99,7 @@ impl RuleSet {
     pub fn game_type(self) -> GameType {
         match self {
             RuleSet::ConnectFour | RuleSet::Chess => GameType::TurnBased,
+            RuleSet::Crash => GameType::Realtime,
         }
     }
 
@@ -103,6 +107,7 @@ impl RuleSet {
     pub fn players(self) -> (u32, u32) {
         match self {
             RuleSet::ConnectFour | RuleSet::Chess => (2, 2),
+            RuleSet::Crash => (1, GAME_PLAYERS_MAX),
         }
     }
 }
@@ -127,6 +132,15 @@ wire_struct! {
         /// What each move adds to the mover's clock, in ms (chess's increment; 0 for a
         /// per-move clock).
         pub increment_ms: u32,
+        /// A realtime game's ticks a second (crash: 10 to 20); 0 for the others.
+        pub tick_hz: u32,
+        /// The house's edge on every crash round, in basis points: the crash point is
+        /// drawn so a cash-out at any multiplier returns `1 − edge` of the stake on average.
+        pub house_edge_bp: u16,
+        /// The most the house pays out above the stakes in one crash round: the round's
+        /// reserve, taken from the bankroll when the session opens. Past it every player
+        /// still in is cashed out.
+        pub round_profit_max: Amount,
         /// How long a session waits for its players, in seconds: not started by then, it is
         /// cancelled and every stake refunded.
         pub start_timeout_secs: u32,
@@ -179,6 +193,9 @@ impl From<GameSettingsV1> for GameSettings {
             thumbnail_url: v1.thumbnail_url,
             turn_clock_ms: v1.turn_clock_ms,
             increment_ms: 0,
+            tick_hz: 0,
+            house_edge_bp: 0,
+            round_profit_max: Amount(0),
             start_timeout_secs: v1.start_timeout_secs,
             rake_bp: v1.rake_bp,
             spectator_share_bp: v1.spectator_share_bp,
@@ -246,6 +263,36 @@ impl From<UpdateGameV1> for UpdateGame {
             settings: v1.settings.into(),
             is_active: v1.is_active,
         }
+    }
+}
+
+wire_struct! {
+    /// Moves money from an admin's wallet into the house's crash bankroll of its currency,
+    /// from which crash rounds reserve what they may pay above their stakes.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FundBankroll {
+        pub actor: UserId,
+        pub currency: Currency,
+        pub amount: Amount,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct BankrollQuery {
+        pub currency: Currency,
+    }
+}
+
+wire_struct! {
+    /// The house's bankroll of one currency and what live rounds hold of it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct BankrollView {
+        pub currency: Currency,
+        /// Free to reserve for new rounds.
+        pub available: Amount,
+        /// Held by live crash sessions as their reserves.
+        pub reserved: Amount,
     }
 }
 
@@ -357,6 +404,11 @@ wire_cenum! {
         /// A player lost their connection and did not come back within the seat's grace
         /// period.
         Abandoned = 6 => "abandoned",
+        /// A crash round reached its crash point: who had cashed out is paid.
+        Crashed = 7 => "crashed",
+        /// Every player of a crash round cashed out before the crash (or was cashed out by
+        /// the round's payout cap).
+        AllCashedOut = 8 => "all_cashed_out",
     }
 }
 
@@ -376,6 +428,18 @@ wire_cenum! {
     pub enum DrawPurpose {
         /// Which seat moves first: `floor(f × players)`.
         FirstMover = 0 => "first_mover",
+        /// A crash round's crash point, in hundredths:
+        /// `max(100, floor((10000 − edge_bp) × 2^32 / (2^32 − fraction) / 100))`. Secret
+        /// until the round ends.
+        CrashPoint = 1 => "crash_point",
+    }
+}
+
+impl DrawPurpose {
+    /// Whether the draw's outcome stays hidden until the session ends (it would tell the
+    /// players the game's future).
+    pub fn secret(self) -> bool {
+        matches!(self, DrawPurpose::CrashPoint)
     }
 }
 
@@ -404,6 +468,8 @@ wire_cenum! {
         ClientSeedSet = 5 => "client_seed_set",
         Spectated = 6 => "spectated",
         Ended = 7 => "ended",
+        /// A realtime game's tick (a crash round's multiplier rose).
+        Ticked = 8 => "ticked",
     }
 }
 
@@ -616,6 +682,42 @@ wire_struct! {
     }
 }
 
+wire_struct! {
+    /// One crash player's cash-out.
+    #[fixed(13)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CashOut {
+        pub seat: u32,
+        /// The multiplier cashed out at, in hundredths (250 is 2.50×).
+        pub multiplier: u32,
+        /// The tick it was taken at.
+        pub tick: u32,
+        /// Taken by the round's payout cap, not by the player.
+        pub forced: bool,
+    }
+}
+
+wire_struct! {
+    /// A crash round.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CrashView {
+        /// The multiplier now, in hundredths (100 is 1.00×); at the end, the crash point.
+        pub multiplier: u32,
+        /// Ticks since the start, at `tick_hz` a second.
+        pub tick: u32,
+        pub tick_hz: u32,
+        /// When the round started rising.
+        pub started: Timestamp,
+        /// The crash point, in hundredths; only once the round has ended.
+        pub crash_point: Option<u32>,
+        pub crashed: bool,
+        pub cash_outs: Vec<CashOut>,
+        /// The multiplier past which everyone still in is cashed out (the round's payout
+        /// cap), in hundredths.
+        pub cap: u32,
+    }
+}
+
 wire_enum! {
     /// A session's position, by rule set.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -624,6 +726,7 @@ wire_enum! {
         NotStarted(crate::message::Empty) = 0,
         ConnectFour(ConnectFourView) = 1,
         Chess(ChessView) = 2,
+        Crash(CrashView) = 3,
     }
 }
 
@@ -666,7 +769,12 @@ wire_struct! {
         pub server_seed: Option<[u8; SERVER_SEED_BYTES]>,
         /// The nonce of the session's draws.
         pub nonce: u64,
+        /// The draws made so far; a secret one (a crash point) only after the end.
         pub draws: Vec<FairDraw>,
+        /// What the session holds of the house's bankroll (a crash round's payout cap).
+        pub reserve: Amount,
+        /// What its end gave back to the bankroll.
+        pub house: Amount,
     }
 }
 

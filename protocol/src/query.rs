@@ -294,6 +294,7 @@ wire_enum! {
         GameSession(crate::games::GameSessionQuery) = 84,
         GameSessionByCode(crate::games::SessionCodeQuery) = 85,
         GameSpectators(crate::games::GameSessionQuery) = 86,
+        Bankroll(crate::games::BankrollQuery) = 87,
     }
 }
 
@@ -333,5 +334,6 @@ wire_enum! {
         GameSessions(crate::games::GameSessionList) = 83,
         GameSession(crate::games::GameSessionView) = 84,
         GameSpectators(crate::games::SpectatorList) = 86,
+        Bankroll(crate::games::BankrollView) = 87,
     }
 }

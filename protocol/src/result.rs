@@ -178,6 +178,7 @@ result_codes! {
     CreatorCannotLeave = 420 => "creator_cannot_leave", "the creator cancels the session instead of leaving it";
     PlayerCannotSpectate = 421 => "player_cannot_spectate", "players see the game already";
     InvalidChatMessage = 422 => "invalid_chat_message", "a chat message is 1 to 500 bytes of text without control characters";
+    BankrollInsufficient = 423 => "bankroll_insufficient", "the house's bankroll cannot cover this round's payout cap";
 
     // Auth, users and KYC.
     UsernameTaken = 500 => "username_taken", "that username is taken";

@@ -850,3 +850,212 @@ fn chess_over_rest_mates_draws_by_repetition_refuses_illegal_moves_and_flags() {
     assert_eq!(winner["user_id"], black_id);
     assert_ne!(winner["user_id"], white_id);
 }
+
+/// A crash multiplier's text ("1.52") in hundredths.
+fn hundredths(text: &Value) -> u64 {
+    let (whole, cents) = text.as_str().unwrap().split_once('.').unwrap();
+    whole.parse::<u64>().unwrap() * 100 + cents.parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_crash_round_over_rest_pays_its_cash_outs_and_proves_its_crash_point() {
+    let server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let admin = admin(&server);
+    let (alice, alice_id) = funded(&anon, "crash_alice", "100");
+    let (bob, bob_id) = funded(&anon, "crash_bob", "100");
+
+    // The demo funded the house's bankroll; an admin adds to it from their own wallet.
+    alice
+        .get("/api/v1/games/bankroll")
+        .expect_error(403, "forbidden");
+    let bankroll = admin.get("/api/v1/games/bankroll?currency=USD").expect(200);
+    assert_amount(&bankroll["reserved"], "0");
+    let funded_more = admin
+        .post("/api/v1/games/bankroll", &json!({"amount": "250"}))
+        .expect(200);
+    assert_eq!(
+        cents(&funded_more["available"]),
+        cents(&bankroll["available"]) + 25_000
+    );
+    admin
+        .post("/api/v1/games/bankroll", &json!({"amount": "-1"}))
+        .expect_error(400, "invalid_amount");
+
+    // A crash game takes no rake (its edge is the house's).
+    admin
+        .post(
+            "/api/v1/games/create",
+            &json!({"name": "Raked crash", "category": "casino", "rule_set": "crash", "rake_bp": 500}),
+        )
+        .expect_error(400, "invalid_game_settings");
+    let game = admin
+        .post(
+            "/api/v1/games/create",
+            &json!({"name": "Crash", "category": "casino", "rule_set": "crash",
+                    "tick_hz": 20, "house_edge_bp": 100, "round_profit_max": "10"}),
+        )
+        .expect(201);
+    assert_eq!(game["game_type"], "realtime");
+    assert_eq!(
+        (game["min_players"].as_u64(), game["max_players"].as_u64()),
+        (Some(1), Some(100))
+    );
+    let game = game["id"].as_str().unwrap().to_owned();
+
+    let session = alice
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game, "stake": "10"}),
+        )
+        .expect(201);
+    assert_amount(&session["reserve"], "10");
+    let reserved = admin.get("/api/v1/games/bankroll").expect(200);
+    assert_amount(&reserved["reserved"], "10");
+    let joined = bob
+        .post(&session_path(&session, "/join"), &json!({}))
+        .expect(200);
+    assert_eq!(
+        joined["status"], "waiting",
+        "a crash round takes up to 100 players"
+    );
+    let started = alice
+        .post(&session_path(&session, "/start"), &json!({}))
+        .expect(200);
+    assert_eq!(started["state"]["rule_set"], "crash");
+    assert_eq!(started["state"]["crash_point"], Value::Null);
+    let fair = alice.get(&session_path(&session, "/fairness")).expect(200);
+    assert_eq!(
+        fair["draws"],
+        json!([]),
+        "the crash point is secret while the round runs"
+    );
+
+    // Alice cashes out at 1.01× or later, Bob at 1.20× or later, each if the round gets
+    // there: then the round ends when both are out, or at the crash.
+    let targets = [
+        (&alice, alice_id.as_str(), 101),
+        (&bob, bob_id.as_str(), 120),
+    ];
+    let mut cashed = [false, false];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ended = loop {
+        let now = alice.get(&session_path(&session, "")).expect(200);
+        if now["status"] == "completed" {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "the round never ended: {now}");
+        let shown = hundredths(&now["state"]["multiplier"]);
+        for (i, (api, _, target)) in targets.iter().enumerate() {
+            if !cashed[i] && shown >= *target {
+                let reply = api.post(
+                    &session_path(&session, "/move"),
+                    &json!({"move": "cashout"}),
+                );
+                match reply.status {
+                    200 => {
+                        cashed[i] = true;
+                        // Once: again is illegal, or too late if it ended the round.
+                        let again = api.post(
+                            &session_path(&session, "/move"),
+                            &json!({"move": "cashout"}),
+                        );
+                        assert!(
+                            matches!(again.code(), "illegal_move" | "game_session_not_active"),
+                            "{}",
+                            again.body
+                        );
+                    }
+                    // The crash (or the last cash-out) came first.
+                    409 => assert_eq!(reply.code(), "game_session_not_active"),
+                    other => panic!("cash-out answered {other}: {}", reply.body),
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    // The revealed seeds give the crash point, and every cash-out was below it.
+    let fair = alice.get(&session_path(&session, "/fairness")).expect(200);
+    let seed = fair["server_seed"].as_str().expect("revealed");
+    let draw = &fair["draws"][0];
+    assert_eq!(draw["purpose"], "crash_point");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(seed.as_bytes()).unwrap();
+    mac.update(
+        format!(
+            "{}:{}:{}",
+            fair["client_seed"].as_str().unwrap(),
+            draw["nonce"],
+            draw["round"]
+        )
+        .as_bytes(),
+    );
+    let block = mac.finalize().into_bytes();
+    let at = draw["index"].as_u64().unwrap() as usize * 4;
+    let fraction = u32::from_be_bytes(block[at..at + 4].try_into().unwrap());
+    assert_eq!(draw["fraction"], fraction);
+    let point = ((9_900u128 << 32) / (((1u128 << 32) - u128::from(fraction)) * 100))
+        .clamp(100, 100_000_000) as u64;
+    assert_eq!(draw["outcome"], point);
+    let state = &ended["state"];
+    assert_eq!(hundredths(&state["crash_point"]), point);
+    let mut paid = 0i64;
+    for (i, (api, id, _)) in targets.iter().enumerate() {
+        let player = ended["players"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["user_id"] == *id)
+            .unwrap();
+        let out = state["cash_outs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["user_id"] == *id);
+        match out {
+            Some(out) => {
+                let m = hundredths(&out["multiplier"]);
+                assert!(m < point, "cashed out at {m} below the crash at {point}");
+                // 10 × m / 100, in cents of the unit: exact.
+                let payout = 10 * m as i64;
+                assert_eq!(cents(&out["payout"]), payout);
+                assert_eq!(player["payout"], out["payout"]);
+                assert_eq!(player["status"], "won");
+                paid += payout;
+                assert!(cashed[i] || out["forced"] == true);
+            }
+            None => {
+                assert_eq!(player["status"], "lost");
+                assert_amount(&player["payout"], "0");
+            }
+        }
+        let balance = cents(&Value::String(available(api, id)));
+        assert_eq!(balance, 9_000 + cents(&player["payout"]));
+    }
+    // The house got back its reserve and the stakes, less what it paid.
+    let house = 1_000 + 2_000 - paid;
+    assert_eq!(cents(&ended["house_return"]), house);
+    assert_eq!(
+        ended["end_reason"],
+        if state["crashed"] == true {
+            "crashed"
+        } else {
+            "all_cashed_out"
+        }
+    );
+    let after = admin.get("/api/v1/games/bankroll").expect(200);
+    assert_amount(&after["reserved"], "0");
+    assert_eq!(
+        cents(&after["available"]),
+        cents(&funded_more["available"]) - 1_000 + house
+    );
+}
+
+/// An amount's text ("12.5") in hundredths of the unit (amounts here have at most two
+/// decimals).
+fn cents(amount: &Value) -> i64 {
+    let text = amount.as_str().unwrap();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    assert!(fraction.len() <= 2, "{text} has more than cents");
+    whole.parse::<i64>().unwrap() * 100 + format!("{fraction:0<2}").parse::<i64>().unwrap()
+}

@@ -177,6 +177,7 @@ fn sample_body(method: &str, path: &str) -> Option<Value> {
             json!({"name": "Matrix game", "category": "tests", "rule_set": "connect_four"})
         }
         ("PUT", "/api/v1/games/{game_id}") => json!({"is_active": false}),
+        ("POST", "/api/v1/games/bankroll") => json!({"amount": "1"}),
         _ => return None,
     })
 }

@@ -1,5 +1,6 @@
 //! The game catalog: admins create, update and deactivate games.
 
+use super::crash::{HOUSE_EDGE_BP_MAX, TICK_HZ_MAX, TICK_HZ_MIN};
 use super::{
     GAME_NAME_MAX, GAME_RULES_MAX, Game, INCREMENT_MS_MAX, RAKE_BP_MAX, SHARE_BP_MAX,
     START_TIMEOUT_SECS_MAX, START_TIMEOUT_SECS_MIN, THUMBNAIL_URL_MAX, TURN_CLOCK_MS_MAX,
@@ -11,6 +12,20 @@ use betbet_protocol::event::Event;
 use betbet_protocol::games::{CreateGame, GameChanged, GameId, GameSettings, RuleSet, UpdateGame};
 use betbet_protocol::message::{Created, Reply};
 use betbet_protocol::result::ResultCode;
+
+/// A crash game ticks at 10 to 20 Hz with a house edge and a payout cap, and takes no rake
+/// (the edge is the house's); no other game has any of these.
+fn crash_settings(settings: &GameSettings) -> bool {
+    if settings.rule_set == RuleSet::Crash {
+        (TICK_HZ_MIN..=TICK_HZ_MAX).contains(&settings.tick_hz)
+            && settings.house_edge_bp <= HOUSE_EDGE_BP_MAX
+            && settings.round_profit_max.0 > 0
+            && settings.round_profit_max.0 <= MONEY_MOVE_MAX
+            && settings.rake_bp == 0
+    } else {
+        settings.tick_hz == 0 && settings.house_edge_bp == 0 && settings.round_profit_max.0 == 0
+    }
+}
 
 /// Every setting within its bounds and the rule set's player counts.
 fn validate(settings: &GameSettings) -> Result<(), ResultCode> {
@@ -27,6 +42,7 @@ fn validate(settings: &GameSettings) -> Result<(), ResultCode> {
         && settings.increment_ms <= INCREMENT_MS_MAX
         // A per-move clock restarts on every move: an increment means nothing to it.
         && (settings.rule_set == RuleSet::Chess || settings.increment_ms == 0)
+        && crash_settings(settings)
         && (START_TIMEOUT_SECS_MIN..=START_TIMEOUT_SECS_MAX).contains(&settings.start_timeout_secs)
         && settings.rake_bp <= RAKE_BP_MAX
         && settings.spectator_share_bp <= SHARE_BP_MAX

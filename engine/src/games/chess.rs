@@ -208,10 +208,12 @@ impl Chess {
             Some(seat) => Outcome {
                 end: GameEnd::Win,
                 winners: vec![seat],
+                payouts: Vec::new(),
             },
             None => Outcome {
                 end: GameEnd::Draw,
                 winners: vec![0, 1],
+                payouts: Vec::new(),
             },
         }
     }
@@ -309,20 +311,22 @@ impl Rules for Chess {
             Outcome {
                 end: GameEnd::Timeout,
                 winners: vec![1 - seat],
+                payouts: Vec::new(),
             }
         }
     }
 
-    fn forfeit(&mut self, seat: usize, end: GameEnd) -> Outcome {
+    fn forfeit(&mut self, seat: usize, end: GameEnd) -> Result<Outcome, ResultCode> {
         self.termination = Some(match end {
             GameEnd::Abandoned => ChessTermination::Abandoned,
             _ => ChessTermination::Resignation,
         });
         self.draw_offer = None;
-        Outcome {
+        Ok(Outcome {
             end,
             winners: vec![1 - seat],
-        }
+            payouts: Vec::new(),
+        })
     }
 
     fn view(&self) -> GameStateView {
@@ -382,6 +386,7 @@ mod tests {
         Ok(Some(Outcome {
             end: GameEnd::Win,
             winners: vec![seat],
+            payouts: Vec::new(),
         }))
     }
 
@@ -389,6 +394,7 @@ mod tests {
         Ok(Some(Outcome {
             end: GameEnd::Draw,
             winners: vec![0, 1],
+            payouts: Vec::new(),
         }))
     }
 
@@ -636,6 +642,10 @@ mod tests {
             now: START,
             turn_clock_ms: 60_000,
             increment_ms: 2_000,
+            stake: 1,
+            tick_hz: 0,
+            house_edge_bp: 0,
+            round_profit_max: 0,
         };
         let mut game = Chess::start(&start, &mut draws);
         let white = game.white_seat as usize;

@@ -7,7 +7,9 @@
 //!   winners (`completed`); a session cancelled or not started by its deadline refunds
 //!   every stake (`cancelled`). Spectators pay a fee split between players and platform.
 //! - `rules`: the rule-set interface every game implements (deterministic, sans-IO); one
-//!   module per rule set (`connect_four`, `chess`).
+//!   module per rule set (`connect_four`, `chess`, `crash`).
+//! - `bankroll`: the house's crash bankroll, funded by admins; each crash session reserves
+//!   its payout cap from it at creation and gives back what it does not pay.
 //! - `fairness`: HMAC-SHA256 commit–reveal draws from the session's server seed.
 //! - `query`: the views.
 //!
@@ -15,9 +17,11 @@
 //! turn clock of the player to move while active), kept in one ordered set, so a `Tick`
 //! advances every due session at once and `next_deadline` is the set's first entry.
 
+mod bankroll;
 mod catalog;
 pub(crate) mod chess;
 pub(crate) mod connect_four;
+pub(crate) mod crash;
 pub(crate) mod fairness;
 mod query;
 pub(crate) mod rules;
@@ -102,6 +106,14 @@ pub struct GameSession {
     pub spectator_share_bp: u16,
     pub turn_clock_ms: u32,
     pub increment_ms: u32,
+    pub tick_hz: u32,
+    pub house_edge_bp: u16,
+    /// What the session holds of the house's bankroll (a crash round's payout cap above
+    /// its stakes), in the escrow with the stakes while it is live.
+    pub reserve: i64,
+    /// What the end gave back to the bankroll (a crash round's reserve and lost stakes
+    /// less its payouts above them).
+    pub house: i64,
     /// The games escrow account of the session's currency: it holds every live
     /// session's stakes until their end.
     pub escrow: AccountId,
@@ -168,6 +180,15 @@ impl Games {
         self.sessions.get(&id)
     }
 
+    /// The house's bankroll account of `currency`, once one was funded.
+    pub fn bankroll(
+        &self,
+        ledger: &crate::ledger::Ledger,
+        currency: Currency,
+    ) -> Option<AccountId> {
+        ledger.find(crate::ledger::Owner::Bankroll, currency)
+    }
+
     /// Sets (or clears) a live session's one timer.
     fn arm(&mut self, id: GameSessionId, at: Option<Timestamp>) {
         let session = self.sessions.get_mut(&id).expect("armed session exists");
@@ -207,6 +228,7 @@ impl CommandFamily for Family {
             Command::SpectateGameSession(c) => engine.spectate_game_session(c, out),
             Command::PostGameChat(c) => engine.post_game_chat(c, out),
             Command::AbandonGameSession(c) => engine.abandon_game_session(c, out),
+            Command::FundBankroll(c) => engine.fund_bankroll(c, out),
             other => misrouted(other, "games"),
         }
     }

@@ -100,6 +100,7 @@ impl Engine {
                 .map_or_else(not_found, |s| {
                     QueryReply::GameSession(self.game_session_view(s, UserId::SYSTEM))
                 }),
+            Query::Bankroll(q) => QueryReply::Bankroll(self.bankroll_view(q)),
             Query::GameSpectators(q) => self.visible_session(q).map_or_else(not_found, |s| {
                 QueryReply::GameSpectators(SpectatorList {
                     session: s.id,
@@ -206,7 +207,15 @@ impl Engine {
             server_seed_hash: super::fairness::seed_hash(&session.server_seed),
             server_seed: session.status.ended().then_some(session.server_seed),
             nonce: 0,
-            draws: session.draws.clone(),
+            // A secret draw (a crash point) would tell the round's future.
+            draws: session
+                .draws
+                .iter()
+                .filter(|d| session.status.ended() || !d.purpose.secret())
+                .copied()
+                .collect(),
+            reserve: Amount(session.reserve),
+            house: Amount(session.house),
         }
     }
 }

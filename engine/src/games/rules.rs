@@ -7,6 +7,7 @@
 
 use super::chess::Chess;
 use super::connect_four::{Board, Outcome as Dropped};
+use super::crash::Crash;
 use super::fairness;
 use betbet_protocol::games::{
     ConnectFourView, DrawPurpose, FairDraw, GameEnd, GameStateView, RuleSet, SERVER_SEED_BYTES,
@@ -20,6 +21,9 @@ use betbet_protocol::types::Timestamp;
 pub(crate) struct Outcome {
     pub end: GameEnd,
     pub winners: Vec<usize>,
+    /// Each seat's payout when the rule set decides the amounts (crash); empty when the
+    /// pot less the rake is split equally between the winners.
+    pub payouts: Vec<i64>,
 }
 
 /// The session's random draws: each draw takes the next fraction of the HMAC stream of
@@ -49,19 +53,25 @@ impl<'a> Draws<'a> {
 
     /// A uniform choice among `n`: `floor(f × n)` of the next fraction.
     pub(crate) fn pick(&mut self, purpose: DrawPurpose, n: u32) -> u32 {
+        self.draw(purpose, |fraction| u64::from(fairness::pick(fraction, n))) as u32
+    }
+
+    /// The next fraction (f × 2^32) of the stream, recorded with the outcome `decide`
+    /// makes of it.
+    pub(crate) fn draw(&mut self, purpose: DrawPurpose, decide: impl FnOnce(u32) -> u64) -> u64 {
         let (round, index) = (self.taken / 8, (self.taken % 8) as u8);
         let block = fairness::block(self.server_seed, self.client_seed, self.nonce, round);
         let at = usize::from(index) * 4;
         let fraction = u32::from_be_bytes([block[at], block[at + 1], block[at + 2], block[at + 3]]);
         self.taken += 1;
-        let outcome = fairness::pick(fraction, n);
+        let outcome = decide(fraction);
         self.recorded.push(FairDraw {
             purpose,
             nonce: self.nonce,
             round,
             index,
             fraction,
-            outcome: u64::from(outcome),
+            outcome,
         });
         outcome
     }
@@ -74,6 +84,10 @@ pub(crate) struct Start {
     pub now: Timestamp,
     pub turn_clock_ms: u32,
     pub increment_ms: u32,
+    pub stake: i64,
+    pub tick_hz: u32,
+    pub house_edge_bp: u16,
+    pub round_profit_max: i64,
 }
 
 /// What every rule set implements.
@@ -100,9 +114,15 @@ pub(crate) trait Rules: Sized {
     fn timeout(&mut self, seat: usize, now: Timestamp) -> Outcome {
         let _ = now;
         self.forfeit(seat, GameEnd::Timeout)
+            .expect("a game with turn clocks can be forfeited")
     }
-    /// The outcome when `seat` gives up (`end` says how).
-    fn forfeit(&mut self, seat: usize, end: GameEnd) -> Outcome;
+    /// A realtime game's tick at `now` (when nobody's turn it is); `Some` ends the game.
+    fn on_tick(&mut self, now: Timestamp) -> Option<Outcome> {
+        let _ = now;
+        None
+    }
+    /// The outcome when `seat` gives up (`end` says how), or why the game allows none.
+    fn forfeit(&mut self, seat: usize, end: GameEnd) -> Result<Outcome, ResultCode>;
     /// The position as anyone may see it.
     fn view(&self) -> GameStateView;
 }
@@ -194,20 +214,23 @@ impl Rules for ConnectFour {
                 Some(Outcome {
                     end: GameEnd::Win,
                     winners: vec![self.seat_of_disc(player)],
+                    payouts: Vec::new(),
                 })
             }
             Dropped::Draw => Some(Outcome {
                 end: GameEnd::Draw,
                 winners: vec![0, 1],
+                payouts: Vec::new(),
             }),
         })
     }
 
-    fn forfeit(&mut self, seat: usize, end: GameEnd) -> Outcome {
-        Outcome {
+    fn forfeit(&mut self, seat: usize, end: GameEnd) -> Result<Outcome, ResultCode> {
+        Ok(Outcome {
             end,
             winners: vec![1 - seat],
-        }
+            payouts: Vec::new(),
+        })
     }
 
     fn view(&self) -> GameStateView {
@@ -228,6 +251,7 @@ pub enum RuleState {
     NotStarted,
     ConnectFour(ConnectFour),
     Chess(Box<Chess>),
+    Crash(Box<Crash>),
 }
 
 /// Calls `$body` with the rule set's game as `$game`, or gives `$idle` before the start.
@@ -237,6 +261,7 @@ macro_rules! each_rule_set {
             RuleState::NotStarted => $idle,
             RuleState::ConnectFour($game) => $body,
             RuleState::Chess($game) => $body,
+            RuleState::Crash($game) => $body,
         }
     };
 }
@@ -246,11 +271,8 @@ impl RuleState {
         match rule_set {
             RuleSet::ConnectFour => RuleState::ConnectFour(ConnectFour::start(start, draws)),
             RuleSet::Chess => RuleState::Chess(Box::new(Chess::start(start, draws))),
+            RuleSet::Crash => RuleState::Crash(Box::new(Crash::start(start, draws))),
         }
-    }
-
-    pub(crate) fn to_move(&self) -> Option<usize> {
-        each_rule_set!(self, game => game.to_move(), None)
     }
 
     pub(crate) fn apply_move(
@@ -266,22 +288,29 @@ impl RuleState {
         )
     }
 
+    /// When the session's timer next fires while it is played: the mover's flag, or a
+    /// realtime game's next tick; `None` once nothing more can happen.
     pub(crate) fn turn_deadline(&self, now: Timestamp, turn_clock_ms: u32) -> Option<Timestamp> {
         each_rule_set!(self, game => game.turn_deadline(now, turn_clock_ms), None)
     }
 
-    pub(crate) fn timeout(&mut self, seat: usize, now: Timestamp) -> Outcome {
-        each_rule_set!(self, game => game.timeout(seat, now), unreachable!("no clock before the start"))
+    /// The timer fired at `now`: the mover loses on time, or a realtime game ticks.
+    pub(crate) fn on_timer(&mut self, now: Timestamp) -> Option<Outcome> {
+        each_rule_set!(
+            self,
+            game => match game.to_move() {
+                Some(seat) => Some(game.timeout(seat, now)),
+                None => game.on_tick(now),
+            },
+            unreachable!("no clock before the start")
+        )
     }
 
-    pub(crate) fn forfeit(&mut self, seat: usize, end: GameEnd) -> Outcome {
+    pub(crate) fn forfeit(&mut self, seat: usize, end: GameEnd) -> Result<Outcome, ResultCode> {
         each_rule_set!(
             self,
             game => game.forfeit(seat, end),
-            Outcome {
-                end,
-                winners: Vec::new(),
-            }
+            Err(ResultCode::GameSessionNotActive)
         )
     }
 

@@ -16,9 +16,9 @@ use crate::wallet::{MONEY_MOVE_MAX, Reference};
 use betbet_protocol::event::{Event, LedgerReason, TxStatus, TxType};
 use betbet_protocol::games::{
     CLIENT_SEED_MAX, CreateGameSession, GAME_CHAT_MAX, GameChatPosted, GameEnd, GameMove,
-    GameSessionAction, GameSessionChanged, GameSessionId, GameSessionStatus, JoinGameSession,
-    MOVE_TEXT_MAX, PlayerStatus, PostGameChat, SESSION_CODE_ALPHABET, SESSION_CODE_LEN,
-    SessionChange, SetClientSeed,
+    GameSessionAction, GameSessionChanged, GameSessionId, GameSessionStatus, GameType,
+    JoinGameSession, MOVE_TEXT_MAX, PlayerStatus, PostGameChat, RuleSet, SESSION_CODE_ALPHABET,
+    SESSION_CODE_LEN, SessionChange, SetClientSeed,
 };
 use betbet_protocol::message::{Created, Reply};
 use betbet_protocol::result::ResultCode;
@@ -255,6 +255,16 @@ impl Engine {
         }
         self.check_seat_limit(c.actor)?;
         let wallet = self.entry_wallet(c.actor, c.currency, c.stake.0)?;
+        // A crash round reserves from the bankroll all it may pay above its stakes.
+        let reserve = if settings.rule_set == RuleSet::Crash {
+            settings.round_profit_max.0
+        } else {
+            0
+        };
+        let bankroll = self.games.bankroll(&self.ledger, c.currency);
+        if reserve > 0 && bankroll.is_none_or(|account| self.ledger.available(account) < reserve) {
+            return Err(ResultCode::BankrollInsufficient);
+        }
         let code = (0..)
             .map(|attempt| session_code(&c.server_seed, attempt))
             .find(|code| !self.games.codes.contains_key(code))
@@ -297,6 +307,10 @@ impl Engine {
                 spectator_share_bp: settings.spectator_share_bp,
                 turn_clock_ms: settings.turn_clock_ms,
                 increment_ms: settings.increment_ms,
+                tick_hz: settings.tick_hz,
+                house_edge_bp: settings.house_edge_bp,
+                reserve,
+                house: 0,
                 escrow,
                 players: Vec::new(),
                 spectators: Vec::new(),
@@ -315,6 +329,17 @@ impl Engine {
         self.games.live.insert(id);
         self.games.codes.insert(code, id);
         self.games.arm(id, Some(deadline));
+        if let Some(bankroll) = bankroll.filter(|_| reserve > 0) {
+            self.ledger.transfer(
+                bankroll,
+                escrow,
+                reserve,
+                false,
+                LedgerReason::Bankroll,
+                id.0,
+                out,
+            );
+        }
         self.take_stake(id, &creator, out);
         self.seat_taken(c.actor);
         self.games
@@ -455,8 +480,15 @@ impl Engine {
         }
         let session = self.session_for(c.session, c.actor)?;
         let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
-        // A move after the mover's flag fell (its `Tick` not applied yet) is too late.
-        self.require_playing(session)?;
+        // A move after the mover's flag fell (its `Tick` not applied yet) is too late; a
+        // realtime game's rules price a move by its own time, whatever tick is due.
+        if session.rule_set.game_type() == GameType::Realtime {
+            if session.status != GameSessionStatus::Active {
+                return Err(ResultCode::GameSessionNotActive);
+            }
+        } else {
+            self.require_playing(session)?;
+        }
         let now = self.now;
         let session = self.session_mut(c.session)?;
         let outcome = session.state.apply_move(seat, &c.mv, now)?;
@@ -489,7 +521,7 @@ impl Engine {
         let session = self.session_for(c.session, c.actor)?;
         let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
         self.require_playing(session)?;
-        let outcome = self.session_mut(c.session)?.state.forfeit(seat, end);
+        let outcome = self.session_mut(c.session)?.state.forfeit(seat, end)?;
         self.settle_game(c.session, outcome, (c.actor, ""), out);
         Ok(crate::done())
     }
@@ -645,6 +677,10 @@ impl Engine {
             now,
             turn_clock_ms: session.turn_clock_ms,
             increment_ms: session.increment_ms,
+            stake: session.stake,
+            tick_hz: session.tick_hz,
+            house_edge_bp: session.house_edge_bp,
+            round_profit_max: session.reserve,
         };
         let state = RuleState::start(session.rule_set, &start, &mut draws);
         session.draws = draws.recorded;
@@ -674,6 +710,7 @@ impl Engine {
         for player in &players {
             self.refund_stake(id, player, out);
         }
+        self.return_to_bankroll(id, self.games.sessions[&id].reserve, out);
         let session = self.games.sessions.get_mut(&id).expect("live");
         session.players = players;
         for player in &mut session.players {
@@ -684,8 +721,30 @@ impl Engine {
         self.close_session(id, (actor, ""), out);
     }
 
-    /// Ends a session that was played: the rake to the platform, the rest to the winners.
-    /// `cause` is who ended it and the move that did, if one did.
+    /// What a crash session's escrow gives back to the house's bankroll: its reserve at a
+    /// cancellation, or at the end its reserve and stakes less the payouts.
+    fn return_to_bankroll(&mut self, id: GameSessionId, amount: i64, out: &mut Vec<Event>) {
+        if amount == 0 {
+            return;
+        }
+        let session = &self.games.sessions[&id];
+        let (escrow, currency) = (session.escrow, session.currency);
+        let bankroll = self.system_account(Owner::Bankroll, currency);
+        self.ledger.transfer(
+            escrow,
+            bankroll,
+            amount,
+            false,
+            LedgerReason::Bankroll,
+            id.0,
+            out,
+        );
+        self.games.sessions.get_mut(&id).expect("live").house = amount;
+    }
+
+    /// Ends a session that was played: the rake to the platform, the rest to the winners
+    /// (or, where the rule set decides the amounts, each seat's payout, and the rest back to
+    /// the house). `cause` is who ended it and the move that did, if one did.
     fn settle_game(
         &mut self,
         id: GameSessionId,
@@ -695,27 +754,49 @@ impl Engine {
     ) {
         let session = &self.games.sessions[&id];
         let (escrow, currency, pot) = (session.escrow, session.currency, session.pot());
-        let (share, platform) = split_pot(pot, session.rake_bp, outcome.winners.len());
-        let winners: Vec<(UserId, AccountId)> = outcome
-            .winners
+        let payouts: Vec<i64> = if outcome.payouts.is_empty() {
+            let (share, platform) = split_pot(pot, session.rake_bp, outcome.winners.len());
+            let payouts = (0..session.players.len())
+                .map(|seat| {
+                    if outcome.winners.contains(&seat) {
+                        share
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let fees = self.system_account(Owner::Fees, currency);
+            self.ledger.transfer(
+                escrow,
+                fees,
+                platform,
+                false,
+                LedgerReason::PlatformFee,
+                id.0,
+                out,
+            );
+            self.games.sessions.get_mut(&id).expect("live").rake = platform;
+            payouts
+        } else {
+            outcome.payouts.clone()
+        };
+        let session = &self.games.sessions[&id];
+        let players: Vec<(UserId, AccountId)> = session
+            .players
             .iter()
-            .map(|&seat| (session.players[seat].user, session.players[seat].account))
+            .map(|p| (p.user, p.account))
             .collect();
-        for &winner in &winners {
-            let why = (LedgerReason::GamePayout, TxType::Payout);
-            self.game_money(id, winner, escrow, share, true, why, out);
-        }
-        let fees = self.system_account(Owner::Fees, currency);
-        self.ledger.transfer(
-            escrow,
-            fees,
-            platform,
-            false,
-            LedgerReason::PlatformFee,
-            id.0,
-            out,
+        let (stake, house) = (
+            session.stake,
+            pot + session.reserve - session.rake - payouts.iter().sum::<i64>(),
         );
+        for (&player, &payout) in players.iter().zip(&payouts) {
+            let why = (LedgerReason::GamePayout, TxType::Payout);
+            self.game_money(id, player, escrow, payout, true, why, out);
+        }
+        self.return_to_bankroll(id, house, out);
         let draw = outcome.end == GameEnd::Draw;
+        let decided = !outcome.payouts.is_empty();
         let session = self.games.sessions.get_mut(&id).expect("live");
         for (seat, player) in session.players.iter_mut().enumerate() {
             let won = outcome.winners.contains(&seat);
@@ -724,10 +805,14 @@ impl Engine {
                 (true, false) => PlayerStatus::Won,
                 (false, _) => PlayerStatus::Lost,
             };
-            player.score = i64::from(won && !draw);
-            player.payout = if won { share } else { 0 };
+            // A crash player's score is the multiplier cashed out at, in hundredths.
+            player.score = if decided {
+                (i128::from(payouts[seat]) * 100 / i128::from(stake)) as i64
+            } else {
+                i64::from(won && !draw)
+            };
+            player.payout = payouts[seat];
         }
-        session.rake = platform;
         session.status = GameSessionStatus::Completed;
         session.end = Some(outcome.end);
         self.close_session(id, cause, out);
@@ -768,16 +853,24 @@ impl Engine {
             }
             let session = self.games.sessions.get_mut(&id).expect("armed session");
             match session.status {
+                // A session with the game's minimum starts at its deadline (a crash
+                // round's betting window closes); one without is cancelled.
+                GameSessionStatus::Waiting
+                    if session.players.len() >= session.min_players as usize =>
+                {
+                    self.begin_game(id, UserId::SYSTEM, out);
+                }
                 GameSessionStatus::Waiting => {
                     self.cancel_unstarted(id, GameEnd::Expired, UserId::SYSTEM, out);
                 }
-                GameSessionStatus::Active => {
-                    let outcome = match session.state.to_move() {
-                        Some(seat) => session.state.timeout(seat, now),
-                        None => unreachable!("a timer is armed only for a seat to move"),
-                    };
-                    self.settle_game(id, outcome, (UserId::SYSTEM, ""), out);
-                }
+                GameSessionStatus::Active => match session.state.on_timer(now) {
+                    Some(outcome) => self.settle_game(id, outcome, (UserId::SYSTEM, ""), out),
+                    None => {
+                        self.arm_turn_clock(id);
+                        let change = (SessionChange::Ticked, "");
+                        self.session_changed(id, UserId::SYSTEM, change, out);
+                    }
+                },
                 GameSessionStatus::Completed | GameSessionStatus::Cancelled => {
                     unreachable!("ended sessions have no timer")
                 }
@@ -824,12 +917,15 @@ impl Engine {
                     assert_eq!(session.state, RuleState::NotStarted, "{id:?} waits");
                 }
                 GameSessionStatus::Active => {
-                    assert!(session.state.to_move().is_some(), "{id:?} has a mover");
+                    assert!(
+                        session.state.turn_deadline(self.now, 0).is_some(),
+                        "{id:?} has a clock or a tick"
+                    );
                 }
                 GameSessionStatus::Completed | GameSessionStatus::Cancelled => {}
             }
             if live {
-                *pots.entry(session.escrow).or_default() += session.pot();
+                *pots.entry(session.escrow).or_default() += session.pot() + session.reserve;
                 for player in &session.players {
                     *seats.entry(player.user).or_default() += 1;
                 }
@@ -846,7 +942,11 @@ impl Engine {
                 assert!(session.deadline.is_none());
                 if session.status == GameSessionStatus::Completed {
                     let paid: i64 = session.players.iter().map(|p| p.payout).sum();
-                    assert_eq!(paid + session.rake, session.pot(), "payouts of {id:?}");
+                    assert_eq!(
+                        paid + session.rake + session.house,
+                        session.pot() + session.reserve,
+                        "payouts of {id:?}"
+                    );
                 }
             }
         }

@@ -6,6 +6,7 @@
 use super::*;
 use crate::games::connect_four::DRAW_SEQUENCE;
 use betbet_protocol::games::*;
+use betbet_protocol::query::{Query, QueryReply};
 
 fn settings(turn_clock_ms: u32, rake_bp: u16) -> GameSettings {
     GameSettings {
@@ -20,6 +21,9 @@ fn settings(turn_clock_ms: u32, rake_bp: u16) -> GameSettings {
         thumbnail_url: String::new(),
         turn_clock_ms,
         increment_ms: 0,
+        tick_hz: 0,
+        house_edge_bp: 0,
+        round_profit_max: Amount(0),
         start_timeout_secs: 60,
         rake_bp,
         spectator_share_bp: 5_000,
@@ -687,5 +691,203 @@ fn a_chess_snapshot_mid_game_plus_replay_reproduces_the_live_run() {
     assert_eq!(restored.state_hash(), world.engine.state_hash());
     // And the ended game restores too.
     let again = Engine::restore(&world.engine.snapshot()).expect("restores the ended game");
+    assert_eq!(again.state_hash(), world.engine.state_hash());
+}
+
+fn crash_settings(profit_max: i64) -> GameSettings {
+    GameSettings {
+        name: "Crash".to_owned(),
+        rule_set: RuleSet::Crash,
+        min_players: 1,
+        max_players: 10,
+        tick_hz: 10,
+        house_edge_bp: 100,
+        round_profit_max: Amount(units(profit_max)),
+        start_timeout_secs: 10,
+        ..settings(1_000, 0)
+    }
+}
+
+impl World {
+    fn advance_ms(&mut self, ms: i64) {
+        self.now = self.now.saturating_add_micros(ms * 1_000);
+        self.ok(Command::Tick(Tick {}));
+    }
+
+    fn bankroll(&self) -> BankrollView {
+        self.engine
+            .bankroll_view(&BankrollQuery { currency: usd() })
+    }
+
+    fn view_as(&self, session: GameSessionId, viewer: UserId) -> GameSessionView {
+        match self
+            .engine
+            .query(&Query::GameSession(GameSessionQuery { session, viewer }))
+        {
+            QueryReply::GameSession(view) => view,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn crash_round(&self, id: GameSessionId) -> &crate::games::crash::Crash {
+        match &self.session(id).state {
+            crate::games::RuleState::Crash(round) => round,
+            other => panic!("not a crash round: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn crash_rounds_reserve_from_the_bankroll_and_pay_exactly() {
+    let mut world = World::new();
+    let game = world.add_game(crash_settings(50));
+    let admin = world.admin;
+    world.deposit(admin, units(1_000));
+    let alice = world.funded("alice", 100);
+    let bob = world.funded("bob", 100);
+    let open = |stake| {
+        Command::CreateGameSession(CreateGameSession {
+            actor: alice,
+            game,
+            stake: Amount(stake),
+            currency: usd(),
+            is_private: false,
+            max_players: 0,
+            spectator_fee: Amount(0),
+            server_seed: [9; 32],
+            client_seed: "alice".to_owned(),
+        })
+    };
+    // No bankroll to reserve the round's 50 from.
+    assert_eq!(world.err(open(units(10))), ResultCode::BankrollInsufficient);
+    let fund = |amount| {
+        Command::FundBankroll(FundBankroll {
+            actor: admin,
+            currency: usd(),
+            amount: Amount(amount),
+        })
+    };
+    assert_eq!(
+        world.err(Command::FundBankroll(FundBankroll {
+            actor: alice,
+            currency: usd(),
+            amount: Amount(units(1)),
+        })),
+        ResultCode::Forbidden
+    );
+    assert_eq!(world.err(fund(0)), ResultCode::InvalidAmount);
+    assert_eq!(world.err(fund(units(5_000))), ResultCode::InsufficientFunds);
+    world.ok(fund(units(80)));
+    assert_eq!(world.bankroll().available.0, units(80));
+
+    let Reply::Created(created) = world.ok(open(units(10))) else {
+        panic!("created")
+    };
+    let session = GameSessionId(created.id);
+    assert_eq!(
+        (world.bankroll().available.0, world.bankroll().reserved.0),
+        (units(30), units(50))
+    );
+    // A second round would need 50 more than the bankroll has free.
+    assert_eq!(world.err(open(units(10))), ResultCode::BankrollInsufficient);
+    world.join(bob, session);
+    assert_eq!(world.session(session).status, GameSessionStatus::Waiting);
+    // The betting window closes at the start deadline: the round starts with who is in.
+    world.advance(10);
+    assert_eq!(world.session(session).status, GameSessionStatus::Active);
+    let draw = world.session(session).draws[0];
+    assert_eq!(draw.purpose, DrawPurpose::CrashPoint);
+    let point = world.crash_round(session).crash_point;
+    assert_eq!(u64::from(point), draw.outcome);
+    assert_eq!(point, crate::games::crash::crash_point(draw.fraction, 100));
+    // Hidden while the round runs.
+    let view = world.view_as(session, bob);
+    assert!(view.draws.is_empty());
+    let GameStateView::Crash(state) = &view.state else {
+        panic!("crash")
+    };
+    assert_eq!(state.crash_point, None);
+
+    // Alice cashes out at the first tick at or past 1.05× (if the round gets there);
+    // Bob rides to the end.
+    let mut alice_at = None;
+    while world.session(session).status == GameSessionStatus::Active {
+        let round = world.crash_round(session);
+        let shown = (round.multiplier / 1_000_000) as u32;
+        if alice_at.is_none() && shown >= 105 {
+            world.move_as(alice, session, "cashout");
+            alice_at = Some(world.crash_round(session).cash_outs[0].multiplier);
+            continue;
+        }
+        world.advance_ms(100);
+    }
+    let ended = world.session(session);
+    let bob_out = ended.players[1].payout;
+    let alice_paid = alice_at.map_or(0, |m| units(10) * i64::from(m) / 100);
+    assert_eq!(ended.players[0].payout, alice_paid);
+    assert_eq!(world.balance(alice).0, units(90) + alice_paid);
+    assert_eq!(world.balance(bob).0, units(90) + bob_out);
+    // Bob is paid only if the cap cashed him out (it did not here unless the round rose
+    // past it): either way the house got back its reserve and the stakes less the payouts.
+    let house = units(50) + units(20) - alice_paid - bob_out;
+    assert_eq!(ended.house, house);
+    assert_eq!(world.bankroll().available.0, units(30) + house);
+    assert_eq!(world.bankroll().reserved.0, 0);
+    assert_eq!(
+        ended.end,
+        Some(if world.crash_round(session).crashed {
+            GameEnd::Crashed
+        } else {
+            GameEnd::AllCashedOut
+        })
+    );
+    let view = world.view_as(session, bob);
+    assert_eq!(view.draws.len(), 1, "revealed at the end");
+
+    // A round cancelled before its start gives its reserve back.
+    world.ok(fund(units(50)));
+    let Reply::Created(created) = world.ok(open(units(10))) else {
+        panic!("created")
+    };
+    let before = world.bankroll().available.0;
+    world.ok(Command::CancelGameSession(GameSessionAction {
+        actor: alice,
+        session: GameSessionId(created.id),
+    }));
+    assert_eq!(world.bankroll().available.0, before + units(50));
+}
+
+#[test]
+fn a_crash_snapshot_mid_round_plus_replay_reproduces_the_live_run() {
+    let mut world = World::new();
+    let game = world.add_game(crash_settings(500));
+    let admin = world.admin;
+    world.deposit(admin, units(1_000));
+    world.ok(Command::FundBankroll(FundBankroll {
+        actor: admin,
+        currency: usd(),
+        amount: Amount(units(1_000)),
+    }));
+    let alice = world.funded("alice", 100);
+    let bob = world.funded("bob", 100);
+    let session = world.open_session(alice, game, units(10));
+    world.join(bob, session);
+    world.ok(Command::StartGameSession(GameSessionAction {
+        actor: alice,
+        session,
+    }));
+    world.advance_ms(300);
+    let cut = world.journal.len();
+    let snapshot = world.engine.snapshot();
+    while world.session(session).status == GameSessionStatus::Active {
+        if world.crash_round(session).cash_outs.is_empty() && world.crash_round(session).tick >= 4 {
+            world.move_as(bob, session, "cashout");
+        }
+        world.advance_ms(100);
+    }
+    let mut restored = Engine::restore(&snapshot).expect("restores mid-round");
+    super::replay::replay(&mut restored, &world.journal[cut..], cut as u64 + 1);
+    assert_eq!(restored.state_hash(), world.engine.state_hash());
+    let again = Engine::restore(&world.engine.snapshot()).expect("restores the ended round");
     assert_eq!(again.state_hash(), world.engine.state_hash());
 }

@@ -35,6 +35,10 @@ pub fn routes() -> Routes<AppState> {
         .route(&[(GET, Public, NoBody)], routes!(game_categories))
         .route(&[(POST, Admin, JsonBody)], routes!(create_game))
         .route(
+            &[(GET, Admin, NoBody), (POST, Admin, JsonBody)],
+            routes!(get_bankroll, fund_bankroll),
+        )
+        .route(
             &[(GET, Public, NoBody), (PUT, Admin, JsonBody)],
             routes!(get_game, update_game),
         )
@@ -88,7 +92,7 @@ struct Game {
     #[schema(pattern = "^(realtime|turn_based|countdown)$")]
     game_type: &'static str,
     /// The rules the game is played by.
-    #[schema(pattern = "^(connect_four|chess)$")]
+    #[schema(pattern = "^(connect_four|chess|crash)$")]
     rule_set: &'static str,
     min_players: u32,
     max_players: u32,
@@ -100,6 +104,12 @@ struct Game {
     turn_clock_ms: u32,
     /// What each chess move adds to the mover's clock, in ms.
     increment_ms: u32,
+    /// Crash: ticks a second.
+    tick_hz: u32,
+    /// Crash: the house's edge, in basis points.
+    house_edge_bp: u16,
+    /// Crash: the most one round pays above its stakes (reserved from the bankroll).
+    round_profit_max: String,
     /// How long a session waits for players before it is cancelled and refunded.
     start_timeout_secs: u32,
     /// The platform's rake on each pot, in basis points.
@@ -133,6 +143,9 @@ fn game_json(game: &GameView) -> Game {
         thumbnail_url: s.thumbnail_url.clone(),
         turn_clock_ms: s.turn_clock_ms,
         increment_ms: s.increment_ms,
+        tick_hz: s.tick_hz,
+        house_edge_bp: s.house_edge_bp,
+        round_profit_max: money(s.round_profit_max),
         start_timeout_secs: s.start_timeout_secs,
         rake_bp: s.rake_bp,
         spectator_share_bp: s.spectator_share_bp,
@@ -262,10 +275,11 @@ struct GameBody {
     category: Option<String>,
     subcategory: Option<String>,
     description: Option<String>,
-    /// `connect_four` or `chess`.
-    #[schema(pattern = "^(connect_four|chess)$")]
+    /// `connect_four`, `chess` or `crash`.
+    #[schema(pattern = "^(connect_four|chess|crash)$")]
     rule_set: Option<String>,
-    /// Must be the rule set's if given (`turn_based` for both).
+    /// Must be the rule set's if given (`turn_based` for Connect Four and chess,
+    /// `realtime` for crash).
     #[schema(pattern = "^(realtime|turn_based|countdown)$")]
     game_type: Option<String>,
     min_players: Option<u32>,
@@ -280,6 +294,13 @@ struct GameBody {
     /// Chess only: 0 to 180 000 ms added to the mover's clock after each move (default
     /// 3 000).
     increment_ms: Option<u32>,
+    /// Crash only: 10 to 20 ticks a second (default 10).
+    tick_hz: Option<u32>,
+    /// Crash only: the house edge, 0 to 1 000 basis points (default 100, 1 %).
+    house_edge_bp: Option<u16>,
+    /// Crash only: the most one round pays above its stakes, reserved from the bankroll
+    /// when a session opens (default 1 000).
+    round_profit_max: Option<Dec>,
     /// 10 to 604 800; default 600.
     start_timeout_secs: Option<u32>,
     /// 0 to 2 500; default 500 (5 %).
@@ -299,7 +320,7 @@ impl GameBody {
     fn apply(self, base: GameSettings) -> ApiResult<(GameSettings, Option<bool>)> {
         let rule_set = match self.rule_set.as_deref() {
             Some(text) => RuleSet::parse(text)
-                .ok_or_else(|| ApiError::bad_request("rule_set is connect_four or chess"))?,
+                .ok_or_else(|| ApiError::bad_request("rule_set is connect_four, chess or crash"))?,
             None => base.rule_set,
         };
         if let Some(game_type) = self.game_type.as_deref()
@@ -337,6 +358,12 @@ impl GameBody {
             thumbnail_url: self.thumbnail_url.unwrap_or(base.thumbnail_url),
             turn_clock_ms: self.turn_clock_ms.unwrap_or(base.turn_clock_ms),
             increment_ms: self.increment_ms.unwrap_or(base.increment_ms),
+            tick_hz: self.tick_hz.unwrap_or(base.tick_hz),
+            house_edge_bp: self.house_edge_bp.unwrap_or(base.house_edge_bp),
+            round_profit_max: match self.round_profit_max {
+                Some(v) => amount("round_profit_max", v)?,
+                None => base.round_profit_max,
+            },
             start_timeout_secs: self.start_timeout_secs.unwrap_or(base.start_timeout_secs),
             rake_bp: self.rake_bp.unwrap_or(base.rake_bp),
             spectator_share_bp: self.spectator_share_bp.unwrap_or(base.spectator_share_bp),
@@ -373,8 +400,12 @@ async fn create_game(
         ));
     }
     let units = |n: i64| Amount(n * betbet_protocol::types::AMOUNT_SCALE);
-    // Blitz (5 minutes and 3 seconds a move) for chess; 30 seconds a move for Connect Four.
-    let chess = body.rule_set.as_deref() == Some(RuleSet::Chess.as_str());
+    // Blitz (5 minutes and 3 seconds a move) for chess; 30 seconds a move for Connect Four;
+    // crash at 10 Hz with a 1 % edge, 1 000 of payout room a round, a 15 s betting window
+    // and no rake (the edge is the house's).
+    let rule_set = body.rule_set.as_deref().and_then(RuleSet::parse);
+    let chess = rule_set == Some(RuleSet::Chess);
+    let crash = rule_set == Some(RuleSet::Crash);
     let defaults = GameSettings {
         name: String::new(),
         category: String::new(),
@@ -387,8 +418,11 @@ async fn create_game(
         thumbnail_url: String::new(),
         turn_clock_ms: if chess { 300_000 } else { 30_000 },
         increment_ms: if chess { 3_000 } else { 0 },
-        start_timeout_secs: 600,
-        rake_bp: 500,
+        tick_hz: if crash { 10 } else { 0 },
+        house_edge_bp: if crash { 100 } else { 0 },
+        round_profit_max: if crash { units(1_000) } else { Amount(0) },
+        start_timeout_secs: if crash { 15 } else { 600 },
+        rake_bp: if crash { 0 } else { 500 },
         spectator_share_bp: 5_000,
         stake_min: Amount(betbet_protocol::types::AMOUNT_SCALE / 100),
         stake_max: units(10_000),
@@ -434,6 +468,88 @@ async fn update_game(
         }))
         .await?;
     Ok(Json(game_json(&fetch_game(&state, game).await?)))
+}
+
+// The crash bankroll.
+
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct BankrollParams {
+    /// The bankroll's currency (default USD).
+    #[param(pattern = "^[A-Za-z]{3}$")]
+    currency: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BankrollBody {
+    /// Moved from your own wallet of the currency into the bankroll.
+    amount: Dec,
+    /// Default USD.
+    #[schema(pattern = "^[A-Za-z]{3}$")]
+    currency: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Bankroll {
+    currency: String,
+    /// Free for new crash rounds to reserve.
+    available: String,
+    /// Held by live crash sessions as their payout caps.
+    reserved: String,
+}
+
+async fn bankroll_json(
+    state: &AppState,
+    currency: betbet_protocol::types::Currency,
+) -> ApiResult<Json<Bankroll>> {
+    let QueryReply::Bankroll(view) = state
+        .query(Query::Bankroll(BankrollQuery { currency }))
+        .await?
+    else {
+        return Err(ApiError::internal("unexpected reply"));
+    };
+    Ok(Json(Bankroll {
+        currency: view.currency.as_str().to_owned(),
+        available: money(view.available),
+        reserved: money(view.reserved),
+    }))
+}
+
+/// The house's crash bankroll of a currency (admins).
+#[utoipa::path(get, path = "/games/bankroll", tag = "games", params(BankrollParams),
+    responses((status = 200, description = "The bankroll", body = Bankroll)))]
+async fn get_bankroll(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Params(params): Params<BankrollParams>,
+) -> ApiResult<Json<Bankroll>> {
+    caller.require_admin()?;
+    let currency = currency(params.currency.as_deref().unwrap_or("USD"))?;
+    bankroll_json(&state, currency).await
+}
+
+/// Funds the house's crash bankroll from your own wallet (admins): each crash session
+/// reserves its payout cap from it when it opens.
+#[utoipa::path(post, path = "/games/bankroll", tag = "games", request_body = BankrollBody,
+    responses((status = 200, description = "The bankroll after the funding", body = Bankroll)))]
+async fn fund_bankroll(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Body(body): Body<BankrollBody>,
+) -> ApiResult<Json<Bankroll>> {
+    caller.require_admin()?;
+    let currency = currency(body.currency.as_deref().unwrap_or("USD"))?;
+    state
+        .core
+        .execute(Command::FundBankroll(FundBankroll {
+            actor: caller.user,
+            currency,
+            amount: amount("amount", body.amount)?,
+        }))
+        .await?;
+    bankroll_json(&state, currency).await
 }
 
 // Sessions.
@@ -505,12 +621,50 @@ struct ChessState {
     termination: Option<&'static str>,
 }
 
+/// One crash cash-out.
+#[derive(Serialize, ToSchema)]
+struct CrashCashOut {
+    user_id: String,
+    /// The multiplier taken, e.g. `"2.35"`.
+    multiplier: String,
+    payout: String,
+    tick: u32,
+    /// Taken by the round's payout cap, not by the player.
+    forced: bool,
+}
+
+/// A crash round.
+#[derive(Serialize, ToSchema)]
+struct CrashState {
+    #[schema(pattern = "^crash$")]
+    rule_set: &'static str,
+    /// The multiplier now (at the end, the crash point if it crashed), e.g. `"1.52"`.
+    multiplier: String,
+    /// Ticks since the round started rising, at `tick_hz` a second.
+    tick: u32,
+    tick_hz: u32,
+    started_at: String,
+    crashed: bool,
+    /// The crash point; null until the round has ended.
+    #[schema(required = true)]
+    crash_point: Option<String>,
+    /// Past this multiplier everyone still in is cashed out (the round's payout cap).
+    cap: String,
+    cash_outs: Vec<CrashCashOut>,
+}
+
 /// A session's position, by rule set (`rule_set` says which).
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 enum SessionState {
     ConnectFour(ConnectFourState),
     Chess(ChessState),
+    Crash(CrashState),
+}
+
+/// A multiplier in hundredths as text: 152 is `"1.52"`.
+fn multiplier(hundredths: u32) -> String {
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -518,7 +672,7 @@ struct Session {
     /// `gs_<n>`.
     id: String,
     game_id: String,
-    #[schema(pattern = "^(connect_four|chess)$")]
+    #[schema(pattern = "^(connect_four|chess|crash)$")]
     rule_set: &'static str,
     /// Shown to the session's players only: how others join a private session.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -530,7 +684,7 @@ struct Session {
     /// How it ended; null until then.
     #[schema(
         required = true,
-        pattern = "^(win|draw|timeout|resignation|cancelled|expired|abandoned)$"
+        pattern = "^(win|draw|timeout|resignation|cancelled|expired|abandoned|crashed|all_cashed_out)$"
     )]
     end_reason: Option<&'static str>,
     stake_amount: String,
@@ -544,6 +698,11 @@ struct Session {
     pot: String,
     /// What the platform took at the end (its rake and any indivisible rest).
     rake: String,
+    /// Crash: what the session holds of the house's bankroll (the round's payout cap).
+    reserve: String,
+    /// Crash: what the end gave back to the bankroll (the reserve and lost stakes less
+    /// the payouts above the stakes).
+    house_return: String,
     rake_bp: u16,
     turn_clock_ms: u32,
     players: Vec<Player>,
@@ -604,6 +763,29 @@ fn session_json(view: &GameSessionView) -> Session {
             draw_offered_by: c.draw_offer.map(|seat| player_of(view, seat)),
             termination: c.termination.map(ChessTermination::as_str),
         })),
+        GameStateView::Crash(c) => Some(SessionState::Crash(CrashState {
+            rule_set: "crash",
+            multiplier: multiplier(c.multiplier),
+            tick: c.tick,
+            tick_hz: c.tick_hz,
+            started_at: time(c.started),
+            crashed: c.crashed,
+            crash_point: c.crash_point.map(multiplier),
+            cap: multiplier(c.cap),
+            cash_outs: c
+                .cash_outs
+                .iter()
+                .map(|o| CrashCashOut {
+                    user_id: player_of(view, o.seat),
+                    multiplier: multiplier(o.multiplier),
+                    payout: money(Amount(
+                        (i128::from(view.stake.0) * i128::from(o.multiplier) / 100) as i64,
+                    )),
+                    tick: o.tick,
+                    forced: o.forced,
+                })
+                .collect(),
+        })),
     };
     Session {
         id: view.id.public(),
@@ -622,6 +804,8 @@ fn session_json(view: &GameSessionView) -> Session {
         spectator_fee: money(view.spectator_fee),
         pot: money(view.pot),
         rake: money(view.rake),
+        reserve: money(view.reserve),
+        house_return: money(view.house),
         rake_bp: view.rake_bp,
         turn_clock_ms: view.turn_clock_ms,
         players: view
@@ -1144,7 +1328,9 @@ async fn fairness(
         formula: "block = HMAC_SHA256(key = server_seed as its 64-character hex text, \
                   message = \"{client_seed}:{nonce}:{round}\"); fraction = bytes \
                   [4*index, 4*index+4) of block, big-endian; f = fraction / 2^32; \
-                  first mover = floor(f * players); server_seed_hash = SHA256(server_seed hex text)",
+                  first mover = floor(f * players); crash point (hundredths) = \
+                  max(100, min(100000000, floor((10000 - house_edge_bp) * 2^32 / \
+                  (2^32 - fraction) / 100))); server_seed_hash = SHA256(server_seed hex text)",
     }))
 }
 
