@@ -15,6 +15,7 @@ use crate::accounts::users::{
 };
 use crate::games::chess::Chess;
 use crate::games::crash::Crash;
+use crate::games::quick_math::{Answer, Question, QuickMath};
 use crate::games::rules::ConnectFour;
 use crate::games::{Game, GameSession, Games, Player, RuleState, Spectator};
 use crate::ledger::{Account, Ledger, Owner};
@@ -545,6 +546,7 @@ codec!(GameSession {
     house_edge_bp @ 6 = 0,
     reserve @ 6 = 0,
     house @ 6 = 0,
+    questions @ 6 = 0,
 });
 codec!(Games {
     games,
@@ -555,6 +557,14 @@ codec!(Games {
     codes,
     timers,
     seats,
+});
+codec!(Question { op, left, right });
+codec!(Answer {
+    question,
+    answer,
+    correct,
+    points,
+    at
 });
 codec!(ApiKeys { keys, by_user });
 codec!(ApiKey {
@@ -683,6 +693,14 @@ impl Encode for RuleState {
                 game.cash_outs.encode(out);
                 game.crashed.encode(out);
             }
+            RuleState::QuickMath(game) => {
+                4u8.encode(out);
+                game.questions.encode(out);
+                game.started.encode(out);
+                game.round_us.encode(out);
+                game.answers.encode(out);
+                game.over.encode(out);
+            }
         }
     }
 }
@@ -742,6 +760,19 @@ impl Decode for RuleState {
                     what: "crash round",
                 })?;
                 RuleState::Crash(Box::new(game))
+            }
+            4 => {
+                let questions = Decode::decode(r)?;
+                let started = Decode::decode(r)?;
+                let round_us = Decode::decode(r)?;
+                let answers = Decode::decode(r)?;
+                let over = Decode::decode(r)?;
+                let game = QuickMath::replay(questions, started, round_us, answers, over).ok_or(
+                    DecodeError::InvalidValue {
+                        what: "quick-math round",
+                    },
+                )?;
+                RuleState::QuickMath(Box::new(game))
             }
             tag => {
                 return Err(DecodeError::UnknownTag {

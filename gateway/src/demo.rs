@@ -128,9 +128,9 @@ async fn quote(
     Ok(())
 }
 
-/// A Connect Four, a blitz chess and a crash game in the catalog, and a funded crash
-/// bankroll, so the demo's users can play at once.
-async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::games::GameId; 3]> {
+/// A Connect Four, a blitz chess, a crash and a quick-math game in the catalog, and a
+/// funded crash bankroll, so the demo's users can play at once.
+async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::games::GameId; 4]> {
     use betbet_protocol::games::*;
     let connect_four = GameSettings {
         name: "Connect Four".to_owned(),
@@ -147,6 +147,7 @@ async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::g
         tick_hz: 0,
         house_edge_bp: 0,
         round_profit_max: Amount(0),
+        questions: 0,
         start_timeout_secs: 600,
         rake_bp: 500,
         spectator_share_bp: 5_000,
@@ -187,8 +188,23 @@ async fn demo_games(core: &Core, admin: UserId) -> ApiResult<[betbet_protocol::g
         amount: Amount(100_000 * AMOUNT_SCALE),
     }))
     .await?;
-    let mut ids = [GameId(0); 3];
-    for (id, settings) in ids.iter_mut().zip([connect_four, chess, crash]) {
+    let quick_math = GameSettings {
+        name: "Quick math".to_owned(),
+        category: "puzzle".to_owned(),
+        subcategory: "arithmetic".to_owned(),
+        description: "Ten sums in a minute; right and fast wins.".to_owned(),
+        rule_set: RuleSet::QuickMath,
+        min_players: 2,
+        max_players: 10,
+        rules: r#"{"questions":10,"seconds":60}"#.to_owned(),
+        turn_clock_ms: 60_000,
+        questions: 10,
+        start_timeout_secs: 120,
+        ..connect_four.clone()
+    };
+    let mut ids = [GameId(0); 4];
+    let games = [connect_four, chess, crash, quick_math];
+    for (id, settings) in ids.iter_mut().zip(games) {
         let reply = core
             .execute(Command::CreateGame(CreateGame {
                 actor: admin,
@@ -276,7 +292,7 @@ pub async fn seed(
             quote(core, maker, market, outcome, Side::Buy, bid, 200).await?;
             quote(core, maker, market, outcome, Side::Sell, ask, 200).await?;
         }
-        let [connect_four, chess, crash] = demo_games(core, admin).await?;
+        let [connect_four, chess, crash, quick_math] = demo_games(core, admin).await?;
         let describe = |id: MarketId, title: &str, outcomes: &[OutcomeId], texts: &[&str]| {
             let outcomes: Vec<String> = outcomes
                 .iter()
@@ -310,12 +326,13 @@ pub async fn seed(
             ),
         ];
         let text = format!(
-            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n\nDemo markets (the admin created them; maker quotes them):\n{}\n\nDemo games: {} Connect Four, {} blitz chess 5+3 (stakes 0.01 to 100, 5% rake), {} crash (1% house edge, a 100 000 bankroll)\n",
+            "BetBet demo users (sandbox money only; never run --demo in production):\n{}\n\nDemo markets (the admin created them; maker quotes them):\n{}\n\nDemo games: {} Connect Four, {} blitz chess 5+3 (stakes 0.01 to 100, 5% rake), {} crash (1% house edge, a 100 000 bankroll), {} quick math\n",
             lines.join("\n"),
             markets.join("\n"),
             connect_four.public(),
             chess.public(),
-            crash.public()
+            crash.public(),
+            quick_math.public()
         );
         {
             use std::io::Write;

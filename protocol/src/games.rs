@@ -92,6 +92,9 @@ wire_cenum! {
         /// A multiplier rising until a provably fair crash point; 1 to 100 players against
         /// the house, each cashing out before the crash or losing the stake.
         Crash = 2 => "crash",
+        /// Everyone answers the same seeded arithmetic questions against one countdown;
+        /// 2 to 10 players, points for right answers and speed, ties split.
+        QuickMath = 3 => "quick_math",
     }
 }
 
@@ -100,6 +103,7 @@ impl RuleSet {
         match self {
             RuleSet::ConnectFour | RuleSet::Chess => GameType::TurnBased,
             RuleSet::Crash => GameType::Realtime,
+            RuleSet::QuickMath => GameType::Countdown,
         }
     }
 
@@ -108,6 +112,7 @@ impl RuleSet {
         match self {
             RuleSet::ConnectFour | RuleSet::Chess => (2, 2),
             RuleSet::Crash => (1, GAME_PLAYERS_MAX),
+            RuleSet::QuickMath => (2, 10),
         }
     }
 }
@@ -141,6 +146,9 @@ wire_struct! {
         /// reserve, taken from the bankroll when the session opens. Past it every player
         /// still in is cashed out.
         pub round_profit_max: Amount,
+        /// A quick-math round's questions (5 to 30); 0 for the others. Its countdown is
+        /// `turn_clock_ms`.
+        pub questions: u32,
         /// How long a session waits for its players, in seconds: not started by then, it is
         /// cancelled and every stake refunded.
         pub start_timeout_secs: u32,
@@ -196,6 +204,7 @@ impl From<GameSettingsV1> for GameSettings {
             tick_hz: 0,
             house_edge_bp: 0,
             round_profit_max: Amount(0),
+            questions: 0,
             start_timeout_secs: v1.start_timeout_secs,
             rake_bp: v1.rake_bp,
             spectator_share_bp: v1.spectator_share_bp,
@@ -432,6 +441,10 @@ wire_cenum! {
         /// `max(100, floor((10000 − edge_bp) × 2^32 / (2^32 − fraction) / 100))`. Secret
         /// until the round ends.
         CrashPoint = 1 => "crash_point",
+        /// A quick-math question's operation: `floor(f × 4)` of `+ − × ÷`.
+        QuestionOp = 2 => "question_op",
+        /// A quick-math question's operand: `floor(f × n)` plus its range's low end.
+        QuestionOperand = 3 => "question_operand",
     }
 }
 
@@ -718,6 +731,57 @@ wire_struct! {
     }
 }
 
+wire_struct! {
+    /// One quick-math question: `left op right`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct QuestionView {
+        /// `+`, `-`, `*` or `/` (exact division).
+        pub op: String,
+        pub left: i64,
+        pub right: i64,
+    }
+}
+
+wire_struct! {
+    /// One player's answer to a question.
+    #[fixed(25)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct AnswerView {
+        pub question: u32,
+        pub answer: i64,
+        pub correct: bool,
+        pub points: u32,
+        pub at: Timestamp,
+    }
+}
+
+wire_struct! {
+    /// A player's standing in a quick-math round.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct QuizPlayerView {
+        pub seat: u32,
+        pub answered: u32,
+        pub correct: u32,
+        pub points: u32,
+        /// Their answers: to the player themself while the round runs, to everyone once it
+        /// has ended (other players and spectators see only the counts until then).
+        pub answers: Vec<AnswerView>,
+    }
+}
+
+wire_struct! {
+    /// A quick-math round.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct QuickMathView {
+        pub questions: Vec<QuestionView>,
+        pub started: Timestamp,
+        /// When the countdown ends.
+        pub ends: Timestamp,
+        pub players: Vec<QuizPlayerView>,
+        pub over: bool,
+    }
+}
+
 wire_enum! {
     /// A session's position, by rule set.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -727,6 +791,7 @@ wire_enum! {
         ConnectFour(ConnectFourView) = 1,
         Chess(ChessView) = 2,
         Crash(CrashView) = 3,
+        QuickMath(QuickMathView) = 4,
     }
 }
 

@@ -37,7 +37,12 @@ fn new_game(admin: &Api, name: &str, rule_set: &str, extra: Value) -> String {
         body[key] = value.clone();
     }
     let game = admin.post("/api/v1/games/create", &body).expect(201);
-    assert_eq!(game["game_type"], "turn_based");
+    let game_type = if rule_set == "quick_math" {
+        "countdown"
+    } else {
+        "turn_based"
+    };
+    assert_eq!(game["game_type"], game_type);
     game["id"].as_str().unwrap().to_owned()
 }
 
@@ -141,6 +146,22 @@ fn await_status(api: &Api, session: &Value, status: &str) -> Value {
     }
 }
 
+/// A draw's fraction recomputed from the fairness route's revealed seeds, independently of
+/// the server (and checked against the one it reports).
+fn recompute_fraction(fair: &Value, draw: &Value) -> u32 {
+    let seed = fair["server_seed"]
+        .as_str()
+        .expect("revealed after the end");
+    let client_seed = fair["client_seed"].as_str().unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(seed.as_bytes()).unwrap();
+    mac.update(format!("{client_seed}:{}:{}", draw["nonce"], draw["round"]).as_bytes());
+    let block = mac.finalize().into_bytes();
+    let at = draw["index"].as_u64().unwrap() as usize * 4;
+    let fraction = u32::from_be_bytes(block[at..at + 4].try_into().unwrap());
+    assert_eq!(draw["fraction"], fraction);
+    fraction
+}
+
 /// Recomputes the first mover from the revealed seeds, independently of the server.
 fn check_fairness(api: &Api, session: &Value) {
     let fair = api.get(&session_path(session, "/fairness")).expect(200);
@@ -168,12 +189,7 @@ fn check_fairness(api: &Api, session: &Value) {
     assert_eq!(fair["client_seed"], client_seed.as_str());
     let draw = &fair["draws"][0];
     assert_eq!(draw["purpose"], "first_mover");
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(seed.as_bytes()).unwrap();
-    mac.update(format!("{client_seed}:{}:{}", draw["nonce"], draw["round"]).as_bytes());
-    let block = mac.finalize().into_bytes();
-    let at = draw["index"].as_u64().unwrap() as usize * 4;
-    let fraction = u32::from_be_bytes(block[at..at + 4].try_into().unwrap());
-    assert_eq!(draw["fraction"], fraction);
+    let fraction = recompute_fraction(&fair, draw);
     let first_seat = (u64::from(fraction) * 2) >> 32;
     assert_eq!(draw["outcome"], first_seat);
     let ended = api.get(&session_path(session, "")).expect(200);
@@ -980,20 +996,8 @@ fn a_crash_round_over_rest_pays_its_cash_outs_and_proves_its_crash_point() {
     let seed = fair["server_seed"].as_str().expect("revealed");
     let draw = &fair["draws"][0];
     assert_eq!(draw["purpose"], "crash_point");
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(seed.as_bytes()).unwrap();
-    mac.update(
-        format!(
-            "{}:{}:{}",
-            fair["client_seed"].as_str().unwrap(),
-            draw["nonce"],
-            draw["round"]
-        )
-        .as_bytes(),
-    );
-    let block = mac.finalize().into_bytes();
-    let at = draw["index"].as_u64().unwrap() as usize * 4;
-    let fraction = u32::from_be_bytes(block[at..at + 4].try_into().unwrap());
-    assert_eq!(draw["fraction"], fraction);
+    assert_eq!(seed.len(), 64);
+    let fraction = recompute_fraction(&fair, draw);
     let point = ((9_900u128 << 32) / (((1u128 << 32) - u128::from(fraction)) * 100))
         .clamp(100, 100_000_000) as u64;
     assert_eq!(draw["outcome"], point);
@@ -1058,4 +1062,170 @@ fn cents(amount: &Value) -> i64 {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     assert!(fraction.len() <= 2, "{text} has more than cents");
     whole.parse::<i64>().unwrap() * 100 + format!("{fraction:0<2}").parse::<i64>().unwrap()
+}
+
+/// The answer to a quick-math question of the session's state.
+fn solve(question: &Value) -> i64 {
+    let (left, right) = (
+        question["left"].as_i64().unwrap(),
+        question["right"].as_i64().unwrap(),
+    );
+    match question["op"].as_str().unwrap() {
+        "+" => left + right,
+        "-" => left - right,
+        "*" => left * right,
+        "/" => {
+            assert_eq!(left % right, 0, "division is exact");
+            left / right
+        }
+        other => panic!("op {other}"),
+    }
+}
+
+#[test]
+fn quick_math_over_rest_hides_answers_until_the_end_and_pays_the_best() {
+    let server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let game = new_game(
+        &admin(&server),
+        "Quick math",
+        "quick_math",
+        json!({"questions": 5, "turn_clock_ms": 60_000}),
+    );
+    let (alice, alice_id) = funded(&anon, "qm_alice", "100");
+    let (bob, bob_id) = funded(&anon, "qm_bob", "100");
+    let (carol, carol_id) = funded(&anon, "qm_carol", "100");
+    let (dave, _) = funded(&anon, "qm_dave", "100");
+
+    let session = alice
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game, "stake": "10"}),
+        )
+        .expect(201);
+    for api in [&bob, &carol] {
+        api.post(&session_path(&session, "/join"), &json!({}))
+            .expect(200);
+    }
+    let started = alice
+        .post(&session_path(&session, "/start"), &json!({}))
+        .expect(200);
+    assert_eq!(started["state"]["rule_set"], "quick_math");
+    dave.post(&session_path(&session, "/spectate"), &json!({}))
+        .expect(200);
+    let questions = started["state"]["questions"].as_array().unwrap().clone();
+    assert_eq!(questions.len(), 5);
+
+    let answer = |api: &Api, i: usize, value: i64| {
+        api.post(
+            &session_path(&session, "/move"),
+            &json!({"move": format!("{i}:{value}")}),
+        )
+    };
+    // Alice answers all right; Bob all wrong; Carol all right but one, with a repeat refused.
+    for (i, q) in questions.iter().enumerate() {
+        answer(&alice, i, solve(q)).expect(200);
+        answer(&bob, i, solve(q) + 1).expect(200);
+    }
+    answer(&carol, 0, solve(&questions[0])).expect(200);
+    answer(&carol, 0, solve(&questions[0])).expect_error(422, "illegal_move");
+    answer(&carol, 9, 1).expect_error(422, "illegal_move");
+
+    // While the round runs: a player sees their own answers, nobody else's.
+    let players = |view: &Value| -> Vec<(String, usize, u64)> {
+        view["state"]["players"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["user_id"].as_str().unwrap().to_owned(),
+                    p["answers"].as_array().unwrap().len(),
+                    p["answered"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let seen_by_carol = players(&carol.get(&session_path(&session, "")).expect(200));
+    let seen_by_dave = players(&dave.get(&session_path(&session, "")).expect(200));
+    for (seen, own) in [
+        (&seen_by_carol, Some(carol_id.as_str())),
+        (&seen_by_dave, None),
+    ] {
+        for (user, shown, answered) in seen {
+            let expected_answered = if *user == carol_id { 1 } else { 5 };
+            assert_eq!(*answered, expected_answered, "counts are public");
+            let mine = Some(user.as_str()) == own;
+            assert_eq!(*shown, if mine { 1 } else { 0 }, "answers of {user}");
+        }
+    }
+
+    for (i, q) in questions.iter().enumerate().skip(1) {
+        let value = if i == 3 { solve(q) - 1 } else { solve(q) };
+        let last = answer(&carol, i, value).expect(200);
+        if i == 4 {
+            assert_eq!(
+                last["status"], "completed",
+                "everyone has answered everything"
+            );
+        }
+    }
+    let ended = dave.get(&session_path(&session, "")).expect(200);
+    assert_eq!(ended["end_reason"], "win");
+    let winner = ended["players"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == "won")
+        .unwrap();
+    // The most points win (five right answers need not beat four faster ones).
+    let points = |id: &str| {
+        ended["state"]["players"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["user_id"] == id)
+            .unwrap()["points"]
+            .as_u64()
+            .unwrap()
+    };
+    let best = [&alice_id, &bob_id, &carol_id]
+        .into_iter()
+        .max_by_key(|id| points(id))
+        .unwrap();
+    assert_eq!(winner["user_id"], best.as_str());
+    assert_eq!(points(&bob_id), 0);
+    assert_eq!(winner["score"].as_u64(), Some(points(best)));
+    assert_amount(&winner["payout"], "28.5");
+    // Everyone's answers at the end.
+    assert!(
+        players(&ended)
+            .iter()
+            .all(|(_, shown, answered)| *shown as u64 == *answered)
+    );
+
+    // The questions are the revealed seeds' draws: op = floor(f × 4), operands from their
+    // ranges (docs/games.md).
+    let fair = dave.get(&session_path(&session, "/fairness")).expect(200);
+    let draws = fair["draws"].as_array().unwrap();
+    assert_eq!(draws.len(), 15);
+    let pick = |d: &Value, n: u64| (u64::from(recompute_fraction(&fair, d)) * n) >> 32;
+    for (q, d) in questions.iter().zip(draws.chunks(3)) {
+        let op = pick(&d[0], 4);
+        assert_eq!(q["op"], ["+", "-", "*", "/"][op as usize]);
+        let (a, b) = match op {
+            0 | 1 => (1 + pick(&d[1], 99), 1 + pick(&d[2], 99)),
+            2 => (2 + pick(&d[1], 11), 2 + pick(&d[2], 11)),
+            _ => (2 + pick(&d[1], 11), 1 + pick(&d[2], 12)),
+        };
+        let (left, right) = match op {
+            1 => (a.max(b), a.min(b)),
+            3 => (a * b, a),
+            _ => (a, b),
+        };
+        assert_eq!(
+            (q["left"].as_u64(), q["right"].as_u64()),
+            (Some(left), Some(right))
+        );
+    }
 }

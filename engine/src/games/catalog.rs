@@ -1,6 +1,7 @@
 //! The game catalog: admins create, update and deactivate games.
 
 use super::crash::{HOUSE_EDGE_BP_MAX, TICK_HZ_MAX, TICK_HZ_MIN};
+use super::quick_math::{QUESTIONS_MAX, QUESTIONS_MIN};
 use super::{
     GAME_NAME_MAX, GAME_RULES_MAX, Game, INCREMENT_MS_MAX, RAKE_BP_MAX, SHARE_BP_MAX,
     START_TIMEOUT_SECS_MAX, START_TIMEOUT_SECS_MIN, THUMBNAIL_URL_MAX, TURN_CLOCK_MS_MAX,
@@ -43,6 +44,11 @@ fn validate(settings: &GameSettings) -> Result<(), ResultCode> {
         // A per-move clock restarts on every move: an increment means nothing to it.
         && (settings.rule_set == RuleSet::Chess || settings.increment_ms == 0)
         && crash_settings(settings)
+        && (if settings.rule_set == RuleSet::QuickMath {
+            (QUESTIONS_MIN..=QUESTIONS_MAX).contains(&settings.questions)
+        } else {
+            settings.questions == 0
+        })
         && (START_TIMEOUT_SECS_MIN..=START_TIMEOUT_SECS_MAX).contains(&settings.start_timeout_secs)
         && settings.rake_bp <= RAKE_BP_MAX
         && settings.spectator_share_bp <= SHARE_BP_MAX

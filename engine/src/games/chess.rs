@@ -646,6 +646,7 @@ mod tests {
             tick_hz: 0,
             house_edge_bp: 0,
             round_profit_max: 0,
+            questions: 0,
         };
         let mut game = Chess::start(&start, &mut draws);
         let white = game.white_seat as usize;

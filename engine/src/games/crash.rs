@@ -273,6 +273,12 @@ impl Rules for Crash {
         None
     }
 
+    /// The multiplier cashed out at, in hundredths (0 for a bust).
+    fn score(&self, seat: usize) -> Option<i64> {
+        let out = self.cash_outs.iter().find(|c| c.seat as usize == seat);
+        Some(out.map_or(0, |c| i64::from(c.multiplier)))
+    }
+
     /// Nobody resigns a crash round: a player who goes stays in it (the stake rides until
     /// a cash-out or the crash).
     fn forfeit(&mut self, _seat: usize, _end: GameEnd) -> Result<Outcome, ResultCode> {

@@ -7,7 +7,7 @@
 //!   winners (`completed`); a session cancelled or not started by its deadline refunds
 //!   every stake (`cancelled`). Spectators pay a fee split between players and platform.
 //! - `rules`: the rule-set interface every game implements (deterministic, sans-IO); one
-//!   module per rule set (`connect_four`, `chess`, `crash`).
+//!   module per rule set (`connect_four`, `chess`, `crash`, `quick_math`).
 //! - `bankroll`: the house's crash bankroll, funded by admins; each crash session reserves
 //!   its payout cap from it at creation and gives back what it does not pay.
 //! - `fairness`: HMAC-SHA256 commit–reveal draws from the session's server seed.
@@ -24,6 +24,7 @@ pub(crate) mod connect_four;
 pub(crate) mod crash;
 pub(crate) mod fairness;
 mod query;
+pub(crate) mod quick_math;
 pub(crate) mod rules;
 mod sessions;
 
@@ -108,6 +109,7 @@ pub struct GameSession {
     pub increment_ms: u32,
     pub tick_hz: u32,
     pub house_edge_bp: u16,
+    pub questions: u32,
     /// What the session holds of the house's bankroll (a crash round's payout cap above
     /// its stakes), in the escrow with the stakes while it is live.
     pub reserve: i64,

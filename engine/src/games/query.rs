@@ -203,7 +203,7 @@ impl Engine {
                 .then_some(session.deadline)
                 .flatten(),
             version: session.version,
-            state: session.state.view(),
+            state: session.state.view_for(session.seat_of(viewer)),
             server_seed_hash: super::fairness::seed_hash(&session.server_seed),
             server_seed: session.status.ended().then_some(session.server_seed),
             nonce: 0,

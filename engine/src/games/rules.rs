@@ -9,6 +9,7 @@ use super::chess::Chess;
 use super::connect_four::{Board, Outcome as Dropped};
 use super::crash::Crash;
 use super::fairness;
+use super::quick_math::QuickMath;
 use betbet_protocol::games::{
     ConnectFourView, DrawPurpose, FairDraw, GameEnd, GameStateView, RuleSet, SERVER_SEED_BYTES,
 };
@@ -88,6 +89,7 @@ pub(crate) struct Start {
     pub tick_hz: u32,
     pub house_edge_bp: u16,
     pub round_profit_max: i64,
+    pub questions: u32,
 }
 
 /// What every rule set implements.
@@ -125,6 +127,18 @@ pub(crate) trait Rules: Sized {
     fn forfeit(&mut self, seat: usize, end: GameEnd) -> Result<Outcome, ResultCode>;
     /// The position as anyone may see it.
     fn view(&self) -> GameStateView;
+    /// A seat's score at the end when the rules keep one (points, a multiplier); by
+    /// default 1 for a win and 0 otherwise.
+    fn score(&self, seat: usize) -> Option<i64> {
+        let _ = seat;
+        None
+    }
+    /// The position as the player in `seat` sees it (`None`: a spectator); by default
+    /// everyone sees the same.
+    fn view_for(&self, seat: Option<usize>) -> GameStateView {
+        let _ = seat;
+        self.view()
+    }
 }
 
 /// Connect Four: seat `first_seat` plays `X` and moves first.
@@ -252,6 +266,7 @@ pub enum RuleState {
     ConnectFour(ConnectFour),
     Chess(Box<Chess>),
     Crash(Box<Crash>),
+    QuickMath(Box<QuickMath>),
 }
 
 /// Calls `$body` with the rule set's game as `$game`, or gives `$idle` before the start.
@@ -262,6 +277,7 @@ macro_rules! each_rule_set {
             RuleState::ConnectFour($game) => $body,
             RuleState::Chess($game) => $body,
             RuleState::Crash($game) => $body,
+            RuleState::QuickMath($game) => $body,
         }
     };
 }
@@ -272,6 +288,7 @@ impl RuleState {
             RuleSet::ConnectFour => RuleState::ConnectFour(ConnectFour::start(start, draws)),
             RuleSet::Chess => RuleState::Chess(Box::new(Chess::start(start, draws))),
             RuleSet::Crash => RuleState::Crash(Box::new(Crash::start(start, draws))),
+            RuleSet::QuickMath => RuleState::QuickMath(Box::new(QuickMath::start(start, draws))),
         }
     }
 
@@ -314,7 +331,12 @@ impl RuleState {
         )
     }
 
-    pub(crate) fn view(&self) -> GameStateView {
-        each_rule_set!(self, game => game.view(), GameStateView::NotStarted(Empty {}))
+    pub(crate) fn score(&self, seat: usize) -> Option<i64> {
+        each_rule_set!(self, game => game.score(seat), None)
+    }
+
+    /// The position as the player in `seat` sees it (`None`: anyone else).
+    pub(crate) fn view_for(&self, seat: Option<usize>) -> GameStateView {
+        each_rule_set!(self, game => game.view_for(seat), GameStateView::NotStarted(Empty {}))
     }
 }

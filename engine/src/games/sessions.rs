@@ -309,6 +309,7 @@ impl Engine {
                 increment_ms: settings.increment_ms,
                 tick_hz: settings.tick_hz,
                 house_edge_bp: settings.house_edge_bp,
+                questions: settings.questions,
                 reserve,
                 house: 0,
                 escrow,
@@ -681,6 +682,7 @@ impl Engine {
             tick_hz: session.tick_hz,
             house_edge_bp: session.house_edge_bp,
             round_profit_max: session.reserve,
+            questions: session.questions,
         };
         let state = RuleState::start(session.rule_set, &start, &mut draws);
         session.draws = draws.recorded;
@@ -786,17 +788,13 @@ impl Engine {
             .iter()
             .map(|p| (p.user, p.account))
             .collect();
-        let (stake, house) = (
-            session.stake,
-            pot + session.reserve - session.rake - payouts.iter().sum::<i64>(),
-        );
+        let house = pot + session.reserve - session.rake - payouts.iter().sum::<i64>();
         for (&player, &payout) in players.iter().zip(&payouts) {
             let why = (LedgerReason::GamePayout, TxType::Payout);
             self.game_money(id, player, escrow, payout, true, why, out);
         }
         self.return_to_bankroll(id, house, out);
         let draw = outcome.end == GameEnd::Draw;
-        let decided = !outcome.payouts.is_empty();
         let session = self.games.sessions.get_mut(&id).expect("live");
         for (seat, player) in session.players.iter_mut().enumerate() {
             let won = outcome.winners.contains(&seat);
@@ -805,12 +803,7 @@ impl Engine {
                 (true, false) => PlayerStatus::Won,
                 (false, _) => PlayerStatus::Lost,
             };
-            // A crash player's score is the multiplier cashed out at, in hundredths.
-            player.score = if decided {
-                (i128::from(payouts[seat]) * 100 / i128::from(stake)) as i64
-            } else {
-                i64::from(won && !draw)
-            };
+            player.score = session.state.score(seat).unwrap_or(i64::from(won && !draw));
             player.payout = payouts[seat];
         }
         session.status = GameSessionStatus::Completed;

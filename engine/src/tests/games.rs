@@ -24,6 +24,7 @@ fn settings(turn_clock_ms: u32, rake_bp: u16) -> GameSettings {
         tick_hz: 0,
         house_edge_bp: 0,
         round_profit_max: Amount(0),
+        questions: 0,
         start_timeout_secs: 60,
         rake_bp,
         spectator_share_bp: 5_000,
@@ -890,4 +891,95 @@ fn a_crash_snapshot_mid_round_plus_replay_reproduces_the_live_run() {
     assert_eq!(restored.state_hash(), world.engine.state_hash());
     let again = Engine::restore(&world.engine.snapshot()).expect("restores the ended round");
     assert_eq!(again.state_hash(), world.engine.state_hash());
+}
+
+fn quiz_settings(questions: u32) -> GameSettings {
+    GameSettings {
+        name: "Quick math".to_owned(),
+        rule_set: RuleSet::QuickMath,
+        min_players: 2,
+        max_players: 10,
+        questions,
+        ..settings(20_000, 500)
+    }
+}
+
+impl World {
+    fn quiz(&self, id: GameSessionId) -> &crate::games::quick_math::QuickMath {
+        match &self.session(id).state {
+            crate::games::RuleState::QuickMath(round) => round,
+            other => panic!("not a quick-math round: {other:?}"),
+        }
+    }
+
+    /// `seat`'s answer to question `i`: right, or off by one.
+    fn answer(&mut self, id: GameSessionId, seat: usize, i: usize, right: bool) {
+        let user = self.session(id).players[seat].user;
+        let answer = self.quiz(id).questions[i].answer() + i64::from(!right);
+        self.move_as(user, id, &format!("{i}:{answer}"));
+    }
+}
+
+#[test]
+fn quick_math_ties_split_the_pot_and_the_countdown_ends_the_round() {
+    let mut world = World::new();
+    let game = world.add_game(quiz_settings(5));
+    let players: Vec<UserId> = ["ann", "ben", "cat"]
+        .iter()
+        .map(|name| world.funded(name, 100))
+        .collect();
+    let fees = world.fees_balance();
+    let session = world.open_session(players[0], game, units(10) + 1);
+    world.join(players[1], session);
+    world.join(players[2], session);
+    // Three of ten seats: the round starts at the start deadline.
+    world.advance(60);
+    assert_eq!(world.session(session).status, GameSessionStatus::Active);
+    // Ann and Ben answer everything right at the same moment (a tie); Cat gets one wrong.
+    for i in 0..5 {
+        world.answer(session, 0, i, true);
+        world.answer(session, 1, i, true);
+        world.answer(session, 2, i, i != 2);
+    }
+    let ended = world.session(session);
+    assert_eq!(ended.end, Some(GameEnd::Win));
+    // A pot of 30.00000003: a 5% rake of 1.50000000 (rounded down), 28.50000003 to split,
+    // 14.25000001 each, and the odd unit to the platform.
+    let pot = 3 * (units(10) + 1);
+    let (share, platform) = (1_425_000_001, 150_000_001);
+    assert_eq!(share * 2 + platform, pot);
+    for (seat, won) in [(0, true), (1, true), (2, false)] {
+        let expected = units(100) - (units(10) + 1) + if won { share } else { 0 };
+        assert_eq!(world.balance(players[seat]).0, expected, "seat {seat}");
+        assert_eq!(
+            world.session(session).players[seat].status,
+            if won {
+                PlayerStatus::Won
+            } else {
+                PlayerStatus::Lost
+            }
+        );
+    }
+    assert_eq!(world.fees_balance() - fees, platform);
+    assert_eq!(world.session(session).players[0].score, 5_000);
+
+    // A round nobody answers: the countdown's tick ends it in a draw among all.
+    let session = world.open_session(players[0], game, units(1));
+    world.join(players[1], session);
+    world.ok(Command::StartGameSession(GameSessionAction {
+        actor: players[0],
+        session,
+    }));
+    world.answer(session, 1, 0, true);
+    let cut = world.journal.len();
+    let snapshot = world.engine.snapshot();
+    world.advance(19);
+    assert_eq!(world.session(session).status, GameSessionStatus::Active);
+    world.advance(1);
+    let ended = world.session(session);
+    assert_eq!(ended.end, Some(GameEnd::Win), "Ben answered one");
+    assert_eq!(ended.players[1].status, PlayerStatus::Won);
+    let mut restored = Engine::restore(&snapshot).expect("restores mid-round");
+    super::replay::replay(&mut restored, &world.journal[cut..], cut as u64 + 1);
+    assert_eq!(restored.state_hash(), world.engine.state_hash());
 }

@@ -92,7 +92,7 @@ struct Game {
     #[schema(pattern = "^(realtime|turn_based|countdown)$")]
     game_type: &'static str,
     /// The rules the game is played by.
-    #[schema(pattern = "^(connect_four|chess|crash)$")]
+    #[schema(pattern = "^(connect_four|chess|crash|quick_math)$")]
     rule_set: &'static str,
     min_players: u32,
     max_players: u32,
@@ -110,6 +110,8 @@ struct Game {
     house_edge_bp: u16,
     /// Crash: the most one round pays above its stakes (reserved from the bankroll).
     round_profit_max: String,
+    /// Quick math: the round's questions (its countdown is `turn_clock_ms`).
+    questions: u32,
     /// How long a session waits for players before it is cancelled and refunded.
     start_timeout_secs: u32,
     /// The platform's rake on each pot, in basis points.
@@ -146,6 +148,7 @@ fn game_json(game: &GameView) -> Game {
         tick_hz: s.tick_hz,
         house_edge_bp: s.house_edge_bp,
         round_profit_max: money(s.round_profit_max),
+        questions: s.questions,
         start_timeout_secs: s.start_timeout_secs,
         rake_bp: s.rake_bp,
         spectator_share_bp: s.spectator_share_bp,
@@ -275,11 +278,11 @@ struct GameBody {
     category: Option<String>,
     subcategory: Option<String>,
     description: Option<String>,
-    /// `connect_four`, `chess` or `crash`.
-    #[schema(pattern = "^(connect_four|chess|crash)$")]
+    /// `connect_four`, `chess`, `crash` or `quick_math`.
+    #[schema(pattern = "^(connect_four|chess|crash|quick_math)$")]
     rule_set: Option<String>,
     /// Must be the rule set's if given (`turn_based` for Connect Four and chess,
-    /// `realtime` for crash).
+    /// `realtime` for crash, `countdown` for quick math).
     #[schema(pattern = "^(realtime|turn_based|countdown)$")]
     game_type: Option<String>,
     min_players: Option<u32>,
@@ -301,6 +304,8 @@ struct GameBody {
     /// Crash only: the most one round pays above its stakes, reserved from the bankroll
     /// when a session opens (default 1 000).
     round_profit_max: Option<Dec>,
+    /// Quick math only: 5 to 30 questions a round (default 10).
+    questions: Option<u32>,
     /// 10 to 604 800; default 600.
     start_timeout_secs: Option<u32>,
     /// 0 to 2 500; default 500 (5 %).
@@ -319,8 +324,9 @@ impl GameBody {
     /// The settings this body makes of `base`.
     fn apply(self, base: GameSettings) -> ApiResult<(GameSettings, Option<bool>)> {
         let rule_set = match self.rule_set.as_deref() {
-            Some(text) => RuleSet::parse(text)
-                .ok_or_else(|| ApiError::bad_request("rule_set is connect_four, chess or crash"))?,
+            Some(text) => RuleSet::parse(text).ok_or_else(|| {
+                ApiError::bad_request("rule_set is connect_four, chess, crash or quick_math")
+            })?,
             None => base.rule_set,
         };
         if let Some(game_type) = self.game_type.as_deref()
@@ -364,6 +370,7 @@ impl GameBody {
                 Some(v) => amount("round_profit_max", v)?,
                 None => base.round_profit_max,
             },
+            questions: self.questions.unwrap_or(base.questions),
             start_timeout_secs: self.start_timeout_secs.unwrap_or(base.start_timeout_secs),
             rake_bp: self.rake_bp.unwrap_or(base.rake_bp),
             spectator_share_bp: self.spectator_share_bp.unwrap_or(base.spectator_share_bp),
@@ -406,6 +413,8 @@ async fn create_game(
     let rule_set = body.rule_set.as_deref().and_then(RuleSet::parse);
     let chess = rule_set == Some(RuleSet::Chess);
     let crash = rule_set == Some(RuleSet::Crash);
+    // Quick math: 10 questions in 60 seconds.
+    let quiz = rule_set == Some(RuleSet::QuickMath);
     let defaults = GameSettings {
         name: String::new(),
         category: String::new(),
@@ -416,11 +425,16 @@ async fn create_game(
         max_players: 0,
         rules: "{}".to_owned(),
         thumbnail_url: String::new(),
-        turn_clock_ms: if chess { 300_000 } else { 30_000 },
+        turn_clock_ms: match (chess, quiz) {
+            (true, _) => 300_000,
+            (_, true) => 60_000,
+            _ => 30_000,
+        },
         increment_ms: if chess { 3_000 } else { 0 },
         tick_hz: if crash { 10 } else { 0 },
         house_edge_bp: if crash { 100 } else { 0 },
         round_profit_max: if crash { units(1_000) } else { Amount(0) },
+        questions: if quiz { 10 } else { 0 },
         start_timeout_secs: if crash { 15 } else { 600 },
         rake_bp: if crash { 0 } else { 500 },
         spectator_share_bp: 5_000,
@@ -653,6 +667,48 @@ struct CrashState {
     cash_outs: Vec<CrashCashOut>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct QuizQuestion {
+    /// `left op right`, with `op` one of `+ - * /` (division is exact).
+    #[schema(pattern = "^[-+*/]$")]
+    op: String,
+    left: i64,
+    right: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct QuizAnswer {
+    /// The question's index, from 0.
+    question: u32,
+    answer: i64,
+    correct: bool,
+    points: u32,
+    at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct QuizPlayer {
+    user_id: String,
+    answered: u32,
+    correct: u32,
+    points: u32,
+    /// Your own answers while the round runs; everyone's once it has ended.
+    answers: Vec<QuizAnswer>,
+}
+
+/// A quick-math round.
+#[derive(Serialize, ToSchema)]
+struct QuickMathState {
+    #[schema(pattern = "^quick_math$")]
+    rule_set: &'static str,
+    questions: Vec<QuizQuestion>,
+    started_at: String,
+    /// When the countdown runs out.
+    ends_at: String,
+    players: Vec<QuizPlayer>,
+    over: bool,
+}
+
 /// A session's position, by rule set (`rule_set` says which).
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
@@ -660,6 +716,7 @@ enum SessionState {
     ConnectFour(ConnectFourState),
     Chess(ChessState),
     Crash(CrashState),
+    QuickMath(QuickMathState),
 }
 
 /// A multiplier in hundredths as text: 152 is `"1.52"`.
@@ -672,7 +729,7 @@ struct Session {
     /// `gs_<n>`.
     id: String,
     game_id: String,
-    #[schema(pattern = "^(connect_four|chess|crash)$")]
+    #[schema(pattern = "^(connect_four|chess|crash|quick_math)$")]
     rule_set: &'static str,
     /// Shown to the session's players only: how others join a private session.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -785,6 +842,42 @@ fn session_json(view: &GameSessionView) -> Session {
                     forced: o.forced,
                 })
                 .collect(),
+        })),
+        GameStateView::QuickMath(q) => Some(SessionState::QuickMath(QuickMathState {
+            rule_set: "quick_math",
+            questions: q
+                .questions
+                .iter()
+                .map(|x| QuizQuestion {
+                    op: x.op.clone(),
+                    left: x.left,
+                    right: x.right,
+                })
+                .collect(),
+            started_at: time(q.started),
+            ends_at: time(q.ends),
+            players: q
+                .players
+                .iter()
+                .map(|p| QuizPlayer {
+                    user_id: player_of(view, p.seat),
+                    answered: p.answered,
+                    correct: p.correct,
+                    points: p.points,
+                    answers: p
+                        .answers
+                        .iter()
+                        .map(|a| QuizAnswer {
+                            question: a.question,
+                            answer: a.answer,
+                            correct: a.correct,
+                            points: a.points,
+                            at: time(a.at),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            over: q.over,
         })),
     };
     Session {
@@ -1330,7 +1423,9 @@ async fn fairness(
                   [4*index, 4*index+4) of block, big-endian; f = fraction / 2^32; \
                   first mover = floor(f * players); crash point (hundredths) = \
                   max(100, min(100000000, floor((10000 - house_edge_bp) * 2^32 / \
-                  (2^32 - fraction) / 100))); server_seed_hash = SHA256(server_seed hex text)",
+                  (2^32 - fraction) / 100))); quick math, per question: op = floor(f * 4) of + - * /, \
+                  then two operands low + floor(f * n) (docs/games.md); server_seed_hash = \
+                  SHA256(server_seed hex text)",
     }))
 }
 
