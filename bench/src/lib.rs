@@ -1,7 +1,9 @@
 //! BetBet benchmarks and the load generator.
 //!
-//! [`mix`] builds the seeded engine workload of the `engine_mix` criterion bench.
+//! [`mix`] builds the seeded engine workload of the `engine_mix` criterion bench, [`games`]
+//! the live crash rounds of `game_tick`.
 
+pub mod games;
 pub mod mix;
 
 /// Now, in microseconds since the epoch (the core's `Timestamp` unit): the load generator
