@@ -86,7 +86,11 @@ impl Crash {
             && stake > 0
             && profit_max >= 0
             && cash_outs.len() <= players as usize
-            && cash_outs.iter().all(|c| c.seat < players && c.tick <= tick);
+            // Seats cash out once each. (A cash-out's tick may be past the last applied
+            // one: it is priced at the tick its own time falls in.)
+            && cash_outs.iter().enumerate().all(|(i, c)| {
+                c.seat < players && cash_outs[..i].iter().all(|d| d.seat != c.seat)
+            });
         if !valid {
             return None;
         }
@@ -107,10 +111,15 @@ impl Crash {
         Some(game)
     }
 
-    /// The multiplier at tick `k` (not before the last applied one).
+    /// The multiplier at tick `k` (not before the last applied one). It stops rising at
+    /// the crash point: past it nothing is priced (the round has crashed), and a round
+    /// whose ticks were held up for minutes cannot overflow.
     fn multiplier_at(&self, k: u32) -> i64 {
         let mut m = self.multiplier;
         for _ in self.tick..k {
+            if hundredths(m) >= self.crash_point {
+                break;
+            }
             m = step(m, self.tick_hz);
         }
         m
@@ -513,10 +522,31 @@ mod tests {
     }
 
     #[test]
+    fn a_round_held_up_for_an_hour_crashes_without_overflowing() {
+        // The highest crash point and room to pay it: the multiplier stops at the crash.
+        let mut game = round(CRASH_POINT_MAX, 1, i64::MAX / 4);
+        assert_eq!(game.cap(), CRASH_POINT_MAX);
+        let before = game.clone();
+        assert_eq!(
+            game.apply_move(0, "cashout", at_ms(3_600_000)),
+            Err(ResultCode::GameSessionNotActive)
+        );
+        assert_eq!(game, before);
+        let outcome = game.on_tick(at_ms(3_600_000)).expect("crashed long ago");
+        assert_eq!(outcome.end, GameEnd::Crashed);
+        // One step past the crash point, and no further.
+        let shown = hundredths(game.multiplier);
+        assert!((CRASH_POINT_MAX..CRASH_POINT_MAX + CRASH_POINT_MAX / 100).contains(&shown));
+        assert_eq!(game.tick, 36_000);
+    }
+
+    #[test]
     fn a_replay_rebuilds_the_round() {
         let mut game = round(300, 3, 1_000 * ONE);
         game.on_tick(at_ms(700));
-        game.apply_move(2, "cashout", at_ms(750)).unwrap();
+        // Priced at its own tick (12), past the last applied one (7).
+        game.apply_move(2, "cashout", at_ms(1_250)).unwrap();
+        assert_eq!((game.tick, game.cash_outs[0].tick), (7, 12));
         let again = Crash::replay(
             game.crash_point,
             game.tick_hz,
@@ -538,5 +568,7 @@ mod tests {
             forced: false,
         };
         assert!(Crash::replay(200, 10, START, ONE, 0, 1, 0, vec![stray], false).is_none());
+        let twice = CashOut { seat: 0, ..stray };
+        assert!(Crash::replay(200, 10, START, ONE, 0, 2, 0, vec![twice, twice], false).is_none());
     }
 }

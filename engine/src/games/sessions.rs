@@ -55,6 +55,16 @@ fn client_seed(given: &str) -> Result<String, ResultCode> {
     }
 }
 
+/// A move as the room may see it: a quick-math answer is the player's secret until the
+/// round ends (everyone's answers are in the final view), every other move is public.
+fn public_move(rule_set: RuleSet, mv: &str) -> &str {
+    if rule_set == RuleSet::QuickMath {
+        ""
+    } else {
+        mv
+    }
+}
+
 /// The pot's split: `(each winner's share, the platform's rake with the indivisible rest)`.
 pub(crate) fn split_pot(pot: i64, rake_bp: u16, winners: usize) -> (i64, i64) {
     let rake = (i128::from(pot) * i128::from(rake_bp) / 10_000) as i64;
@@ -492,12 +502,16 @@ impl Engine {
         }
         let now = self.now;
         let session = self.session_mut(c.session)?;
+        let rule_set = session.rule_set;
         let outcome = session.state.apply_move(seat, &c.mv, now)?;
         match outcome {
-            Some(outcome) => self.settle_game(c.session, outcome, (c.actor, &c.mv), out),
+            Some(outcome) => {
+                let mv = public_move(rule_set, &c.mv);
+                self.settle_game(c.session, outcome, (c.actor, mv), out);
+            }
             None => {
                 self.arm_turn_clock(c.session);
-                let change = (SessionChange::Moved, c.mv.as_str());
+                let change = (SessionChange::Moved, public_move(rule_set, &c.mv));
                 self.session_changed(c.session, c.actor, change, out);
             }
         }
@@ -916,6 +930,22 @@ impl Engine {
                     );
                 }
                 GameSessionStatus::Completed | GameSessionStatus::Cancelled => {}
+            }
+            // A round fits its session: its seats, stake and reserve.
+            match &session.state {
+                RuleState::Crash(round) => {
+                    assert_eq!(
+                        round.players as usize,
+                        session.players.len(),
+                        "{id:?} seats"
+                    );
+                    assert_eq!(round.stake, session.stake, "{id:?} stake");
+                    assert_eq!(round.profit_max, session.reserve, "{id:?} reserve");
+                }
+                RuleState::QuickMath(round) => {
+                    assert_eq!(round.answers.len(), session.players.len(), "{id:?} seats");
+                }
+                RuleState::NotStarted | RuleState::ConnectFour(_) | RuleState::Chess(_) => {}
             }
             if live {
                 *pots.entry(session.escrow).or_default() += session.pot() + session.reserve;

@@ -943,6 +943,19 @@ fn quick_math_ties_split_the_pot_and_the_countdown_ends_the_round() {
     }
     let ended = world.session(session);
     assert_eq!(ended.end, Some(GameEnd::Win));
+    // The room never saw an answer: the events carry no move text for quick math.
+    let moves: Vec<&str> = world
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::GameSessionChanged(c) if c.session == session => Some(c.mv.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        moves.len() >= 15 && moves.iter().all(|mv| mv.is_empty()),
+        "{moves:?}"
+    );
     // A pot of 30.00000003: a 5% rake of 1.50000000 (rounded down), 28.50000003 to split,
     // 14.25000001 each, and the odd unit to the platform.
     let pot = 3 * (units(10) + 1);
@@ -981,5 +994,35 @@ fn quick_math_ties_split_the_pot_and_the_countdown_ends_the_round() {
     assert_eq!(ended.players[1].status, PlayerStatus::Won);
     let mut restored = Engine::restore(&snapshot).expect("restores mid-round");
     super::replay::replay(&mut restored, &world.journal[cut..], cut as u64 + 1);
+    assert_eq!(restored.state_hash(), world.engine.state_hash());
+}
+
+#[test]
+fn a_cash_out_ahead_of_its_tick_snapshots_and_restores() {
+    let mut world = World::new();
+    let game = world.add_game(crash_settings(500));
+    let admin = world.admin;
+    world.deposit(admin, units(1_000));
+    world.ok(Command::FundBankroll(FundBankroll {
+        actor: admin,
+        currency: usd(),
+        amount: Amount(units(1_000)),
+    }));
+    let alice = world.funded("alice", 100);
+    let session = world.open_session(alice, game, units(10));
+    world.ok(Command::StartGameSession(GameSessionAction {
+        actor: alice,
+        session,
+    }));
+    // The cash-out's time is three ticks on, but no Tick has run since the start: it is
+    // priced at its own tick, and it ends the round (Alice is its only player).
+    world.now = world.now.saturating_add_micros(300_000);
+    let point = world.crash_round(session).crash_point;
+    assert!(point > 102, "the fixed seeds' crash point is {point}");
+    world.move_as(alice, session, "cashout");
+    let round = world.crash_round(session);
+    assert_eq!((round.tick, round.cash_outs[0].tick), (0, 3));
+    assert_eq!(world.session(session).status, GameSessionStatus::Completed);
+    let restored = Engine::restore(&world.engine.snapshot()).expect("restores");
     assert_eq!(restored.state_hash(), world.engine.state_hash());
 }
