@@ -74,6 +74,13 @@ impl World {
         }));
     }
 
+    /// `restored` (an engine restored from a snapshot taken at journal length `cut`)
+    /// replays the journal after it to exactly the live state.
+    fn replays_to_now(&self, mut restored: Engine, cut: usize) {
+        super::replay::replay(&mut restored, &self.journal[cut..], cut as u64 + 1);
+        assert_eq!(restored.state_hash(), self.engine.state_hash());
+    }
+
     fn session(&self, id: GameSessionId) -> &crate::games::GameSession {
         self.engine.games.session(id).expect("session")
     }
@@ -296,9 +303,8 @@ fn a_snapshot_mid_game_plus_replay_reproduces_the_live_run() {
     world.advance(6);
     assert_eq!(world.session(session).end, Some(GameEnd::Timeout));
 
-    let mut restored = Engine::restore(&snapshot).expect("restores");
-    super::replay::replay(&mut restored, &world.journal[cut..], cut as u64 + 1);
-    assert_eq!(restored.state_hash(), world.engine.state_hash());
+    let restored = Engine::restore(&snapshot).expect("restores");
+    world.replays_to_now(restored, cut);
 }
 
 #[test]
@@ -687,9 +693,7 @@ fn a_chess_snapshot_mid_game_plus_replay_reproduces_the_live_run() {
     let white_seat = world.session(session).seat_of(white);
     assert_eq!(chess.draw_offer.map(usize::from), white_seat);
     assert_eq!(chess.moves.len(), 2);
-    let mut restored = restored_at_cut;
-    super::replay::replay(&mut restored, &world.journal[cut..], cut as u64 + 1);
-    assert_eq!(restored.state_hash(), world.engine.state_hash());
+    world.replays_to_now(restored_at_cut, cut);
     // And the ended game restores too.
     let again = Engine::restore(&world.engine.snapshot()).expect("restores the ended game");
     assert_eq!(again.state_hash(), world.engine.state_hash());
@@ -710,6 +714,17 @@ fn crash_settings(profit_max: i64) -> GameSettings {
 }
 
 impl World {
+    /// The admin deposits `whole_units` and moves them into the house's bankroll.
+    fn fund_bankroll(&mut self, whole_units: i64) {
+        let admin = self.admin;
+        self.deposit(admin, units(whole_units));
+        self.ok(Command::FundBankroll(FundBankroll {
+            actor: admin,
+            currency: usd(),
+            amount: Amount(units(whole_units)),
+        }));
+    }
+
     fn advance_ms(&mut self, ms: i64) {
         self.now = self.now.saturating_add_micros(ms * 1_000);
         self.ok(Command::Tick(Tick {}));
@@ -862,13 +877,7 @@ fn crash_rounds_reserve_from_the_bankroll_and_pay_exactly() {
 fn a_crash_snapshot_mid_round_plus_replay_reproduces_the_live_run() {
     let mut world = World::new();
     let game = world.add_game(crash_settings(500));
-    let admin = world.admin;
-    world.deposit(admin, units(1_000));
-    world.ok(Command::FundBankroll(FundBankroll {
-        actor: admin,
-        currency: usd(),
-        amount: Amount(units(1_000)),
-    }));
+    world.fund_bankroll(1_000);
     let alice = world.funded("alice", 100);
     let bob = world.funded("bob", 100);
     let session = world.open_session(alice, game, units(10));
@@ -886,9 +895,8 @@ fn a_crash_snapshot_mid_round_plus_replay_reproduces_the_live_run() {
         }
         world.advance_ms(100);
     }
-    let mut restored = Engine::restore(&snapshot).expect("restores mid-round");
-    super::replay::replay(&mut restored, &world.journal[cut..], cut as u64 + 1);
-    assert_eq!(restored.state_hash(), world.engine.state_hash());
+    let restored = Engine::restore(&snapshot).expect("restores mid-round");
+    world.replays_to_now(restored, cut);
     let again = Engine::restore(&world.engine.snapshot()).expect("restores the ended round");
     assert_eq!(again.state_hash(), world.engine.state_hash());
 }
@@ -992,22 +1000,15 @@ fn quick_math_ties_split_the_pot_and_the_countdown_ends_the_round() {
     let ended = world.session(session);
     assert_eq!(ended.end, Some(GameEnd::Win), "Ben answered one");
     assert_eq!(ended.players[1].status, PlayerStatus::Won);
-    let mut restored = Engine::restore(&snapshot).expect("restores mid-round");
-    super::replay::replay(&mut restored, &world.journal[cut..], cut as u64 + 1);
-    assert_eq!(restored.state_hash(), world.engine.state_hash());
+    let restored = Engine::restore(&snapshot).expect("restores mid-round");
+    world.replays_to_now(restored, cut);
 }
 
 #[test]
 fn a_cash_out_ahead_of_its_tick_snapshots_and_restores() {
     let mut world = World::new();
     let game = world.add_game(crash_settings(500));
-    let admin = world.admin;
-    world.deposit(admin, units(1_000));
-    world.ok(Command::FundBankroll(FundBankroll {
-        actor: admin,
-        currency: usd(),
-        amount: Amount(units(1_000)),
-    }));
+    world.fund_bankroll(1_000);
     let alice = world.funded("alice", 100);
     let session = world.open_session(alice, game, units(10));
     world.ok(Command::StartGameSession(GameSessionAction {
