@@ -288,6 +288,7 @@ impl Hub {
                 Event::SessionRevoked(revoked) => user(&revoked.user),
                 Event::GameSessionChanged(changed) => topic(Topic::Session(changed.session)),
                 Event::GameChatPosted(posted) => topic(Topic::Session(posted.session)),
+                Event::GameSessionTicked(ticked) => topic(Topic::Session(ticked.session)),
                 _ => {}
             }
         }

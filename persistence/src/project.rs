@@ -344,6 +344,10 @@ impl Projector {
                         }
                     }
                 }
+                // The history keeps what a session's rows hold; a tick changes none of it
+                // but the version, which the session's next change (its end at the
+                // latest) brings.
+                Event::GameSessionTicked(_) => {}
                 Event::PoolChanged(p) => {
                     if let QueryReply::Pool(pool) =
                         self.engine.query(&Query::Pool(PoolQuery { pool: p.pool }))

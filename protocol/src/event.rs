@@ -384,5 +384,6 @@ wire_enum! {
         GameChanged(crate::games::GameChanged) = 90,
         GameSessionChanged(crate::games::GameSessionChanged) = 91,
         GameChatPosted(crate::games::GameChatPosted) = 92,
+        GameSessionTicked(crate::games::GameSessionTicked) = 93,
     }
 }

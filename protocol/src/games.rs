@@ -481,7 +481,8 @@ wire_cenum! {
         ClientSeedSet = 5 => "client_seed_set",
         Spectated = 6 => "spectated",
         Ended = 7 => "ended",
-        /// A realtime game's tick (a crash round's multiplier rose).
+        /// A realtime game's tick, for a rule set without a tick delta of its own (crash
+        /// has one: [`GameSessionTicked`]).
         Ticked = 8 => "ticked",
     }
 }
@@ -504,6 +505,22 @@ wire_struct! {
         /// The move, for [`SessionChange::Moved`]; empty otherwise.
         pub mv: String,
         pub view: Box<GameSessionView>,
+    }
+}
+
+wire_struct! {
+    /// A realtime game rose by a tick and goes on: the delta, not the whole session (a
+    /// crash round's multiplier at 10 to 20 Hz). Like every change it takes the session's
+    /// next version, so a room's sequence stays gap-free.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GameSessionTicked {
+        pub session: GameSessionId,
+        pub version: u64,
+        pub tick: u32,
+        /// In hundredths (100 is 1.00×).
+        pub multiplier: u32,
+        /// When the next tick is due.
+        pub next_tick_at: Option<Timestamp>,
     }
 }
 

@@ -935,6 +935,8 @@ fn a_crash_round_over_rest_pays_its_cash_outs_and_proves_its_crash_point() {
         joined["status"], "waiting",
         "a crash round takes up to 100 players"
     );
+    // Bob follows the round over the room: every tick arrives as a `game_tick` delta.
+    let (mut room, _) = Room::open(&server, &session, &bob);
     let started = alice
         .post(&session_path(&session, "/start"), &json!({}))
         .expect(200);
@@ -1053,6 +1055,40 @@ fn a_crash_round_over_rest_pays_its_cash_outs_and_proves_its_crash_point() {
         cents(&after["available"]),
         cents(&funded_more["available"]) - 1_000 + house
     );
+
+    // The room saw the start, then the rise tick by tick (consecutive `seq`s, checked as
+    // read), the cash-outs as moves, and the end with the session as REST shows it.
+    assert_eq!(room.until("game_update")["data"]["change"], "started");
+    let (mut ticks, mut last, mut moves) = (0u64, 100u64, 0);
+    let end = loop {
+        let message = room.read();
+        match message["type"].as_str() {
+            Some("game_tick") => {
+                let tick = &message["data"];
+                ticks += 1;
+                assert_eq!(tick["tick"], ticks, "one delta per tick: {message}");
+                let m = hundredths(&tick["multiplier"]);
+                assert!(m >= last, "the multiplier only rises: {message}");
+                last = m;
+                assert!(tick["next_tick_at"].is_string());
+            }
+            Some("game_update") if message["data"]["change"] == "moved" => moves += 1,
+            Some("game_update") if message["data"]["change"] == "ended" => break message,
+            _ => panic!("unexpected in the room: {message}"),
+        }
+    };
+    // Every tick but the one that ended the round (if one did) came as a delta.
+    let last_tick = ended["state"]["tick"].as_u64().unwrap();
+    assert!(
+        ticks == last_tick || ticks + 1 == last_tick,
+        "{ticks} deltas for {last_tick} ticks"
+    );
+    assert_eq!(end["data"]["session"]["version"], ended["version"]);
+    assert_eq!(end["data"]["session"]["state"], ended["state"]);
+    let cashed_out = ended["state"]["cash_outs"].as_array().unwrap();
+    let voluntary = cashed_out.iter().filter(|c| c["forced"] != true).count();
+    assert!(moves <= voluntary, "a move per cash-out at most");
+    assert!(last < hundredths(&ended["state"]["multiplier"]) || ended["state"]["crashed"] != true);
 }
 
 /// An amount's text ("12.5") in hundredths of the unit (amounts here have at most two

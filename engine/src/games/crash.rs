@@ -282,6 +282,12 @@ impl Rules for Crash {
         None
     }
 
+    /// The rise, sent 10 to 20 times a second, without the cash-outs (those come with
+    /// the moves that made them).
+    fn tick_delta(&self) -> Option<(u32, u32)> {
+        Some((self.tick, hundredths(self.multiplier)))
+    }
+
     /// The multiplier cashed out at, in hundredths (0 for a bust).
     fn score(&self, seat: usize) -> Option<i64> {
         let out = self.cash_outs.iter().find(|c| c.seat as usize == seat);

@@ -123,6 +123,12 @@ pub(crate) trait Rules: Sized {
         let _ = now;
         None
     }
+    /// After a tick that did not end the game, what changed as a delta the rooms send
+    /// instead of the whole session: the tick and the multiplier (hundredths). `None`
+    /// (the default): the session's full view goes out.
+    fn tick_delta(&self) -> Option<(u32, u32)> {
+        None
+    }
     /// The outcome when `seat` gives up (`end` says how), or why the game allows none.
     fn forfeit(&mut self, seat: usize, end: GameEnd) -> Result<Outcome, ResultCode>;
     /// The position as anyone may see it.
@@ -321,6 +327,10 @@ impl RuleState {
             },
             unreachable!("no clock before the start")
         )
+    }
+
+    pub(crate) fn tick_delta(&self) -> Option<(u32, u32)> {
+        each_rule_set!(self, game => game.tick_delta(), None)
     }
 
     pub(crate) fn forfeit(&mut self, seat: usize, end: GameEnd) -> Result<Outcome, ResultCode> {

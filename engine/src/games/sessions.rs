@@ -16,9 +16,9 @@ use crate::wallet::{MONEY_MOVE_MAX, Reference};
 use betbet_protocol::event::{Event, LedgerReason, TxStatus, TxType};
 use betbet_protocol::games::{
     CLIENT_SEED_MAX, CreateGameSession, GAME_CHAT_MAX, GameChatPosted, GameEnd, GameMove,
-    GameSessionAction, GameSessionChanged, GameSessionId, GameSessionStatus, GameType,
-    JoinGameSession, MOVE_TEXT_MAX, PlayerStatus, PostGameChat, RuleSet, SESSION_CODE_ALPHABET,
-    SESSION_CODE_LEN, SessionChange, SetClientSeed,
+    GameSessionAction, GameSessionChanged, GameSessionId, GameSessionStatus, GameSessionTicked,
+    GameType, JoinGameSession, MOVE_TEXT_MAX, PlayerStatus, PostGameChat, RuleSet,
+    SESSION_CODE_ALPHABET, SESSION_CODE_LEN, SessionChange, SetClientSeed,
 };
 use betbet_protocol::message::{Created, Reply};
 use betbet_protocol::result::ResultCode;
@@ -170,6 +170,25 @@ impl Engine {
             change,
             mv: mv.to_owned(),
             view: Box::new(self.game_session_view(session, UserId::SYSTEM)),
+        }));
+    }
+
+    /// A realtime session ticked and goes on: its delta when the rule set has one (a
+    /// crash round's rise, 10 to 20 times a second, without rebuilding the session's
+    /// view), else the whole view like any change.
+    fn session_ticked(&mut self, id: GameSessionId, out: &mut Vec<Event>) {
+        let session = self.games.sessions.get_mut(&id).expect("ticked session");
+        let Some((tick, multiplier)) = session.state.tick_delta() else {
+            let change = (SessionChange::Ticked, "");
+            return self.session_changed(id, UserId::SYSTEM, change, out);
+        };
+        session.version += 1;
+        out.push(Event::GameSessionTicked(GameSessionTicked {
+            session: id,
+            version: session.version,
+            tick,
+            multiplier,
+            next_tick_at: session.deadline,
         }));
     }
 
@@ -874,8 +893,7 @@ impl Engine {
                     Some(outcome) => self.settle_game(id, outcome, (UserId::SYSTEM, ""), out),
                     None => {
                         self.arm_turn_clock(id);
-                        let change = (SessionChange::Ticked, "");
-                        self.session_changed(id, UserId::SYSTEM, change, out);
+                        self.session_ticked(id, out);
                     }
                 },
                 GameSessionStatus::Completed | GameSessionStatus::Cancelled => {

@@ -51,7 +51,7 @@ use betbet_protocol::command::Command;
 use betbet_protocol::event::Event;
 use betbet_protocol::games::{
     GameChatPosted, GameMove, GameSessionAction, GameSessionChanged, GameSessionId,
-    GameSessionQuery, PostGameChat,
+    GameSessionQuery, GameSessionTicked, PostGameChat,
 };
 use betbet_protocol::query::{Query, QueryReply};
 use betbet_protocol::types::{Timestamp, UserId};
@@ -282,6 +282,23 @@ fn update_message(changed: &GameSessionChanged) -> Message {
     ws::envelope("game_update", None, Some(changed.version), update)
 }
 
+/// `game_tick`: a realtime game rose by a tick (the rest of the session is unchanged).
+#[derive(Serialize)]
+struct TickUpdate {
+    tick: u32,
+    multiplier: String,
+    next_tick_at: Option<String>,
+}
+
+fn tick_message(ticked: &GameSessionTicked) -> Message {
+    let update = TickUpdate {
+        tick: ticked.tick,
+        multiplier: super::multiplier(ticked.multiplier),
+        next_tick_at: ticked.next_tick_at.map(time),
+    };
+    ws::envelope("game_tick", None, Some(ticked.version), update)
+}
+
 /// `chat`: a player's message to the room.
 #[derive(Serialize)]
 struct Chat<'a> {
@@ -376,6 +393,12 @@ async fn serve(state: &AppState, socket: &mut WebSocket, mut member: Member) {
                             seq = changed.version;
                             out.push(slots.public.get_or_init(|| update_message(changed)).clone());
                             ended |= changed.status.ended();
+                        }
+                        Event::GameSessionTicked(ticked)
+                            if ticked.session == member.session && ticked.version > seq =>
+                        {
+                            seq = ticked.version;
+                            out.push(slots.public.get_or_init(|| tick_message(ticked)).clone());
                         }
                         Event::GameChatPosted(posted)
                             if posted.session == member.session && posted.version > seq =>
