@@ -43,6 +43,9 @@ enum Transport {
     Ws(WsArgs),
     /// Trading clients and market-data subscribers on the market-maker feed (QUIC).
     Quic(QuicArgs),
+    /// Pairs of players in Connect Four rooms moving on a schedule (/ws/game/{id}, or a
+    /// Colyseus room with --peer colyseus): move -> opponent's update latency.
+    Game(GameArgs),
     /// Writes a data directory whose journal holds the engine benchmark's seeded workload
     /// (setup, then --commands orders and cancels), the input of the history store's
     /// rebuild benchmark (`betbet projection rebuild --data-dir DIR`).
@@ -128,6 +131,54 @@ struct WsArgs {
     /// RSS are then those of the newest process named `betbet-ws-echo`.
     #[arg(long)]
     echo: bool,
+}
+
+#[derive(Args)]
+struct GameArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// `betbet` (`betbet serve`) or `colyseus` (`node bench/colyseus/server.js`).
+    #[arg(long, default_value = "betbet")]
+    peer: String,
+    /// Sessions, two players each.
+    #[arg(long, default_value_t = 100)]
+    sessions: usize,
+    /// Moves per second over all sessions.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    #[arg(long, value_parser = load::parse_duration, default_value = "5s")]
+    warmup: Duration,
+    #[arg(long, value_parser = load::parse_duration, default_value = "30s")]
+    duration: Duration,
+    /// betbet: an admin's username, to create the game.
+    #[arg(long, default_value = "admin")]
+    admin: String,
+    /// betbet: the admin's password (default: read from --credentials).
+    #[arg(long)]
+    admin_password: Option<String>,
+    /// betbet: `serve --demo`'s credentials file, for the admin's password.
+    #[arg(long, default_value = "data/demo-credentials.txt")]
+    credentials: PathBuf,
+    /// betbet: player users the seats are spread over (default: sessions / 5, at least 2).
+    #[arg(long)]
+    users: Option<usize>,
+    /// betbet: USD deposited per user.
+    #[arg(long, default_value = "1000")]
+    deposit: String,
+    /// betbet: each session's stake.
+    #[arg(long, default_value = "1")]
+    stake: String,
+    #[arg(long, default_value_t = 4)]
+    setup_threads: usize,
+    /// The server's pid (default: the newest process named `betbet`, or `node`).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    #[arg(long, default_value_t = 128)]
+    connect_concurrency: usize,
+    /// Generator worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -377,6 +428,76 @@ fn run_quic(args: QuicArgs) -> Result<(), String> {
     })
 }
 
+/// The password of `user` in `serve --demo`'s credentials file (`name password (id)`).
+fn demo_password(path: &std::path::Path, user: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {e} (or give --admin-password)", path.display()))?;
+    text.lines()
+        .find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some(user)).then(|| words.next().map(str::to_owned))?
+        })
+        .ok_or_else(|| format!("no `{user}` in {}", path.display()))
+}
+
+fn run_game(args: GameArgs) -> Result<(), String> {
+    use load::game::{self, Peer};
+    let peer = match args.peer.as_str() {
+        "betbet" => Peer::Betbet,
+        "colyseus" => Peer::Colyseus,
+        other => return Err(format!("--peer is betbet or colyseus, not `{other}`")),
+    };
+    let options = game::GameOptions {
+        peer,
+        rate: args.rate,
+        warmup: args.warmup,
+        duration: args.duration,
+        connect_concurrency: args.connect_concurrency,
+    };
+    options.check(args.sessions)?;
+    if !args.url.starts_with("http://") {
+        return Err("--url is http://host:port".to_owned());
+    }
+    let tables = match peer {
+        Peer::Betbet => {
+            let admin_password = match &args.admin_password {
+                Some(password) => password.clone(),
+                None => demo_password(&args.credentials, &args.admin)?,
+            };
+            game::betbet_tables(
+                &game::BetbetSetup {
+                    base: args.url.clone(),
+                    admin: args.admin.clone(),
+                    admin_password,
+                    users: args.users.unwrap_or(args.sessions / 5).max(2),
+                    deposit: args.deposit.clone(),
+                    stake: args.stake.clone(),
+                    threads: args.setup_threads,
+                },
+                args.sessions,
+            )?
+        }
+        Peer::Colyseus => load::colyseus::tables(&args.url, args.sessions)?,
+    };
+    let server_pid = args.server_pid.or_else(|| {
+        load::host::find_process(match peer {
+            Peer::Betbet => "betbet",
+            Peer::Colyseus => "node",
+        })
+    });
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all().thread_name("betbet-load");
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = runtime.build().map_err(|e| format!("tokio runtime: {e}"))?;
+    let host = Arc::new(Mutex::new(Host::new(server_pid)));
+    let report = runtime.block_on(game::run(tables, options, host))?;
+    println!("{report}");
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match load::host::raise_open_files_limit() {
@@ -386,6 +507,7 @@ fn main() -> ExitCode {
     let result = match cli.transport {
         Transport::Ws(args) => run_ws(args),
         Transport::Quic(args) => run_quic(args),
+        Transport::Game(args) => run_game(args),
         Transport::Journal {
             dir,
             commands,

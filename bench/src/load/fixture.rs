@@ -103,7 +103,7 @@ impl Rest {
     }
 }
 
-fn text(value: &Value, field: &str) -> Result<String, String> {
+pub fn text(value: &Value, field: &str) -> Result<String, String> {
     value[field]
         .as_str()
         .map(str::to_owned)
@@ -190,6 +190,55 @@ pub fn create_api_key(rest: &Rest, user: &User, name: &str) -> Result<ApiKey, St
     })
 }
 
+/// A run tag from the clock, which keeps usernames unique across runs on one server.
+pub fn run_tag() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    (millis % 100_000_000).to_string()
+}
+
+/// Registers, logs in and funds `count` users `load{tag}_{i}` on `threads` threads, in
+/// index order.
+pub fn register_users(
+    rest: &Rest,
+    tag: &str,
+    count: usize,
+    deposit: &str,
+    threads: usize,
+) -> Result<Vec<User>, String> {
+    let next = AtomicUsize::new(0);
+    let made = std::sync::Mutex::new(Vec::with_capacity(count));
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.clamp(1, 64))
+            .map(|_| {
+                scope.spawn(|| -> Result<(), String> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= count {
+                            return Ok(());
+                        }
+                        let user = make_user(rest, format!("load{tag}_{i}"), deposit)?;
+                        made.lock().expect("users lock").push((i, user));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("setup thread"))
+    })?;
+    let mut users = made.into_inner().expect("users lock");
+    users.sort_by_key(|(i, _)| *i);
+    eprintln!(
+        "setup: {} users registered, logged in and funded in {:.1} s",
+        users.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(users.into_iter().map(|(_, u)| u).collect())
+}
+
 impl Fixture {
     pub fn prepare(options: &FixtureOptions) -> Result<Fixture, String> {
         let rest = Rest::new(&options.base);
@@ -203,43 +252,14 @@ impl Fixture {
                 ));
             }
         }
-        // A run tag from the clock keeps usernames unique across runs on one server.
-        let tag = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-            % 100_000_000;
-        let users = options.users.max(1);
-        let next = AtomicUsize::new(0);
-        let made = std::sync::Mutex::new(Vec::with_capacity(users));
-        let started = std::time::Instant::now();
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..options.threads.clamp(1, 64))
-                .map(|_| {
-                    scope.spawn(|| -> Result<(), String> {
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= users {
-                                return Ok(());
-                            }
-                            let user =
-                                make_user(&rest, format!("load{tag}_{i}"), &options.deposit)?;
-                            made.lock().expect("users lock").push((i, user));
-                        }
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .try_for_each(|w| w.join().expect("setup thread"))
-        })?;
-        let mut users = made.into_inner().expect("users lock");
-        users.sort_by_key(|(i, _)| *i);
-        let users: Vec<User> = users.into_iter().map(|(_, u)| u).collect();
-        eprintln!(
-            "setup: {} users registered, logged in and funded in {:.1} s",
-            users.len(),
-            started.elapsed().as_secs_f64()
-        );
+        let tag = run_tag();
+        let users = register_users(
+            &rest,
+            &tag,
+            options.users.max(1),
+            &options.deposit,
+            options.threads,
+        )?;
         // The market's creator resolves it and so may not trade in it: a host of its own
         // creates it, and the first trader seeds the book.
         let host = make_user(&rest, format!("load{tag}_host"), "1")?;

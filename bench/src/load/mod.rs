@@ -12,7 +12,9 @@
 //! schedule and report are shared. A new transport adds a module here and a subcommand in
 //! `bench/src/bin/betbet-load.rs`.
 
+pub mod colyseus;
 pub mod fixture;
+pub mod game;
 pub mod host;
 pub mod quic;
 pub mod report;
