@@ -2,7 +2,7 @@
 // Colyseus Connect Four room: the comparison target for the Rust game server
 // benchmark. Plain CommonJS, no build step. See README.md and PROTOCOL.md.
 //
-// Usage: node server.js [--port N] [--host H] [--patch-rate max|null|MS]
+// Usage: node server.js [--port N] [--host H] [--patch-rate max|null|MS] [--ping-interval MS]
 //   port:       --port N | env PORT | 2567
 //   host:       --host H | env HOST | 127.0.0.1
 //   patch rate: --patch-rate | env PATCH_RATE | "max" (see below)
@@ -180,8 +180,17 @@ class ConnectFourRoom extends Room {
 }
 
 async function main() {
+  // Colyseus pings every socket every 3 s (pingInterval 3000, its default) in one loop:
+  // with thousands of sockets that is a stall of ~100 ms every 3 s. --ping-interval MS
+  // (env PING_INTERVAL; 0 disables the pings, and with them the dead-socket check)
+  // shows the room without it.
+  const pingInterval = Number(argValue('--ping-interval') ?? process.env.PING_INTERVAL ?? 3000);
+  if (!Number.isInteger(pingInterval) || pingInterval < 0) {
+    console.error(`invalid ping interval: ${pingInterval}`);
+    process.exit(2);
+  }
   const gameServer = new Server({
-    transport: new WebSocketTransport(),
+    transport: new WebSocketTransport({ pingInterval }),
     greet: false,
   });
   gameServer.define('connect_four', ConnectFourRoom);

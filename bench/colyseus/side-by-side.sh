@@ -10,7 +10,7 @@
 #   bench/colyseus/side-by-side.sh [RATE ...]     (default 1000 2000 ... 5000 moves/s)
 #
 # Environment: SESSIONS (2500), WARMUP (5s), DURATION (15s), OUT (a new temporary dir),
-# PEERS ("betbet colyseus").
+# PEERS ("betbet colyseus"), PING_INTERVAL (the Colyseus room's, ms; its default 3000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SESSIONS="${SESSIONS:-2500}"

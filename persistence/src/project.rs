@@ -15,7 +15,7 @@ use betbet_engine::{Ctx, Engine};
 use betbet_protocol::codec::from_slice;
 use betbet_protocol::command::{Command, JournalEntry, MarketStatus};
 use betbet_protocol::event::Event;
-use betbet_protocol::games::{GameChatPosted, GameQuery, GameSessionChanged, GameSessionQuery};
+use betbet_protocol::games::{GameQuery, GameSessionChanged, GameSessionQuery, SessionChange};
 use betbet_protocol::query::QueryReply;
 use betbet_protocol::query::{
     ApiKeyQuery, MarketListQuery, MarketQuery, MarketSort, OrderQuery, PAGE_LIMIT_MAX,
@@ -304,11 +304,19 @@ impl Projector {
                         batch.upsert(&schema::GAMES, schema::game_row(&game));
                     }
                 }
-                // A chat message takes a version of its session: the row follows. (The
-                // messages themselves are journaled; their tables come with the social
-                // slice's chat history.)
-                Event::GameSessionChanged(GameSessionChanged { session, .. })
-                | Event::GameChatPosted(GameChatPosted { session, .. }) => {
+                // A move, a client seed, a chat message or a tick changes nothing the
+                // rows hold but the version (the moves and messages are journaled, the
+                // position is the core's; chat tables come with the social slice's chat
+                // history): the rows follow the session's other changes, its end at the
+                // latest, and its `version` is the one of the last change they follow.
+                // At thousands of moves a second, that is most of the history store's
+                // writes spared.
+                Event::GameSessionChanged(GameSessionChanged {
+                    change: SessionChange::Moved | SessionChange::ClientSeedSet,
+                    ..
+                })
+                | Event::GameChatPosted(_) => {}
+                Event::GameSessionChanged(GameSessionChanged { session, .. }) => {
                     // The system reads every session, private ones included.
                     let query = GameSessionQuery {
                         session: *session,
@@ -344,9 +352,6 @@ impl Projector {
                         }
                     }
                 }
-                // The history keeps what a session's rows hold; a tick changes none of it
-                // but the version, which the session's next change (its end at the
-                // latest) brings.
                 Event::GameSessionTicked(_) => {}
                 Event::PoolChanged(p) => {
                     if let QueryReply::Pool(pool) =

@@ -444,7 +444,7 @@ async fn play(
     (mut writers, mut rx): (Vec<Writer>, Signals),
     (start, interval): (Instant, Duration),
     stats: Arc<GameStats>,
-) {
+) -> (Vec<Writer>, Signals) {
     let mut mover = table.first;
     let mut updates = [0usize; 2];
     for (k, &column) in DRAW.iter().enumerate() {
@@ -460,7 +460,7 @@ async fn play(
         {
             stats.disconnects.fetch_add(1, Ordering::Relaxed);
             stats.error(format!("send: {e}"));
-            return;
+            return (writers, rx);
         }
         stats.sent(due);
         let opponent = 1 - mover;
@@ -471,7 +471,7 @@ async fn play(
             let Ok(Some((player, signal, at))) = tokio::time::timeout_at(deadline, rx.recv()).await
             else {
                 stats.error("no update within 30 s".to_owned());
-                return;
+                return (writers, rx);
             };
             match signal {
                 Signal::Update => {
@@ -483,20 +483,20 @@ async fn play(
                 Signal::Accepted => {}
                 Signal::Rejected(code) => {
                     stats.error(format!("move refused: {code}"));
-                    return;
+                    return (writers, rx);
                 }
                 Signal::Closed(reason) => {
                     stats.disconnects.fetch_add(1, Ordering::Relaxed);
                     stats.error(format!("player {player}: {reason}"));
-                    return;
+                    return (writers, rx);
                 }
             }
         }
         mover = opponent;
     }
-    for mut writer in writers {
-        let _ = writer.close().await;
-    }
+    // Kept open until every session is done: a room closing early would load the server
+    // while the others still play.
+    (writers, rx)
 }
 
 /// Connects every table's players, plays the schedule and returns the report.
@@ -611,9 +611,17 @@ pub async fn run(
             host.lock().expect("host lock").mark_measure_end();
         })
     };
-    while playing.join_next().await.is_some() {}
+    let mut done = Vec::with_capacity(sessions);
+    while let Some(finished) = playing.join_next().await {
+        done.push(finished.map_err(|e| format!("session task: {e}"))?);
+    }
     marks.await.map_err(|e| format!("marks task: {e}"))?;
     progress.await.map_err(|e| format!("progress task: {e}"))?;
+    for (writers, _) in &mut done {
+        for writer in writers {
+            let _ = writer.close().await;
+        }
+    }
     let host = host.lock().expect("host lock");
     Ok(report(peer, sessions, &options, &stats, &host))
 }
