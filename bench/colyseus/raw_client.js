@@ -22,16 +22,7 @@ const CODE_MASK = 0x1f;      // low 5 bits = protocol code
 const MOD_TIMED = 0x80;      // modifier bits (never set for this room)
 const MOD_UNRELIABLE = 0x40;
 
-function argValue(name) {
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === name && i + 1 < argv.length) return argv[i + 1];
-    if (argv[i].startsWith(name + '=')) return argv[i].slice(name.length + 1);
-  }
-  return undefined;
-}
-const PORT = Number(argValue('--port') ?? process.env.PORT ?? 2567);
-const HOST = argValue('--host') ?? process.env.HOST ?? '127.0.0.1';
+const { PORT, HOST } = require('./args');
 const DUMP = process.argv.includes('--dump');
 const TIMEOUT_MS = 2000;
 

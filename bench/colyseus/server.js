@@ -31,17 +31,7 @@ const CELLS = COLS * ROWS; // 42; cell index = row * COLS + col, row 0 is the BO
 const NO_WINNER = -1;
 const DRAW = 2;
 
-function argValue(name) {
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === name && i + 1 < argv.length) return argv[i + 1];
-    if (argv[i].startsWith(name + '=')) return argv[i].slice(name.length + 1);
-  }
-  return undefined;
-}
-
-const port = Number(argValue('--port') ?? process.env.PORT ?? 2567);
-const host = argValue('--host') ?? process.env.HOST ?? '127.0.0.1';
+const { argValue, PORT: port, HOST: host } = require('./args');
 const TIMER_MAX_MS = 2147483647; // larger delays make Node fire after 1 ms
 const patchRateArg = argValue('--patch-rate') ?? process.env.PATCH_RATE ?? 'max';
 const PATCH_RATE = (patchRateArg === 'null') ? null
