@@ -207,9 +207,27 @@ pub fn register_users(
     deposit: &str,
     threads: usize,
 ) -> Result<Vec<User>, String> {
+    let started = std::time::Instant::now();
+    let users = in_parallel(count, threads, |i| {
+        make_user(rest, format!("load{tag}_{i}"), deposit)
+    })?;
+    eprintln!(
+        "setup: {} users registered, logged in and funded in {:.1} s",
+        users.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(users)
+}
+
+/// `make(0..count)` on `threads` threads (setup is REST calls that wait on the server),
+/// the results in index order; an error is the first worker's to fail.
+pub fn in_parallel<T: Send>(
+    count: usize,
+    threads: usize,
+    make: impl Fn(usize) -> Result<T, String> + Sync,
+) -> Result<Vec<T>, String> {
     let next = AtomicUsize::new(0);
     let made = std::sync::Mutex::new(Vec::with_capacity(count));
-    let started = std::time::Instant::now();
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.clamp(1, 64))
             .map(|_| {
@@ -219,8 +237,8 @@ pub fn register_users(
                         if i >= count {
                             return Ok(());
                         }
-                        let user = make_user(rest, format!("load{tag}_{i}"), deposit)?;
-                        made.lock().expect("users lock").push((i, user));
+                        let item = make(i)?;
+                        made.lock().expect("results lock").push((i, item));
                     }
                 })
             })
@@ -229,14 +247,9 @@ pub fn register_users(
             .into_iter()
             .try_for_each(|w| w.join().expect("setup thread"))
     })?;
-    let mut users = made.into_inner().expect("users lock");
-    users.sort_by_key(|(i, _)| *i);
-    eprintln!(
-        "setup: {} users registered, logged in and funded in {:.1} s",
-        users.len(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(users.into_iter().map(|(_, u)| u).collect())
+    let mut made = made.into_inner().expect("results lock");
+    made.sort_by_key(|(i, _)| *i);
+    Ok(made.into_iter().map(|(_, item)| item).collect())
 }
 
 impl Fixture {

@@ -16,7 +16,7 @@
 //! cannot move ahead of its position): latency is taken from the send and, separately,
 //! from the due time, which also counts a server that falls behind the schedule.
 
-use super::report::Host;
+use super::report::{Host, ms, percentiles};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -118,7 +118,7 @@ pub const SEATS_PER_USER_MAX: usize = 20;
 /// registers the players and opens `sessions` staked sessions, each started by its second
 /// player's join. Player `2k` and `2k + 1` (modulo the users) meet in session `k`.
 pub fn betbet_tables(setup: &BetbetSetup, sessions: usize) -> Result<Vec<Table>, String> {
-    use super::fixture::{Rest, register_users, run_tag, text};
+    use super::fixture::{Rest, in_parallel, register_users, run_tag, text};
     use serde_json::json;
     let users = setup.users.max(2);
     if (2 * sessions).div_ceil(users) > SEATS_PER_USER_MAX {
@@ -152,55 +152,35 @@ pub fn betbet_tables(setup: &BetbetSetup, sessions: usize) -> Result<Vec<Table>,
     let players = register_users(&rest, &tag, users, &setup.deposit, setup.threads)?;
     let ws_base = setup.base.replacen("http://", "ws://", 1);
     let started = Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let made = Mutex::new(Vec::with_capacity(sessions));
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..setup.threads.clamp(1, 64))
-            .map(|_| {
-                scope.spawn(|| -> Result<(), String> {
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        if k >= sessions {
-                            return Ok(());
-                        }
-                        let creator = &players[2 * k % users];
-                        let joiner = &players[(2 * k + 1) % users];
-                        let session = rest.post(
-                            "/api/v1/sessions/create",
-                            Some(&creator.token),
-                            &json!({"game_id": game, "stake": setup.stake}),
-                            201,
-                        )?;
-                        let id = text(&session, "id")?;
-                        let joined = rest.post(
-                            &format!("/api/v1/sessions/{id}/join"),
-                            Some(&joiner.token),
-                            &json!({}),
-                            200,
-                        )?;
-                        let first_player = &joined["state"]["first_player_id"];
-                        let first = usize::from(joined["players"][0]["user_id"] != *first_player);
-                        let url = |token: &str| format!("{ws_base}/ws/game/{id}?token={token}");
-                        let table = Table {
-                            urls: [url(&creator.token), url(&joiner.token)],
-                            first,
-                        };
-                        made.lock().expect("tables lock").push((k, table));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .try_for_each(|w| w.join().expect("setup thread"))
+    let tables = in_parallel(sessions, setup.threads, |k| {
+        let creator = &players[2 * k % users];
+        let joiner = &players[(2 * k + 1) % users];
+        let session = rest.post(
+            "/api/v1/sessions/create",
+            Some(&creator.token),
+            &json!({"game_id": game, "stake": setup.stake}),
+            201,
+        )?;
+        let id = text(&session, "id")?;
+        let joined = rest.post(
+            &format!("/api/v1/sessions/{id}/join"),
+            Some(&joiner.token),
+            &json!({}),
+            200,
+        )?;
+        let first_player = &joined["state"]["first_player_id"];
+        let first = usize::from(joined["players"][0]["user_id"] != *first_player);
+        let url = |token: &str| format!("{ws_base}/ws/game/{id}?token={token}");
+        Ok(Table {
+            urls: [url(&creator.token), url(&joiner.token)],
+            first,
+        })
     })?;
-    let mut tables = made.into_inner().expect("tables lock");
-    tables.sort_by_key(|(k, _)| *k);
     eprintln!(
         "setup: {sessions} sessions of game {game} created and started in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    Ok(tables.into_iter().map(|(_, t)| t).collect())
+    Ok(tables)
 }
 
 /// What a session's readers tell it.
@@ -386,25 +366,6 @@ impl GameStats {
             .entry(what)
             .or_default() += 1;
     }
-}
-
-fn ms(micros: u64) -> String {
-    if micros < 10_000 {
-        format!("{:.3}", micros as f64 / 1_000.0)
-    } else {
-        format!("{:.2}", micros as f64 / 1_000.0)
-    }
-}
-
-fn percentiles(h: &Histogram<u64>) -> String {
-    format!(
-        "p50 {} ms, p90 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
-        ms(h.value_at_quantile(0.50)),
-        ms(h.value_at_quantile(0.90)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.value_at_quantile(0.999)),
-        ms(h.max())
-    )
 }
 
 type Writer = SplitSink<Socket, Message>;

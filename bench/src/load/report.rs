@@ -372,7 +372,7 @@ fn rate(count: u64, elapsed: Duration) -> f64 {
 
 /// Milliseconds, with three decimals below 10 ms so sub-millisecond figures keep their
 /// microseconds.
-fn ms(micros: u64) -> String {
+pub fn ms(micros: u64) -> String {
     if micros < 10_000 {
         format!("{:.3}", micros as f64 / 1_000.0)
     } else {
@@ -381,7 +381,7 @@ fn ms(micros: u64) -> String {
 }
 
 /// `p50 … ms, p90 …, p99 …, p99.9 …, max … ms` of a histogram.
-fn percentiles(h: &Histogram<u64>) -> String {
+pub fn percentiles(h: &Histogram<u64>) -> String {
     format!(
         "p50 {} ms, p90 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
         ms(h.value_at_quantile(0.50)),
