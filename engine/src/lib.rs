@@ -32,6 +32,7 @@ mod query;
 pub mod runtime;
 pub mod snapshot;
 pub mod text;
+pub mod tournaments;
 mod wallet;
 
 pub use markets::book;
