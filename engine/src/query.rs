@@ -105,6 +105,8 @@ impl Engine {
             | Query::GameSession(_)
             | Query::GameSessionByCode(_)
             | Query::GameSpectators(_)
+            | Query::Leaderboard(_)
+            | Query::UserRatings(_)
             | Query::Bankroll(_) => self.query_games(query),
             Query::Book(q) => self
                 .book_snapshot(q)

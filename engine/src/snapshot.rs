@@ -17,7 +17,7 @@ use crate::games::chess::Chess;
 use crate::games::crash::Crash;
 use crate::games::quick_math::{Answer, Question, QuickMath};
 use crate::games::rules::ConnectFour;
-use crate::games::{Game, GameSession, Games, Player, RuleState, Spectator};
+use crate::games::{Game, GameSession, Games, Player, PlayerRating, RuleState, Spectator};
 use crate::ledger::{Account, Ledger, Owner};
 use crate::markets::book::Book;
 use crate::markets::market::{
@@ -27,6 +27,7 @@ use crate::markets::pool::{Pool, PoolMember, Pools};
 use crate::markets::trading::{
     ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading,
 };
+use crate::tournaments::rating::Rating;
 use crate::wallet::{IdempotencyRecord, PaymentMethod, Reference, Tx, Wallet};
 use crate::{Config, Engine, Limits};
 use betbet_protocol::codec::{Decode, DecodeError, Encode, Reader};
@@ -47,7 +48,8 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 ///   `round_profit_max` (its settings' second layout), a session's copies of them with
 ///   its bankroll `reserve` and `house` return, chess positions, crash rounds, and the
 ///   bankroll account owner.
-pub const SNAPSHOT_VERSION: u32 = 6;
+/// - 7: skill ratings per player and game, and the leaderboards' index.
+pub const SNAPSHOT_VERSION: u32 = 7;
 /// The oldest format [`Engine::restore`] reads (and migrates to the current one).
 #[cfg(not(feature = "broken-skip-migration"))]
 pub const SNAPSHOT_VERSION_MIN: u32 = 3;
@@ -557,6 +559,21 @@ codec!(Games {
     codes,
     timers,
     seats,
+    ratings @ 7 = Default::default(),
+    leaderboard @ 7 = Default::default(),
+});
+codec!(PlayerRating {
+    rating,
+    games,
+    wins,
+    draws,
+    losses,
+    rated_at,
+});
+codec!(Rating {
+    rating_milli,
+    deviation_milli,
+    volatility_micro,
 });
 codec!(Question { op, left, right });
 codec!(Answer {

@@ -97,6 +97,35 @@ impl History {
         .await
     }
 
+    /// One page of a user's rating changes (of one game, or all), newest first.
+    pub async fn rating_history(
+        &self,
+        user: UserId,
+        game: Option<betbet_protocol::games::GameId>,
+        offset: u32,
+        limit: u32,
+    ) -> ApiResult<Vec<betbet_protocol::games::RatingChanged>> {
+        let mut filter = "user_id = $1".to_owned();
+        let mut params = vec![schema::id(user.0)];
+        if let Some(game) = game {
+            params.push(schema::id(game.0));
+            filter.push_str(" AND game_id = $2");
+        }
+        let rows = self
+            .store
+            .select(
+                &schema::RATING_HISTORY,
+                &filter,
+                &params,
+                "created_at DESC, session_id DESC, game_id DESC",
+                limit,
+                u64::from(offset),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(rows.iter().filter_map(schema::rating_change).collect())
+    }
+
     /// One page of `table`'s rows matching `filter`, newest first, as views.
     async fn newest_first<T>(
         &self,

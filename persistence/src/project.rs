@@ -353,6 +353,9 @@ impl Projector {
                     }
                 }
                 Event::GameSessionTicked(_) => {}
+                Event::RatingChanged(e) => {
+                    batch.upsert(&schema::RATING_HISTORY, schema::rating_row(e))
+                }
                 Event::PoolChanged(p) => {
                     if let QueryReply::Pool(pool) =
                         self.engine.query(&Query::Pool(PoolQuery { pool: p.pool }))

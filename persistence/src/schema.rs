@@ -154,6 +154,10 @@ tables! {
     GAME_SPECTATORS = "game_spectators" key("session_id", "user_id") {
         session_id: Int, user_id: Int, fee_paid: Int, joined_at: Time,
     }
+    RATING_HISTORY = "rating_history" key("user_id", "game_id", "session_id") {
+        user_id: Int, game_id: Int, session_id: Int, result: Text, rating_before: Int,
+        rating: Int, deviation: Int, volatility: Int, games: Int, created_at: Time,
+    }
 }
 
 /// The checkpoint table's one row per projection.
@@ -541,6 +545,41 @@ pub fn game_spectator_rows(v: &betbet_protocol::games::SpectatorList) -> Vec<Row
         .collect()
 }
 
+/// A rating change's row.
+pub fn rating_row(e: &betbet_protocol::games::RatingChanged) -> Row {
+    vec![
+        id(e.user.0),
+        id(e.game.0),
+        id(e.session.0),
+        text(e.result.as_str()),
+        int(e.before_milli),
+        int(e.rating_milli),
+        int(e.deviation_milli),
+        int(e.volatility_micro),
+        int(e.games),
+        time(e.at),
+    ]
+}
+
+/// A `rating_history` row as the event that wrote it.
+pub fn rating_change(row: &Row) -> Option<betbet_protocol::games::RatingChanged> {
+    use betbet_protocol::games::{GameId, GameSessionId, RatedResult, RatingChanged};
+    use betbet_protocol::types::UserId;
+    let mut c = Cells(row.iter());
+    Some(RatingChanged {
+        user: UserId(c.req()? as u64),
+        game: GameId(c.req()? as u64),
+        session: GameSessionId(c.req()? as u64),
+        result: RatedResult::parse(c.text()??)?,
+        before_milli: c.req()?,
+        rating_milli: c.req()?,
+        deviation_milli: c.req()?,
+        volatility_micro: c.req()?,
+        games: u32::try_from(c.req()?).ok()?,
+        at: Timestamp(c.req()?),
+    })
+}
+
 pub fn ledger_row(
     seq: u64,
     idx: u32,
@@ -693,11 +732,13 @@ mod tests {
 
     const POSTGRES: &str = concat!(
         include_str!("../migrations/postgres/0001_history.sql"),
-        include_str!("../migrations/postgres/0002_games.sql")
+        include_str!("../migrations/postgres/0002_games.sql"),
+        include_str!("../migrations/postgres/0003_ratings.sql")
     );
     const SQLITE: &str = concat!(
         include_str!("../migrations/sqlite/0001_history.sql"),
-        include_str!("../migrations/sqlite/0002_games.sql")
+        include_str!("../migrations/sqlite/0002_games.sql"),
+        include_str!("../migrations/sqlite/0003_ratings.sql")
     );
 
     /// The column names and types of `CREATE TABLE name (...)` in a migration.

@@ -385,5 +385,6 @@ wire_enum! {
         GameSessionChanged(crate::games::GameSessionChanged) = 91,
         GameChatPosted(crate::games::GameChatPosted) = 92,
         GameSessionTicked(crate::games::GameSessionTicked) = 93,
+        RatingChanged(crate::games::RatingChanged) = 94,
     }
 }

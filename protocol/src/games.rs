@@ -888,3 +888,92 @@ wire_struct! {
         pub spectators: Vec<SpectatorView>,
     }
 }
+
+// Skill ratings.
+
+wire_cenum! {
+    /// A rated game's result for one player: a win, draw or loss against the field (in a
+    /// game of more than two, against each player below, level with or above them).
+    pub enum RatedResult {
+        Loss = 0 => "loss",
+        Draw = 1 => "draw",
+        Win = 2 => "win",
+    }
+}
+
+wire_struct! {
+    /// A player's Glicko-2 rating in a game changed after a rated session. Ratings are in
+    /// thousandths of a point, the volatility in millionths.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct RatingChanged {
+        pub game: GameId,
+        pub user: UserId,
+        pub session: GameSessionId,
+        pub result: RatedResult,
+        pub before_milli: i64,
+        pub rating_milli: i64,
+        pub deviation_milli: i64,
+        pub volatility_micro: i64,
+        /// Rated games in this game, this one included.
+        pub games: u32,
+        pub at: Timestamp,
+    }
+}
+
+wire_struct! {
+    /// A game's players by rating, best first (ties by user id).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct LeaderboardQuery {
+        pub game: GameId,
+        pub offset: u32,
+        pub limit: u32,
+    }
+}
+
+wire_struct! {
+    #[fixed(8)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct UserRatingsQuery {
+        pub user: UserId,
+    }
+}
+
+wire_struct! {
+    /// A player's rating in one game.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct RatingView {
+        pub game: GameId,
+        pub user: UserId,
+        pub username: String,
+        /// 1-based place on the game's leaderboard.
+        pub rank: u32,
+        pub rating_milli: i64,
+        pub deviation_milli: i64,
+        pub volatility_micro: i64,
+        pub games: u32,
+        pub wins: u32,
+        pub draws: u32,
+        pub losses: u32,
+        pub rated_at: Timestamp,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Leaderboard {
+        pub game: GameId,
+        /// Rated players of the game.
+        pub total: u32,
+        pub entries: Vec<RatingView>,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct UserRatings {
+        pub user: UserId,
+        /// The profile's `skill_rating`: the rating of the game they played most.
+        pub skill_rating: i32,
+        pub ratings: Vec<RatingView>,
+    }
+}

@@ -294,6 +294,8 @@ wire_enum! {
         GameSession(crate::games::GameSessionQuery) = 84,
         GameSessionByCode(crate::games::SessionCodeQuery) = 85,
         GameSpectators(crate::games::GameSessionQuery) = 86,
+        Leaderboard(crate::games::LeaderboardQuery) = 88,
+        UserRatings(crate::games::UserRatingsQuery) = 89,
         Bankroll(crate::games::BankrollQuery) = 87,
     }
 }
@@ -334,6 +336,8 @@ wire_enum! {
         GameSessions(crate::games::GameSessionList) = 83,
         GameSession(crate::games::GameSessionView) = 84,
         GameSpectators(crate::games::SpectatorList) = 86,
+        Leaderboard(crate::games::Leaderboard) = 88,
+        UserRatings(crate::games::UserRatings) = 89,
         Bankroll(crate::games::BankrollView) = 87,
     }
 }

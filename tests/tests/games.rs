@@ -1265,3 +1265,201 @@ fn quick_math_over_rest_hides_answers_until_the_end_and_pays_the_best() {
         );
     }
 }
+
+/// Glicko-2 in floating point, independently of the core's fixed-point one: `player`'s
+/// (rating, deviation, volatility) after one period against `opponents` (rating,
+/// deviation, score), on the 1000-based scale.
+fn glicko2(player: (f64, f64, f64), opponents: &[(f64, f64, f64)]) -> (f64, f64, f64) {
+    const SCALE: f64 = 173.7178;
+    const TAU: f64 = 0.5;
+    let (mu, phi, sigma) = ((player.0 - 1000.0) / SCALE, player.1 / SCALE, player.2);
+    let g = |phi: f64| 1.0 / (1.0 + 3.0 * phi * phi / std::f64::consts::PI.powi(2)).sqrt();
+    let (mut inverse_v, mut improvement) = (0.0, 0.0);
+    for &(r, rd, score) in opponents {
+        let (mu_j, g_j) = ((r - 1000.0) / SCALE, g(rd / SCALE));
+        let e = 1.0 / (1.0 + (-g_j * (mu - mu_j)).exp());
+        inverse_v += g_j * g_j * e * (1.0 - e);
+        improvement += g_j * (score - e);
+    }
+    let v = 1.0 / inverse_v;
+    let delta = v * improvement;
+    let a = (sigma * sigma).ln();
+    let f = |x: f64| {
+        let ex = x.exp();
+        ex * (delta * delta - phi * phi - v - ex) / (2.0 * (phi * phi + v + ex).powi(2))
+            - (x - a) / (TAU * TAU)
+    };
+    let mut big_a = a;
+    let mut big_b = if delta * delta > phi * phi + v {
+        (delta * delta - phi * phi - v).ln()
+    } else {
+        let mut k = 1.0;
+        while f(a - k * TAU) < 0.0 {
+            k += 1.0;
+        }
+        a - k * TAU
+    };
+    let (mut f_a, mut f_b) = (f(big_a), f(big_b));
+    while (big_b - big_a).abs() > 1e-6 {
+        let c = big_a + (big_a - big_b) * f_a / (f_b - f_a);
+        let f_c = f(c);
+        if f_c * f_b < 0.0 {
+            (big_a, f_a) = (big_b, f_b);
+        } else {
+            f_a /= 2.0;
+        }
+        (big_b, f_b) = (c, f_c);
+    }
+    let sigma = (big_a / 2.0).exp();
+    let phi_star = (phi * phi + sigma * sigma).sqrt();
+    let phi = 1.0 / (1.0 / (phi_star * phi_star) + 1.0 / v).sqrt();
+    let mu = mu + phi * phi * improvement;
+    (1000.0 + mu * SCALE, phi * SCALE, sigma)
+}
+
+fn decimal(value: &Value) -> f64 {
+    value.as_str().expect("a decimal string").parse().unwrap()
+}
+
+#[test]
+fn rated_games_move_glicko2_ratings_the_leaderboard_and_the_profile() {
+    let mut server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let game = connect_four(&admin(&server), json!({}));
+    let (alice, alice_id) = funded(&anon, "rated_alice", "100");
+    let (bob, bob_id) = funded(&anon, "rated_bob", "100");
+    let (carol, carol_id) = funded(&anon, "rated_carol", "100");
+    let board = |query: &str| anon.get(&format!("/api/v1/games/{game}/leaderboard{query}"));
+    assert_eq!(board("").expect(200)["total"], 0);
+
+    // Game 1: the first mover wins with four in column 0.
+    let (session, started) = start_two(&alice, &bob, &game, "10");
+    let [(winner, winner_id), (loser, loser_id)] =
+        in_move_order(&started, [(&alice, &alice_id), (&bob, &bob_id)]);
+    let ended = play(
+        &session,
+        [(winner, winner_id), (loser, loser_id)],
+        "0101010",
+    );
+    assert_eq!(ended["status"], "completed");
+    let top = board("").expect(200);
+    assert_eq!(top["total"], 2);
+    let players = top["players"].as_array().unwrap();
+    assert_eq!(players[0]["user_id"], *winner_id);
+    assert_eq!(players[1]["user_id"], *loser_id);
+    assert_eq!(
+        (players[0]["rank"].clone(), players[1]["rank"].clone()),
+        (json!(1), json!(2))
+    );
+    let newcomer = (1000.0, 350.0, 0.06);
+    let expected_win = glicko2(newcomer, &[(1000.0, 350.0, 1.0)]);
+    let expected_loss = glicko2(newcomer, &[(1000.0, 350.0, 0.0)]);
+    for (player, (rating, deviation, volatility)) in
+        players.iter().zip([expected_win, expected_loss])
+    {
+        assert!(
+            (decimal(&player["rating_exact"]) - rating).abs() < 0.01,
+            "{player} {rating}"
+        );
+        assert!((player["rating_deviation"].as_f64().unwrap() - deviation).abs() <= 0.5);
+        assert!((decimal(&player["volatility"]) - volatility).abs() < 1e-5);
+        assert_eq!(player["games"], 1);
+        assert_eq!(player["provisional"], true);
+    }
+    assert_eq!(players[0]["wins"], 1);
+    assert_eq!(players[1]["losses"], 1);
+    let win_gain = decimal(&players[0]["rating_exact"]) - 1000.0;
+    let loss_drop = 1000.0 - decimal(&players[1]["rating_exact"]);
+    assert!(
+        win_gain > 100.0 && (win_gain - loss_drop).abs() < 0.0015,
+        "symmetric"
+    );
+    let profile = winner
+        .get(&format!("/api/v1/users/{winner_id}"))
+        .expect(200);
+    assert_eq!(
+        profile["profile"]["skill_rating"], players[0]["rating"],
+        "{profile}"
+    );
+    let winner_rating = players[0].clone();
+
+    // Game 2: the winner and carol draw; a cancelled session rates nobody.
+    let lobby = carol
+        .post(
+            "/api/v1/sessions/create",
+            &json!({"game_id": game, "stake": "1"}),
+        )
+        .expect(201);
+    carol
+        .post(&session_path(&lobby, "/cancel"), &json!({}))
+        .expect(200);
+    assert_eq!(
+        board("").expect(200)["total"],
+        2,
+        "a cancelled session is not rated"
+    );
+    let (session, started) = start_two(winner, &carol, &game, "10");
+    let order = in_move_order(&started, [(winner, winner_id), (&carol, &carol_id)]);
+    let ended = play(&session, order, DRAW);
+    assert_eq!(ended["end_reason"], "draw");
+    // Carol is a newcomer; the winner's deviation is shown rounded, hence the tolerance.
+    let (expected, _, _) = glicko2(
+        (
+            decimal(&winner_rating["rating_exact"]),
+            winner_rating["rating_deviation"].as_f64().unwrap(),
+            decimal(&winner_rating["volatility"]),
+        ),
+        &[(1000.0, 350.0, 0.5)],
+    );
+    let ratings = anon
+        .get(&format!("/api/v1/users/{winner_id}/ratings"))
+        .expect(200);
+    assert_eq!(ratings["ratings"].as_array().unwrap().len(), 1);
+    let now = &ratings["ratings"][0];
+    assert_eq!(
+        (
+            now["games"].clone(),
+            now["wins"].clone(),
+            now["draws"].clone()
+        ),
+        (json!(2), json!(1), json!(1))
+    );
+    // A draw with a newcomer rated below them costs the winner points.
+    assert!(decimal(&now["rating_exact"]) < decimal(&winner_rating["rating_exact"]));
+    assert!(
+        (decimal(&now["rating_exact"]) - expected).abs() < 0.5,
+        "{now} {expected}"
+    );
+    assert_eq!(ratings["skill_rating"], now["rating"]);
+    let history = ratings["history"].as_array().expect("the store's history");
+    assert_eq!(history.len(), 2, "{ratings}");
+    assert_eq!(history[0]["result"], "draw");
+    assert_eq!(history[0]["rating_before"], winner_rating["rating_exact"]);
+    assert_eq!(history[0]["rating"], now["rating_exact"]);
+    assert_eq!(history[1]["result"], "win");
+    assert_eq!(history[1]["rating_before"], "1000.000");
+    assert_eq!(history[1]["games"], 1);
+    let paged = anon
+        .get(&format!(
+            "/api/v1/users/{winner_id}/ratings?game_id={game}&limit=1&page=2"
+        ))
+        .expect(200);
+    assert_eq!(paged["history"].as_array().unwrap().len(), 1);
+    assert_eq!(paged["history"][0]["result"], "win");
+    let page = board("?limit=2&page=2").expect(200);
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["players"][0]["rank"], 3);
+
+    // Bad input is a clear error.
+    board("?limit=0").expect(400);
+    anon.get("/api/v1/games/game_999/leaderboard").expect(404);
+    anon.get("/api/v1/games/nope/leaderboard").expect(400);
+    anon.get("/api/v1/users/usr_99999/ratings").expect(404);
+    anon.get(&format!("/api/v1/users/{winner_id}/ratings?game_id=x"))
+        .expect(400);
+
+    // The ratings are state: a SIGKILL and restart keeps them exactly.
+    let before = board("").expect(200);
+    server.restart();
+    assert_eq!(board("").expect(200), before);
+}

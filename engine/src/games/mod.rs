@@ -11,6 +11,8 @@
 //! - `bankroll`: the house's crash bankroll, funded by admins; each crash session reserves
 //!   its payout cap from it at creation and gives back what it does not pay.
 //! - `fairness`: HMAC-SHA256 commit–reveal draws from the session's server seed.
+//! - `ratings`: Glicko-2 skill ratings per player and game after every rated session,
+//!   the leaderboards and the profile's `skill_rating`.
 //! - `query`: the views.
 //!
 //! Each live session has at most one armed timer (its start deadline while waiting, the
@@ -25,6 +27,7 @@ pub(crate) mod crash;
 pub(crate) mod fairness;
 mod query;
 pub(crate) mod quick_math;
+mod ratings;
 pub(crate) mod rules;
 mod sessions;
 
@@ -41,6 +44,7 @@ use betbet_protocol::result::ResultCode;
 use betbet_protocol::types::{AccountId, Currency, Timestamp, UserId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+pub(crate) use ratings::PlayerRating;
 pub(crate) use rules::RuleState;
 
 /// The longest game name, category and thumbnail URL, and the largest rules document.
@@ -165,6 +169,10 @@ pub struct Games {
     pub timers: BTreeSet<(Timestamp, GameSessionId)>,
     /// Seats each user holds in live sessions (bounded by `game_seats_per_user_max`).
     pub seats: BTreeMap<UserId, u32>,
+    /// Every rated player's rating per game (at most one per user and game).
+    pub ratings: BTreeMap<(UserId, GameId), ratings::PlayerRating>,
+    /// The ratings by game, best first: `(game, −rating, user)`.
+    pub leaderboard: BTreeSet<(GameId, i64, UserId)>,
 }
 
 impl Games {
@@ -247,5 +255,6 @@ impl CommandFamily for Family {
 
     fn check(engine: &Engine) {
         engine.check_games();
+        engine.check_ratings();
     }
 }

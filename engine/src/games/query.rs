@@ -101,6 +101,12 @@ impl Engine {
                     QueryReply::GameSession(self.game_session_view(s, UserId::SYSTEM))
                 }),
             Query::Bankroll(q) => QueryReply::Bankroll(self.bankroll_view(q)),
+            Query::Leaderboard(q) => self
+                .leaderboard(q)
+                .map_or_else(not_found, QueryReply::Leaderboard),
+            Query::UserRatings(q) => self
+                .user_ratings(q.user)
+                .map_or_else(not_found, QueryReply::UserRatings),
             Query::GameSpectators(q) => self.visible_session(q).map_or_else(not_found, |s| {
                 QueryReply::GameSpectators(SpectatorList {
                     session: s.id,

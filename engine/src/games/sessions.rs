@@ -842,6 +842,7 @@ impl Engine {
         session.status = GameSessionStatus::Completed;
         session.end = Some(outcome.end);
         self.close_session(id, cause, out);
+        self.rate_session(id, out);
     }
 
     /// The end of every session: no timer, no code, its seats freed, into the ended

@@ -1,11 +1,12 @@
-//! Game routes (spec Service 2): the catalog, staked sessions, moves, spectators and the
-//! provably fair record of each session.
+//! Game routes (spec Service 2): the catalog, staked sessions, moves, spectators, the
+//! provably fair record of each session, and the skill ratings (`ratings`).
 //!
 //! Session ids are `gs_<n>` (login sessions are `ses_<n>`). A private session is joined with
 //! its `session_code`, given either in the join body or in place of the id in the path.
 //! Every random draw of a session is recomputable from `GET /sessions/{id}/fairness` once
 //! it has ended (docs/games.md gives the formulas).
 
+mod ratings;
 pub(crate) mod socket;
 
 use super::table::{Access::*, BodyKind::*, GET, POST, PUT, Routes};
@@ -55,6 +56,8 @@ pub fn routes() -> Routes<AppState> {
         .route(&[(GET, User, NoBody)], routes!(fairness))
         .route(&[(POST, User, MaybeJsonBody)], routes!(spectate))
         .route(&[(GET, User, NoBody)], routes!(list_spectators))
+        .route(&[(GET, Public, NoBody)], routes!(ratings::leaderboard))
+        .route(&[(GET, Public, NoBody)], routes!(ratings::user_ratings))
 }
 
 fn parse_game(id: &str) -> ApiResult<GameId> {
