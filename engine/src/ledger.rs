@@ -34,6 +34,8 @@ pub enum Owner {
     /// The house's crash bankroll of one currency: crash rounds reserve what they may pay
     /// above their stakes from it, and give back what they do not pay.
     Bankroll,
+    /// The prize pools and entry fees of every live tournament of one currency.
+    Tournaments,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -69,6 +69,7 @@ fn tx_view(tx: &Tx) -> TxView {
         Reference::P2p(id) => (ReferenceType::P2p, id),
         Reference::Pool(id) => (ReferenceType::Pool, id),
         Reference::Game(id) => (ReferenceType::GameSession, id),
+        Reference::Tournament(id) => (ReferenceType::Tournament, id),
     };
     TxView {
         id: tx.id,
@@ -107,6 +108,8 @@ impl Engine {
             | Query::GameSpectators(_)
             | Query::Leaderboard(_)
             | Query::UserRatings(_)
+            | Query::Tournament(_)
+            | Query::Tournaments(_)
             | Query::Bankroll(_) => self.query_games(query),
             Query::Book(q) => self
                 .book_snapshot(q)

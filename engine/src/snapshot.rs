@@ -27,7 +27,9 @@ use crate::markets::pool::{Pool, PoolMember, Pools};
 use crate::markets::trading::{
     ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading,
 };
+use crate::tournaments::bracket::{Bracket, Entry, Format, Match, MatchResult, Slot, Stage};
 use crate::tournaments::rating::Rating;
+use crate::tournaments::{Entrant, Tournament, Tournaments};
 use crate::wallet::{IdempotencyRecord, PaymentMethod, Reference, Tx, Wallet};
 use crate::{Config, Engine, Limits};
 use betbet_protocol::codec::{Decode, DecodeError, Encode, Reader};
@@ -49,7 +51,9 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 ///   its bankroll `reserve` and `house` return, chess positions, crash rounds, and the
 ///   bankroll account owner.
 /// - 7: skill ratings per player and game, and the leaderboards' index.
-pub const SNAPSHOT_VERSION: u32 = 7;
+/// - 8: tournaments (their brackets, entrants and money), a session's tournament match,
+///   the tournaments escrow owner and transactions referring to a tournament.
+pub const SNAPSHOT_VERSION: u32 = 8;
 /// The oldest format [`Engine::restore`] reads (and migrates to the current one).
 #[cfg(not(feature = "broken-skip-migration"))]
 pub const SNAPSHOT_VERSION_MIN: u32 = 3;
@@ -549,6 +553,7 @@ codec!(GameSession {
     reserve @ 6 = 0,
     house @ 6 = 0,
     questions @ 6 = 0,
+    tournament @ 8 = None,
 });
 codec!(Games {
     games,
@@ -561,7 +566,238 @@ codec!(Games {
     seats,
     ratings @ 7 = Default::default(),
     leaderboard @ 7 = Default::default(),
+    tournaments @ 8 = Default::default(),
 });
+codec!(Tournaments {
+    tournaments,
+    next,
+    live,
+    timers,
+    ended,
+});
+codec!(Tournament {
+    id,
+    game,
+    name,
+    creator,
+    creator_wallet,
+    format,
+    third_place,
+    rounds,
+    entry_fee,
+    prize_pool,
+    currency,
+    rake_bp,
+    max_players,
+    min_players,
+    starts_at,
+    distribution_bp,
+    check_in_secs,
+    server_seed,
+    status,
+    escrow,
+    entrants,
+    bracket,
+    plays,
+    prizes,
+    prizes_total,
+    rake,
+    version,
+    created_at,
+    started_at,
+    ended_at,
+});
+codec!(Entrant {
+    user,
+    account,
+    registered_at,
+    rating_milli,
+});
+codec!(Bracket {
+    format,
+    entrants,
+    matches,
+    rounds_paired,
+    ended_early,
+});
+codec!(Match {
+    stage,
+    round,
+    slots,
+    sides,
+    result,
+});
+
+/// The bracket's enums: a tag byte, then the variant's fields.
+impl Encode for Format {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match *self {
+            Format::SingleElimination { third_place } => {
+                0u8.encode(out);
+                third_place.encode(out);
+            }
+            Format::DoubleElimination => 1u8.encode(out),
+            Format::RoundRobin => 2u8.encode(out),
+            Format::Swiss { rounds } => {
+                3u8.encode(out);
+                rounds.encode(out);
+            }
+        }
+    }
+}
+
+impl Decode for Format {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match u8::decode(r)? {
+            0 => Format::SingleElimination {
+                third_place: Decode::decode(r)?,
+            },
+            1 => Format::DoubleElimination,
+            2 => Format::RoundRobin,
+            3 => Format::Swiss {
+                rounds: Decode::decode(r)?,
+            },
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "bracket",
+                    tag: u16::from(tag),
+                });
+            }
+        })
+    }
+}
+
+impl Encode for Slot {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let (tag, value) = match *self {
+            Slot::Seed(seed) => (0u8, seed),
+            Slot::Bye => (1, 0),
+            Slot::Winner(m) => (2, m),
+            Slot::Loser(m) => (3, m),
+        };
+        tag.encode(out);
+        value.encode(out);
+    }
+}
+
+impl Decode for Slot {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let tag = u8::decode(r)?;
+        let value = u16::decode(r)?;
+        Ok(match tag {
+            0 => Slot::Seed(value),
+            1 => Slot::Bye,
+            2 => Slot::Winner(value),
+            3 => Slot::Loser(value),
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "bracket",
+                    tag: u16::from(tag),
+                });
+            }
+        })
+    }
+}
+
+impl Encode for Entry {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let (tag, seed) = match *self {
+            Entry::Pending => (0u8, 0),
+            Entry::Empty => (1, 0),
+            Entry::Player(seed) => (2, seed),
+        };
+        tag.encode(out);
+        seed.encode(out);
+    }
+}
+
+impl Decode for Entry {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let tag = u8::decode(r)?;
+        let seed = u16::decode(r)?;
+        Ok(match tag {
+            0 => Entry::Pending,
+            1 => Entry::Empty,
+            2 => Entry::Player(seed),
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "bracket",
+                    tag: u16::from(tag),
+                });
+            }
+        })
+    }
+}
+
+impl Encode for Stage {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let tag: u8 = match self {
+            Stage::Winners => 0,
+            Stage::Losers => 1,
+            Stage::ThirdPlace => 2,
+            Stage::GrandFinal => 3,
+            Stage::Reset => 4,
+            Stage::Round => 5,
+        };
+        tag.encode(out);
+    }
+}
+
+impl Decode for Stage {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match u8::decode(r)? {
+            0 => Stage::Winners,
+            1 => Stage::Losers,
+            2 => Stage::ThirdPlace,
+            3 => Stage::GrandFinal,
+            4 => Stage::Reset,
+            5 => Stage::Round,
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "bracket",
+                    tag: u16::from(tag),
+                });
+            }
+        })
+    }
+}
+
+impl Encode for MatchResult {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let (tag, side) = match *self {
+            MatchResult::Won(side) => (0u8, side),
+            MatchResult::Drawn => (1, 0),
+            MatchResult::DoubleForfeit => (2, 0),
+            MatchResult::Walkover(side) => (3, side),
+            MatchResult::Void => (4, 0),
+        };
+        tag.encode(out);
+        side.encode(out);
+    }
+}
+
+impl Decode for MatchResult {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let tag = u8::decode(r)?;
+        let side = u8::decode(r)?;
+        if side > 1 {
+            return Err(DecodeError::InvalidValue { what: "match side" });
+        }
+        Ok(match tag {
+            0 => MatchResult::Won(side),
+            1 => MatchResult::Drawn,
+            2 => MatchResult::DoubleForfeit,
+            3 => MatchResult::Walkover(side),
+            4 => MatchResult::Void,
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "bracket",
+                    tag: u16::from(tag),
+                });
+            }
+        })
+    }
+}
 codec!(PlayerRating {
     rating,
     games,
@@ -615,6 +851,7 @@ impl Encode for Owner {
             }
             Owner::Games => 5u8.encode(out),
             Owner::Bankroll => 6u8.encode(out),
+            Owner::Tournaments => 7u8.encode(out),
         }
     }
 }
@@ -629,6 +866,7 @@ impl Decode for Owner {
             4 => Owner::Escrow(Decode::decode(r)?),
             5 => Owner::Games,
             6 => Owner::Bankroll,
+            7 => Owner::Tournaments,
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "account owner",
@@ -647,6 +885,7 @@ impl Encode for Reference {
             Reference::P2p(id) => (2, id),
             Reference::Pool(id) => (3, id),
             Reference::Game(id) => (4, id),
+            Reference::Tournament(id) => (5, id),
         };
         tag.encode(out);
         id.encode(out);
@@ -663,6 +902,7 @@ impl Decode for Reference {
             2 => Reference::P2p(id),
             3 => Reference::Pool(id),
             4 => Reference::Game(id),
+            5 => Reference::Tournament(id),
             _ => {
                 return Err(DecodeError::UnknownTag {
                     what: "reference",

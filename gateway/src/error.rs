@@ -126,10 +126,12 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | InvalidOutcomes | InvalidMarketType | InvalidScalarRange | InvalidResolution
         | InvalidTimeInForce | ExpiryInPast | InvalidUsername | InvalidEmail
         | InvalidReferralCode | UnsupportedCurrency | InvalidGameSettings | InvalidStake
-        | InvalidClientSeed | InvalidChatMessage => StatusCode::BAD_REQUEST,
+        | InvalidClientSeed | InvalidChatMessage | InvalidTournament => StatusCode::BAD_REQUEST,
         Forbidden | NotMarketCreator | NotPoolManager | OracleNotManual | AccountSuspended
         | ResolverMayNotTrade | NotAHolder | NotSessionCreator | CreatorCannotLeave
-        | PlayerCannotSpectate | NotInSession => StatusCode::FORBIDDEN,
+        | PlayerCannotSpectate | NotInSession | NotYourMatch | NotTournamentCreator => {
+            StatusCode::FORBIDDEN
+        }
         NotFound
         | UnknownAccount
         | DepositNotFound
@@ -145,7 +147,8 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | KycDocumentNotFound
         | ApiKeyNotFound
         | GameNotFound
-        | GameSessionNotFound => StatusCode::NOT_FOUND,
+        | GameSessionNotFound
+        | TournamentNotFound => StatusCode::NOT_FOUND,
         IdempotencyKeyConflict
         | WalletExists
         | UsernameTaken
@@ -169,7 +172,12 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | GameSessionFull
         | AlreadyInSession
         | GameSessionNotActive
-        | NotYourTurn => StatusCode::CONFLICT,
+        | NotYourTurn
+        | TournamentMatch
+        | TournamentNotOpen
+        | TournamentFull
+        | AlreadyRegistered
+        | NotRegistered => StatusCode::CONFLICT,
         InvalidCredentials | SessionNotFound | SessionExpired | SessionRevoked
         | RefreshTokenReused | TwoFaRequired | InvalidTwoFaCode | TwoFaCodeReused
         | StaleTimestamp | NonceReused | BadSignature => StatusCode::UNAUTHORIZED,

@@ -356,6 +356,10 @@ impl Projector {
                 Event::RatingChanged(e) => {
                     batch.upsert(&schema::RATING_HISTORY, schema::rating_row(e))
                 }
+                // Tournaments live in the core (the last 200 ended ones too); their matches
+                // are game sessions, projected as any, and their money is in the ledger's
+                // and the transactions' rows.
+                Event::TournamentChanged(_) => {}
                 Event::PoolChanged(p) => {
                     if let QueryReply::Pool(pool) =
                         self.engine.query(&Query::Pool(PoolQuery { pool: p.pool }))

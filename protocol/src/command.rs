@@ -714,6 +714,11 @@ wire_enum! {
         CreateGame(crate::games::CreateGame) = 103,
         UpdateGame(crate::games::UpdateGame) = 104,
         FundBankroll(crate::games::FundBankroll) = 105,
+        CreateTournament(crate::tournaments::CreateTournament) = 110,
+        RegisterTournament(crate::tournaments::TournamentAction) = 111,
+        UnregisterTournament(crate::tournaments::TournamentAction) = 112,
+        CancelTournament(crate::tournaments::TournamentAction) = 113,
+        StartTournament(crate::tournaments::TournamentAction) = 114,
     }
 }
 
@@ -740,7 +745,7 @@ pub enum Domain {
     Wallet,
     /// Markets, order books, positions, settlement and betting pools.
     Markets,
-    /// The game catalog, staked sessions, moves and spectators.
+    /// The game catalog, staked sessions, moves and spectators, and tournaments.
     Games,
 }
 
@@ -784,7 +789,12 @@ impl Command {
             | SpectateGameSession(_)
             | PostGameChat(_)
             | AbandonGameSession(_)
-            | FundBankroll(_) => Domain::Games,
+            | FundBankroll(_)
+            | CreateTournament(_)
+            | RegisterTournament(_)
+            | UnregisterTournament(_)
+            | CancelTournament(_)
+            | StartTournament(_) => Domain::Games,
         }
     }
 }

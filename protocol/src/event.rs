@@ -108,6 +108,10 @@ wire_cenum! {
         SpectatorFee = 14 => "spectator_fee",
         /// The house's crash bankroll: funding it, a round's reserve and what comes back.
         Bankroll = 15 => "bankroll",
+        /// An entry fee or a prize pool into a tournament's escrow.
+        TournamentEntry = 16 => "tournament_entry",
+        /// A tournament's prize to a player.
+        TournamentPrize = 17 => "tournament_prize",
     }
 }
 
@@ -386,5 +390,6 @@ wire_enum! {
         GameChatPosted(crate::games::GameChatPosted) = 92,
         GameSessionTicked(crate::games::GameSessionTicked) = 93,
         RatingChanged(crate::games::RatingChanged) = 94,
+        TournamentChanged(crate::tournaments::TournamentChanged) = 95,
     }
 }

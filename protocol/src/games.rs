@@ -68,7 +68,12 @@ macro_rules! id_codec {
         }
     )*};
 }
-id_codec!(GameId, GameSessionId);
+/// A tournament of a game (its matches are sessions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct TournamentId(pub u64);
+
+id_codec!(GameId, GameSessionId, TournamentId);
 
 wire_cenum! {
     /// The spec's `game_type`: how a game's time runs.

@@ -4,7 +4,7 @@
 //! of silently reaching a different object — and `GET /api/v1/transactions/{id}`, which the
 //! spec gives both for "a user's transactions" and "one transaction", can tell the two apart.
 
-use crate::games::{GameId, GameSessionId};
+use crate::games::{GameId, GameSessionId, TournamentId};
 use crate::types::{
     AccountId, KycDocumentId, MarketId, OrderId, OutcomeId, PaymentMethodId, PoolId, PositionId,
     SessionId, TradeId, TxId, UserId,
@@ -61,6 +61,7 @@ public_id!(
     GameId => "game",
     // Not `ses`: that names login sessions.
     GameSessionId => "gs",
+    TournamentId => "trn",
 );
 
 #[cfg(test)]

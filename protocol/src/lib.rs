@@ -8,7 +8,8 @@
 //!   reads it answers.
 //! - [`view`]: the read models queries return.
 //! - [`feed`]: the market-maker feed (QUIC order entry and market data).
-//! - [`games`]: the games domain's commands, events, queries and views.
+//! - [`games`]: the games domain's commands, events, queries and views; [`tournaments`]
+//!   its tournaments'.
 //! - [`message`]: responses, the connection handshake and length-prefixed framing.
 //! - [`result`]: the stable codes of business rejections.
 //! - [`odds`]: the one place where back/lay odds and prices convert.
@@ -29,6 +30,7 @@ pub mod odds;
 pub mod query;
 pub mod result;
 pub mod time;
+pub mod tournaments;
 pub mod types;
 pub mod view;
 

@@ -296,6 +296,8 @@ wire_enum! {
         GameSpectators(crate::games::GameSessionQuery) = 86,
         Leaderboard(crate::games::LeaderboardQuery) = 88,
         UserRatings(crate::games::UserRatingsQuery) = 89,
+        Tournament(crate::tournaments::TournamentQuery) = 90,
+        Tournaments(crate::tournaments::TournamentListQuery) = 91,
         Bankroll(crate::games::BankrollQuery) = 87,
     }
 }
@@ -338,6 +340,8 @@ wire_enum! {
         GameSpectators(crate::games::SpectatorList) = 86,
         Leaderboard(crate::games::Leaderboard) = 88,
         UserRatings(crate::games::UserRatings) = 89,
+        Tournament(crate::tournaments::TournamentView) = 90,
+        Tournaments(crate::tournaments::TournamentList) = 91,
         Bankroll(crate::games::BankrollView) = 87,
     }
 }

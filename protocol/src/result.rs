@@ -179,6 +179,18 @@ result_codes! {
     PlayerCannotSpectate = 421 => "player_cannot_spectate", "players see the game already";
     InvalidChatMessage = 422 => "invalid_chat_message", "a chat message is 1 to 500 bytes of text without control characters";
     BankrollInsufficient = 423 => "bankroll_insufficient", "the house's bankroll cannot cover this round's payout cap";
+    NotYourMatch = 424 => "not_your_match", "this session is a tournament match of other players";
+    TournamentMatch = 425 => "tournament_match", "a tournament match cannot be left, cancelled or started by hand";
+
+    // Tournaments.
+    TournamentNotFound = 430 => "tournament_not_found", "no such tournament";
+    TournamentNotOpen = 431 => "tournament_not_open", "the tournament no longer takes registrations or changes";
+    TournamentFull = 432 => "tournament_full", "the tournament has its most players";
+    AlreadyRegistered = 433 => "already_registered", "you are already registered";
+    NotRegistered = 434 => "not_registered", "you are not registered";
+    InvalidTournament = 435 => "invalid_tournament", "the tournament settings are out of range";
+    TooManyTournaments = 436 => "too_many_tournaments", "the live tournament limit is reached";
+    NotTournamentCreator = 437 => "not_tournament_creator", "only the tournament's creator or an admin may do this";
 
     // Auth, users and KYC.
     UsernameTaken = 500 => "username_taken", "that username is taken";

@@ -88,6 +88,7 @@ wire_cenum! {
         P2p = 2 => "p2p",
         Pool = 3 => "pool",
         GameSession = 4 => "game_session",
+        Tournament = 5 => "tournament",
     }
 }
 

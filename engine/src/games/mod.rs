@@ -138,6 +138,9 @@ pub struct GameSession {
     pub draws: Vec<FairDraw>,
     pub rake: i64,
     pub state: RuleState,
+    /// A tournament match's session: the tournament and the match. It has no stake, only
+    /// the match's two players may sit down, and nobody may leave, cancel or start it.
+    pub tournament: Option<(betbet_protocol::tournaments::TournamentId, u16)>,
 }
 
 impl GameSession {
@@ -173,6 +176,7 @@ pub struct Games {
     pub ratings: BTreeMap<(UserId, GameId), ratings::PlayerRating>,
     /// The ratings by game, best first: `(game, −rating, user)`.
     pub leaderboard: BTreeSet<(GameId, i64, UserId)>,
+    pub tournaments: crate::tournaments::Tournaments,
 }
 
 impl Games {
@@ -239,22 +243,32 @@ impl CommandFamily for Family {
             Command::PostGameChat(c) => engine.post_game_chat(c, out),
             Command::AbandonGameSession(c) => engine.abandon_game_session(c, out),
             Command::FundBankroll(c) => engine.fund_bankroll(c, out),
+            Command::CreateTournament(c) => engine.create_tournament(c, out),
+            Command::RegisterTournament(c) => engine.register_tournament(c, out),
+            Command::UnregisterTournament(c) => engine.unregister_tournament(c, out),
+            Command::CancelTournament(c) => engine.cancel_tournament(c, out),
+            Command::StartTournament(c) => engine.start_tournament_early(c, out),
             other => misrouted(other, "games"),
         }
     }
 
     /// Sessions whose start deadline passed are cancelled and refunded; players whose
     /// turn clock ran out lose.
+    /// Tournaments whose start is due begin (or are cancelled and refunded).
     fn tick(engine: &mut Engine, out: &mut Vec<Event>) {
         engine.run_game_timers(out);
+        engine.run_tournament_timers(out);
     }
 
     fn next_deadline(engine: &Engine) -> Option<Timestamp> {
-        engine.games.timers.first().map(|&(at, _)| at)
+        let sessions = engine.games.timers.first().map(|&(at, _)| at);
+        let tournaments = engine.games.tournaments.timers.first().map(|&(at, _)| at);
+        sessions.into_iter().chain(tournaments).min()
     }
 
     fn check(engine: &Engine) {
         engine.check_games();
         engine.check_ratings();
+        engine.check_tournaments();
     }
 }

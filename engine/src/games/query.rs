@@ -107,6 +107,15 @@ impl Engine {
             Query::UserRatings(q) => self
                 .user_ratings(q.user)
                 .map_or_else(not_found, QueryReply::UserRatings),
+            Query::Tournament(q) => self
+                .games
+                .tournaments
+                .tournaments
+                .get(&q.tournament)
+                .map_or_else(not_found, |t| {
+                    QueryReply::Tournament(self.tournament_view(t))
+                }),
+            Query::Tournaments(q) => QueryReply::Tournaments(self.tournament_list(q)),
             Query::GameSpectators(q) => self.visible_session(q).map_or_else(not_found, |s| {
                 QueryReply::GameSpectators(SpectatorList {
                     session: s.id,
@@ -134,7 +143,7 @@ impl Engine {
         (q.viewer == UserId::SYSTEM || self.may_see(session, q.viewer)).then_some(session)
     }
 
-    pub(super) fn username(&self, user: UserId) -> String {
+    pub(crate) fn username(&self, user: UserId) -> String {
         self.users
             .get(user)
             .map(|u| u.username.clone())

@@ -194,12 +194,29 @@ impl Engine {
 
     /// Moves `amount` between a user's wallet and another account of the session's money
     /// (the escrow, a player's wallet): into the wallet with `credit`, else out of it. The
-    /// wallet's history shows it as a `tx_type` transaction of the session; nothing moves
-    /// and nothing is recorded for zero.
+    /// wallet's history shows it as a `tx_type` transaction of the session.
     #[allow(clippy::too_many_arguments)]
     fn game_money(
         &mut self,
         session: GameSessionId,
+        who: (UserId, AccountId),
+        other: AccountId,
+        amount: i64,
+        credit: bool,
+        why: (LedgerReason, TxType),
+        out: &mut Vec<Event>,
+    ) {
+        let reference = Reference::Game(session.0);
+        self.user_money(reference, who, other, amount, credit, why, out);
+    }
+
+    /// Moves `amount` between a user's wallet and `other` (into the wallet with `credit`,
+    /// else out of it), recorded in the wallet's history as a completed `tx_type`
+    /// transaction of `reference`; nothing moves and nothing is recorded for zero.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn user_money(
+        &mut self,
+        reference: Reference,
         (user, wallet): (UserId, AccountId),
         other: AccountId,
         amount: i64,
@@ -215,8 +232,16 @@ impl Engine {
         } else {
             (wallet, other)
         };
+        let reference_id = match reference {
+            Reference::None => 0,
+            Reference::Market(id)
+            | Reference::P2p(id)
+            | Reference::Pool(id)
+            | Reference::Game(id)
+            | Reference::Tournament(id) => id,
+        };
         self.ledger
-            .transfer(debit, credited, amount, false, reason, session.0, out);
+            .transfer(debit, credited, amount, false, reason, reference_id, out);
         self.record_tx(
             user,
             wallet,
@@ -225,7 +250,7 @@ impl Engine {
             amount,
             0,
             credit,
-            Reference::Game(session.0),
+            reference,
             out,
         );
     }
@@ -354,6 +379,7 @@ impl Engine {
                 draws: Vec::new(),
                 rake: 0,
                 state: RuleState::NotStarted,
+                tournament: None,
             },
         );
         self.games.live.insert(id);
@@ -401,6 +427,11 @@ impl Engine {
         if session.seat_of(c.actor).is_some() {
             return Err(ResultCode::AlreadyInSession);
         }
+        if let Some((tournament, index)) = session.tournament
+            && !self.match_players(tournament, index).contains(&c.actor)
+        {
+            return Err(ResultCode::NotYourMatch);
+        }
         if session.players.len() >= session.max_players as usize {
             return Err(ResultCode::GameSessionFull);
         }
@@ -443,6 +474,9 @@ impl Engine {
         let session = self.session_for(c.session, c.actor)?;
         let seat = session.seat_of(c.actor).ok_or(ResultCode::NotInSession)?;
         self.require_waiting(session)?;
+        if session.tournament.is_some() {
+            return Err(ResultCode::TournamentMatch);
+        }
         if session.creator == c.actor {
             return Err(ResultCode::CreatorCannotLeave);
         }
@@ -459,6 +493,9 @@ impl Engine {
         out: &mut Vec<Event>,
     ) -> Result<Reply, ResultCode> {
         let session = self.session_for(c.session, c.actor)?;
+        if session.tournament.is_some() {
+            return Err(ResultCode::TournamentMatch);
+        }
         if session.creator != c.actor && !self.is_admin(c.actor) {
             return Err(ResultCode::NotSessionCreator);
         }
@@ -474,6 +511,9 @@ impl Engine {
         out: &mut Vec<Event>,
     ) -> Result<Reply, ResultCode> {
         let session = self.session_for(c.session, c.actor)?;
+        if session.tournament.is_some() {
+            return Err(ResultCode::TournamentMatch);
+        }
         if session.creator != c.actor {
             return Err(ResultCode::NotSessionCreator);
         }
@@ -680,6 +720,10 @@ impl Engine {
         match session.status {
             GameSessionStatus::Waiting => {
                 self.require_waiting(session)?;
+                // A tournament match keeps its seat: the check-in deadline decides.
+                if session.tournament.is_some() {
+                    return Err(ResultCode::TournamentMatch);
+                }
                 if session.creator == c.actor {
                     self.cancel_unstarted(c.session, GameEnd::Abandoned, c.actor, out);
                     Ok(crate::done())
@@ -869,6 +913,107 @@ impl Engine {
             let old = self.games.ended.pop_front().expect("non-empty");
             self.games.sessions.remove(&old);
         }
+        self.match_session_ended(id, out);
+    }
+
+    /// The two players of a tournament's match (none once the tournament is forgotten).
+    fn match_players(
+        &self,
+        tournament: betbet_protocol::tournaments::TournamentId,
+        index: u16,
+    ) -> Vec<UserId> {
+        let Some(t) = self.games.tournaments.tournaments.get(&tournament) else {
+            return Vec::new();
+        };
+        t.bracket
+            .as_ref()
+            .and_then(|b| b.matches.get(usize::from(index)))
+            .and_then(|m| m.players())
+            .map(|seeds| {
+                seeds
+                    .iter()
+                    .map(|&seed| t.entrants[usize::from(seed) - 1].user)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Opens a tournament match's session: no stake, no seat taken yet; its two players
+    /// have `check_in_secs` to sit down (it starts when both have), else it expires and
+    /// the match is forfeited. Public, so anyone may watch.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn open_match_session(
+        &mut self,
+        game: betbet_protocol::games::GameId,
+        currency: betbet_protocol::types::Currency,
+        of: (betbet_protocol::tournaments::TournamentId, u16),
+        players: [UserId; 2],
+        server_seed: [u8; 32],
+        check_in_secs: u32,
+        out: &mut Vec<Event>,
+    ) -> GameSessionId {
+        let settings = self
+            .games
+            .game(game)
+            .expect("a tournament's game stays in the catalog")
+            .settings
+            .clone();
+        let code = (0..)
+            .map(|attempt| session_code(&server_seed, attempt))
+            .find(|code| !self.games.codes.contains_key(code))
+            .expect("a free code among endless candidates");
+        self.games.next_session += 1;
+        let id = GameSessionId(self.games.next_session);
+        let escrow = self.system_account(Owner::Games, currency);
+        let deadline = self
+            .now
+            .saturating_add_micros(i64::from(check_in_secs) * 1_000_000);
+        self.games.sessions.insert(
+            id,
+            GameSession {
+                id,
+                game,
+                rule_set: settings.rule_set,
+                code: code.clone(),
+                creator: players[0],
+                status: GameSessionStatus::Waiting,
+                end: None,
+                stake: 0,
+                currency,
+                is_private: false,
+                min_players: 2,
+                max_players: 2,
+                spectator_fee: 0,
+                rake_bp: 0,
+                spectator_share_bp: settings.spectator_share_bp,
+                turn_clock_ms: settings.turn_clock_ms,
+                increment_ms: settings.increment_ms,
+                tick_hz: settings.tick_hz,
+                house_edge_bp: settings.house_edge_bp,
+                questions: settings.questions,
+                reserve: 0,
+                house: 0,
+                escrow,
+                players: Vec::new(),
+                spectators: Vec::new(),
+                created_at: self.now,
+                start_deadline: deadline,
+                started_at: None,
+                ended_at: None,
+                deadline: None,
+                version: 0,
+                server_seed,
+                draws: Vec::new(),
+                rake: 0,
+                state: RuleState::NotStarted,
+                tournament: Some(of),
+            },
+        );
+        self.games.live.insert(id);
+        self.games.codes.insert(code, id);
+        self.games.arm(id, Some(deadline));
+        self.session_changed(id, UserId::SYSTEM, (SessionChange::Created, ""), out);
+        id
     }
 
     /// Every due timer: a waiting session expires, the player to move loses on time.
@@ -974,8 +1119,8 @@ impl Engine {
                 assert_eq!(games.codes.get(&session.code), Some(id), "code of {id:?}");
                 assert!(session.players.len() <= session.max_players as usize);
                 assert!(
-                    !session.players.is_empty(),
-                    "a live session has its creator"
+                    !session.players.is_empty() || session.tournament.is_some(),
+                    "a live session has its creator (a tournament match waits for its players)"
                 );
                 let deadline = session.deadline.expect("a live session has a timer");
                 assert!(games.timers.contains(&(deadline, *id)), "timer of {id:?}");

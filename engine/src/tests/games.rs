@@ -34,7 +34,7 @@ fn settings(turn_clock_ms: u32, rake_bp: u16) -> GameSettings {
 }
 
 impl World {
-    fn game(&mut self, turn_clock_ms: u32, rake_bp: u16) -> GameId {
+    pub(super) fn game(&mut self, turn_clock_ms: u32, rake_bp: u16) -> GameId {
         self.add_game(settings(turn_clock_ms, rake_bp))
     }
 
@@ -65,7 +65,7 @@ impl World {
         }
     }
 
-    fn join(&mut self, user: UserId, session: GameSessionId) {
+    pub(super) fn join(&mut self, user: UserId, session: GameSessionId) {
         self.ok(Command::JoinGameSession(JoinGameSession {
             actor: user,
             session,
@@ -76,17 +76,17 @@ impl World {
 
     /// `restored` (an engine restored from a snapshot taken at journal length `cut`)
     /// replays the journal after it to exactly the live state.
-    fn replays_to_now(&self, mut restored: Engine, cut: usize) {
+    pub(super) fn replays_to_now(&self, mut restored: Engine, cut: usize) {
         super::replay::replay(&mut restored, &self.journal[cut..], cut as u64 + 1);
         assert_eq!(restored.state_hash(), self.engine.state_hash());
     }
 
-    fn session(&self, id: GameSessionId) -> &crate::games::GameSession {
+    pub(super) fn session(&self, id: GameSessionId) -> &crate::games::GameSession {
         self.engine.games.session(id).expect("session")
     }
 
     /// The two players, first mover first.
-    fn movers(&self, id: GameSessionId) -> [UserId; 2] {
+    pub(super) fn movers(&self, id: GameSessionId) -> [UserId; 2] {
         let session = self.session(id);
         let crate::games::RuleState::ConnectFour(game) = &session.state else {
             panic!("not started");
@@ -95,7 +95,7 @@ impl World {
         [session.players[first].user, session.players[1 - first].user]
     }
 
-    fn play(&mut self, id: GameSessionId, columns: &str) {
+    pub(super) fn play(&mut self, id: GameSessionId, columns: &str) {
         let movers = self.movers(id);
         for (i, column) in columns.chars().enumerate() {
             self.move_as(movers[i % 2], id, &column.to_string());
@@ -553,7 +553,7 @@ impl World {
         [session.players[white].user, session.players[1 - white].user]
     }
 
-    fn move_as(&mut self, actor: UserId, session: GameSessionId, mv: &str) {
+    pub(super) fn move_as(&mut self, actor: UserId, session: GameSessionId, mv: &str) {
         self.ok(Command::GameMove(GameMove {
             actor,
             session,

@@ -9,6 +9,7 @@ mod model;
 mod replay;
 mod rules;
 mod safety;
+mod tournaments;
 mod users;
 
 use crate::{Ctx, Engine, Limits};

@@ -92,6 +92,7 @@ pub enum Reference {
     P2p(u64),
     Pool(u64),
     Game(u64),
+    Tournament(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -170,6 +170,9 @@ fn reference_id(tx: &TxView) -> Option<String> {
         ReferenceType::GameSession => {
             Some(betbet_protocol::games::GameSessionId(tx.reference_id).public())
         }
+        ReferenceType::Tournament => {
+            Some(betbet_protocol::games::TournamentId(tx.reference_id).public())
+        }
     }
 }
 
@@ -198,7 +201,10 @@ pub struct Transaction {
     #[schema(required = true)]
     counterparty_id: Option<String>,
     /// What the transaction is about, with `reference_id`; null for none.
-    #[schema(required = true, pattern = "^(market|p2p|pool|game_session)$")]
+    #[schema(
+        required = true,
+        pattern = "^(market|p2p|pool|game_session|tournament)$"
+    )]
     reference_type: Option<&'static str>,
     /// A market id `mkt_<n>`, a transaction id `txn_<n>` (p2p) or a pool id `pool_<n>`,
     /// by `reference_type`; null for none.
