@@ -106,11 +106,12 @@ struct Connection {
     lagging: Arc<AtomicBool>,
 }
 
-/// What a connection follows: a market's data, or a game session's room.
+/// What a connection follows: a market's data, a game session's room, or a tournament's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     Market(MarketId),
     Session(GameSessionId),
+    Tournament(betbet_protocol::tournaments::TournamentId),
 }
 
 #[derive(Default)]
@@ -163,6 +164,12 @@ impl Registration {
     pub fn follow_session(&self, session: GameSessionId) {
         let mut routes = self.hub.routes.lock().expect("hub lock");
         routes.follow(self.id, Topic::Session(session));
+    }
+
+    /// Starts receiving a tournament's changes.
+    pub fn follow_tournament(&self, tournament: betbet_protocol::tournaments::TournamentId) {
+        let mut routes = self.hub.routes.lock().expect("hub lock");
+        routes.follow(self.id, Topic::Tournament(tournament));
     }
 
     pub fn unfollow(&self, market: MarketId) {
@@ -289,6 +296,9 @@ impl Hub {
                 Event::GameSessionChanged(changed) => topic(Topic::Session(changed.session)),
                 Event::GameChatPosted(posted) => topic(Topic::Session(posted.session)),
                 Event::GameSessionTicked(ticked) => topic(Topic::Session(ticked.session)),
+                Event::TournamentChanged(changed) => {
+                    topic(Topic::Tournament(changed.tournament));
+                }
                 _ => {}
             }
         }

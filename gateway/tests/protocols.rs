@@ -1,8 +1,9 @@
 //! `docs/protocols.md` against the code.
 //!
 //! The WebSocket half of the document is checked against the source of
-//! `gateway/src/api/ws.rs` and `gateway/src/api/games/socket.rs` (and the constants of
-//! `hub.rs`), read as Rust tokens — so line
+//! `gateway/src/api/ws.rs`, `gateway/src/api/games/socket.rs` and
+//! `gateway/src/api/games/tournament_socket.rs` (and the constants of `hub.rs`), read as
+//! Rust tokens — so line
 //! breaks, comments and formatting do not matter:
 //! - server message types: the literal first argument of every `envelope(…)` call, the
 //!   literal kinds a request handler returns (`Ok(("order_ack", …))`, the only way a
@@ -1059,7 +1060,9 @@ fn missing(doc: &str, needs: &[Need]) -> Vec<String> {
 fn all_needs() -> (WsNames, Vec<Need>) {
     // The market socket and the game room share the envelope, helpers and limits.
     let names = ws_names(
-        &(source("src/api/ws.rs") + &source("src/api/games/socket.rs")),
+        &(source("src/api/ws.rs")
+            + &source("src/api/games/socket.rs")
+            + &source("src/api/games/tournament_socket.rs")),
         &source("src/hub.rs"),
         &source("src/error.rs"),
     );

@@ -481,7 +481,12 @@ pub fn totp(secret_base32: &str, unix_seconds: u64) -> String {
 
 /// RFC 3339 for one day from now.
 pub fn in_a_day() -> String {
-    let secs = now_secs() + 86_400;
+    in_seconds(86_400)
+}
+
+/// The time `seconds` from now, in RFC 3339.
+pub fn in_seconds(seconds: u64) -> String {
+    let secs = now_secs() + seconds;
     // RFC 3339 from seconds since the epoch, via the server's own format is not available
     // here: build it by hand (days from civil).
     let days = (secs / 86_400) as i64;

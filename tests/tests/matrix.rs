@@ -121,6 +121,7 @@ struct Objects {
     payment_method: String,
     game: String,
     session: String,
+    tournament: String,
 }
 
 impl Objects {
@@ -146,6 +147,7 @@ impl Objects {
                 "withdrawal_id" => self.withdrawal.clone(),
                 "game_id" => self.game.clone(),
                 "session_id" => self.session.clone(),
+                "tournament_id" => self.tournament.clone(),
                 "id" if path.ends_with("/balance") => self.wallet.clone(),
                 "id" if path.ends_with("/cancel") => self.withdrawal.clone(),
                 "id" if method == "DELETE" => self.payment_method.clone(),
@@ -279,6 +281,13 @@ fn every_route_refuses_what_it_must() {
             &json!({"game_id": game["id"], "stake": "1"}),
         )
         .expect(201);
+    // A tournament the victim created, still taking registrations.
+    let tournament = victim
+        .post(
+            "/api/v1/tournaments/create",
+            &json!({"game_id": game["id"], "format": "round_robin", "prize_pool": "1"}),
+        )
+        .expect(201);
     let wallets = victim
         .get(&format!("/api/v1/wallets/{victim_id}"))
         .expect(200);
@@ -295,6 +304,7 @@ fn every_route_refuses_what_it_must() {
         payment_method: id(&method["id"]),
         game: id(&game["id"]),
         session: id(&session["id"]),
+        tournament: id(&tournament["tournament"]["id"]),
     };
 
     // Credentials that must not get through.

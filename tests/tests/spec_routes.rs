@@ -5,9 +5,9 @@
 //! caller. Each must be accepted (a 2xx, answering what the spec says it returns where that
 //! is checkable), and each identity parameter naming someone else must be a 403.
 //!
-//! The spec's routes we do not serve yet (Game Engine and tournaments, Analytics & Expert,
-//! Social Forum) are listed in [`not_yet_served`] and must answer 404: when one arrives, its
-//! entry moves into [`served`] as a row.
+//! The spec's routes we do not serve yet (Analytics & Expert, Social Forum) are listed in
+//! [`not_yet_served`] and must answer 404: when one arrives, its entry moves into
+//! [`served`] as a row.
 //!
 //! Adding a route is one row of [`served`]: the spec's route as written, the caller, the
 //! request's path, its parameters, the status, which parameter names the caller, and what
@@ -214,6 +214,21 @@ fn served() -> Vec<Case> {
         case("WS /ws/game/{session_id}", Bob, "/ws/game/{game_session}?token={other_token}", Socket,
             101, No, &[("/type", "snapshot"), ("/seq", ANY), ("/data/session/id", "{game_session}"),
                 ("/data/you/role", "player")]),
+        // create_tournament(game_id, format, prize_pool): the rest has defaults.
+        case("POST /api/v1/tournaments/create", Bob, "/api/v1/tournaments/create",
+            Json(json!({"game_id": "{game}", "format": "single_elimination", "prize_pool": 5})),
+            201, No, &[("/tournament/id", ANY), ("/tournament/status", "registration"),
+                ("/tournament/prize_pool", "5"), ("/tournament/creator_id", "{me}")])
+            .save(&[("tournament", "/tournament/id")]),
+        // register_for_tournament(tournament_id, user_id)
+        case("POST /api/v1/tournaments/{tournament_id}/register", Alice, "/api/v1/tournaments/{tournament}/register",
+            Json(json!({"user_id": "{me}"})),
+            200, Param("user_id"), &[("/tournament/id", "{tournament}"), ("/tournament/players", "1"),
+                ("/tournament/entrants/0/user_id", "{me}")]),
+        // get_tournament_bracket(tournament_id)
+        case("GET /api/v1/tournaments/{tournament_id}/bracket", Anon, "/api/v1/tournaments/{tournament}/bracket", Bare,
+            200, No, &[("/tournament/id", "{tournament}"), ("/tournament/format", "single_elimination"),
+                ("/standings", ANY)]),
         // ---- Service 3: Betting Market Service -------------------------------------------
         // list_markets(category, status='open', sort_by='volume', page=1)
         case("GET /api/v1/markets", Anon, "/api/v1/markets",
@@ -371,10 +386,6 @@ fn served() -> Vec<Case> {
 #[rustfmt::skip]
 fn not_yet_served() -> Vec<(&'static str, &'static str)> {
     vec![
-        // Service 2: tournaments.
-        ("POST /api/v1/tournaments/create", "/api/v1/tournaments/create"),
-        ("GET /api/v1/tournaments/{tournament_id}/bracket", "/api/v1/tournaments/trn_1/bracket"),
-        ("POST /api/v1/tournaments/{tournament_id}/register", "/api/v1/tournaments/trn_1/register"),
         // Service 4: Analytics & Expert.
         ("POST /api/v1/datasources/upload", "/api/v1/datasources/upload"),
         ("POST /api/v1/datasources/connect", "/api/v1/datasources/connect"),

@@ -91,6 +91,10 @@ pub fn routes() -> Routes<AppState> {
             &[(GET, super::table::Access::User, NoBody)],
             routes!(super::games::socket::game_socket),
         )
+        .route(
+            &[(GET, Public, NoBody)],
+            routes!(super::games::tournament_socket::tournament_socket),
+        )
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -113,8 +117,8 @@ pub(super) type Slot = Option<axum::Extension<std::sync::Arc<crate::server::Conn
 /// The spec's generic room socket: `room_type` `markets` with a market id as `room_id` is
 /// [`market_socket`]; other room types arrive with their features.
 #[utoipa::path(get, path = "/ws/{room_type}/{room_id}", tag = "websocket", params(
-        ("room_type" = String, Path, description = "`markets` or `game` (other room types arrive with their features)"),
-        ("room_id" = String, Path, description = "the room's id: for `markets`, a market id `mkt_<n>`; for `game`, a game session id `gs_<n>`"),
+        ("room_type" = String, Path, description = "`markets`, `game` or `tournament` (other room types arrive with their features)"),
+        ("room_id" = String, Path, description = "the room's id: for `markets`, a market id `mkt_<n>`; for `game`, a game session id `gs_<n>`; for `tournament`, a tournament id `trn_<n>`"),
         SocketParams,
     ),
     responses((status = 101, description = "Switching Protocols: the WebSocket of docs/protocols.md"),
@@ -133,6 +137,17 @@ async fn room_socket(
         "game" => {
             super::games::socket::game_socket(state, Path(room_id), params, headers, slot, upgrade)
                 .await
+        }
+        "tournament" => {
+            super::games::tournament_socket::tournament_socket(
+                state,
+                Path(room_id),
+                params,
+                headers,
+                slot,
+                upgrade,
+            )
+            .await
         }
         _ => ApiError::not_found("room type").into_response(),
     }
@@ -1022,6 +1037,21 @@ async fn answer_all(state: &AppState, in_flight: &mut VecDeque<InFlight>, out: &
     while let Some(mut entry) = in_flight.pop_front() {
         let outcome = entry.outcome().await;
         out.push(answer(state, entry, outcome).await);
+    }
+}
+
+/// A room's next event batch or, when the hub dropped one for it (the room fell behind)
+/// or closed its queue (the gateway is stopping), the close it gets instead.
+pub(super) fn room_batch(
+    batch: Option<crate::hub::Delivery>,
+    registration: &Registration,
+) -> Result<crate::hub::Delivery, (u16, &'static str)> {
+    match batch.filter(|_| !registration.is_lagging()) {
+        Some(batch) => Ok(batch),
+        None if registration.is_lagging() => {
+            Err((1008, "too slow: fell behind the event stream; reconnect"))
+        }
+        None => Err((1012, "server restarting")),
     }
 }
 

@@ -8,6 +8,8 @@
 
 mod ratings;
 pub(crate) mod socket;
+pub(crate) mod tournament_socket;
+mod tournaments;
 
 use super::table::{Access::*, BodyKind::*, GET, POST, PUT, Routes};
 use crate::error::{ApiError, ApiResult};
@@ -58,6 +60,19 @@ pub fn routes() -> Routes<AppState> {
         .route(&[(GET, User, NoBody)], routes!(list_spectators))
         .route(&[(GET, Public, NoBody)], routes!(ratings::leaderboard))
         .route(&[(GET, Public, NoBody)], routes!(ratings::user_ratings))
+        .route(
+            &[(POST, User, JsonBody)],
+            routes!(tournaments::create_tournament),
+        )
+        .route(&[(GET, Public, NoBody)], routes!(tournaments::list))
+        .route(&[(GET, Public, NoBody)], routes!(tournaments::bracket))
+        .route(
+            &[(POST, User, MaybeJsonBody)],
+            routes!(tournaments::register),
+        )
+        .route(&[(POST, User, NoBody)], routes!(tournaments::unregister))
+        .route(&[(POST, Owner, NoBody)], routes!(tournaments::cancel))
+        .route(&[(POST, Owner, NoBody)], routes!(tournaments::start))
 }
 
 fn parse_game(id: &str) -> ApiResult<GameId> {

@@ -373,14 +373,12 @@ async fn serve(state: &AppState, socket: &mut WebSocket, mut member: Member) {
         out.clear();
         tokio::select! {
             batch = registration.queue.recv() => {
-                let Some(batch) = batch.filter(|_| !registration.is_lagging()) else {
-                    let (code, reason) = if registration.is_lagging() {
-                        (1008, "too slow: fell behind the event stream; reconnect")
-                    } else {
-                        (1012, "server restarting")
-                    };
-                    ws::close(socket, code, reason).await;
-                    return;
+                let batch = match ws::room_batch(batch, &registration) {
+                    Ok(batch) => batch,
+                    Err((code, reason)) => {
+                        ws::close(socket, code, reason).await;
+                        return;
+                    }
                 };
                 let mut ended = false;
                 let mut ending = None;
