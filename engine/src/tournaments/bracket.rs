@@ -31,8 +31,8 @@
 pub const ENTRANTS_MAX: u16 = 256;
 /// The most Swiss rounds.
 pub const SWISS_ROUNDS_MAX: u16 = 32;
-/// The most nodes the Swiss pairing search visits for one round before it gives up (the
-/// tournament then ends after the rounds played).
+/// The most candidate opponents the Swiss pairing search tries for one round before it
+/// gives up (the tournament then ends after the rounds played).
 const PAIRING_NODES_MAX: u32 = 200_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -462,11 +462,19 @@ impl Bracket {
             .map_or(0, |m| m.round)
     }
 
-    /// Every pair that has met (a match with both sides players, ended or not).
-    fn met(&self, a: u16, b: u16) -> bool {
-        self.matches
-            .iter()
-            .any(|m| matches!(m.players(), Some([x, y]) if (x, y) == (a, b) || (x, y) == (b, a)))
+    /// Who has met whom (a match with both sides players, ended or not), as a square of
+    /// flags indexed by seed.
+    fn met(&self) -> Met {
+        let n = usize::from(self.entrants) + 1;
+        let mut met = Met {
+            n,
+            flags: vec![false; n * n],
+        };
+        for [a, b] in self.matches.iter().filter_map(Match::players) {
+            met.flags[usize::from(a) * n + usize::from(b)] = true;
+            met.flags[usize::from(b) * n + usize::from(a)] = true;
+        }
+        met
     }
 
     fn had_bye(&self, seed: u16) -> bool {
@@ -494,6 +502,7 @@ impl Bracket {
             standings.iter().map(|s| (s.points_half, s.seed)).collect();
         ranked.sort_by_key(|&(points, seed)| (std::cmp::Reverse(points), seed));
         let round = self.rounds_paired + 1;
+        let met = self.met();
         let mut budget = PAIRING_NODES_MAX;
         let pairing = if ranked.len() % 2 == 1 {
             (0..ranked.len()).rev().find_map(|bye| {
@@ -503,11 +512,10 @@ impl Bracket {
                 }
                 let mut rest = ranked.clone();
                 rest.remove(bye);
-                self.pair(&rest, &mut budget)
-                    .map(|pairs| (pairs, Some(seed)))
+                pair(&met, &rest, &mut budget).map(|pairs| (pairs, Some(seed)))
             })
         } else {
-            self.pair(&ranked, &mut budget).map(|pairs| (pairs, None))
+            pair(&met, &ranked, &mut budget).map(|pairs| (pairs, None))
         };
         let Some((pairs, bye)) = pairing else {
             self.ended_early = true;
@@ -529,62 +537,6 @@ impl Bracket {
             self.push(Stage::Round, round, [Slot::Seed(seed), Slot::Bye]);
         }
         self.rounds_paired = round;
-    }
-
-    /// A pairing of `ranked` (an even number of (points, seed), best first) without
-    /// rematches, or none within the budget.
-    fn pair(&self, ranked: &[(u32, u16)], budget: &mut u32) -> Option<Vec<(u16, u16)>> {
-        let mut paired = vec![false; ranked.len()];
-        let mut pairs = Vec::with_capacity(ranked.len() / 2);
-        self.pair_from(ranked, &mut paired, &mut pairs, budget)
-            .then_some(pairs)
-    }
-
-    fn pair_from(
-        &self,
-        ranked: &[(u32, u16)],
-        paired: &mut [bool],
-        pairs: &mut Vec<(u16, u16)>,
-        budget: &mut u32,
-    ) -> bool {
-        let Some(top) = paired.iter().position(|&p| !p) else {
-            return true;
-        };
-        if *budget == 0 {
-            return false;
-        }
-        *budget -= 1;
-        let (points, seed) = ranked[top];
-        let unpaired: Vec<usize> = (top + 1..ranked.len()).filter(|&i| !paired[i]).collect();
-        // The top player's score group among the unpaired (the top player first).
-        let group = 1 + unpaired
-            .iter()
-            .take_while(|&&i| ranked[i].0 == points)
-            .count();
-        let half = group / 2;
-        let mut candidates: Vec<usize> = Vec::with_capacity(unpaired.len());
-        if group > 1 {
-            // Positions within the group counted from the top player (0).
-            candidates.extend(unpaired[half - 1..group - 1].iter());
-            candidates.extend(unpaired[..half - 1].iter().rev());
-        }
-        candidates.extend(unpaired[group - 1..].iter());
-        paired[top] = true;
-        for other in candidates {
-            let opponent = ranked[other].1;
-            if self.met(seed, opponent) {
-                continue;
-            }
-            paired[other] = true;
-            pairs.push((seed, opponent));
-            if self.pair_from(ranked, paired, pairs, budget) {
-                return true;
-            }
-            pairs.pop();
-            paired[other] = false;
-        }
-        paired[top] = false;
-        false
     }
 
     /// Every entrant's standing: place (tied entrants share it), record and tiebreaks.
@@ -762,6 +714,18 @@ impl Bracket {
     }
 }
 
+/// Pairs that have met.
+struct Met {
+    n: usize,
+    flags: Vec<bool>,
+}
+
+impl Met {
+    fn get(&self, a: u16, b: u16) -> bool {
+        self.flags[usize::from(a) * self.n + usize::from(b)]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Standing {
     pub seed: u16,
@@ -776,4 +740,61 @@ pub struct Standing {
     pub sonneborn_berger_quarter: u32,
     /// Elimination: how far the entrant got (see [`Bracket::standings`]).
     pub reached: u32,
+}
+
+/// A pairing of `ranked` (an even number of (points, seed), best first) without
+/// rematches, or none within the budget.
+fn pair(met: &Met, ranked: &[(u32, u16)], budget: &mut u32) -> Option<Vec<(u16, u16)>> {
+    let mut paired = vec![false; ranked.len()];
+    let mut pairs = Vec::with_capacity(ranked.len() / 2);
+    pair_from(met, ranked, &mut paired, &mut pairs, budget).then_some(pairs)
+}
+
+fn pair_from(
+    met: &Met,
+    ranked: &[(u32, u16)],
+    paired: &mut [bool],
+    pairs: &mut Vec<(u16, u16)>,
+    budget: &mut u32,
+) -> bool {
+    let Some(top) = paired.iter().position(|&p| !p) else {
+        return true;
+    };
+    let (points, seed) = ranked[top];
+    let unpaired: Vec<usize> = (top + 1..ranked.len()).filter(|&i| !paired[i]).collect();
+    // The top player's score group among the unpaired (the top player first).
+    let group = 1 + unpaired
+        .iter()
+        .take_while(|&&i| ranked[i].0 == points)
+        .count();
+    let half = group / 2;
+    let mut candidates: Vec<usize> = Vec::with_capacity(unpaired.len());
+    if group > 1 {
+        // Positions within the group counted from the top player (0).
+        candidates.extend(unpaired[half - 1..group - 1].iter());
+        candidates.extend(unpaired[..half - 1].iter().rev());
+    }
+    candidates.extend(unpaired[group - 1..].iter());
+    paired[top] = true;
+    for other in candidates {
+        // Every candidate tried counts, so a field with no pairing left gives up after a
+        // bounded amount of work.
+        if *budget == 0 {
+            break;
+        }
+        *budget -= 1;
+        let opponent = ranked[other].1;
+        if met.get(seed, opponent) {
+            continue;
+        }
+        paired[other] = true;
+        pairs.push((seed, opponent));
+        if pair_from(met, ranked, paired, pairs, budget) {
+            return true;
+        }
+        pairs.pop();
+        paired[other] = false;
+    }
+    paired[top] = false;
+    false
 }

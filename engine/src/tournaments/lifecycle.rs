@@ -45,6 +45,8 @@ pub const MATCH_GAMES_MAX: usize = 3;
 pub const TOURNAMENTS_LIVE_MAX: usize = 500;
 pub const TOURNAMENTS_KEPT: usize = 200;
 pub const TOURNAMENT_NAME_MAX: usize = 100;
+/// The largest round robin (496 games); the other formats take up to 256 players.
+pub const ROUND_ROBIN_PLAYERS_MAX: u32 = 32;
 /// Check-in windows from 10 s to an hour; a start at most 90 days ahead.
 pub const CHECK_IN_SECS_MIN: u32 = 10;
 pub const CHECK_IN_SECS_MAX: u32 = 3_600;
@@ -162,7 +164,11 @@ impl Engine {
             return Err(ResultCode::InvalidTournament);
         }
         let format = bracket_format(c.format, c.third_place, c.rounds);
-        let players_max = u32::from(super::bracket::ENTRANTS_MAX);
+        // A round robin of n plays n(n − 1)/2 games: it is for small fields.
+        let players_max = match c.format {
+            TournamentFormat::RoundRobin => ROUND_ROBIN_PLAYERS_MAX,
+            _ => u32::from(super::bracket::ENTRANTS_MAX),
+        };
         let sizes_fit = 2 <= c.min_players
             && c.min_players <= c.max_players
             && c.max_players <= players_max
@@ -500,8 +506,12 @@ impl Engine {
         if bracket.is_finished() {
             return self.complete_tournament(id, out);
         }
+        // Round robin and Swiss play a round at a time: a player has one game at once, as in
+        // elimination, where a match is playable only once its players' last one ended.
+        let round = (!bracket.format.is_elimination()).then(|| bracket.current_round());
         let waiting: Vec<u16> = bracket
             .playable()
+            .filter(|&index| round.is_none_or(|r| bracket.matches[usize::from(index)].round == r))
             .filter(|index| {
                 t.plays
                     .get(index)
@@ -659,9 +669,16 @@ impl Engine {
                     let fees = t.entry_fee * t.entrants.len() as i64;
                     assert_eq!(t.prizes_total + t.rake, t.prize_pool + fees);
                     *held.entry(t.escrow).or_default() += t.prizes_total;
-                    // Every playable match has a live session, and every live match
-                    // session is a playable match's last.
+                    // Every playable match (of the round being played, in round robin
+                    // and Swiss) has a live session, and every live match session is a
+                    // playable match's last.
+                    let round = (!bracket.format.is_elimination()).then(|| bracket.current_round());
                     for index in bracket.playable() {
+                        let m = &bracket.matches[usize::from(index)];
+                        if round.is_some_and(|r| m.round != r) {
+                            assert!(!t.plays.contains_key(&index), "a later round's match waits");
+                            continue;
+                        }
                         let session = t.plays[&index].last().expect("a session");
                         let s = &self.games.sessions[session];
                         assert!(!s.status.ended(), "{id:?} match {index} has a live session");
@@ -682,6 +699,28 @@ impl Engine {
             tournaments.timers.len(),
             "timers of live tournaments only"
         );
+        // A live match session is the current session of a playable match of a running
+        // tournament (so its end always finds its match).
+        for (id, session) in &self.games.sessions {
+            let (Some((tournament, index)), false) = (session.tournament, session.status.ended())
+            else {
+                continue;
+            };
+            let t = &tournaments.tournaments[&tournament];
+            assert_eq!(
+                t.status,
+                TournamentStatus::Running,
+                "{id:?} of {tournament:?}"
+            );
+            let bracket = t.bracket.as_ref().expect("running");
+            let m = &bracket.matches[usize::from(index)];
+            assert!(m.is_playable(), "{id:?} plays a match waiting for its game");
+            assert_eq!(
+                t.plays[&index].last(),
+                Some(id),
+                "{id:?} is its match's current"
+            );
+        }
         for (index, account) in self.ledger.accounts.iter().enumerate() {
             if account.owner == Owner::Tournaments {
                 let expected = held.get(&AccountId(index as u64)).copied().unwrap_or(0);

@@ -47,8 +47,10 @@ impl Engine {
                     .enumerate()
                     .map(|(index, m)| {
                         let sessions = t.plays.get(&(index as u16)).cloned().unwrap_or_default();
+                        // Playing: its session is open (a round robin's later rounds wait
+                        // for theirs).
                         let (state, winner_side) = match m.result {
-                            None if m.is_playable() => ("playing", None),
+                            None if m.is_playable() && !sessions.is_empty() => ("playing", None),
                             None => ("pending", None),
                             Some(MatchResult::Won(side)) => ("won", Some(u32::from(side))),
                             Some(MatchResult::Drawn) => ("drawn", None),

@@ -41,6 +41,9 @@ const EPSILON: Fx = Fx(4_295);
 /// Iterations of the volatility search; it converges in well under 30, the bound only
 /// keeps a pathological input from looping.
 const ITERATIONS_MAX: u32 = 100;
+/// Above this estimated variance a period is rated in the limit of an infinite one (see
+/// [`rate`]).
+const VARIANCE_MAX: Fx = Fx(1_000 << FRACTION_BITS);
 
 impl Fx {
     const fn int(n: i64) -> Fx {
@@ -81,15 +84,16 @@ impl Fx {
     }
 
     /// e^x: x = k·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its Taylor series, then 2^k as
-    /// a shift. Below −40 it is 0 at this precision; the argument never goes above 40
-    /// here (a rating gap of 7 000 points).
+    /// a shift. Below −40 it is 0 at this precision; above 40 it is e^40 (the callers'
+    /// arguments stay far below: a rating gap of 7 000 points, the volatility search's
+    /// ln Δ² below 16).
     fn exp(self) -> Fx {
         if self < Fx::int(-40) {
             return Fx(0);
         }
-        assert!(self <= Fx::int(40), "exp argument out of range");
-        let k = (self + Fx(LN2.0 / 2)).0.div_euclid(LN2.0);
-        let r = self - Fx(k * LN2.0);
+        let x = self.min(Fx::int(40));
+        let k = (x + Fx(LN2.0 / 2)).0.div_euclid(LN2.0);
+        let r = x - Fx(k * LN2.0);
         let mut sum = ONE;
         let mut term = ONE;
         for n in 1..40 {
@@ -263,10 +267,12 @@ pub fn rate(player: Rating, opponents: &[(Rating, Score)], idle_days: i64) -> Ra
         inverse_v = inverse_v + g_j.square() * e * (ONE - e);
         improvement = improvement + g_j * (score.value() - e);
     }
-    // Every expected score at 0 or 1 at this precision: v is infinite, so the volatility
-    // stays and the deviation only grows by it, and a result against the odds moves the
-    // rating by the whole of φ*² (Glickman's steps in the limit).
-    if inverse_v.0 == 0 {
+    // Expected scores at (or next to) 0 or 1: v is infinite in the limit (above
+    // [`VARIANCE_MAX`] its 1/v changes φ' by under 0.5 %), so the volatility stays, the
+    // deviation only grows by it, and a result against the odds moves the rating by
+    // φ*² × g·(s − E) — Glickman's steps in the limit. This also keeps Δ² and e^x in the
+    // volatility search within range of the fixed-point arithmetic.
+    if inverse_v.0 == 0 || inverse_v < ONE / VARIANCE_MAX {
         let phi = (phi.square() + sigma.square()).sqrt().min(phi_max);
         return from_internal(mu + phi.square() * improvement, phi, sigma);
     }
@@ -275,12 +281,13 @@ pub fn rate(player: Rating, opponents: &[(Rating, Score)], idle_days: i64) -> Ra
     // Step 5: the new volatility, by the Illinois algorithm on f.
     let a = sigma.square().ln();
     let tau_squared = TAU.square();
+    // f(x) = e^x (Δ² − φ² − v − e^x) / 2(φ² + v + e^x)² − (x − a)/τ², divided before it
+    // is multiplied so no intermediate grows past the fractions it is made of.
     let f = |x: Fx| {
         let ex = x.exp();
         let denominator = phi.square() + v + ex;
-        let left =
-            ex * (delta.square() - phi.square() - v - ex) / (Fx::int(2) * denominator.square());
-        left - (x - a) / tau_squared
+        let left = (ex / denominator) * ((delta.square() - phi.square() - v - ex) / denominator);
+        Fx(left.0 / 2) - (x - a) / tau_squared
     };
     let mut big_a = a;
     let mut big_b = if delta.square() > phi.square() + v {
@@ -405,6 +412,47 @@ mod tests {
         let gone = rate(regular, &[], 10_000);
         assert!(gone.deviation_milli <= 350_000);
         assert!(rate(regular, &[], 1).deviation_milli > 50_000);
+    }
+
+    /// Every gap from even to 7 000 points, both ways, every result, newcomers and
+    /// regulars: nothing overflows, and a win never lowers a rating nor a loss raises it.
+    #[test]
+    fn every_gap_and_result_stays_in_range() {
+        for deviation in [30, 50, 110, 350] {
+            for gap in (0..=7_000).step_by(50) {
+                let low = rating(1_000, deviation);
+                let high = rating(1_000 + gap, deviation);
+                for (player, opponent) in [(low, high), (high, low)] {
+                    let won = rate(player, &[(opponent, Score::Win)], 0);
+                    let drew = rate(player, &[(opponent, Score::Draw)], 3);
+                    let lost = rate(player, &[(opponent, Score::Loss)], 400);
+                    assert!(won.rating_milli >= player.rating_milli, "{gap} {deviation}");
+                    assert!(
+                        lost.rating_milli <= player.rating_milli,
+                        "{gap} {deviation}"
+                    );
+                    assert!(won.rating_milli >= drew.rating_milli);
+                    for r in [won, drew, lost] {
+                        assert!(r.deviation_milli > 0 && r.deviation_milli <= 350_000);
+                        assert!(r.volatility_micro > 0 && r.volatility_micro < 1_000_000);
+                    }
+                }
+            }
+        }
+        // A field of nine opponents at once (a quick-math session of ten).
+        let field: Vec<(Rating, Score)> = (0..9)
+            .map(|i| {
+                (
+                    rating(500 + 400 * i, 50),
+                    [Score::Win, Score::Draw, Score::Loss][i as usize % 3],
+                )
+            })
+            .collect();
+        let rated = rate(rating(1_000, 50), &field, 0);
+        assert!(
+            rated.deviation_milli > 0 && rated.deviation_milli <= 350_000,
+            "{rated:?}"
+        );
     }
 
     #[test]

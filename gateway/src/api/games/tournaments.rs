@@ -60,7 +60,10 @@ fn distribution(shares: Option<Vec<Dec>>) -> ApiResult<Vec<u16>> {
     shares
         .iter()
         .map(|share| {
-            let bp = share.0 * Decimal::from(100);
+            let bp = share
+                .0
+                .checked_mul(Decimal::from(100))
+                .unwrap_or(Decimal::MAX);
             if bp.fract().is_zero() && bp > Decimal::ZERO && bp <= Decimal::from(10_000) {
                 Ok(u16::try_from(bp.mantissa() / 10i128.pow(bp.scale())).unwrap_or(0))
             } else {
@@ -575,6 +578,10 @@ mod tests {
         assert!(shares(&["50.001"]).is_err());
         assert!(shares(&["0"]).is_err());
         assert!(shares(&["101"]).is_err());
+        assert!(
+            shares(&["79228162514264337593543950335"]).is_err(),
+            "no overflow"
+        );
         assert_eq!(distribution(None).unwrap(), [5_000, 3_000, 2_000]);
     }
 }
