@@ -185,6 +185,16 @@ pub fn bounded(
     }
 }
 
+/// A percentage from 0 to 100 with at most two decimals, as basis points; `None` for
+/// anything else (a huge value included: the scaling cannot overflow).
+pub fn percent_bp(value: Dec) -> Option<u16> {
+    let bp = value.0.checked_mul(Decimal::from(100))?;
+    if bp.fract() != Decimal::ZERO || bp < Decimal::ZERO || bp > Decimal::from(10_000) {
+        return None;
+    }
+    u16::try_from(bp.mantissa() / 10i128.pow(bp.scale())).ok()
+}
+
 pub fn amount(field: &str, value: Dec) -> Result<Amount, ApiError> {
     Amount::from_decimal_positive(value.0).map_err(|e| {
         ApiError::new(

@@ -28,7 +28,6 @@ use betbet_protocol::types::*;
 use betbet_protocol::view::{
     Candle, MarketView, OrderView, OutcomeView, PoolView, PositionView, ProposalView,
 };
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -466,12 +465,7 @@ pub const CATEGORY_DEFAULT: &str = "general";
 
 /// A percent with at most two decimals, as basis points.
 fn percent_bp(value: Dec) -> ApiResult<u16> {
-    let bp = value.0 * Decimal::from(100);
-    if bp.fract() != Decimal::ZERO || bp < Decimal::ZERO || bp > Decimal::from(10_000) {
-        return Err(ApiError::from(ResultCode::InvalidFee));
-    }
-    u16::try_from(bp.mantissa() / 10i128.pow(bp.scale()))
-        .map_err(|_| ApiError::from(ResultCode::InvalidFee))
+    crate::json::percent_bp(value).ok_or_else(|| ApiError::from(ResultCode::InvalidFee))
 }
 
 fn scalar_value(field: &str, value: Dec) -> ApiResult<Amount> {

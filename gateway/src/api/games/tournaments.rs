@@ -59,18 +59,14 @@ fn distribution(shares: Option<Vec<Dec>>) -> ApiResult<Vec<u16>> {
     }
     shares
         .iter()
-        .map(|share| {
-            let bp = share
-                .0
-                .checked_mul(Decimal::from(100))
-                .unwrap_or(Decimal::MAX);
-            if bp.fract().is_zero() && bp > Decimal::ZERO && bp <= Decimal::from(10_000) {
-                Ok(u16::try_from(bp.mantissa() / 10i128.pow(bp.scale())).unwrap_or(0))
-            } else {
-                Err(ApiError::bad_request(
-                    "prize_distribution: each place is a percentage above 0, to two decimals",
-                ))
-            }
+        .map(|&share| {
+            crate::json::percent_bp(share)
+                .filter(|&bp| bp > 0)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "prize_distribution: each place is a percentage above 0, to two decimals",
+                    )
+                })
         })
         .collect()
 }
