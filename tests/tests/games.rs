@@ -1059,14 +1059,17 @@ fn a_crash_round_over_rest_pays_its_cash_outs_and_proves_its_crash_point() {
     // The room saw the start, then the rise tick by tick (consecutive `seq`s, checked as
     // read), the cash-outs as moves, and the end with the session as REST shows it.
     assert_eq!(room.until("game_update")["data"]["change"], "started");
+    // A tick applied late catches up to the time it runs at, so a delta can skip ticks
+    // (under load); it never repeats or goes back.
     let (mut ticks, mut last, mut moves) = (0u64, 100u64, 0);
     let end = loop {
         let message = room.read();
         match message["type"].as_str() {
             Some("game_tick") => {
                 let tick = &message["data"];
-                ticks += 1;
-                assert_eq!(tick["tick"], ticks, "one delta per tick: {message}");
+                let number = tick["tick"].as_u64().expect("a tick number");
+                assert!(number > ticks, "ticks only move on: {message}");
+                ticks = number;
                 let m = hundredths(&tick["multiplier"]);
                 assert!(m >= last, "the multiplier only rises: {message}");
                 last = m;
@@ -1077,11 +1080,11 @@ fn a_crash_round_over_rest_pays_its_cash_outs_and_proves_its_crash_point() {
             _ => panic!("unexpected in the room: {message}"),
         }
     };
-    // Every tick but the one that ended the round (if one did) came as a delta.
+    // The deltas went up to the tick before the one that ended the round (if one did).
     let last_tick = ended["state"]["tick"].as_u64().unwrap();
     assert!(
-        ticks == last_tick || ticks + 1 == last_tick,
-        "{ticks} deltas for {last_tick} ticks"
+        ticks <= last_tick,
+        "deltas up to tick {ticks} for {last_tick} ticks"
     );
     assert_eq!(end["data"]["session"]["version"], ended["version"]);
     assert_eq!(end["data"]["session"]["state"], ended["state"]);
