@@ -31,6 +31,7 @@ mod markets;
 mod query;
 pub mod runtime;
 pub mod snapshot;
+pub mod social;
 pub mod text;
 pub mod tournaments;
 mod wallet;
@@ -229,6 +230,7 @@ pub struct Engine {
     pub(crate) pools: Pools,
     pub(crate) api_keys: accounts::apikeys::ApiKeys,
     pub(crate) games: games::Games,
+    pub(crate) social: social::Social,
 }
 
 impl Engine {
@@ -246,6 +248,7 @@ impl Engine {
             pools: Pools::default(),
             api_keys: accounts::apikeys::ApiKeys::default(),
             games: games::Games::default(),
+            social: social::Social::default(),
         }
     }
 
@@ -385,6 +388,7 @@ family::families! {
     Accounts => accounts::Family,
     Wallet => wallet::Family,
     Games => games::Family,
+    Social => social::Family,
 }
 
 pub(crate) fn done() -> Reply {

@@ -27,6 +27,7 @@ use crate::markets::pool::{Pool, PoolMember, Pools};
 use crate::markets::trading::{
     ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading,
 };
+use crate::social::{Community, Member, Social};
 use crate::tournaments::bracket::{Bracket, Entry, Format, Match, MatchResult, Slot, Stage};
 use crate::tournaments::rating::Rating;
 use crate::tournaments::{Entrant, Tournament, Tournaments};
@@ -53,7 +54,8 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 /// - 7: skill ratings per player and game, and the leaderboards' index.
 /// - 8: tournaments (their brackets, entrants and money), a session's tournament match,
 ///   the tournaments escrow owner and transactions referring to a tournament.
-pub const SNAPSHOT_VERSION: u32 = 8;
+/// - 9: communities and their memberships, and transactions referring to a community.
+pub const SNAPSHOT_VERSION: u32 = 9;
 /// The oldest format [`Engine::restore`] reads (and migrates to the current one).
 #[cfg(not(feature = "broken-skip-migration"))]
 pub const SNAPSHOT_VERSION_MIN: u32 = 3;
@@ -475,6 +477,39 @@ codec!(Engine {
     pools,
     api_keys,
     games @ 5 = Default::default(),
+    social @ 9 = Default::default(),
+});
+codec!(Social {
+    communities,
+    next_community,
+    names,
+    memberships,
+    owned,
+});
+codec!(Community {
+    id,
+    name,
+    description,
+    category,
+    kind,
+    membership_fee,
+    currency,
+    owner,
+    owner_wallet,
+    members,
+    member_count,
+    pending_count,
+    created_at,
+    last_activity,
+    version,
+});
+codec!(Member {
+    role,
+    status,
+    joined_at,
+    muted_until,
+    banned_until,
+    fee_paid,
 });
 /// A game's settings changed layout in format 6 (`increment_ms`): older snapshots hold the
 /// first layout, read as [`GameSettingsV1`] and upgraded.
@@ -886,6 +921,7 @@ impl Encode for Reference {
             Reference::Pool(id) => (3, id),
             Reference::Game(id) => (4, id),
             Reference::Tournament(id) => (5, id),
+            Reference::Community(id) => (6, id),
         };
         tag.encode(out);
         id.encode(out);
@@ -903,6 +939,7 @@ impl Decode for Reference {
             3 => Reference::Pool(id),
             4 => Reference::Game(id),
             5 => Reference::Tournament(id),
+            6 => Reference::Community(id),
             _ => {
                 return Err(DecodeError::UnknownTag {
                     what: "reference",

@@ -126,12 +126,24 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | InvalidOutcomes | InvalidMarketType | InvalidScalarRange | InvalidResolution
         | InvalidTimeInForce | ExpiryInPast | InvalidUsername | InvalidEmail
         | InvalidReferralCode | UnsupportedCurrency | InvalidGameSettings | InvalidStake
-        | InvalidClientSeed | InvalidChatMessage | InvalidTournament => StatusCode::BAD_REQUEST,
-        Forbidden | NotMarketCreator | NotPoolManager | OracleNotManual | AccountSuspended
-        | ResolverMayNotTrade | NotAHolder | NotSessionCreator | CreatorCannotLeave
-        | PlayerCannotSpectate | NotInSession | NotYourMatch | NotTournamentCreator => {
-            StatusCode::FORBIDDEN
-        }
+        | InvalidClientSeed | InvalidChatMessage | InvalidTournament | InvalidCommunity
+        | InvalidModeration => StatusCode::BAD_REQUEST,
+        Forbidden
+        | NotMarketCreator
+        | NotPoolManager
+        | OracleNotManual
+        | AccountSuspended
+        | ResolverMayNotTrade
+        | NotAHolder
+        | NotSessionCreator
+        | CreatorCannotLeave
+        | PlayerCannotSpectate
+        | NotInSession
+        | NotYourMatch
+        | NotTournamentCreator
+        | NotCommunityModerator
+        | MemberBanned
+        | OwnerCannotLeave => StatusCode::FORBIDDEN,
         NotFound
         | UnknownAccount
         | DepositNotFound
@@ -148,7 +160,10 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | ApiKeyNotFound
         | GameNotFound
         | GameSessionNotFound
-        | TournamentNotFound => StatusCode::NOT_FOUND,
+        | TournamentNotFound
+        | CommunityNotFound
+        | NotMember
+        | NoJoinRequest => StatusCode::NOT_FOUND,
         IdempotencyKeyConflict
         | WalletExists
         | UsernameTaken
@@ -177,7 +192,10 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | TournamentNotOpen
         | TournamentFull
         | AlreadyRegistered
-        | NotRegistered => StatusCode::CONFLICT,
+        | NotRegistered
+        | CommunityNameTaken
+        | AlreadyMember
+        | CommunityFull => StatusCode::CONFLICT,
         InvalidCredentials | SessionNotFound | SessionExpired | SessionRevoked
         | RefreshTokenReused | TwoFaRequired | InvalidTwoFaCode | TwoFaCodeReused
         | StaleTimestamp | NonceReused | BadSignature => StatusCode::UNAUTHORIZED,

@@ -151,6 +151,32 @@ impl History {
         Ok(rows.iter().filter_map(view).collect())
     }
 
+    /// One page of `table`'s rows matching `filter` in `order`, as views, and how many
+    /// rows match in all.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn page<T>(
+        &self,
+        table: &schema::Table,
+        filter: &str,
+        params: &[Value],
+        order: &str,
+        offset: u32,
+        limit: u32,
+        view: fn(&schema::Row) -> Option<T>,
+    ) -> ApiResult<(Vec<T>, u64)> {
+        let rows = self
+            .store
+            .select(table, filter, params, order, limit, u64::from(offset))
+            .await
+            .map_err(store_error)?;
+        let total = self
+            .store
+            .count(table, filter, params)
+            .await
+            .map_err(store_error)?;
+        Ok((rows.iter().filter_map(view).collect(), total))
+    }
+
     /// The row of `table` whose primary key `id` is, as a view.
     async fn one<T>(
         &self,

@@ -158,7 +158,8 @@ struct CoreOptions {
     durability: DurabilityArg,
     #[arg(long, env = "BETBET_SYNC_INTERVAL_US", default_value_t = 1_000)]
     sync_interval_us: u64,
-    /// Platform fee on net winnings, in basis points.
+    /// Platform fee on net winnings and on paid communities' membership fees, in basis
+    /// points.
     #[arg(long, env = "BETBET_PLATFORM_FEE_BP", default_value_t = 200)]
     platform_fee_bp: u16,
     /// Withdrawal fee, in basis points of the amount.

@@ -61,6 +61,18 @@ impl AppState {
         self.core.query(query).await
     }
 
+    /// The history store as [`AppState::history`] gives it, for routes that read only the
+    /// store: without one (a gateway of a remote core) they answer 503.
+    pub async fn store(&self) -> ApiResult<&crate::history::History> {
+        self.history().await?.ok_or_else(|| {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "history_unavailable",
+                "this gateway has no history store: lists are served by the gateway in the core's process",
+            )
+        })
+    }
+
     /// The history store, once it holds every record the core had made durable when this
     /// was called (read-your-writes); `None` without a store.
     pub async fn history(&self) -> ApiResult<Option<&crate::history::History>> {

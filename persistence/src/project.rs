@@ -360,6 +360,7 @@ impl Projector {
                 // are game sessions, projected as any, and their money is in the ledger's
                 // and the transactions' rows.
                 Event::TournamentChanged(_) => {}
+                Event::CommunityChanged(e) => self.community(e, entry.at, batch),
                 Event::PoolChanged(p) => {
                     if let QueryReply::Pool(pool) =
                         self.engine.query(&Query::Pool(PoolQuery { pool: p.pool }))
@@ -397,6 +398,41 @@ impl Projector {
             }
         }
         Ok(())
+    }
+
+    /// A community's row, the membership the change named (deleted when it ended) and,
+    /// for a moderation action, the log's entry.
+    fn community(
+        &self,
+        e: &betbet_protocol::social::CommunityChanged,
+        at: Timestamp,
+        batch: &mut Batch,
+    ) {
+        use betbet_protocol::social::{CommunityMemberQuery, CommunityQuery};
+        let query = CommunityQuery {
+            community: e.community,
+            viewer: UserId::SYSTEM,
+        };
+        if let QueryReply::Community(view) = self.engine.query(&Query::Community(query)) {
+            batch.upsert(&schema::COMMUNITIES, schema::community_row(&view));
+        }
+        let query = CommunityMemberQuery {
+            community: e.community,
+            user: e.user,
+        };
+        match self.engine.query(&Query::CommunityMember(query)) {
+            QueryReply::CommunityMember(member) => batch.upsert(
+                &schema::COMMUNITY_MEMBERS,
+                schema::community_member_row(&member),
+            ),
+            _ => batch.delete(
+                &schema::COMMUNITY_MEMBERS,
+                vec![schema::id(e.community.0), schema::id(e.user.0)],
+            ),
+        }
+        if e.change.is_moderation() {
+            batch.upsert(&schema::COMMUNITY_MODERATION, schema::moderation_row(e, at));
+        }
     }
 
     fn order(&self, order: betbet_protocol::types::OrderId, batch: &mut Batch) {

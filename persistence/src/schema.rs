@@ -158,6 +158,19 @@ tables! {
         user_id: Int, game_id: Int, session_id: Int, result: Text, rating_before: Int,
         rating: Int, deviation: Int, volatility: Int, games: Int, created_at: Time,
     }
+    COMMUNITIES = "communities" key("id") {
+        id: Int, name: Text, description: Text, category: Text, type: Text,
+        membership_fee: Int, currency: Text, owner_id: Int, member_count: Int,
+        pending_count: Int, created_at: Time, last_activity: Time, version: Int,
+    }
+    COMMUNITY_MEMBERS = "community_members" key("community_id", "user_id") {
+        community_id: Int, user_id: Int, role: Text, status: Text, joined_at: Time,
+        muted_until: Time, banned_until: Time, fee_paid: Int,
+    }
+    COMMUNITY_MODERATION = "community_moderation" key("community_id", "version") {
+        community_id: Int, version: Int, actor_id: Int, user_id: Int, action: Text,
+        role: Text, until_at: Time, reason: Text, created_at: Time,
+    }
 }
 
 /// The checkpoint table's one row per projection.
@@ -726,6 +739,112 @@ pub fn order_view(row: &Row) -> Option<OrderView> {
     })
 }
 
+/// A community's row (the core's view with no viewer).
+pub fn community_row(v: &betbet_protocol::social::CommunityView) -> Row {
+    vec![
+        id(v.id.0),
+        text(&v.name),
+        text(&v.description),
+        text(&v.category),
+        text(v.kind.as_str()),
+        int(v.membership_fee.0),
+        text(v.currency.as_str()),
+        id(v.owner.0),
+        int(v.member_count),
+        int(v.pending_count),
+        time(v.created_at),
+        time(v.last_activity),
+        uint(v.version),
+    ]
+}
+
+/// A `communities` row as the core's view (with no viewer).
+pub fn community_view(row: &Row) -> Option<betbet_protocol::social::CommunityView> {
+    use betbet_protocol::social::{CommunityId, CommunityType, CommunityView};
+    use betbet_protocol::types::{Amount, Currency, UserId};
+    let mut c = Cells(row.iter());
+    Some(CommunityView {
+        id: CommunityId(c.req()? as u64),
+        name: c.string()?,
+        description: c.string()?,
+        category: c.string()?,
+        kind: CommunityType::parse(c.text()??)?,
+        membership_fee: Amount(c.req()?),
+        currency: Currency::new(c.text()??)?,
+        owner: UserId(c.req()? as u64),
+        member_count: u32::try_from(c.req()?).ok()?,
+        pending_count: u32::try_from(c.req()?).ok()?,
+        created_at: Timestamp(c.req()?),
+        last_activity: Timestamp(c.req()?),
+        version: u64::try_from(c.req()?).ok()?,
+        viewer: None,
+    })
+}
+
+pub fn community_member_row(v: &betbet_protocol::social::MemberView) -> Row {
+    vec![
+        id(v.community.0),
+        id(v.user.0),
+        text(v.role.as_str()),
+        text(v.status.as_str()),
+        time(v.joined_at),
+        opt_time(v.muted_until),
+        opt_time(v.banned_until),
+        int(v.fee_paid.0),
+    ]
+}
+
+pub fn community_member_view(row: &Row) -> Option<betbet_protocol::social::MemberView> {
+    use betbet_protocol::social::{CommunityId, MemberRole, MemberStatus, MemberView};
+    use betbet_protocol::types::{Amount, UserId};
+    let mut c = Cells(row.iter());
+    Some(MemberView {
+        community: CommunityId(c.req()? as u64),
+        user: UserId(c.req()? as u64),
+        role: MemberRole::parse(c.text()??)?,
+        status: MemberStatus::parse(c.text()??)?,
+        joined_at: Timestamp(c.req()?),
+        muted_until: c.int()?.map(Timestamp),
+        banned_until: c.int()?.map(Timestamp),
+        fee_paid: Amount(c.req()?),
+    })
+}
+
+/// A moderation log entry's row: the change and the time of its record.
+pub fn moderation_row(e: &betbet_protocol::social::CommunityChanged, at: Timestamp) -> Row {
+    vec![
+        id(e.community.0),
+        uint(e.version),
+        id(e.actor.0),
+        id(e.user.0),
+        text(e.change.as_str()),
+        text(e.role.as_str()),
+        opt_time(e.until),
+        text(&e.reason),
+        time(at),
+    ]
+}
+
+/// A `community_moderation` row as the change it records and its time.
+pub fn moderation_entry(
+    row: &Row,
+) -> Option<(betbet_protocol::social::CommunityChanged, Timestamp)> {
+    use betbet_protocol::social::{CommunityChange, CommunityChanged, CommunityId, MemberRole};
+    use betbet_protocol::types::UserId;
+    let mut c = Cells(row.iter());
+    let change = CommunityChanged {
+        community: CommunityId(c.req()? as u64),
+        version: u64::try_from(c.req()?).ok()?,
+        actor: UserId(c.req()? as u64),
+        user: UserId(c.req()? as u64),
+        change: CommunityChange::parse(c.text()??)?,
+        role: MemberRole::parse(c.text()??)?,
+        until: c.int()?.map(Timestamp),
+        reason: c.string()?,
+    };
+    Some((change, Timestamp(c.req()?)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -733,12 +852,14 @@ mod tests {
     const POSTGRES: &str = concat!(
         include_str!("../migrations/postgres/0001_history.sql"),
         include_str!("../migrations/postgres/0002_games.sql"),
-        include_str!("../migrations/postgres/0003_ratings.sql")
+        include_str!("../migrations/postgres/0003_ratings.sql"),
+        include_str!("../migrations/postgres/0004_communities.sql")
     );
     const SQLITE: &str = concat!(
         include_str!("../migrations/sqlite/0001_history.sql"),
         include_str!("../migrations/sqlite/0002_games.sql"),
-        include_str!("../migrations/sqlite/0003_ratings.sql")
+        include_str!("../migrations/sqlite/0003_ratings.sql"),
+        include_str!("../migrations/sqlite/0004_communities.sql")
     );
 
     /// The column names and types of `CREATE TABLE name (...)` in a migration.

@@ -719,6 +719,10 @@ wire_enum! {
         UnregisterTournament(crate::tournaments::TournamentAction) = 112,
         CancelTournament(crate::tournaments::TournamentAction) = 113,
         StartTournament(crate::tournaments::TournamentAction) = 114,
+        CreateCommunity(crate::social::CreateCommunity) = 120,
+        JoinCommunity(crate::social::CommunityAction) = 121,
+        LeaveCommunity(crate::social::CommunityAction) = 122,
+        ManageMember(crate::social::ManageMember) = 123,
     }
 }
 
@@ -747,6 +751,8 @@ pub enum Domain {
     Markets,
     /// The game catalog, staked sessions, moves and spectators, and tournaments.
     Games,
+    /// Communities, their members and moderation.
+    Social,
 }
 
 impl Command {
@@ -795,6 +801,9 @@ impl Command {
             | UnregisterTournament(_)
             | CancelTournament(_)
             | StartTournament(_) => Domain::Games,
+            CreateCommunity(_) | JoinCommunity(_) | LeaveCommunity(_) | ManageMember(_) => {
+                Domain::Social
+            }
         }
     }
 }

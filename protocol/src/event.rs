@@ -112,6 +112,9 @@ wire_cenum! {
         TournamentEntry = 16 => "tournament_entry",
         /// A tournament's prize to a player.
         TournamentPrize = 17 => "tournament_prize",
+        /// A paid community's membership fee to its owner (the platform's fee is
+        /// `PlatformFee`).
+        CommunityFee = 18 => "community_fee",
     }
 }
 
@@ -391,5 +394,6 @@ wire_enum! {
         GameSessionTicked(crate::games::GameSessionTicked) = 93,
         RatingChanged(crate::games::RatingChanged) = 94,
         TournamentChanged(crate::tournaments::TournamentChanged) = 95,
+        CommunityChanged(crate::social::CommunityChanged) = 96,
     }
 }

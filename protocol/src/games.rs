@@ -74,6 +74,7 @@ macro_rules! id_codec {
 pub struct TournamentId(pub u64);
 
 id_codec!(GameId, GameSessionId, TournamentId);
+pub(crate) use id_codec;
 
 wire_cenum! {
     /// The spec's `game_type`: how a game's time runs.

@@ -5,6 +5,7 @@
 //! spec gives both for "a user's transactions" and "one transaction", can tell the two apart.
 
 use crate::games::{GameId, GameSessionId, TournamentId};
+use crate::social::CommunityId;
 use crate::types::{
     AccountId, KycDocumentId, MarketId, OrderId, OutcomeId, PaymentMethodId, PoolId, PositionId,
     SessionId, TradeId, TxId, UserId,
@@ -62,6 +63,7 @@ public_id!(
     // Not `ses`: that names login sessions.
     GameSessionId => "gs",
     TournamentId => "trn",
+    CommunityId => "com",
 );
 
 #[cfg(test)]

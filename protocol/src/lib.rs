@@ -29,6 +29,7 @@ pub mod message;
 pub mod odds;
 pub mod query;
 pub mod result;
+pub mod social;
 pub mod time;
 pub mod tournaments;
 pub mod types;

@@ -298,6 +298,8 @@ wire_enum! {
         UserRatings(crate::games::UserRatingsQuery) = 89,
         Tournament(crate::tournaments::TournamentQuery) = 90,
         Tournaments(crate::tournaments::TournamentListQuery) = 91,
+        Community(crate::social::CommunityQuery) = 100,
+        CommunityMember(crate::social::CommunityMemberQuery) = 101,
         Bankroll(crate::games::BankrollQuery) = 87,
     }
 }
@@ -342,6 +344,8 @@ wire_enum! {
         UserRatings(crate::games::UserRatings) = 89,
         Tournament(crate::tournaments::TournamentView) = 90,
         Tournaments(crate::tournaments::TournamentList) = 91,
+        Community(crate::social::CommunityView) = 100,
+        CommunityMember(crate::social::MemberView) = 101,
         Bankroll(crate::games::BankrollView) = 87,
     }
 }

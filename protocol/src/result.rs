@@ -223,6 +223,20 @@ result_codes! {
     BadSignature = 527 => "bad_signature", "the login signature does not verify";
     KycPendingLimit = 528 => "kyc_pending_limit", "too many KYC documents await review; wait for a decision";
     StorageQuotaExceeded = 529 => "storage_quota_exceeded", "your uploads would exceed your storage quota";
+
+    // Social.
+    CommunityNotFound = 600 => "community_not_found", "no such community";
+    CommunityNameTaken = 601 => "community_name_taken", "a community of that name exists";
+    InvalidCommunity = 602 => "invalid_community", "the community settings are out of range (a paid community has a fee, others none)";
+    AlreadyMember = 603 => "already_member", "you are already a member of this community";
+    NotMember = 604 => "not_member", "that user is not a member of this community";
+    MemberBanned = 605 => "member_banned", "banned from this community";
+    NotCommunityModerator = 606 => "not_community_moderator", "your role in this community does not allow this";
+    TooManyCommunities = 607 => "too_many_communities", "the community limit (yours, or the platform's) is reached";
+    CommunityFull = 608 => "community_full", "the community has its most members or pending requests";
+    OwnerCannotLeave = 609 => "owner_cannot_leave", "the owner cannot leave or be moderated";
+    NoJoinRequest = 610 => "no_join_request", "that user has no pending join request or invitation";
+    InvalidModeration = 611 => "invalid_moderation", "the action, role or end time does not fit";
 }
 
 impl ResultCode {

@@ -89,6 +89,7 @@ wire_cenum! {
         Pool = 3 => "pool",
         GameSession = 4 => "game_session",
         Tournament = 5 => "tournament",
+        Community = 6 => "community",
     }
 }
 

@@ -122,6 +122,7 @@ struct Objects {
     game: String,
     session: String,
     tournament: String,
+    community: String,
 }
 
 impl Objects {
@@ -148,6 +149,7 @@ impl Objects {
                 "game_id" => self.game.clone(),
                 "session_id" => self.session.clone(),
                 "tournament_id" => self.tournament.clone(),
+                "community_id" => self.community.clone(),
                 "id" if path.ends_with("/balance") => self.wallet.clone(),
                 "id" if path.ends_with("/cancel") => self.withdrawal.clone(),
                 "id" if method == "DELETE" => self.payment_method.clone(),
@@ -180,6 +182,9 @@ fn sample_body(method: &str, path: &str) -> Option<Value> {
         }
         ("PUT", "/api/v1/games/{game_id}") => json!({"is_active": false}),
         ("POST", "/api/v1/games/bankroll") => json!({"amount": "1"}),
+        ("POST", "/api/v1/communities/{community_id}/members/{user_id}") => {
+            json!({"action": "ban", "duration_secs": 3600, "reason": "matrix"})
+        }
         _ => return None,
     })
 }
@@ -288,6 +293,13 @@ fn every_route_refuses_what_it_must() {
             &json!({"game_id": game["id"], "format": "round_robin", "prize_pool": "1"}),
         )
         .expect(201);
+    // A private community the victim owns.
+    let community = victim
+        .post(
+            "/api/v1/communities/create",
+            &json!({"name": "Matrix community", "type": "private"}),
+        )
+        .expect(201);
     let wallets = victim
         .get(&format!("/api/v1/wallets/{victim_id}"))
         .expect(200);
@@ -305,6 +317,7 @@ fn every_route_refuses_what_it_must() {
         game: id(&game["id"]),
         session: id(&session["id"]),
         tournament: id(&tournament["tournament"]["id"]),
+        community: id(&community["id"]),
     };
 
     // Credentials that must not get through.

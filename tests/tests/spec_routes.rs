@@ -5,7 +5,7 @@
 //! caller. Each must be accepted (a 2xx, answering what the spec says it returns where that
 //! is checkable), and each identity parameter naming someone else must be a 403.
 //!
-//! The spec's routes we do not serve yet (Analytics & Expert, Social Forum) are listed in
+//! The spec's routes we do not serve yet (Analytics & Expert, most of Social Forum) are listed in
 //! [`not_yet_served`] and must answer 404: when one arrives, its entry moves into
 //! [`served`] as a row.
 //!
@@ -366,6 +366,25 @@ fn served() -> Vec<Case> {
         // remove_payment_method(method_id)
         case("DELETE /api/v1/payment-methods/{method_id}", Alice, "/api/v1/payment-methods/{method_to_remove}",
             Bare, 204, No, &[]),
+        // ---- Service 6: Social Forum Service --------------------------------------------
+        // create_community(name, description, type)
+        case("POST /api/v1/communities/create", Bob, "/api/v1/communities/create",
+            Json(json!({"name": "Spec Community", "description": "Written from the spec", "type": "public"})),
+            201, No, &[("/id", ANY), ("/name", "Spec Community"), ("/type", "public"),
+                ("/owner_id", "{me}"), ("/member_count", "1"), ("/membership/role", "owner")])
+            .save(&[("community", "/id")]),
+        // join_community(community_id, user_id)
+        case("POST /api/v1/communities/{community_id}/join", Alice, "/api/v1/communities/{community}/join",
+            Json(json!({"user_id": "{me}"})),
+            200, Param("user_id"), &[("/id", "{community}"), ("/member_count", "2"),
+                ("/membership/user_id", "{me}"), ("/membership/status", "active")]),
+        // list_communities(category, page=1)
+        case("GET /api/v1/communities", Anon, "/api/v1/communities",
+            Query(&[("page", "1")]),
+            200, No, &[("/page", "1"), ("/communities", SOME)]),
+        // get_community_members(community_id)
+        case("GET /api/v1/communities/{community_id}/members", Alice, "/api/v1/communities/{community}/members", Bare,
+            200, No, &[("/total", "2"), ("/members/0/role", "owner"), ("/members/1/user_id", "{me}")]),
         // ---- Every service: the template's endpoints and the WebSocket manager ----------
         // health_check(): {"status": "healthy", "service": …}
         case("GET /health", Anon, "/health", Bare,
@@ -402,10 +421,6 @@ fn not_yet_served() -> Vec<(&'static str, &'static str)> {
         ("GET /api/v1/experts/{expert_id}/stats", "/api/v1/experts/usr_3/stats"),
         ("GET /api/v1/subscriptions/{user_id}", "/api/v1/subscriptions/usr_2"),
         // Service 6: Social Forum.
-        ("GET /api/v1/communities", "/api/v1/communities"),
-        ("POST /api/v1/communities/create", "/api/v1/communities/create"),
-        ("POST /api/v1/communities/{community_id}/join", "/api/v1/communities/com_1/join"),
-        ("GET /api/v1/communities/{community_id}/members", "/api/v1/communities/com_1/members"),
         ("POST /api/v1/threads/create", "/api/v1/threads/create"),
         ("GET /api/v1/threads/{thread_id}", "/api/v1/threads/thr_1"),
         ("POST /api/v1/threads/{thread_id}/reply", "/api/v1/threads/thr_1/reply"),

@@ -238,7 +238,8 @@ impl Engine {
             | Reference::P2p(id)
             | Reference::Pool(id)
             | Reference::Game(id)
-            | Reference::Tournament(id) => id,
+            | Reference::Tournament(id)
+            | Reference::Community(id) => id,
         };
         self.ledger
             .transfer(debit, credited, amount, false, reason, reference_id, out);

@@ -9,6 +9,7 @@ mod model;
 mod replay;
 mod rules;
 mod safety;
+mod social;
 mod tournaments;
 mod users;
 

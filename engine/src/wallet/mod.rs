@@ -93,6 +93,7 @@ pub enum Reference {
     Pool(u64),
     Game(u64),
     Tournament(u64),
+    Community(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,7 @@ mod keys;
 mod markets;
 
 pub use markets::{MarketShape, market_shape, shape_no_terms};
+mod social;
 mod system;
 pub mod table;
 pub(crate) mod users;
@@ -49,6 +50,7 @@ pub fn routes(config: &crate::config::GatewayConfig) -> table::Routes<AppState> 
         .merge(wallet::routes(config))
         .merge(markets::routes())
         .merge(games::routes())
+        .merge(social::routes())
         .merge(keys::routes())
         .merge(system::api_routes());
     table::Routes::new()

@@ -173,6 +173,9 @@ fn reference_id(tx: &TxView) -> Option<String> {
         ReferenceType::Tournament => {
             Some(betbet_protocol::games::TournamentId(tx.reference_id).public())
         }
+        ReferenceType::Community => {
+            Some(betbet_protocol::social::CommunityId(tx.reference_id).public())
+        }
     }
 }
 
@@ -203,11 +206,12 @@ pub struct Transaction {
     /// What the transaction is about, with `reference_id`; null for none.
     #[schema(
         required = true,
-        pattern = "^(market|p2p|pool|game_session|tournament)$"
+        pattern = "^(market|p2p|pool|game_session|tournament|community)$"
     )]
     reference_type: Option<&'static str>,
-    /// A market id `mkt_<n>`, a transaction id `txn_<n>` (p2p) or a pool id `pool_<n>`,
-    /// by `reference_type`; null for none.
+    /// By `reference_type`: a market id `mkt_<n>`, a transaction id `txn_<n>` (p2p), a pool
+    /// id `pool_<n>`, a game session `gs_<n>`, a tournament `trn_<n>` or a community
+    /// `com_<n>`; null for none.
     #[schema(required = true)]
     reference_id: Option<String>,
     /// The payment provider of a deposit or withdrawal (null otherwise).

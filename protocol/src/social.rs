@@ -1,0 +1,252 @@
+//! The social domain's commands, events, queries and views: communities, their members,
+//! roles and moderation (threads, groups, direct messages and chat rooms join it).
+
+use crate::types::{Amount, Currency, Timestamp, UserId};
+use crate::{wire_cenum, wire_struct};
+
+/// The longest community name (characters; unique without regard to case), description
+/// and category.
+pub const COMMUNITY_NAME_MAX: usize = 100;
+pub const COMMUNITY_DESCRIPTION_MAX: usize = 2_000;
+pub const COMMUNITY_CATEGORY_MAX: usize = 50;
+/// The longest moderation reason.
+pub const MODERATION_REASON_MAX: usize = 500;
+/// Communities in the core, and the ones one user may own.
+pub const COMMUNITIES_MAX: usize = 100_000;
+pub const COMMUNITIES_OWNED_MAX: u32 = 20;
+/// Communities one user may belong to, counting pending requests and invitations.
+pub const MEMBERSHIPS_PER_USER_MAX: u32 = 500;
+/// Members of one community, and its pending join requests and invitations.
+pub const COMMUNITY_MEMBERS_MAX: u32 = 1_000_000;
+pub const COMMUNITY_PENDING_MAX: u32 = 10_000;
+/// The longest mute or ban: ten years (beyond that, remove the member).
+pub const MODERATION_MICROS_MAX: i64 = 10 * 366 * 24 * 3600 * 1_000_000;
+
+/// A community.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct CommunityId(pub u64);
+
+crate::games::id_codec!(CommunityId);
+
+wire_cenum! {
+    /// The spec's community `type`: who may join and how.
+    pub enum CommunityType {
+        /// Anyone joins at once.
+        Public = 0 => "public",
+        /// A join is a request an owner or admin approves; an invited user joins at once.
+        Private = 1 => "private",
+        /// Joining pays `membership_fee` to the owner (less the platform's fee).
+        Paid = 2 => "paid",
+    }
+}
+
+wire_cenum! {
+    /// A member's role, lowest first: each may moderate the roles below its own.
+    pub enum MemberRole {
+        Member = 0 => "member",
+        /// Mutes, bans and removes members (and, with threads, locks, pins and removes
+        /// their content).
+        Moderator = 1 => "moderator",
+        /// A moderator who also approves join requests, invites and appoints moderators.
+        Admin = 2 => "admin",
+        /// The creator: everything, appointing admins too.
+        Owner = 3 => "owner",
+    }
+}
+
+impl MemberRole {
+    /// The role's rank, lowest first: a role moderates the ranks below its own.
+    pub fn rank(self) -> u8 {
+        match self {
+            MemberRole::Member => 0,
+            MemberRole::Moderator => 1,
+            MemberRole::Admin => 2,
+            MemberRole::Owner => 3,
+        }
+    }
+}
+
+wire_cenum! {
+    pub enum MemberStatus {
+        Active = 0 => "active",
+        /// Asked to join a private community; an owner or admin decides.
+        Pending = 1 => "pending",
+        /// Invited by an owner or admin; joins at once when they join.
+        Invited = 2 => "invited",
+    }
+}
+
+wire_cenum! {
+    /// What an owner, admin or moderator does to a member (or to a pending request).
+    pub enum MemberAction {
+        /// Accepts a pending join request (the user becomes a member).
+        Approve = 0 => "approve",
+        /// Refuses a pending join request, or withdraws an invitation.
+        Decline = 1 => "decline",
+        /// Invites a user to a private (or paid) community.
+        Invite = 2 => "invite",
+        /// Gives a member `role` (owner: admin, moderator or member; admin: moderator or
+        /// member).
+        SetRole = 3 => "set_role",
+        /// The member cannot post until `until`.
+        Mute = 4 => "mute",
+        Unmute = 5 => "unmute",
+        /// The member cannot post, read a private community or leave until `until`.
+        Ban = 6 => "ban",
+        Unban = 7 => "unban",
+        /// Removes the member (who may join again; a paid fee is not refunded).
+        Remove = 8 => "remove",
+    }
+}
+
+wire_cenum! {
+    pub enum CommunityChange {
+        Created = 0 => "created",
+        Joined = 1 => "joined",
+        /// A join request to a private community.
+        Requested = 2 => "requested",
+        Left = 3 => "left",
+        Approved = 4 => "approved",
+        Declined = 5 => "declined",
+        Invited = 6 => "invited",
+        RoleSet = 7 => "role_set",
+        Muted = 8 => "muted",
+        Unmuted = 9 => "unmuted",
+        Banned = 10 => "banned",
+        Unbanned = 11 => "unbanned",
+        Removed = 12 => "removed",
+    }
+}
+
+impl CommunityChange {
+    /// Whether an owner, admin or moderator made this change: the community's moderation
+    /// log records it.
+    pub fn is_moderation(self) -> bool {
+        !matches!(
+            self,
+            CommunityChange::Created
+                | CommunityChange::Joined
+                | CommunityChange::Requested
+                | CommunityChange::Left
+        )
+    }
+}
+
+wire_struct! {
+    /// Opens a community owned by its creator. A paid community's fee is paid to the
+    /// owner's wallet of `currency`, which must exist.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CreateCommunity {
+        pub actor: UserId,
+        pub name: String,
+        pub description: String,
+        pub category: String,
+        pub kind: CommunityType,
+        pub membership_fee: Amount,
+        pub currency: Currency,
+    }
+}
+
+wire_struct! {
+    /// Join or leave: the actor and the community.
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CommunityAction {
+        pub actor: UserId,
+        pub community: CommunityId,
+    }
+}
+
+wire_struct! {
+    /// An owner's, admin's or moderator's action on `user`'s membership.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ManageMember {
+        pub actor: UserId,
+        pub community: CommunityId,
+        pub user: UserId,
+        pub action: MemberAction,
+        /// For `SetRole`.
+        pub role: MemberRole,
+        /// For `Mute` and `Ban`: when it ends.
+        pub until: Timestamp,
+        pub reason: String,
+    }
+}
+
+wire_struct! {
+    /// A community or one of its memberships changed; `version` is the community's, +1
+    /// on every change. A moderation change (`CommunityChange::is_moderation`) is the
+    /// moderation log's entry: who (`actor`), what (`change`, `user`, `role`, `until`,
+    /// `reason`) and when (the record's time).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CommunityChanged {
+        pub community: CommunityId,
+        pub actor: UserId,
+        pub user: UserId,
+        pub change: CommunityChange,
+        pub role: MemberRole,
+        pub until: Option<Timestamp>,
+        pub reason: String,
+        pub version: u64,
+    }
+}
+
+wire_struct! {
+    /// A community as `viewer` sees it (their own membership included).
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CommunityQuery {
+        pub community: CommunityId,
+        pub viewer: UserId,
+    }
+}
+
+wire_struct! {
+    /// One user's membership (active, pending or invited) of a community.
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CommunityMemberQuery {
+        pub community: CommunityId,
+        pub user: UserId,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MemberView {
+        pub community: CommunityId,
+        pub user: UserId,
+        pub role: MemberRole,
+        pub status: MemberStatus,
+        /// When they joined (or asked, or were invited).
+        pub joined_at: Timestamp,
+        pub muted_until: Option<Timestamp>,
+        pub banned_until: Option<Timestamp>,
+        /// What joining cost them.
+        pub fee_paid: Amount,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CommunityView {
+        pub id: CommunityId,
+        pub name: String,
+        pub description: String,
+        pub category: String,
+        pub kind: CommunityType,
+        pub membership_fee: Amount,
+        pub currency: Currency,
+        pub owner: UserId,
+        /// Active members (not pending requests or invitations).
+        pub member_count: u32,
+        pub pending_count: u32,
+        pub created_at: Timestamp,
+        /// The last change of the community or its memberships.
+        pub last_activity: Timestamp,
+        pub version: u64,
+        /// The viewer's membership, if any.
+        pub viewer: Option<MemberView>,
+    }
+}
