@@ -71,6 +71,7 @@ fn tx_view(tx: &Tx) -> TxView {
         Reference::Game(id) => (ReferenceType::GameSession, id),
         Reference::Tournament(id) => (ReferenceType::Tournament, id),
         Reference::Community(id) => (ReferenceType::Community, id),
+        Reference::Thread(id) => (ReferenceType::Thread, id),
     };
     TxView {
         id: tx.id,
@@ -112,7 +113,10 @@ impl Engine {
             | Query::Tournament(_)
             | Query::Tournaments(_)
             | Query::Bankroll(_) => self.query_games(query),
-            Query::Community(_) | Query::CommunityMember(_) => self.query_social(query),
+            Query::Community(_)
+            | Query::CommunityMember(_)
+            | Query::Thread(_)
+            | Query::Reply(_) => self.query_social(query),
             Query::Book(q) => self
                 .book_snapshot(q)
                 .map_or_else(not_found, QueryReply::Book),

@@ -27,7 +27,7 @@ use crate::markets::pool::{Pool, PoolMember, Pools};
 use crate::markets::trading::{
     ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading,
 };
-use crate::social::{Community, Member, Social};
+use crate::social::{Community, Member, Social, Thread, ThreadReply};
 use crate::tournaments::bracket::{Bracket, Entry, Format, Match, MatchResult, Slot, Stage};
 use crate::tournaments::rating::Rating;
 use crate::tournaments::{Entrant, Tournament, Tournaments};
@@ -54,7 +54,8 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 /// - 7: skill ratings per player and game, and the leaderboards' index.
 /// - 8: tournaments (their brackets, entrants and money), a session's tournament match,
 ///   the tournaments escrow owner and transactions referring to a tournament.
-/// - 9: communities and their memberships, and transactions referring to a community.
+/// - 9: communities and their memberships, threads, replies, votes, paywall purchases and
+///   the hour's views, and transactions referring to a community or a thread.
 pub const SNAPSHOT_VERSION: u32 = 9;
 /// The oldest format [`Engine::restore`] reads (and migrates to the current one).
 #[cfg(not(feature = "broken-skip-migration"))]
@@ -485,6 +486,47 @@ codec!(Social {
     names,
     memberships,
     owned,
+    threads,
+    next_thread,
+    replies,
+    next_reply,
+    votes,
+    purchases,
+    views_hour,
+    viewed,
+});
+codec!(Thread {
+    id,
+    community,
+    author,
+    author_wallet,
+    thread_type,
+    is_pinned,
+    is_locked,
+    is_deleted,
+    paywall,
+    upvotes,
+    downvotes,
+    reply_count,
+    view_count,
+    purchases,
+    created_at,
+    updated_at,
+    last_reply_at,
+    version,
+});
+codec!(ThreadReply {
+    id,
+    thread,
+    parent,
+    root,
+    depth,
+    author,
+    upvotes,
+    downvotes,
+    is_deleted,
+    created_at,
+    updated_at,
 });
 codec!(Community {
     id,
@@ -922,6 +964,7 @@ impl Encode for Reference {
             Reference::Game(id) => (4, id),
             Reference::Tournament(id) => (5, id),
             Reference::Community(id) => (6, id),
+            Reference::Thread(id) => (7, id),
         };
         tag.encode(out);
         id.encode(out);
@@ -940,6 +983,7 @@ impl Decode for Reference {
             4 => Reference::Game(id),
             5 => Reference::Tournament(id),
             6 => Reference::Community(id),
+            7 => Reference::Thread(id),
             _ => {
                 return Err(DecodeError::UnknownTag {
                     what: "reference",

@@ -127,7 +127,7 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | InvalidTimeInForce | ExpiryInPast | InvalidUsername | InvalidEmail
         | InvalidReferralCode | UnsupportedCurrency | InvalidGameSettings | InvalidStake
         | InvalidClientSeed | InvalidChatMessage | InvalidTournament | InvalidCommunity
-        | InvalidModeration => StatusCode::BAD_REQUEST,
+        | InvalidModeration | InvalidPaywall => StatusCode::BAD_REQUEST,
         Forbidden
         | NotMarketCreator
         | NotPoolManager
@@ -143,7 +143,12 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | NotTournamentCreator
         | NotCommunityModerator
         | MemberBanned
-        | OwnerCannotLeave => StatusCode::FORBIDDEN,
+        | OwnerCannotLeave
+        | MemberMuted
+        | PaywallRequired
+        | CannotVoteOwnPost
+        | NotPostAuthor
+        | MembersOnly => StatusCode::FORBIDDEN,
         NotFound
         | UnknownAccount
         | DepositNotFound
@@ -163,7 +168,9 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | TournamentNotFound
         | CommunityNotFound
         | NotMember
-        | NoJoinRequest => StatusCode::NOT_FOUND,
+        | NoJoinRequest
+        | ThreadNotFound
+        | ReplyNotFound => StatusCode::NOT_FOUND,
         IdempotencyKeyConflict
         | WalletExists
         | UsernameTaken
@@ -195,7 +202,10 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | NotRegistered
         | CommunityNameTaken
         | AlreadyMember
-        | CommunityFull => StatusCode::CONFLICT,
+        | CommunityFull
+        | ThreadLocked
+        | PostDeleted
+        | ThreadFull => StatusCode::CONFLICT,
         InvalidCredentials | SessionNotFound | SessionExpired | SessionRevoked
         | RefreshTokenReused | TwoFaRequired | InvalidTwoFaCode | TwoFaCodeReused
         | StaleTimestamp | NonceReused | BadSignature => StatusCode::UNAUTHORIZED,

@@ -14,6 +14,7 @@
 //!   tables, after the product spec's.
 
 pub mod follow;
+pub mod posts;
 pub mod project;
 pub mod schema;
 pub mod store;

@@ -361,6 +361,7 @@ impl Projector {
                 // and the transactions' rows.
                 Event::TournamentChanged(_) => {}
                 Event::CommunityChanged(e) => self.community(e, entry.at, batch),
+                Event::PostChanged(e) => self.post(e, entry.at, batch),
                 Event::PoolChanged(p) => {
                     if let QueryReply::Pool(pool) =
                         self.engine.query(&Query::Pool(PoolQuery { pool: p.pool }))
@@ -432,6 +433,35 @@ impl Projector {
         }
         if e.change.is_moderation() {
             batch.upsert(&schema::COMMUNITY_MODERATION, schema::moderation_row(e, at));
+        }
+    }
+
+    /// A post's thread row, its reply row if it is a reply, and its text when created or
+    /// edited (the text is in the event only: the core keeps none).
+    fn post(&self, e: &betbet_protocol::social::PostChanged, at: Timestamp, batch: &mut Batch) {
+        use betbet_protocol::social::{CommunityType, ReplyQuery, ThreadQuery};
+        let query = ThreadQuery {
+            thread: e.thread,
+            viewer: UserId::SYSTEM,
+        };
+        let QueryReply::Thread(thread) = self.engine.query(&Query::Thread(query)) else {
+            return;
+        };
+        batch.upsert(&schema::THREADS, schema::thread_row(&thread));
+        if let Some(reply) = e.reply {
+            let query = ReplyQuery {
+                reply,
+                viewer: UserId::SYSTEM,
+            };
+            if let QueryReply::Reply(view) = self.engine.query(&Query::Reply(query)) {
+                batch.upsert(&schema::THREAD_REPLIES, schema::reply_row(&view));
+            }
+        }
+        if let Some(text) = &e.text {
+            let public = thread.community_kind == CommunityType::Public;
+            let paywalled = thread.paywall_amount.0 > 0;
+            let row = schema::post_content_row(e, text, public, paywalled, at);
+            batch.upsert(&schema::POST_CONTENTS, row);
         }
     }
 

@@ -169,7 +169,24 @@ tables! {
     }
     COMMUNITY_MODERATION = "community_moderation" key("community_id", "version") {
         community_id: Int, version: Int, actor_id: Int, user_id: Int, action: Text,
-        role: Text, until_at: Time, reason: Text, created_at: Time,
+        role: Text, until_at: Time, reason: Text, thread_id: Int, reply_id: Int,
+        created_at: Time,
+    }
+    THREADS = "threads" key("id") {
+        id: Int, community_id: Int, author_id: Int, thread_type: Text, is_pinned: Bool,
+        is_locked: Bool, is_deleted: Bool, paywall_amount: Int, currency: Text, upvotes: Int,
+        downvotes: Int, score: Int, hot_rank: Int, reply_count: Int, view_count: Int,
+        purchases: Int, created_at: Time, updated_at: Time, last_reply_at: Time, version: Int,
+    }
+    THREAD_REPLIES = "thread_replies" key("id") {
+        id: Int, thread_id: Int, parent_reply_id: Int, root_id: Int, depth: Int,
+        author_id: Int, upvotes: Int, downvotes: Int, best_rank: Int, is_deleted: Bool,
+        created_at: Time, updated_at: Time,
+    }
+    POST_CONTENTS = "post_contents" key("thread_id", "reply_id") {
+        thread_id: Int, reply_id: Int, community_id: Int, is_public: Bool, title: Text,
+        content: Text, format: Text, content_html: Text, preview: Text, search_text: Text,
+        updated_at: Time,
     }
 }
 
@@ -821,6 +838,8 @@ pub fn moderation_row(e: &betbet_protocol::social::CommunityChanged, at: Timesta
         text(e.role.as_str()),
         opt_time(e.until),
         text(&e.reason),
+        opt_id(e.thread.map(|t| t.0)),
+        opt_id(e.reply.map(|r| r.0)),
         time(at),
     ]
 }
@@ -829,7 +848,9 @@ pub fn moderation_row(e: &betbet_protocol::social::CommunityChanged, at: Timesta
 pub fn moderation_entry(
     row: &Row,
 ) -> Option<(betbet_protocol::social::CommunityChanged, Timestamp)> {
-    use betbet_protocol::social::{CommunityChange, CommunityChanged, CommunityId, MemberRole};
+    use betbet_protocol::social::{
+        CommunityChange, CommunityChanged, CommunityId, MemberRole, ReplyId, ThreadId,
+    };
     use betbet_protocol::types::UserId;
     let mut c = Cells(row.iter());
     let change = CommunityChanged {
@@ -841,8 +862,204 @@ pub fn moderation_entry(
         role: MemberRole::parse(c.text()??)?,
         until: c.int()?.map(Timestamp),
         reason: c.string()?,
+        thread: c.int()?.map(|t| ThreadId(t as u64)),
+        reply: c.int()?.map(|r| ReplyId(r as u64)),
     };
     Some((change, Timestamp(c.req()?)))
+}
+
+/// A thread's row: its state and its ranks.
+pub fn thread_row(v: &betbet_protocol::social::ThreadView) -> Row {
+    vec![
+        id(v.id.0),
+        id(v.community.0),
+        id(v.author.0),
+        text(v.thread_type.as_str()),
+        boolean(v.is_pinned),
+        boolean(v.is_locked),
+        boolean(v.is_deleted),
+        int(v.paywall_amount.0),
+        text(v.currency.as_str()),
+        int(v.upvotes),
+        int(v.downvotes),
+        int(i64::from(v.upvotes) - i64::from(v.downvotes)),
+        int(crate::posts::hot_rank(v.upvotes, v.downvotes, v.created_at)),
+        int(v.reply_count),
+        uint(v.view_count),
+        int(v.purchases),
+        time(v.created_at),
+        time(v.updated_at),
+        opt_time(v.last_reply_at),
+        uint(v.version),
+    ]
+}
+
+/// A `threads` row, as it reads back (the state the lists show).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadRow {
+    pub id: u64,
+    pub community: u64,
+    pub author: u64,
+    pub thread_type: String,
+    pub is_pinned: bool,
+    pub is_locked: bool,
+    pub is_deleted: bool,
+    pub paywall_amount: i64,
+    pub currency: String,
+    pub upvotes: i64,
+    pub downvotes: i64,
+    pub score: i64,
+    pub reply_count: i64,
+    pub view_count: i64,
+    pub purchases: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_reply_at: Option<Timestamp>,
+}
+
+pub fn thread_of(row: &Row) -> Option<ThreadRow> {
+    let mut c = Cells(row.iter());
+    let id = c.req()? as u64;
+    let community = c.req()? as u64;
+    let author = c.req()? as u64;
+    let thread_type = c.string()?;
+    let (is_pinned, is_locked, is_deleted) = (c.flag()?, c.flag()?, c.flag()?);
+    let paywall_amount = c.req()?;
+    let currency = c.string()?;
+    let (upvotes, downvotes, score) = (c.req()?, c.req()?, c.req()?);
+    let _hot = c.req()?;
+    Some(ThreadRow {
+        id,
+        community,
+        author,
+        thread_type,
+        is_pinned,
+        is_locked,
+        is_deleted,
+        paywall_amount,
+        currency,
+        upvotes,
+        downvotes,
+        score,
+        reply_count: c.req()?,
+        view_count: c.req()?,
+        purchases: c.req()?,
+        created_at: Timestamp(c.req()?),
+        updated_at: Timestamp(c.req()?),
+        last_reply_at: c.int()?.map(Timestamp),
+    })
+}
+
+pub fn reply_row(v: &betbet_protocol::social::ReplyView) -> Row {
+    vec![
+        id(v.id.0),
+        id(v.thread.0),
+        opt_id(v.parent.map(|p| p.0)),
+        id(v.root.0),
+        int(v.depth),
+        id(v.author.0),
+        int(v.upvotes),
+        int(v.downvotes),
+        int(crate::posts::best_rank(v.upvotes, v.downvotes)),
+        boolean(v.is_deleted),
+        time(v.created_at),
+        time(v.updated_at),
+    ]
+}
+
+pub fn reply_view(row: &Row) -> Option<betbet_protocol::social::ReplyView> {
+    use betbet_protocol::social::{ReplyId, ReplyView, ThreadId};
+    use betbet_protocol::types::UserId;
+    let mut c = Cells(row.iter());
+    let id = ReplyId(c.req()? as u64);
+    let thread = ThreadId(c.req()? as u64);
+    let parent = c.int()?.map(|p| ReplyId(p as u64));
+    let root = ReplyId(c.req()? as u64);
+    let depth = u8::try_from(c.req()?).ok()?;
+    let author = UserId(c.req()? as u64);
+    let upvotes = u32::try_from(c.req()?).ok()?;
+    let downvotes = u32::try_from(c.req()?).ok()?;
+    let _best = c.req()?;
+    Some(ReplyView {
+        id,
+        thread,
+        parent,
+        root,
+        depth,
+        author,
+        upvotes,
+        downvotes,
+        is_deleted: c.flag()?,
+        created_at: Timestamp(c.req()?),
+        updated_at: Timestamp(c.req()?),
+    })
+}
+
+/// A post's text row. A paywalled thread's search sees its title and preview only; a
+/// reply under a paywall nothing (its text is for buyers).
+pub fn post_content_row(
+    e: &betbet_protocol::social::PostChanged,
+    post: &betbet_protocol::social::PostText,
+    public: bool,
+    paywalled: bool,
+    at: Timestamp,
+) -> Row {
+    let preview = crate::posts::preview(&post.content);
+    let search = match (e.reply, paywalled) {
+        (None, false) => format!("{}\n{}", post.title, post.content),
+        (None, true) => format!("{}\n{}", post.title, preview),
+        (Some(_), false) => post.content.clone(),
+        (Some(_), true) => String::new(),
+    };
+    vec![
+        id(e.thread.0),
+        int(e.reply.map_or(0, |r| r.0 as i64)),
+        id(e.community.0),
+        boolean(public),
+        text(&post.title),
+        text(&post.content),
+        text(post.format.as_str()),
+        text(crate::posts::render(post)),
+        text(preview),
+        text(search),
+        time(at),
+    ]
+}
+
+/// A `post_contents` row as it reads back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostContent {
+    pub thread: u64,
+    pub reply: u64,
+    pub community: u64,
+    pub title: String,
+    pub content: String,
+    pub format: String,
+    pub content_html: String,
+    pub preview: String,
+    pub updated_at: Timestamp,
+}
+
+pub fn post_content_of(row: &Row) -> Option<PostContent> {
+    let mut c = Cells(row.iter());
+    let thread = c.req()? as u64;
+    let reply = c.req()? as u64;
+    let community = c.req()? as u64;
+    let _public = c.flag()?;
+    Some(PostContent {
+        thread,
+        reply,
+        community,
+        title: c.string()?,
+        content: c.string()?,
+        format: c.string()?,
+        content_html: c.string()?,
+        preview: c.string()?,
+        updated_at: {
+            let _search = c.string()?;
+            Timestamp(c.req()?)
+        },
+    })
 }
 
 #[cfg(test)]
@@ -853,13 +1070,15 @@ mod tests {
         include_str!("../migrations/postgres/0001_history.sql"),
         include_str!("../migrations/postgres/0002_games.sql"),
         include_str!("../migrations/postgres/0003_ratings.sql"),
-        include_str!("../migrations/postgres/0004_communities.sql")
+        include_str!("../migrations/postgres/0004_communities.sql"),
+        include_str!("../migrations/postgres/0005_threads.sql")
     );
     const SQLITE: &str = concat!(
         include_str!("../migrations/sqlite/0001_history.sql"),
         include_str!("../migrations/sqlite/0002_games.sql"),
         include_str!("../migrations/sqlite/0003_ratings.sql"),
-        include_str!("../migrations/sqlite/0004_communities.sql")
+        include_str!("../migrations/sqlite/0004_communities.sql"),
+        include_str!("../migrations/sqlite/0005_threads.sql")
     );
 
     /// The column names and types of `CREATE TABLE name (...)` in a migration.

@@ -30,6 +30,9 @@ const PARAMS_PER_STATEMENT: usize = 30_000;
 /// Rows per Postgres statement, which carries a column per parameter as an array.
 const ROWS_PER_ARRAY_STATEMENT: usize = 20_000;
 
+/// The most words a search looks for.
+pub const SEARCH_WORDS_MAX: usize = 16;
+
 /// Connections in the pool: one writer, the rest for reads.
 const POOL_CONNECTIONS_MAX: u32 = 8;
 
@@ -678,6 +681,98 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         candles.reverse();
         Ok(candles)
+    }
+    /// Posts (thread, reply — 0 for the thread itself) whose searchable text has every
+    /// word of `query`, best match first, that are not deleted and sit in a public
+    /// community or one of `communities` (and in `within`, if given); and how many match.
+    /// SQLite searches its FTS5 index with Porter stemming, Postgres the English tsvector;
+    /// `query` is reduced to at most [`SEARCH_WORDS_MAX`] words of letters and digits
+    /// first, so no search syntax reaches either.
+    pub async fn search_posts(
+        &self,
+        query: &str,
+        communities: &[u64],
+        within: Option<u64>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<(u64, u64)>, u64)> {
+        let words: Vec<&str> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(SEARCH_WORDS_MAX)
+            .collect();
+        if words.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let (from, matched, text) = match self.backend {
+            Backend::Sqlite => (
+                "post_search JOIN post_contents c ON c.rowid = post_search.rowid",
+                "post_search MATCH $1",
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            Backend::Postgres => (
+                "post_contents c",
+                "to_tsvector('english', c.search_text) @@ plainto_tsquery('english', $1)",
+                words.join(" "),
+            ),
+        };
+        let mut filter =
+            format!("{matched} AND NOT t.is_deleted AND (c.reply_id = 0 OR NOT r.is_deleted)");
+        let mut params: Vec<i64> = Vec::new();
+        let mut readable = "c.is_public".to_owned();
+        if !communities.is_empty() {
+            let list: Vec<String> = communities
+                .iter()
+                .map(|&id| {
+                    params.push(id as i64);
+                    format!("${}", params.len() + 1)
+                })
+                .collect();
+            readable = format!("(c.is_public OR c.community_id IN ({}))", list.join(", "));
+        }
+        filter.push_str(&format!(" AND {readable}"));
+        if let Some(within) = within {
+            params.push(within as i64);
+            filter.push_str(&format!(" AND c.community_id = ${}", params.len() + 1));
+        }
+        let joins = format!(
+            "FROM {from} JOIN threads t ON t.id = c.thread_id \
+             LEFT JOIN thread_replies r ON r.id = c.reply_id WHERE {filter}"
+        );
+        let rank = match self.backend {
+            Backend::Sqlite => "bm25(post_search)".to_owned(),
+            Backend::Postgres => {
+                "ts_rank(to_tsvector('english', c.search_text), plainto_tsquery('english', $1)) DESC"
+                    .to_owned()
+            }
+        };
+        let sql = format!(
+            "SELECT c.thread_id, c.reply_id {joins} ORDER BY {rank}, c.thread_id DESC, \
+             c.reply_id LIMIT {limit} OFFSET {offset}"
+        );
+        let mut select = sqlx::query(self.audited(sql)).bind(text.clone());
+        for &p in &params {
+            select = select.bind(p);
+        }
+        let rows = select.fetch_all(&self.pool).await?;
+        let hits = rows
+            .iter()
+            .map(|row| {
+                let thread = row.try_get::<i64, _>(0)?;
+                let reply = row.try_get::<i64, _>(1)?;
+                Ok((thread as u64, reply as u64))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut count = sqlx::query(self.audited(format!("SELECT COUNT(*) {joins}"))).bind(text);
+        for &p in &params {
+            count = count.bind(p);
+        }
+        let total = count.fetch_one(&self.pool).await?.try_get::<i64, _>(0)?;
+        Ok((hits, total as u64))
     }
 }
 

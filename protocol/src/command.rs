@@ -723,6 +723,14 @@ wire_enum! {
         JoinCommunity(crate::social::CommunityAction) = 121,
         LeaveCommunity(crate::social::CommunityAction) = 122,
         ManageMember(crate::social::ManageMember) = 123,
+        CreateThread(crate::social::CreateThread) = 124,
+        ReplyThread(crate::social::ReplyThread) = 125,
+        VotePost(crate::social::VotePost) = 126,
+        ModerateThread(crate::social::ModerateThread) = 127,
+        EditPost(crate::social::EditPost) = 128,
+        DeletePost(crate::social::DeletePost) = 129,
+        BuyThread(crate::social::ThreadReader) = 130,
+        ViewThread(crate::social::ThreadReader) = 131,
     }
 }
 
@@ -751,7 +759,7 @@ pub enum Domain {
     Markets,
     /// The game catalog, staked sessions, moves and spectators, and tournaments.
     Games,
-    /// Communities, their members and moderation.
+    /// Communities, their members and moderation, threads, replies and votes.
     Social,
 }
 
@@ -801,9 +809,9 @@ impl Command {
             | UnregisterTournament(_)
             | CancelTournament(_)
             | StartTournament(_) => Domain::Games,
-            CreateCommunity(_) | JoinCommunity(_) | LeaveCommunity(_) | ManageMember(_) => {
-                Domain::Social
-            }
+            CreateCommunity(_) | JoinCommunity(_) | LeaveCommunity(_) | ManageMember(_)
+            | CreateThread(_) | ReplyThread(_) | VotePost(_) | ModerateThread(_) | EditPost(_)
+            | DeletePost(_) | BuyThread(_) | ViewThread(_) => Domain::Social,
         }
     }
 }

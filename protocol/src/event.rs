@@ -115,6 +115,8 @@ wire_cenum! {
         /// A paid community's membership fee to its owner (the platform's fee is
         /// `PlatformFee`).
         CommunityFee = 18 => "community_fee",
+        /// A paywalled thread's price to its author.
+        ThreadPurchase = 19 => "thread_purchase",
     }
 }
 
@@ -395,5 +397,6 @@ wire_enum! {
         RatingChanged(crate::games::RatingChanged) = 94,
         TournamentChanged(crate::tournaments::TournamentChanged) = 95,
         CommunityChanged(crate::social::CommunityChanged) = 96,
+        PostChanged(crate::social::PostChanged) = 97,
     }
 }

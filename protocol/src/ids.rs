@@ -5,7 +5,7 @@
 //! spec gives both for "a user's transactions" and "one transaction", can tell the two apart.
 
 use crate::games::{GameId, GameSessionId, TournamentId};
-use crate::social::CommunityId;
+use crate::social::{CommunityId, ReplyId, ThreadId};
 use crate::types::{
     AccountId, KycDocumentId, MarketId, OrderId, OutcomeId, PaymentMethodId, PoolId, PositionId,
     SessionId, TradeId, TxId, UserId,
@@ -64,6 +64,8 @@ public_id!(
     GameSessionId => "gs",
     TournamentId => "trn",
     CommunityId => "com",
+    ThreadId => "thr",
+    ReplyId => "rpl",
 );
 
 #[cfg(test)]

@@ -300,6 +300,8 @@ wire_enum! {
         Tournaments(crate::tournaments::TournamentListQuery) = 91,
         Community(crate::social::CommunityQuery) = 100,
         CommunityMember(crate::social::CommunityMemberQuery) = 101,
+        Thread(crate::social::ThreadQuery) = 102,
+        Reply(crate::social::ReplyQuery) = 103,
         Bankroll(crate::games::BankrollQuery) = 87,
     }
 }
@@ -346,6 +348,8 @@ wire_enum! {
         Tournaments(crate::tournaments::TournamentList) = 91,
         Community(crate::social::CommunityView) = 100,
         CommunityMember(crate::social::MemberView) = 101,
+        Thread(crate::social::ThreadView) = 102,
+        Reply(crate::social::ReplyView) = 103,
         Bankroll(crate::games::BankrollView) = 87,
     }
 }

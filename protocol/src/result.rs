@@ -237,6 +237,19 @@ result_codes! {
     OwnerCannotLeave = 609 => "owner_cannot_leave", "the owner cannot leave or be moderated";
     NoJoinRequest = 610 => "no_join_request", "that user has no pending join request or invitation";
     InvalidModeration = 611 => "invalid_moderation", "the action, role or end time does not fit";
+    ThreadNotFound = 612 => "thread_not_found", "no such thread";
+    ReplyNotFound = 613 => "reply_not_found", "no such reply in this thread";
+    ThreadLocked = 614 => "thread_locked", "the thread is locked: it takes no replies";
+    PostDeleted = 615 => "post_deleted", "the post was deleted";
+    MemberMuted = 616 => "member_muted", "you are muted in this community";
+    ReplyTooDeep = 617 => "reply_too_deep", "replies nest at most 8 deep";
+    ThreadFull = 618 => "thread_full", "the thread has its most replies";
+    PaywallRequired = 619 => "paywall_required", "pay the thread's paywall to read or reply to it";
+    InvalidPaywall = 620 => "invalid_paywall", "a paywall is an amount above 0 in the community's currency, which your wallet holds";
+    CannotVoteOwnPost = 621 => "cannot_vote_own_post", "you cannot vote on your own post";
+    NotPostAuthor = 622 => "not_post_author", "only the post's author may do this (or a moderator, to delete it)";
+    TooManyPosts = 623 => "too_many_posts", "the platform's post or vote limit is reached";
+    MembersOnly = 624 => "members_only", "only the community's members may do this (and not while banned)";
 }
 
 impl ResultCode {

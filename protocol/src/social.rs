@@ -116,6 +116,14 @@ wire_cenum! {
         Banned = 10 => "banned",
         Unbanned = 11 => "unbanned",
         Removed = 12 => "removed",
+        /// A moderator pinned, unpinned, locked, unlocked or removed a post of `user`.
+        ThreadPinned = 13 => "thread_pinned",
+        ThreadUnpinned = 14 => "thread_unpinned",
+        ThreadLocked = 15 => "thread_locked",
+        ThreadUnlocked = 16 => "thread_unlocked",
+        PostRemoved = 17 => "post_removed",
+        /// A thread was opened (the community's activity).
+        ThreadCreated = 18 => "thread_created",
     }
 }
 
@@ -129,6 +137,7 @@ impl CommunityChange {
                 | CommunityChange::Joined
                 | CommunityChange::Requested
                 | CommunityChange::Left
+                | CommunityChange::ThreadCreated
         )
     }
 }
@@ -185,6 +194,9 @@ wire_struct! {
         pub actor: UserId,
         pub user: UserId,
         pub change: CommunityChange,
+        /// The post a moderator acted on (locked, pinned, removed), if any.
+        pub thread: Option<ThreadId>,
+        pub reply: Option<ReplyId>,
         pub role: MemberRole,
         pub until: Option<Timestamp>,
         pub reason: String,
@@ -248,5 +260,272 @@ wire_struct! {
         pub version: u64,
         /// The viewer's membership, if any.
         pub viewer: Option<MemberView>,
+    }
+}
+
+// ---- Threads ---------------------------------------------------------------------------
+
+/// The longest thread title, thread body and reply (characters), and the deepest reply
+/// (a reply to the thread is depth 1).
+pub const THREAD_TITLE_MAX: usize = 300;
+pub const THREAD_CONTENT_MAX: usize = 40_000;
+pub const REPLY_CONTENT_MAX: usize = 10_000;
+pub const REPLY_DEPTH_MAX: u8 = 8;
+/// Threads and replies in the core (their text is in the history store, not the core), and
+/// replies in one thread.
+pub const THREADS_MAX: usize = 2_000_000;
+pub const REPLIES_MAX: usize = 20_000_000;
+pub const REPLIES_PER_THREAD_MAX: u32 = 10_000;
+/// Votes kept (one per user and post).
+pub const VOTES_MAX: usize = 50_000_000;
+/// Distinct (thread, reader) views counted per hour; past it, views are not counted until
+/// the next hour.
+pub const VIEWS_PER_HOUR_MAX: usize = 1_000_000;
+
+/// A thread of a community.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct ThreadId(pub u64);
+
+/// A reply in a thread (to the thread, or to another reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct ReplyId(pub u64);
+
+crate::games::id_codec!(ThreadId, ReplyId);
+
+wire_cenum! {
+    /// The spec's `thread_type`.
+    pub enum ThreadType {
+        Discussion = 0 => "discussion",
+        Question = 1 => "question",
+        Analysis = 2 => "analysis",
+        /// Moderators and up only.
+        Announcement = 3 => "announcement",
+    }
+}
+
+wire_cenum! {
+    /// How a post's text is written: shown as it is, or Markdown rendered to sanitised
+    /// HTML (no raw HTML, no script or data links).
+    pub enum ContentFormat {
+        Text = 0 => "text",
+        Markdown = 1 => "markdown",
+    }
+}
+
+wire_cenum! {
+    pub enum VoteDirection {
+        Clear = 0 => "clear",
+        Up = 1 => "up",
+        Down = 2 => "down",
+    }
+}
+
+wire_cenum! {
+    /// What a moderator does to a thread.
+    pub enum ThreadAction {
+        Pin = 0 => "pin",
+        Unpin = 1 => "unpin",
+        /// No more replies.
+        Lock = 2 => "lock",
+        Unlock = 3 => "unlock",
+    }
+}
+
+wire_cenum! {
+    pub enum PostChange {
+        Created = 0 => "created",
+        Edited = 1 => "edited",
+        Deleted = 2 => "deleted",
+        Voted = 3 => "voted",
+        Pinned = 4 => "pinned",
+        Unpinned = 5 => "unpinned",
+        Locked = 6 => "locked",
+        Unlocked = 7 => "unlocked",
+        Viewed = 8 => "viewed",
+        /// A reader paid the paywall.
+        Purchased = 9 => "purchased",
+        /// A reply was posted under the thread (its `reply_count` changed).
+        Replied = 10 => "replied",
+    }
+}
+
+wire_struct! {
+    /// A post's text: the history store keeps it (the core keeps none).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PostText {
+        /// A thread's title (empty for a reply).
+        pub title: String,
+        pub content: String,
+        pub format: ContentFormat,
+    }
+}
+
+wire_struct! {
+    /// Opens a thread in a community the author belongs to. A paywalled thread's title
+    /// and preview are public; its content shows to a reader who paid `paywall_amount`
+    /// (to the author, less the platform fee) in the community's currency.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CreateThread {
+        pub actor: UserId,
+        pub community: CommunityId,
+        pub thread_type: ThreadType,
+        pub text: PostText,
+        /// 0 for none.
+        pub paywall_amount: Amount,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ReplyThread {
+        pub actor: UserId,
+        pub thread: ThreadId,
+        /// The reply this answers; none for the thread itself.
+        pub parent: Option<ReplyId>,
+        pub text: PostText,
+    }
+}
+
+wire_struct! {
+    /// A vote on the thread (`reply` none) or one of its replies: one per user and post,
+    /// changeable, `Clear` withdraws it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct VotePost {
+        pub actor: UserId,
+        pub thread: ThreadId,
+        pub reply: Option<ReplyId>,
+        pub vote: VoteDirection,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ModerateThread {
+        pub actor: UserId,
+        pub thread: ThreadId,
+        pub action: ThreadAction,
+        pub reason: String,
+    }
+}
+
+wire_struct! {
+    /// The author's edit of the thread (`reply` none; an empty title keeps it) or a reply.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct EditPost {
+        pub actor: UserId,
+        pub thread: ThreadId,
+        pub reply: Option<ReplyId>,
+        pub text: PostText,
+    }
+}
+
+wire_struct! {
+    /// Soft-deletes a post: by its author, or by a moderator (recorded in the log).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct DeletePost {
+        pub actor: UserId,
+        pub thread: ThreadId,
+        pub reply: Option<ReplyId>,
+        pub reason: String,
+    }
+}
+
+wire_struct! {
+    /// Pay a thread's paywall, or count a view: the actor and the thread.
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ThreadReader {
+        pub actor: UserId,
+        pub thread: ThreadId,
+    }
+}
+
+wire_struct! {
+    /// A post changed; `text` is its new text when created or edited (the history store
+    /// keeps it). `version` is the thread's, +1 on every change of it or its replies.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PostChanged {
+        pub community: CommunityId,
+        pub thread: ThreadId,
+        pub reply: Option<ReplyId>,
+        pub actor: UserId,
+        pub change: PostChange,
+        pub text: Option<PostText>,
+        pub version: u64,
+    }
+}
+
+wire_struct! {
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ThreadQuery {
+        pub thread: ThreadId,
+        pub viewer: UserId,
+    }
+}
+
+wire_struct! {
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ReplyQuery {
+        pub reply: ReplyId,
+        pub viewer: UserId,
+    }
+}
+
+wire_struct! {
+    /// A thread's state without its text (which the history store keeps), and what the
+    /// viewer may do with it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ThreadView {
+        pub id: ThreadId,
+        pub community: CommunityId,
+        pub community_kind: CommunityType,
+        pub author: UserId,
+        pub thread_type: ThreadType,
+        pub is_pinned: bool,
+        pub is_locked: bool,
+        pub is_deleted: bool,
+        pub paywall_amount: Amount,
+        pub currency: Currency,
+        pub upvotes: u32,
+        pub downvotes: u32,
+        pub reply_count: u32,
+        pub view_count: u64,
+        pub purchases: u32,
+        pub created_at: Timestamp,
+        pub updated_at: Timestamp,
+        pub last_reply_at: Option<Timestamp>,
+        pub version: u64,
+        /// The viewer's active, unbanned role in the community.
+        pub viewer_role: Option<MemberRole>,
+        /// Whether the viewer may read the community (public, or a member, or an admin).
+        pub viewer_may_read: bool,
+        /// Whether the viewer may read the content (no paywall, the author, a buyer, a
+        /// moderator of the community, or a platform admin).
+        pub viewer_has_access: bool,
+        /// The viewer's vote on the thread, and on each of its replies they voted on.
+        pub viewer_vote: VoteDirection,
+        pub viewer_reply_votes: Vec<(ReplyId, VoteDirection)>,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ReplyView {
+        pub id: ReplyId,
+        pub thread: ThreadId,
+        pub parent: Option<ReplyId>,
+        /// The top-level reply this one descends from (itself for a top-level reply).
+        pub root: ReplyId,
+        pub depth: u8,
+        pub author: UserId,
+        pub upvotes: u32,
+        pub downvotes: u32,
+        pub is_deleted: bool,
+        pub created_at: Timestamp,
+        pub updated_at: Timestamp,
     }
 }

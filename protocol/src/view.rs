@@ -90,6 +90,7 @@ wire_cenum! {
         GameSession = 4 => "game_session",
         Tournament = 5 => "tournament",
         Community = 6 => "community",
+        Thread = 7 => "thread",
     }
 }
 

@@ -3,6 +3,7 @@
 //! its log, the lists from the history store (read-your-writes), and a SIGKILL that loses
 //! none of it.
 
+use betbet_tests::postgres::Postgres;
 use betbet_tests::{Api, Reply, Server, assert_amount, funded, json};
 use serde_json::Value;
 
@@ -239,4 +240,386 @@ fn private_communities_moderation_and_the_log_survive_a_sigkill() {
             .iter()
             .any(|c| c["id"] == circle["id"] && c["member_count"] == 4)
     );
+}
+
+fn thread_path(thread: &Value, rest: &str) -> String {
+    format!("/api/v1/threads/{}{rest}", thread["id"].as_str().unwrap())
+}
+
+fn post_thread(api: &Api, community: &Value, title: &str, content: &str) -> Value {
+    api.post(
+        "/api/v1/threads/create",
+        &json!({"community_id": community["id"], "title": title, "content": content}),
+    )
+    .expect(201)
+}
+
+fn reply(api: &Api, thread: &Value, parent: Option<&Value>, content: &str) -> Value {
+    let mut body = json!({"content": content});
+    if let Some(parent) = parent {
+        body["parent_reply_id"] = parent["id"].clone();
+    }
+    api.post(&thread_path(thread, "/reply"), &body).expect(201)
+}
+
+fn vote(api: &Api, thread: &Value, reply: Option<&Value>, vote_type: &str) -> Value {
+    let mut body = json!({"vote_type": vote_type});
+    if let Some(reply) = reply {
+        body["reply_id"] = reply["id"].clone();
+    }
+    api.post(&thread_path(thread, "/vote"), &body).expect(200)
+}
+
+/// The Wilson score's lower bound at 95 %, computed here independently of the server.
+fn wilson(up: f64, down: f64) -> f64 {
+    let n = up + down;
+    if n == 0.0 {
+        return 0.0;
+    }
+    let (p, z) = (up / n, 1.959_963_984_540_054_f64);
+    (p + z * z / (2.0 * n) - z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt())
+        / (1.0 + z * z / n)
+}
+
+fn ids(list: &Value, field: &str) -> Vec<String> {
+    list[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn threads_nest_vote_rank_and_survive_a_sigkill() {
+    let mut server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let (owner, _) = funded(&anon, "forum_owner", "1");
+    let (alice, _) = funded(&anon, "forum_alice", "1");
+    let (bob, _) = funded(&anon, "forum_bob", "1");
+    let voters: Vec<Api> = (0..4)
+        .map(|i| funded(&anon, &format!("forum_voter{i}"), "1").0)
+        .collect();
+    let forum = create(&owner, json!({"name": "Match Day", "type": "public"}));
+    for api in [&alice, &bob].into_iter().chain(&voters) {
+        api.post(&path(&forum, "/join"), &json!({})).expect(200);
+    }
+
+    // Markdown renders; HTML in a post is shown, never run.
+    let thread = post_thread(
+        &owner,
+        &forum,
+        "Derby preview",
+        "**Form** guide <script>alert(1)</script> [x](javascript:alert(1))",
+    );
+    let html = thread["content_html"].as_str().unwrap();
+    assert!(html.contains("<strong>Form</strong>"), "{html}");
+    assert!(
+        !html.contains("<script") && !html.contains("javascript:"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+
+    // A tree: three top-level replies, one with a nested reply and a reply to that.
+    let first = reply(&alice, &thread, None, "first");
+    let second = reply(&bob, &thread, None, "second");
+    let third = reply(&alice, &thread, None, "third");
+    let nested = reply(&bob, &thread, Some(&first), "nested");
+    let deeper = reply(&alice, &thread, Some(&nested), "deeper");
+    assert_eq!(
+        (nested["depth"].clone(), deeper["depth"].clone()),
+        (json!(2), json!(3))
+    );
+
+    // One vote per user and post, changeable, exact; never on one's own post.
+    alice
+        .post(
+            &thread_path(&thread, "/vote"),
+            &json!({"vote_type": "up", "reply_id": first["id"]}),
+        )
+        .expect_error(403, "cannot_vote_own_post");
+    let counted = vote(&bob, &thread, None, "upvote");
+    assert_eq!(
+        (counted["upvotes"].clone(), counted["downvotes"].clone()),
+        (json!(1), json!(0))
+    );
+    vote(&bob, &thread, None, "upvote");
+    let changed = vote(&bob, &thread, None, "down");
+    assert_eq!(
+        (changed["upvotes"].clone(), changed["downvotes"].clone()),
+        (json!(0), json!(1))
+    );
+    assert_eq!(changed["your_vote"], "down");
+    let cleared = vote(&bob, &thread, None, "clear");
+    assert_eq!(
+        (cleared["score"].clone(), cleared["your_vote"].clone()),
+        (json!(0), Value::Null)
+    );
+
+    // Known votes on the replies: first 1–0, second 3–0, third 2–2. Best is the Wilson
+    // lower bound, computed here: second, first, third.
+    vote(&voters[0], &thread, Some(&first), "up");
+    for v in &voters[..3] {
+        vote(v, &thread, Some(&second), "up");
+    }
+    for (i, v) in voters.iter().enumerate() {
+        vote(v, &thread, Some(&third), if i < 2 { "up" } else { "down" });
+    }
+    let mut expected = [(&first, 1.0, 0.0), (&second, 3.0, 0.0), (&third, 2.0, 2.0)];
+    expected.sort_by(|a, b| wilson(b.1, b.2).total_cmp(&wilson(a.1, a.2)));
+    let page = bob.get(&thread_path(&thread, "?sort=best")).expect(200);
+    let tops: Vec<String> = page["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["depth"] == 1)
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let wanted: Vec<String> = expected
+        .iter()
+        .map(|(r, ..)| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tops, wanted);
+    // Depth first: a reply's subtree follows it.
+    let order = ids(&page, "replies");
+    let at = |r: &Value| {
+        order
+            .iter()
+            .position(|id| id == r["id"].as_str().unwrap())
+            .unwrap()
+    };
+    assert_eq!((at(&nested), at(&deeper)), (at(&first) + 1, at(&first) + 2));
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["thread"]["reply_count"], 5);
+    // "old" is posting order.
+    let old = bob.get(&thread_path(&thread, "?sort=old")).expect(200);
+    let old_tops: Vec<Value> = old["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["depth"] == 1)
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(
+        old_tops,
+        [
+            first["id"].clone(),
+            second["id"].clone(),
+            third["id"].clone()
+        ]
+    );
+    // Views: once per reader and hour.
+    let views = bob.get(&thread_path(&thread, "")).expect(200)["thread"]["view_count"].clone();
+    assert_eq!(
+        bob.get(&thread_path(&thread, "")).expect(200)["thread"]["view_count"],
+        views
+    );
+    let seen = alice.get(&thread_path(&thread, "")).expect(200)["thread"]["view_count"].clone();
+    assert_eq!(seen.as_u64().unwrap(), views.as_u64().unwrap() + 1);
+
+    // Hot on known inputs: scores 3, 1 and −3 a moment apart rank in that order (by
+    // Reddit's formula ±1 weigh as 0, so the −3); a pinned thread comes first whatever its
+    // score.
+    let hot: Vec<Value> = ["hot three", "hot one", "hot minus"]
+        .iter()
+        .map(|t| post_thread(&owner, &forum, t, "body"))
+        .collect();
+    for v in &voters[..3] {
+        vote(v, &hot[0], None, "up");
+    }
+    vote(&voters[0], &hot[1], None, "up");
+    for v in &voters[..3] {
+        vote(v, &hot[2], None, "down");
+    }
+    owner
+        .post(
+            &thread_path(&thread, "/moderate"),
+            &json!({"action": "pin"}),
+        )
+        .expect(200);
+    let listed = alice.get(&path(&forum, "/threads?sort=hot")).expect(200);
+    let order = ids(&listed, "threads");
+    let expected: Vec<String> = [&thread, &hot[0], &hot[1], &hot[2]]
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, expected);
+    assert_eq!(listed["threads"][0]["is_pinned"], true);
+    let top = alice.get(&path(&forum, "/threads?sort=top")).expect(200);
+    assert_eq!(ids(&top, "threads")[1], expected[1]);
+
+    // Locked by a moderator: no replies; the log records it with the thread.
+    owner
+        .post(
+            &thread_path(&thread, "/moderate"),
+            &json!({"action": "lock", "reason": "match over"}),
+        )
+        .expect(200);
+    alice
+        .post(&thread_path(&thread, "/reply"), &json!({"content": "late"}))
+        .expect_error(409, "thread_locked");
+    alice
+        .post(
+            &thread_path(&thread, "/moderate"),
+            &json!({"action": "unlock"}),
+        )
+        .expect_error(403, "not_community_moderator");
+    let log = owner.get(&path(&forum, "/moderation")).expect(200);
+    assert_eq!(log["entries"][0]["action"], "thread_locked");
+    assert_eq!(log["entries"][0]["thread_id"], thread["id"]);
+    assert_eq!(log["entries"][0]["reason"], "match over");
+    // Edits are the author's.
+    bob.post(
+        &thread_path(&thread, "/edit"),
+        &json!({"content": "hijacked"}),
+    )
+    .expect_error(403, "not_post_author");
+    let edited = owner
+        .post(
+            &thread_path(&thread, "/edit"),
+            &json!({"content": "Form guide, revised"}),
+        )
+        .expect(200);
+    assert_eq!(edited["title"], "Derby preview");
+    assert_eq!(edited["content"], "Form guide, revised");
+
+    // SIGKILL: the thread and its tree come back as they were.
+    let before = bob.get(&thread_path(&thread, "?sort=best")).expect(200);
+    server.kill();
+    server.restart();
+    let mut after = bob.get(&thread_path(&thread, "?sort=best")).expect(200);
+    // The view count moved by this read only if bob's hour changed; compare the rest.
+    after["thread"]["view_count"] = before["thread"]["view_count"].clone();
+    after["thread"]["version"] = before["thread"]["version"].clone();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn paywalls_deletes_and_search_show_only_what_a_reader_may_see() {
+    paywalls_deletes_and_search(&[]);
+}
+
+/// The same against Postgres: its search is the English tsvector, not SQLite's FTS5.
+#[test]
+fn postgres_search_shows_only_what_a_reader_may_see() {
+    let pg = Postgres::start();
+    paywalls_deletes_and_search(&["--database-url", &pg.url]);
+}
+
+fn paywalls_deletes_and_search(extra: &[&str]) {
+    let mut args = vec!["--demo", "--platform-fee-bp", "1000"];
+    args.extend(extra);
+    let server = Server::start(&args);
+    let anon = server.api();
+    let (author, author_id) = funded(&anon, "wall_author", "10");
+    let (reader, reader_id) = funded(&anon, "wall_reader", "10");
+    let (stranger, _) = funded(&anon, "wall_stranger", "10");
+    let open = create(&author, json!({"name": "Open Tips", "type": "public"}));
+    let closed = create(&author, json!({"name": "Closed Tips", "type": "private"}));
+    reader.post(&path(&open, "/join"), &json!({})).expect(200);
+
+    let premium = author
+        .post(
+            "/api/v1/threads/create",
+            &json!({"community_id": open["id"], "title": "Saturday accumulator",
+                    "content": "Back the zanzibarian outsiders at long odds",
+                    "has_paywall": true, "paywall_amount": "2.50"}),
+        )
+        .expect(201);
+    // Before paying: the title and preview are public, the content and replies are not.
+    let locked = reader.get(&thread_path(&premium, "")).expect(200);
+    assert_eq!(locked["thread"]["has_access"], false);
+    assert_eq!(locked["thread"]["content"], Value::Null);
+    assert!(
+        locked["thread"]["preview"]
+            .as_str()
+            .unwrap()
+            .contains("zanzibarian")
+    );
+    reader
+        .post(&thread_path(&premium, "/reply"), &json!({"content": "?"}))
+        .expect_error(403, "paywall_required");
+    // Paid once: 2.50 from the reader, 10 % to the platform, 2.25 to the author.
+    let paid = reader
+        .post(&thread_path(&premium, "/pay"), &json!({}))
+        .expect(200);
+    assert_eq!(paid["has_access"], true);
+    assert_eq!(
+        paid["content"],
+        "Back the zanzibarian outsiders at long odds"
+    );
+    reader
+        .post(&thread_path(&premium, "/pay"), &json!({}))
+        .expect(200);
+    assert_amount(&Value::String(available(&reader, &reader_id)), "7.5");
+    assert_amount(&Value::String(available(&author, &author_id)), "12.25");
+    assert_eq!(paid["purchases"], 1);
+
+    // Search: stemming finds a word's forms; a paywalled thread's title and preview are
+    // searchable, never beyond them; a private community's threads only for members;
+    // deleted posts never.
+    let free = post_thread(
+        &author,
+        &open,
+        "Cup predictions",
+        "We predicted every upset",
+    );
+    let private = post_thread(&author, &closed, "Members only", "The zanzibarian secret");
+    let search = |api: &Api, q: &str| {
+        api.get(&format!("/api/v1/threads/search?q={q}"))
+            .expect(200)
+    };
+    let found = search(&stranger, "predict");
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["results"][0]["thread_id"], free["id"]);
+    assert_eq!(found["results"][0]["title"], "Cup predictions");
+    let zanzibar = search(&stranger, "zanzibarian");
+    assert_eq!(ids_of(&zanzibar), [premium["id"].clone()]);
+    let as_owner = search(&author, "zanzibarian");
+    assert_eq!(as_owner["total"], 2);
+    assert!(ids_of(&as_owner).contains(&private["id"]));
+    // A reply is found as itself.
+    let answer = reply(&reader, &free, None, "Bookmakers hate this quokka strategy");
+    let hit = search(&stranger, "quokka");
+    assert_eq!(hit["results"][0]["reply_id"], answer["id"]);
+    // Search syntax is just words: quotes, stars, brackets and colons find the words.
+    assert_eq!(
+        search(&stranger, "%22quokka%22%20*%20(strategy:%20-")["total"],
+        1
+    );
+    // Deleted: gone from search and the text hidden; the author or a moderator only.
+    stranger
+        .post(&thread_path(&free, "/delete"), &json!({}))
+        .expect_error(403, "not_post_author");
+    let deleted = author
+        .post(
+            &thread_path(&free, "/delete"),
+            &json!({"reply_id": answer["id"], "reason": "spam"}),
+        )
+        .expect(200);
+    assert_eq!(deleted["is_deleted"], false);
+    assert_eq!(search(&stranger, "quokka")["total"], 0);
+    let page = stranger.get(&thread_path(&free, "")).expect(200);
+    assert_eq!(page["replies"][0]["is_deleted"], true);
+    assert_eq!(page["replies"][0]["content"], Value::Null);
+    author
+        .post(&thread_path(&free, "/delete"), &json!({}))
+        .expect(200);
+    assert_eq!(search(&stranger, "predict")["total"], 0);
+    // The private community's threads are closed to a stranger.
+    stranger
+        .get(&thread_path(&private, ""))
+        .expect_error(403, "members_only");
+    stranger
+        .get(&path(&closed, "/threads"))
+        .expect_error(403, "members_only");
+}
+
+fn ids_of(found: &Value) -> Vec<Value> {
+    found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["thread_id"].clone())
+        .collect()
 }

@@ -385,6 +385,24 @@ fn served() -> Vec<Case> {
         // get_community_members(community_id)
         case("GET /api/v1/communities/{community_id}/members", Alice, "/api/v1/communities/{community}/members", Bare,
             200, No, &[("/total", "2"), ("/members/0/role", "owner"), ("/members/1/user_id", "{me}")]),
+        // create_thread(community_id, title, content)
+        case("POST /api/v1/threads/create", Alice, "/api/v1/threads/create",
+            Json(json!({"community_id": "{community}", "title": "Spec thread", "content": "Written from the spec"})),
+            201, No, &[("/id", ANY), ("/title", "Spec thread"), ("/author_id", "{me}"),
+                ("/content", "Written from the spec"), ("/thread_type", "discussion")])
+            .save(&[("thread", "/id")]),
+        // reply_to_thread(thread_id, content)
+        case("POST /api/v1/threads/{thread_id}/reply", Bob, "/api/v1/threads/{thread}/reply",
+            Json(json!({"content": "A reply from the spec"})),
+            201, No, &[("/id", ANY), ("/thread_id", "{thread}"), ("/depth", "1")]),
+        // vote_on_thread(thread_id, vote_type)
+        case("POST /api/v1/threads/{thread_id}/vote", Bob, "/api/v1/threads/{thread}/vote",
+            Json(json!({"vote_type": "upvote"})),
+            200, No, &[("/upvotes", "1"), ("/your_vote", "up")]),
+        // get_thread(thread_id)
+        case("GET /api/v1/threads/{thread_id}", Bob, "/api/v1/threads/{thread}", Bare,
+            200, No, &[("/thread/id", "{thread}"), ("/thread/upvotes", "1"), ("/total", "1"),
+                ("/replies/0/content", "A reply from the spec")]),
         // ---- Every service: the template's endpoints and the WebSocket manager ----------
         // health_check(): {"status": "healthy", "service": …}
         case("GET /health", Anon, "/health", Bare,
@@ -421,10 +439,6 @@ fn not_yet_served() -> Vec<(&'static str, &'static str)> {
         ("GET /api/v1/experts/{expert_id}/stats", "/api/v1/experts/usr_3/stats"),
         ("GET /api/v1/subscriptions/{user_id}", "/api/v1/subscriptions/usr_2"),
         // Service 6: Social Forum.
-        ("POST /api/v1/threads/create", "/api/v1/threads/create"),
-        ("GET /api/v1/threads/{thread_id}", "/api/v1/threads/thr_1"),
-        ("POST /api/v1/threads/{thread_id}/reply", "/api/v1/threads/thr_1/reply"),
-        ("POST /api/v1/threads/{thread_id}/vote", "/api/v1/threads/thr_1/vote"),
         ("POST /api/v1/groups/create", "/api/v1/groups/create"),
         ("POST /api/v1/groups/{group_id}/join", "/api/v1/groups/grp_1/join"),
         ("GET /api/v1/groups/{group_id}/wallet", "/api/v1/groups/grp_1/wallet"),

@@ -239,7 +239,8 @@ impl Engine {
             | Reference::Pool(id)
             | Reference::Game(id)
             | Reference::Tournament(id)
-            | Reference::Community(id) => id,
+            | Reference::Community(id)
+            | Reference::Thread(id) => id,
         };
         self.ledger
             .transfer(debit, credited, amount, false, reason, reference_id, out);

@@ -13,7 +13,7 @@ use betbet_protocol::social::{
     COMMUNITY_MEMBERS_MAX, COMMUNITY_NAME_MAX, COMMUNITY_PENDING_MAX, CommunityAction,
     CommunityChange, CommunityChanged, CommunityId, CommunityType, CreateCommunity,
     MEMBERSHIPS_PER_USER_MAX, MODERATION_MICROS_MAX, MODERATION_REASON_MAX, ManageMember,
-    MemberAction, MemberRole, MemberStatus,
+    MemberAction, MemberRole, MemberStatus, ReplyId, ThreadId,
 };
 use betbet_protocol::types::{AccountId, Timestamp, UserId};
 
@@ -22,13 +22,28 @@ pub(crate) fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-/// What a change does to the membership it names, for the event.
-struct Change {
-    change: CommunityChange,
-    user: UserId,
-    role: MemberRole,
-    until: Option<Timestamp>,
-    reason: String,
+/// What a change does to the membership (or post) it names, for the event.
+pub(super) struct Change {
+    pub change: CommunityChange,
+    pub user: UserId,
+    pub role: MemberRole,
+    pub until: Option<Timestamp>,
+    pub reason: String,
+    pub post: (Option<ThreadId>, Option<ReplyId>),
+}
+
+impl Change {
+    /// A change of `user`'s membership.
+    pub(super) fn of(change: CommunityChange, user: UserId, role: MemberRole) -> Change {
+        Change {
+            change,
+            user,
+            role,
+            until: None,
+            reason: String::new(),
+            post: (None, None),
+        }
+    }
 }
 
 impl Engine {
@@ -99,25 +114,19 @@ impl Engine {
         social.names.insert(key, id);
         *social.owned.entry(c.actor).or_default() += 1;
         *social.memberships.entry(c.actor).or_default() += 1;
-        let change = Change {
-            change: CommunityChange::Created,
-            user: c.actor,
-            role: MemberRole::Owner,
-            until: None,
-            reason: String::new(),
-        };
+        let change = Change::of(CommunityChange::Created, c.actor, MemberRole::Owner);
         self.community_changed(id, c.actor, change, out);
         Ok(Reply::Created(Created { id: id.0 }))
     }
 
-    fn community(&self, id: CommunityId) -> Result<&Community, ResultCode> {
+    pub(super) fn community(&self, id: CommunityId) -> Result<&Community, ResultCode> {
         self.social
             .communities
             .get(&id)
             .ok_or(ResultCode::CommunityNotFound)
     }
 
-    fn community_mut(&mut self, id: CommunityId) -> &mut Community {
+    pub(super) fn community_mut(&mut self, id: CommunityId) -> &mut Community {
         self.social
             .communities
             .get_mut(&id)
@@ -175,13 +184,7 @@ impl Engine {
                 .insert(c.actor, pending(MemberStatus::Pending, now));
             community.pending_count += 1;
             *self.social.memberships.entry(c.actor).or_default() += 1;
-            let change = Change {
-                change: CommunityChange::Requested,
-                user: c.actor,
-                role: MemberRole::Member,
-                until: None,
-                reason: String::new(),
-            };
+            let change = Change::of(CommunityChange::Requested, c.actor, MemberRole::Member);
             self.community_changed(c.community, c.actor, change, out);
             return Ok(crate::done());
         }
@@ -189,7 +192,12 @@ impl Engine {
         if kind == CommunityType::Paid {
             let wallet = self.entry_wallet(c.actor, currency, fee)?;
             let owner_wallet = owner_wallet.expect("a paid community has the owner's wallet");
-            self.pay_membership(c.community, (c.actor, wallet), owner_wallet, fee, out);
+            let owner = self.community(c.community)?.owner;
+            let why = (
+                Reference::Community(c.community.0),
+                LedgerReason::CommunityFee,
+            );
+            self.pay_creator(why, (c.actor, wallet), (owner, owner_wallet), fee, out);
             fee_paid = fee;
         }
         let now = self.now;
@@ -208,72 +216,65 @@ impl Engine {
         if !invited {
             *self.social.memberships.entry(c.actor).or_default() += 1;
         }
-        let change = Change {
-            change: CommunityChange::Joined,
-            user: c.actor,
-            role: MemberRole::Member,
-            until: None,
-            reason: String::new(),
-        };
+        let change = Change::of(CommunityChange::Joined, c.actor, MemberRole::Member);
         self.community_changed(c.community, c.actor, change, out);
         Ok(crate::done())
     }
 
-    /// The fee from the joiner's wallet: to the owner less the platform's fee.
-    fn pay_membership(
+    /// `amount` from a payer's wallet to a payee's, less the platform's fee (to the
+    /// platform), recorded in both wallets' histories under `reference`.
+    pub(super) fn pay_creator(
         &mut self,
-        id: CommunityId,
-        (user, wallet): (UserId, AccountId),
-        owner_wallet: AccountId,
-        fee: i64,
+        (reference, reason): (Reference, LedgerReason),
+        (payer, wallet): (UserId, AccountId),
+        (payee, payee_wallet): (UserId, AccountId),
+        amount: i64,
         out: &mut Vec<Event>,
     ) {
         let currency = self.ledger.get(wallet).currency;
-        let platform = (i128::from(fee) * i128::from(self.config.platform_fee_bp) / 10_000) as i64;
-        let to_owner = fee - platform;
-        let owner = self.community(id).map(|c| c.owner).unwrap_or(user);
-        self.ledger.transfer(
+        let bp = i128::from(self.config.platform_fee_bp);
+        let platform = (i128::from(amount) * bp / 10_000) as i64;
+        let to_payee = amount - platform;
+        let reference_id = match reference {
+            Reference::Community(id) | Reference::Thread(id) => id,
+            _ => 0,
+        };
+        let ledger = &mut self.ledger;
+        ledger.transfer(
             wallet,
-            owner_wallet,
-            to_owner,
+            payee_wallet,
+            to_payee,
             false,
-            LedgerReason::CommunityFee,
-            id.0,
+            reason,
+            reference_id,
             out,
         );
         if platform > 0 {
             let fees = self.system_account(Owner::Fees, currency);
-            self.ledger.transfer(
-                wallet,
-                fees,
-                platform,
-                false,
-                LedgerReason::PlatformFee,
-                id.0,
-                out,
-            );
+            let why = LedgerReason::PlatformFee;
+            self.ledger
+                .transfer(wallet, fees, platform, false, why, reference_id, out);
         }
-        let reference = Reference::Community(id.0);
         let status = TxStatus::Completed;
         self.record_tx(
-            user,
+            payer,
             wallet,
             TxType::Fee,
             status,
-            fee,
+            amount,
             0,
             false,
             reference,
             out,
         );
-        if to_owner > 0 {
+        if to_payee > 0 {
             let tx = TxType::Payout;
             self.record_tx(
-                owner,
-                owner_wallet,
+                payee,
+                payee_wallet,
                 tx,
                 status,
-                to_owner,
+                to_payee,
                 0,
                 true,
                 reference,
@@ -300,13 +301,7 @@ impl Engine {
         }
         // Withdrawing a request, or refusing an invitation, is leaving too.
         self.remove_membership(c.community, c.actor);
-        let change = Change {
-            change: CommunityChange::Left,
-            user: c.actor,
-            role: MemberRole::Member,
-            until: None,
-            reason: String::new(),
-        };
+        let change = Change::of(CommunityChange::Left, c.actor, MemberRole::Member);
         self.community_changed(c.community, c.actor, change, out);
         Ok(crate::done())
     }
@@ -370,11 +365,8 @@ impl Engine {
         let kind = community.kind;
         let (member_count, pending_count) = (community.member_count, community.pending_count);
         let mut change = Change {
-            change: CommunityChange::Approved,
-            user: c.user,
-            role: MemberRole::Member,
-            until: None,
             reason: c.reason.clone(),
+            ..Change::of(CommunityChange::Approved, c.user, MemberRole::Member)
         };
         match c.action {
             MemberAction::Invite => {
@@ -502,7 +494,7 @@ impl Engine {
             .expect("the member was looked up before")
     }
 
-    fn community_changed(
+    pub(super) fn community_changed(
         &mut self,
         id: CommunityId,
         actor: UserId,
@@ -521,6 +513,8 @@ impl Engine {
             role: change.role,
             until: change.until,
             reason: change.reason,
+            thread: change.post.0,
+            reply: change.post.1,
             version: community.version,
         }));
     }

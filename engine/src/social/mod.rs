@@ -5,6 +5,10 @@
 //!   fee to the owner less the platform's fee), leaving, and what owners, admins and
 //!   moderators do to memberships (roles, mutes and bans until a time, removal), each
 //!   change a `CommunityChanged` event that is also the moderation log's entry;
+//! - `threads`: threads and nested replies in a community, votes (one per user and post),
+//!   paywalls paid once per reader through the ledger, edits and soft deletes, pins and
+//!   locks, views counted once per reader and hour. The core keeps each post's state, not
+//!   its text: the text rides the `PostChanged` event into the history store;
 //! - `query`: the views.
 //!
 //! The core keeps every community and membership (they decide every command); lists,
@@ -12,6 +16,7 @@
 
 mod communities;
 mod query;
+mod threads;
 
 use crate::family::{CommandFamily, misrouted};
 use crate::{Ctx, Engine};
@@ -19,9 +24,11 @@ use betbet_protocol::command::Command;
 use betbet_protocol::event::Event;
 use betbet_protocol::message::Reply;
 use betbet_protocol::result::ResultCode;
-use betbet_protocol::social::{CommunityId, CommunityType, MemberRole, MemberStatus};
+use betbet_protocol::social::{
+    CommunityId, CommunityType, MemberRole, MemberStatus, ReplyId, ThreadId, ThreadType,
+};
 use betbet_protocol::types::{AccountId, Currency, Timestamp, UserId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -69,6 +76,45 @@ pub struct Community {
     pub version: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    pub id: ThreadId,
+    pub community: CommunityId,
+    pub author: UserId,
+    /// Where a paywall's price goes.
+    pub author_wallet: Option<AccountId>,
+    pub thread_type: ThreadType,
+    pub is_pinned: bool,
+    pub is_locked: bool,
+    pub is_deleted: bool,
+    pub paywall: i64,
+    pub upvotes: u32,
+    pub downvotes: u32,
+    /// Replies posted (deleted ones too: their place in the tree stays).
+    pub reply_count: u32,
+    pub view_count: u64,
+    pub purchases: u32,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_reply_at: Option<Timestamp>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadReply {
+    pub id: ReplyId,
+    pub thread: ThreadId,
+    pub parent: Option<ReplyId>,
+    pub root: ReplyId,
+    pub depth: u8,
+    pub author: UserId,
+    pub upvotes: u32,
+    pub downvotes: u32,
+    pub is_deleted: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Social {
     pub communities: BTreeMap<CommunityId, Community>,
@@ -79,6 +125,17 @@ pub struct Social {
     pub memberships: BTreeMap<UserId, u32>,
     /// Communities per owner.
     pub owned: BTreeMap<UserId, u32>,
+    pub threads: BTreeMap<ThreadId, Thread>,
+    pub next_thread: u64,
+    pub replies: BTreeMap<ReplyId, ThreadReply>,
+    pub next_reply: u64,
+    /// One vote per user and post: `(thread, voter, reply id or 0 for the thread)` → up.
+    pub votes: BTreeMap<(ThreadId, UserId, u64), bool>,
+    /// Readers who paid a thread's paywall.
+    pub purchases: BTreeSet<(ThreadId, UserId)>,
+    /// The hour (since the epoch) whose views `viewed` holds.
+    pub views_hour: i64,
+    pub viewed: BTreeSet<(ThreadId, UserId)>,
 }
 
 pub(crate) struct Family;
@@ -95,11 +152,20 @@ impl CommandFamily for Family {
             Command::JoinCommunity(c) => engine.join_community(c, out),
             Command::LeaveCommunity(c) => engine.leave_community(c, out),
             Command::ManageMember(c) => engine.manage_member(c, out),
+            Command::CreateThread(c) => engine.create_thread(c, out),
+            Command::ReplyThread(c) => engine.reply_thread(c, out),
+            Command::VotePost(c) => engine.vote_post(c, out),
+            Command::ModerateThread(c) => engine.moderate_thread(c, out),
+            Command::EditPost(c) => engine.edit_post(c, out),
+            Command::DeletePost(c) => engine.delete_post(c, out),
+            Command::BuyThread(c) => engine.buy_thread(c, out),
+            Command::ViewThread(c) => engine.view_thread(c, out),
             other => misrouted(other, "social"),
         }
     }
 
     fn check(engine: &Engine) {
         engine.check_social();
+        engine.check_threads();
     }
 }

@@ -439,3 +439,329 @@ fn a_snapshot_with_communities_plus_replay_reproduces_the_live_run() {
     assert!(r.code().is_none());
     world.replays_to_now(Engine::restore(&snapshot).unwrap(), cut);
 }
+
+impl World {
+    fn thread(&mut self, author: UserId, community: CommunityId, paywall: i64) -> ThreadId {
+        let command = Command::CreateThread(CreateThread {
+            actor: author,
+            community,
+            thread_type: ThreadType::Discussion,
+            text: PostText {
+                title: "Who wins Saturday?".to_owned(),
+                content: "My **analysis**".to_owned(),
+                format: ContentFormat::Markdown,
+            },
+            paywall_amount: Amount(paywall),
+        });
+        match self.ok(command) {
+            Reply::Created(c) => ThreadId(c.id),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn reply(&mut self, author: UserId, thread: ThreadId, parent: Option<ReplyId>) -> Response {
+        self.apply(Command::ReplyThread(ReplyThread {
+            actor: author,
+            thread,
+            parent,
+            text: PostText {
+                title: String::new(),
+                content: "I agree".to_owned(),
+                format: ContentFormat::Text,
+            },
+        }))
+    }
+
+    fn vote(
+        &mut self,
+        voter: UserId,
+        thread: ThreadId,
+        reply: Option<ReplyId>,
+        vote: VoteDirection,
+    ) -> Response {
+        self.apply(Command::VotePost(VotePost {
+            actor: voter,
+            thread,
+            reply,
+            vote,
+        }))
+    }
+
+    fn counts(&self, thread: ThreadId) -> (u32, u32) {
+        let t = &self.engine.social.threads[&thread];
+        (t.upvotes, t.downvotes)
+    }
+}
+
+fn created_reply(response: Response) -> ReplyId {
+    match response {
+        Response::Accepted(Reply::Created(c)) => ReplyId(c.id),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn votes_are_one_per_user_and_post_and_move_the_counts_exactly() {
+    let mut world = World::new();
+    let author = world.register("author");
+    let readers: Vec<UserId> = (0..3)
+        .map(|i| world.register(&format!("reader{i}")))
+        .collect();
+    let id = world.new_community(author, "Votes", CommunityType::Public, 0);
+    let thread = world.thread(author, id, 0);
+    assert_eq!(
+        rejected(world.vote(author, thread, None, VoteDirection::Up)),
+        ResultCode::CannotVoteOwnPost
+    );
+    // Anyone may vote in a public community; members or not.
+    for &r in &readers {
+        assert!(
+            world
+                .vote(r, thread, None, VoteDirection::Up)
+                .code()
+                .is_none()
+        );
+    }
+    assert_eq!(world.counts(thread), (3, 0));
+    // Again the same: nothing changes, no event.
+    let events = world.events.len();
+    assert!(
+        world
+            .vote(readers[0], thread, None, VoteDirection::Up)
+            .code()
+            .is_none()
+    );
+    assert_eq!(world.events.len(), events);
+    // Changed: one up less, one down more; cleared: gone.
+    assert!(
+        world
+            .vote(readers[0], thread, None, VoteDirection::Down)
+            .code()
+            .is_none()
+    );
+    assert_eq!(world.counts(thread), (2, 1));
+    assert!(
+        world
+            .vote(readers[1], thread, None, VoteDirection::Clear)
+            .code()
+            .is_none()
+    );
+    assert_eq!(world.counts(thread), (1, 1));
+    // A reply's votes are its own.
+    assert!(world.join_community(readers[2], id).code().is_none());
+    let reply = created_reply(world.reply(readers[2], thread, None));
+    assert!(
+        world
+            .vote(author, thread, Some(reply), VoteDirection::Down)
+            .code()
+            .is_none()
+    );
+    assert_eq!(world.counts(thread), (1, 1));
+    let r = &world.engine.social.replies[&reply];
+    assert_eq!((r.upvotes, r.downvotes), (0, 1));
+}
+
+#[test]
+fn replies_nest_to_a_bounded_depth_and_locks_mutes_and_bans_stop_posting() {
+    let mut world = World::new();
+    let owner = world.register("owner");
+    let member = world.register("member");
+    let outsider = world.register("outsider");
+    let id = world.new_community(owner, "Nest", CommunityType::Public, 0);
+    assert!(world.join_community(member, id).code().is_none());
+    let thread = world.thread(owner, id, 0);
+    // A non-member may read and vote but not post.
+    assert_eq!(
+        rejected(world.reply(outsider, thread, None)),
+        ResultCode::MembersOnly
+    );
+    let mut parent = None;
+    for depth in 1..=REPLY_DEPTH_MAX {
+        let reply = created_reply(world.reply(member, thread, parent));
+        assert_eq!(world.engine.social.replies[&reply].depth, depth);
+        parent = Some(reply);
+    }
+    assert_eq!(
+        rejected(world.reply(member, thread, parent)),
+        ResultCode::ReplyTooDeep
+    );
+    assert_eq!(
+        world.engine.social.threads[&thread].reply_count,
+        u32::from(REPLY_DEPTH_MAX)
+    );
+    // A reply to another thread's reply is not found.
+    let other = world.thread(owner, id, 0);
+    assert_eq!(
+        rejected(world.reply(member, other, parent)),
+        ResultCode::ReplyNotFound
+    );
+
+    // Locked: no replies until unlocked; only moderators lock.
+    let lock = |actor, action| {
+        Command::ModerateThread(ModerateThread {
+            actor,
+            thread,
+            action,
+            reason: "off topic".to_owned(),
+        })
+    };
+    assert_eq!(
+        world.err(lock(member, ThreadAction::Lock)),
+        ResultCode::NotCommunityModerator
+    );
+    world.ok(lock(owner, ThreadAction::Lock));
+    assert_eq!(
+        rejected(world.reply(member, thread, None)),
+        ResultCode::ThreadLocked
+    );
+    world.ok(lock(owner, ThreadAction::Unlock));
+    assert!(world.reply(member, thread, None).code().is_none());
+
+    // Muted, then banned: no posting.
+    let zero = Timestamp::ZERO;
+    let hour = world.later(3_600);
+    let r = world.manage(
+        owner,
+        id,
+        member,
+        MemberAction::Mute,
+        MemberRole::Member,
+        hour,
+    );
+    assert!(r.code().is_none());
+    assert_eq!(
+        rejected(world.reply(member, thread, None)),
+        ResultCode::MemberMuted
+    );
+    let r = world.manage(
+        owner,
+        id,
+        member,
+        MemberAction::Unmute,
+        MemberRole::Member,
+        zero,
+    );
+    assert!(r.code().is_none());
+    let r = world.manage(
+        owner,
+        id,
+        member,
+        MemberAction::Ban,
+        MemberRole::Member,
+        hour,
+    );
+    assert!(r.code().is_none());
+    assert_eq!(
+        rejected(world.reply(member, thread, None)),
+        ResultCode::MemberBanned
+    );
+    // A banned member cannot vote in the community either.
+    assert_eq!(
+        rejected(world.vote(member, thread, None, VoteDirection::Up)),
+        ResultCode::MembersOnly
+    );
+
+    // The author deletes their own post; a moderator anyone's (logged); others nobody's.
+    let reply = created_reply(world.reply(owner, other, None));
+    let delete = |actor, reply| {
+        Command::DeletePost(DeletePost {
+            actor,
+            thread: other,
+            reply,
+            reason: "spam".to_owned(),
+        })
+    };
+    assert_eq!(
+        world.err(delete(outsider, Some(reply))),
+        ResultCode::NotPostAuthor
+    );
+    world.ok(delete(owner, Some(reply)));
+    assert_eq!(
+        world.err(delete(owner, Some(reply))),
+        ResultCode::PostDeleted
+    );
+    world.ok(delete(owner, None));
+    assert!(world.engine.social.threads[&other].is_deleted);
+}
+
+#[test]
+fn a_paywall_is_paid_once_to_the_author_less_the_platform_fee() {
+    let mut world = World::new();
+    let author = world.funded("author", 1);
+    let reader = world.funded("reader", 20);
+    let id = world.new_community(author, "Premium picks", CommunityType::Public, 0);
+    let thread = world.thread(author, id, units(4));
+    let buy = Command::BuyThread(ThreadReader {
+        actor: reader,
+        thread,
+    });
+    // Before paying: no reply, no vote.
+    assert!(world.join_community(reader, id).code().is_none());
+    assert_eq!(
+        rejected(world.reply(reader, thread, None)),
+        ResultCode::PaywallRequired
+    );
+    assert_eq!(
+        rejected(world.vote(reader, thread, None, VoteDirection::Up)),
+        ResultCode::PaywallRequired
+    );
+    let (author_before, fees_before) = (world.balance(author).0, world.fees_balance());
+    world.ok(buy.clone());
+    let platform = units(4) * 200 / 10_000;
+    assert_eq!(world.balance(reader).0, units(16));
+    assert_eq!(world.balance(author).0, author_before + units(4) - platform);
+    assert_eq!(world.fees_balance(), fees_before + platform);
+    // Once.
+    world.ok(buy);
+    assert_eq!(world.balance(reader).0, units(16));
+    assert_eq!(world.engine.social.threads[&thread].purchases, 1);
+    assert!(world.reply(reader, thread, None).code().is_none());
+    // No paywall to pay on a free thread; a paywall needs the author's wallet.
+    let free = world.thread(author, id, 0);
+    let buy_free = Command::BuyThread(ThreadReader {
+        actor: reader,
+        thread: free,
+    });
+    assert_eq!(world.err(buy_free), ResultCode::InvalidPaywall);
+    let poor = world.register("walletless");
+    assert!(world.join_community(poor, id).code().is_none());
+    let priced = Command::CreateThread(CreateThread {
+        actor: poor,
+        community: id,
+        thread_type: ThreadType::Discussion,
+        text: PostText {
+            title: "t".to_owned(),
+            content: "c".to_owned(),
+            format: ContentFormat::Text,
+        },
+        paywall_amount: Amount(units(1)),
+    });
+    assert_eq!(world.err(priced), ResultCode::InvalidPaywall);
+}
+
+#[test]
+fn views_count_once_per_reader_and_hour_and_threads_survive_a_snapshot() {
+    let mut world = World::new();
+    let author = world.register("author");
+    let reader = world.register("reader");
+    let id = world.new_community(author, "Views", CommunityType::Public, 0);
+    let thread = world.thread(author, id, 0);
+    let view = |actor| Command::ViewThread(ThreadReader { actor, thread });
+    world.ok(view(reader));
+    world.ok(view(reader));
+    world.ok(view(author));
+    assert_eq!(world.engine.social.threads[&thread].view_count, 2);
+    let cut = world.journal.len();
+    let snapshot = world.engine.snapshot();
+    world.advance(3_600);
+    world.ok(view(reader));
+    assert_eq!(world.engine.social.threads[&thread].view_count, 3);
+    let reply = created_reply(world.reply(author, thread, None));
+    assert!(
+        world
+            .vote(reader, thread, Some(reply), VoteDirection::Up)
+            .code()
+            .is_none()
+    );
+    world.replays_to_now(Engine::restore(&snapshot).unwrap(), cut);
+}

@@ -94,6 +94,7 @@ pub enum Reference {
     Game(u64),
     Tournament(u64),
     Community(u64),
+    Thread(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -176,6 +176,7 @@ fn reference_id(tx: &TxView) -> Option<String> {
         ReferenceType::Community => {
             Some(betbet_protocol::social::CommunityId(tx.reference_id).public())
         }
+        ReferenceType::Thread => Some(betbet_protocol::social::ThreadId(tx.reference_id).public()),
     }
 }
 
@@ -206,12 +207,12 @@ pub struct Transaction {
     /// What the transaction is about, with `reference_id`; null for none.
     #[schema(
         required = true,
-        pattern = "^(market|p2p|pool|game_session|tournament|community)$"
+        pattern = "^(market|p2p|pool|game_session|tournament|community|thread)$"
     )]
     reference_type: Option<&'static str>,
     /// By `reference_type`: a market id `mkt_<n>`, a transaction id `txn_<n>` (p2p), a pool
-    /// id `pool_<n>`, a game session `gs_<n>`, a tournament `trn_<n>` or a community
-    /// `com_<n>`; null for none.
+    /// id `pool_<n>`, a game session `gs_<n>`, a tournament `trn_<n>`, a community `com_<n>`
+    /// or a thread `thr_<n>`; null for none.
     #[schema(required = true)]
     reference_id: Option<String>,
     /// The payment provider of a deposit or withdrawal (null otherwise).

@@ -47,6 +47,8 @@ CREATE TABLE community_moderation (
     role TEXT NOT NULL,
     until_at TIMESTAMPTZ,
     reason TEXT NOT NULL,
+    thread_id BIGINT,
+    reply_id BIGINT,
     created_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (community_id, version)
 );

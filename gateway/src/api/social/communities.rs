@@ -147,6 +147,30 @@ fn active_role(view: &CommunityView) -> Option<MemberRole> {
         .map(|m| m.role)
 }
 
+/// 403 unless the caller may read the community's threads: a public one unless banned
+/// there, any as an active unbanned member, any as a platform admin.
+pub(super) async fn require_reader(
+    state: &AppState,
+    community: CommunityId,
+    caller: &AuthUser,
+) -> ApiResult<CommunityView> {
+    let view = fetch(state, community, caller.user).await?;
+    let now = Timestamp::from_secs(AppState::now_secs());
+    let banned = view
+        .viewer
+        .as_ref()
+        .is_some_and(|m| m.banned_until.is_some_and(|until| until > now));
+    let readable = caller.is_admin()
+        || match view.kind {
+            CommunityType::Public => !banned,
+            CommunityType::Private | CommunityType::Paid => active_role(&view).is_some(),
+        };
+    if !readable {
+        return Err(ApiError::from(ResultCode::MembersOnly));
+    }
+    Ok(view)
+}
+
 /// A new community. `name` is the spec's, unique without regard to case; the rest has
 /// defaults.
 #[derive(Deserialize, ToSchema)]
@@ -561,7 +585,7 @@ pub(super) struct ModerationEntry {
     /// On whom.
     user_id: String,
     #[schema(
-        pattern = "^(approved|declined|invited|role_set|muted|unmuted|banned|unbanned|removed)$"
+        pattern = "^(approved|declined|invited|role_set|muted|unmuted|banned|unbanned|removed|thread_pinned|thread_unpinned|thread_locked|thread_unlocked|post_removed)$"
     )]
     action: &'static str,
     /// The role given (`role_set`), or the member's role when acted on.
@@ -569,6 +593,9 @@ pub(super) struct ModerationEntry {
     /// When a mute or ban ends.
     until: Option<String>,
     reason: String,
+    /// The post acted on (`thread_*`, `post_removed`).
+    thread_id: Option<String>,
+    reply_id: Option<String>,
     at: String,
 }
 
@@ -622,6 +649,8 @@ pub(super) async fn moderation_log(
             role: e.role.as_str(),
             until: opt_time(e.until),
             reason: e.reason.clone(),
+            thread_id: e.thread.map(|t| t.public()),
+            reply_id: e.reply.map(|r| r.public()),
             at: time(*at),
         })
         .collect();

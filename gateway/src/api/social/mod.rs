@@ -1,5 +1,5 @@
-//! Social routes (spec Service 6): communities, their members and moderation. Community
-//! ids are `com_<n>`.
+//! Social routes (spec Service 6): communities, their members and moderation, and their
+//! threads (`threads`). Community ids are `com_<n>`.
 //!
 //! Joining, leaving and moderation are journaled commands the core decides (it keeps
 //! every community and membership); the lists — communities by members, activity or
@@ -7,10 +7,23 @@
 //! history store once it holds every change the caller made (read-your-writes).
 
 mod communities;
+mod threads;
 
 use super::table::{Access::*, BodyKind::*, GET, POST, Routes};
 use crate::state::AppState;
 use utoipa_axum::routes;
+
+/// The largest body of the routes that take a post's text: 40 000 characters are up to
+/// 480 KB of JSON when every character is sent escaped (`\ud83d\ude00`), beyond the
+/// other routes' 64 KiB.
+pub const POST_BODY_MAX: usize = 512 * 1024;
+
+fn post_body(
+    (schemas, paths, handlers): super::table::Documented<AppState>,
+) -> super::table::Documented<AppState> {
+    let limit = axum::extract::DefaultBodyLimit::max(POST_BODY_MAX);
+    (schemas, paths, handlers.layer(limit))
+}
 
 pub fn routes() -> Routes<AppState> {
     Routes::new()
@@ -42,5 +55,30 @@ pub fn routes() -> Routes<AppState> {
         .route(
             &[(GET, Owner, NoBody)],
             routes!(communities::moderation_log),
+        )
+        .route(&[(GET, User, NoBody)], routes!(threads::community_threads))
+        .route(
+            &[(POST, User, JsonBody)],
+            post_body(routes!(threads::create_thread)),
+        )
+        .route(&[(GET, User, NoBody)], routes!(threads::search_threads))
+        .route(&[(GET, User, NoBody)], routes!(threads::get_thread))
+        .route(
+            &[(POST, User, JsonBody)],
+            post_body(routes!(threads::reply_thread)),
+        )
+        .route(&[(POST, User, JsonBody)], routes!(threads::vote_thread))
+        .route(&[(POST, User, NoBody)], routes!(threads::pay_thread))
+        .route(
+            &[(POST, Owner, JsonBody)],
+            routes!(threads::moderate_thread),
+        )
+        .route(
+            &[(POST, Owner, JsonBody)],
+            post_body(routes!(threads::edit_post)),
+        )
+        .route(
+            &[(POST, Owner, MaybeJsonBody)],
+            routes!(threads::delete_post),
         )
 }
