@@ -106,13 +106,23 @@ pub fn render(text: &PostText) -> String {
     }
 }
 
-/// The first characters of the content, on one line.
-pub fn preview(content: &str) -> String {
+/// The first characters of the content, on one line: at most [`PREVIEW_MAX`], and for a
+/// paywalled post at most a quarter of it (so a short one is not given away whole).
+pub fn preview(content: &str, paywalled: bool) -> String {
     let flat: String = content.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= PREVIEW_MAX {
+    let length = flat.chars().count();
+    let max = if paywalled {
+        (length / 4).min(PREVIEW_MAX)
+    } else {
+        PREVIEW_MAX
+    };
+    if length <= max {
         return flat;
     }
-    let mut cut: String = flat.chars().take(PREVIEW_MAX - 1).collect();
+    if max == 0 {
+        return String::new();
+    }
+    let mut cut: String = flat.chars().take(max - 1).collect();
     cut.push('…');
     cut
 }
@@ -212,10 +222,18 @@ mod tests {
 
     #[test]
     fn previews_are_one_bounded_line() {
-        assert_eq!(preview("a\n\n  b\tc"), "a b c");
+        assert_eq!(preview("a\n\n  b\tc", false), "a b c");
         let long = "x".repeat(1_000);
-        let cut = preview(&long);
+        let cut = preview(&long, false);
         assert_eq!(cut.chars().count(), PREVIEW_MAX);
         assert!(cut.ends_with('…'));
+        // Paywalled: a quarter at most, so a short post is not given away.
+        assert_eq!(preview("12345678", true), "1…");
+        assert_eq!(preview("abc", true), "");
+        assert_eq!(preview(&long, true).chars().count(), 250);
+        assert_eq!(
+            preview(&"x".repeat(2_000), true).chars().count(),
+            PREVIEW_MAX
+        );
     }
 }

@@ -436,6 +436,48 @@ impl Projector {
         }
     }
 
+    /// Communities, their memberships, threads and replies as the replica holds them. A
+    /// post's text is not in the core (only in the journal's records), so text from before
+    /// the seed's snapshot is not in the store.
+    fn seed_social(&self, batch: &mut Batch) {
+        use betbet_protocol::social::{CommunityId, CommunityQuery, ReplyId, ReplyQuery};
+        use betbet_protocol::social::{ThreadId, ThreadQuery};
+        let system = UserId::SYSTEM;
+        let (communities, threads, replies) = self.engine.social_ids();
+        for raw in 1..=communities {
+            let community = CommunityId(raw);
+            let query = Query::Community(CommunityQuery {
+                community,
+                viewer: system,
+            });
+            if let QueryReply::Community(view) = self.engine.query(&query) {
+                batch.upsert(&schema::COMMUNITIES, schema::community_row(&view));
+            }
+            for member in self.engine.community_members(community) {
+                let row = schema::community_member_row(&member);
+                batch.upsert(&schema::COMMUNITY_MEMBERS, row);
+            }
+        }
+        for raw in 1..=threads {
+            let query = Query::Thread(ThreadQuery {
+                thread: ThreadId(raw),
+                viewer: system,
+            });
+            if let QueryReply::Thread(view) = self.engine.query(&query) {
+                batch.upsert(&schema::THREADS, schema::thread_row(&view));
+            }
+        }
+        for raw in 1..=replies {
+            let query = Query::Reply(ReplyQuery {
+                reply: ReplyId(raw),
+                viewer: system,
+            });
+            if let QueryReply::Reply(view) = self.engine.query(&query) {
+                batch.upsert(&schema::THREAD_REPLIES, schema::reply_row(&view));
+            }
+        }
+    }
+
     /// A post's thread row, its reply row if it is a reply, and its text when created or
     /// edited (the text is in the event only: the core keeps none).
     fn post(&self, e: &betbet_protocol::social::PostChanged, at: Timestamp, batch: &mut Batch) {
@@ -686,6 +728,7 @@ impl Projector {
     /// starts at a snapshot because the journal before it was pruned (a data directory that
     /// ran before the store existed). Users are numbered from 1; markets are listed.
     pub fn seed(&mut self, batch: &mut Batch) {
+        self.seed_social(batch);
         let users = self.user_count();
         for raw in 1..=users {
             let user = UserId(raw);

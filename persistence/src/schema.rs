@@ -1004,7 +1004,7 @@ pub fn post_content_row(
     paywalled: bool,
     at: Timestamp,
 ) -> Row {
-    let preview = crate::posts::preview(&post.content);
+    let preview = crate::posts::preview(&post.content, paywalled && e.reply.is_none());
     let search = match (e.reply, paywalled) {
         (None, false) => format!("{}\n{}", post.title, post.content),
         (None, true) => format!("{}\n{}", post.title, preview),

@@ -684,14 +684,15 @@ impl Store {
     }
     /// Posts (thread, reply — 0 for the thread itself) whose searchable text has every
     /// word of `query`, best match first, that are not deleted and sit in a public
-    /// community or one of `communities` (and in `within`, if given); and how many match.
+    /// community or one of `readable`, not in one of `banned` (and in `within`, if given);
+    /// and how many match.
     /// SQLite searches its FTS5 index with Porter stemming, Postgres the English tsvector;
     /// `query` is reduced to at most [`SEARCH_WORDS_MAX`] words of letters and digits
     /// first, so no search syntax reaches either.
     pub async fn search_posts(
         &self,
         query: &str,
-        communities: &[u64],
+        (communities, banned): (&[u64], &[u64]),
         within: Option<u64>,
         limit: u32,
         offset: u64,
@@ -735,6 +736,16 @@ impl Store {
             readable = format!("(c.is_public OR c.community_id IN ({}))", list.join(", "));
         }
         filter.push_str(&format!(" AND {readable}"));
+        if !banned.is_empty() {
+            let list: Vec<String> = banned
+                .iter()
+                .map(|&id| {
+                    params.push(id as i64);
+                    format!("${}", params.len() + 1)
+                })
+                .collect();
+            filter.push_str(&format!(" AND c.community_id NOT IN ({})", list.join(", ")));
+        }
         if let Some(within) = within {
             params.push(within as i64);
             filter.push_str(&format!(" AND c.community_id = ${}", params.len() + 1));

@@ -522,20 +522,18 @@ fn paywalls_deletes_and_search(extra: &[&str]) {
         .post(
             "/api/v1/threads/create",
             &json!({"community_id": open["id"], "title": "Saturday accumulator",
-                    "content": "Back the zanzibarian outsiders at long odds",
-                    "has_paywall": true, "paywall_amount": "2.50"}),
+                    "content": PREMIUM, "has_paywall": true, "paywall_amount": "2.50"}),
         )
         .expect(201);
     // Before paying: the title and preview are public, the content and replies are not.
     let locked = reader.get(&thread_path(&premium, "")).expect(200);
     assert_eq!(locked["thread"]["has_access"], false);
     assert_eq!(locked["thread"]["content"], Value::Null);
-    assert!(
-        locked["thread"]["preview"]
-            .as_str()
-            .unwrap()
-            .contains("zanzibarian")
-    );
+    // The preview is a quarter of the content at most: it does not give the post away.
+    let preview = locked["thread"]["preview"].as_str().unwrap();
+    assert!(preview.starts_with("Zanzibarian outsiders"), "{preview}");
+    assert!(preview.chars().count() <= PREMIUM.chars().count() / 4);
+    assert!(!preview.contains("kangaroo"));
     reader
         .post(&thread_path(&premium, "/reply"), &json!({"content": "?"}))
         .expect_error(403, "paywall_required");
@@ -544,10 +542,7 @@ fn paywalls_deletes_and_search(extra: &[&str]) {
         .post(&thread_path(&premium, "/pay"), &json!({}))
         .expect(200);
     assert_eq!(paid["has_access"], true);
-    assert_eq!(
-        paid["content"],
-        "Back the zanzibarian outsiders at long odds"
-    );
+    assert_eq!(paid["content"], PREMIUM);
     reader
         .post(&thread_path(&premium, "/pay"), &json!({}))
         .expect(200);
@@ -575,6 +570,9 @@ fn paywalls_deletes_and_search(extra: &[&str]) {
     assert_eq!(found["results"][0]["title"], "Cup predictions");
     let zanzibar = search(&stranger, "zanzibarian");
     assert_eq!(ids_of(&zanzibar), [premium["id"].clone()]);
+    // Past the preview, a paywalled post is not searchable, even by a buyer.
+    assert_eq!(search(&stranger, "kangaroo")["total"], 0);
+    assert_eq!(search(&reader, "kangaroo")["total"], 0);
     let as_owner = search(&author, "zanzibarian");
     assert_eq!(as_owner["total"], 2);
     assert!(ids_of(&as_owner).contains(&private["id"]));
@@ -614,6 +612,11 @@ fn paywalls_deletes_and_search(extra: &[&str]) {
         .get(&path(&closed, "/threads"))
         .expect_error(403, "members_only");
 }
+
+/// A paywalled post: its first quarter is the public preview, its last word is not.
+const PREMIUM: &str = "Zanzibarian outsiders win on Saturday. The staking plan below \
+    covers every leg at its price, the cash-out points and what to do if the early kick-off \
+    goes against us. Keep stakes level across the four legs. The banker leg: kangaroo";
 
 fn ids_of(found: &Value) -> Vec<Value> {
     found["results"]

@@ -54,7 +54,9 @@ impl Engine {
     ) -> Result<Reply, ResultCode> {
         crate::text::line(&c.name, COMMUNITY_NAME_MAX)?;
         crate::text::body(&c.description, COMMUNITY_DESCRIPTION_MAX)?;
-        crate::text::optional_line(&c.category, COMMUNITY_CATEGORY_MAX)?;
+        // Checked as kept (lower case can be longer than the text given).
+        let category = c.category.trim().to_lowercase();
+        crate::text::optional_line(&category, COMMUNITY_CATEGORY_MAX)?;
         let fee_fits = match c.kind {
             CommunityType::Paid => (1..=MONEY_MOVE_MAX).contains(&c.membership_fee.0),
             CommunityType::Public | CommunityType::Private => c.membership_fee.0 == 0,
@@ -94,7 +96,7 @@ impl Engine {
             id,
             name: c.name.trim().to_owned(),
             description: c.description.clone(),
-            category: c.category.trim().to_lowercase(),
+            category,
             kind: c.kind,
             membership_fee: c.membership_fee.0,
             currency: c.currency,
@@ -445,6 +447,15 @@ impl Engine {
                     return Err(ResultCode::NotCommunityModerator);
                 }
                 change.role = subject.role;
+                // Lifting what is not in force changes nothing (and logs nothing).
+                let idle = match c.action {
+                    MemberAction::Unmute => !subject.muted(now),
+                    MemberAction::Unban => !subject.banned(now),
+                    _ => false,
+                };
+                if idle {
+                    return Ok(crate::done());
+                }
                 let until_fits = c.until > now && c.until.0 - now.0 <= MODERATION_MICROS_MAX;
                 match c.action {
                     MemberAction::SetRole => {

@@ -10,6 +10,27 @@ use betbet_protocol::social::{
 use betbet_protocol::types::{Amount, UserId};
 
 impl Engine {
+    /// The highest community, thread and reply ids given so far (ids run from 1 and are
+    /// never reused or removed), for a history store seeded from a snapshot.
+    pub fn social_ids(&self) -> (u64, u64, u64) {
+        let social = &self.social;
+        (social.next_community, social.next_thread, social.next_reply)
+    }
+
+    /// Every membership of a community (active, pending and invited).
+    pub fn community_members(&self, community: CommunityId) -> Vec<MemberView> {
+        self.social
+            .communities
+            .get(&community)
+            .map(|c| {
+                c.members
+                    .iter()
+                    .map(|(&user, m)| member_view(community, user, m))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub(crate) fn query_social(&self, query: &Query) -> QueryReply {
         let not_found = QueryReply::NotFound(Empty {});
         match query {

@@ -99,6 +99,30 @@ impl Engine {
                 .is_some_and(|r| r.rank() >= MemberRole::Moderator.rank())
     }
 
+    /// The author's role in the community (member once gone), when `actor` may act on the
+    /// author's posts: a platform admin, a moderator and up who outranks the author, or one
+    /// acting on their own post.
+    fn outranks(
+        &self,
+        community: &Community,
+        actor: UserId,
+        author: UserId,
+    ) -> Result<MemberRole, ResultCode> {
+        let author_role = self
+            .role_in(community, author)
+            .unwrap_or(MemberRole::Member);
+        let actor_rank = self.role_in(community, actor).map(MemberRole::rank);
+        let allowed = self.is_admin(actor)
+            || actor_rank.is_some_and(|rank| {
+                rank >= MemberRole::Moderator.rank()
+                    && (rank > author_role.rank() || actor == author)
+            });
+        if !allowed {
+            return Err(ResultCode::NotCommunityModerator);
+        }
+        Ok(author_role)
+    }
+
     fn thread(&self, id: ThreadId) -> Result<&Thread, ResultCode> {
         self.social
             .threads
@@ -365,9 +389,20 @@ impl Engine {
     ) -> Result<CommandReply, ResultCode> {
         crate::text::body(&c.reason, MODERATION_REASON_MAX)?;
         let (thread, community) = self.live_thread(c.thread)?;
-        if !self.moderates(community, c.actor) {
-            return Err(ResultCode::NotCommunityModerator);
-        }
+        // Pinning is curation, any thread's; locking acts on the author, so only on the
+        // posts of lower roles.
+        let author_role = match c.action {
+            ThreadAction::Pin | ThreadAction::Unpin => {
+                if !self.moderates(community, c.actor) {
+                    return Err(ResultCode::NotCommunityModerator);
+                }
+                self.role_in(community, thread.author)
+                    .unwrap_or(MemberRole::Member)
+            }
+            ThreadAction::Lock | ThreadAction::Unlock => {
+                self.outranks(community, c.actor, thread.author)?
+            }
+        };
         let (pinned, locked) = (thread.is_pinned, thread.is_locked);
         let (author, community_id) = (thread.author, thread.community);
         let (field, value, post_change, community_change) = match c.action {
@@ -410,7 +445,7 @@ impl Engine {
         let change = Change {
             reason: c.reason.clone(),
             post: (Some(c.thread), None),
-            ..Change::of(community_change, author, MemberRole::Member)
+            ..Change::of(community_change, author, author_role)
         };
         self.community_changed(community_id, c.actor, change, out);
         Ok(crate::done())
@@ -459,9 +494,15 @@ impl Engine {
         let (thread, community) = self.live_thread(c.thread)?;
         let author = self.post_author(thread, c.reply)?;
         let by_moderator = author != c.actor;
-        if by_moderator && !self.moderates(community, c.actor) {
-            return Err(ResultCode::NotPostAuthor);
-        }
+        let author_role = if by_moderator {
+            // Another's post: a moderator's removal, of lower roles' posts only.
+            if !self.moderates(community, c.actor) {
+                return Err(ResultCode::NotPostAuthor);
+            }
+            self.outranks(community, c.actor, author)?
+        } else {
+            MemberRole::Member
+        };
         let community_id = thread.community;
         let now = self.now;
         match c.reply {
@@ -486,7 +527,7 @@ impl Engine {
             let change = Change {
                 reason: c.reason.clone(),
                 post: (Some(c.thread), c.reply),
-                ..Change::of(CommunityChange::PostRemoved, author, MemberRole::Member)
+                ..Change::of(CommunityChange::PostRemoved, author, author_role)
             };
             self.community_changed(community_id, c.actor, change, out);
         }

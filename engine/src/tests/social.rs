@@ -765,3 +765,83 @@ fn views_count_once_per_reader_and_hour_and_threads_survive_a_snapshot() {
     );
     world.replays_to_now(Engine::restore(&snapshot).unwrap(), cut);
 }
+
+#[test]
+fn moderators_lock_and_remove_only_the_posts_of_lower_roles_and_may_pin_any() {
+    let mut world = World::new();
+    let owner = world.register("owner");
+    let moderator = world.register("moderator");
+    let member = world.register("member");
+    let id = world.new_community(owner, "Ranks", CommunityType::Public, 0);
+    for user in [moderator, member] {
+        assert!(world.join_community(user, id).code().is_none());
+    }
+    let r = world.manage(
+        owner,
+        id,
+        moderator,
+        MemberAction::SetRole,
+        MemberRole::Moderator,
+        Timestamp::ZERO,
+    );
+    assert!(r.code().is_none());
+    let owners = world.thread(owner, id, 0);
+    let members = world.thread(member, id, 0);
+    let act = |actor, thread, action| {
+        Command::ModerateThread(ModerateThread {
+            actor,
+            thread,
+            action,
+            reason: String::new(),
+        })
+    };
+    let remove = |actor, thread| {
+        Command::DeletePost(DeletePost {
+            actor,
+            thread,
+            reply: None,
+            reason: "rule 1".to_owned(),
+        })
+    };
+    // Above the moderator: neither locked nor removed; pinned, yes.
+    assert_eq!(
+        world.err(act(moderator, owners, ThreadAction::Lock)),
+        ResultCode::NotCommunityModerator
+    );
+    assert_eq!(
+        world.err(remove(moderator, owners)),
+        ResultCode::NotCommunityModerator
+    );
+    world.ok(act(moderator, owners, ThreadAction::Pin));
+    // Below: locked and removed, logged with the author's role.
+    world.ok(act(moderator, members, ThreadAction::Lock));
+    world.ok(remove(moderator, members));
+    let logged = world
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::CommunityChanged(c) if c.change == CommunityChange::PostRemoved => {
+                Some(c.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        (logged.actor, logged.user, logged.role),
+        (moderator, member, MemberRole::Member)
+    );
+    assert_eq!(logged.thread, Some(members));
+    // Lifting a mute that is not in force logs nothing.
+    let events = world.events.len();
+    let r = world.manage(
+        owner,
+        id,
+        member,
+        MemberAction::Unmute,
+        MemberRole::Member,
+        Timestamp::ZERO,
+    );
+    assert!(r.code().is_none());
+    assert_eq!(world.events.len(), events);
+}

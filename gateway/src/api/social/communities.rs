@@ -528,7 +528,12 @@ pub(super) async fn manage_member(
                 .ok_or_else(|| {
                     ApiError::bad_request("duration_secs is from 1 to ten years of seconds")
                 })?;
-            Timestamp::from_secs(AppState::now_secs()).saturating_add_micros(micros)
+            // From now to the microsecond: the core compares with its own clock, which is
+            // at or after this one.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i64);
+            Timestamp(now).saturating_add_micros(micros)
         }
         (true, _, _) => {
             return Err(ApiError::bad_request(

@@ -210,7 +210,11 @@ fn thread_json(
         community_id: view.community.public(),
         author_id: view.author.public(),
         author_username,
-        title: text.map(|t| t.title.clone()).unwrap_or_default(),
+        // A deleted thread shows none of its text, its title included.
+        title: text
+            .filter(|_| !view.is_deleted)
+            .map(|t| t.title.clone())
+            .unwrap_or_default(),
         content: text.filter(|_| shown).map(|t| t.content.clone()),
         content_html: text.filter(|_| shown).map(|t| t.content_html.clone()),
         format: text.map_or_else(|| "text".to_owned(), |t| t.format.clone()),
@@ -946,17 +950,18 @@ pub(super) async fn search_threads(
             schema::community_member_view,
         )
         .await?;
-    let readable: Vec<u64> = memberships
+    let (banned, readable): (Vec<_>, Vec<_>) = memberships
         .iter()
-        .filter(|m| m.banned_until.is_none_or(|until| until <= now))
-        .map(|m| m.community.0)
-        .collect();
+        .partition(|m| m.banned_until.is_some_and(|until| until > now));
+    let readable: Vec<u64> = readable.iter().map(|m| m.community.0).collect();
+    // A ban closes even a public community's posts to the banned.
+    let banned: Vec<u64> = banned.iter().map(|m| m.community.0).collect();
     let offset = (page - 1).saturating_mul(limit);
     let (hits, total) = store
         .store
         .search_posts(
             &params.q,
-            &readable,
+            (&readable, &banned),
             within.map(|c| c.0),
             limit,
             u64::from(offset),
