@@ -723,28 +723,27 @@ impl Store {
         };
         let mut filter =
             format!("{matched} AND NOT t.is_deleted AND (c.reply_id = 0 OR NOT r.is_deleted)");
+        // Parameters after the query text ($1), numbered in order.
         let mut params: Vec<i64> = Vec::new();
-        let mut readable = "c.is_public".to_owned();
-        if !communities.is_empty() {
-            let list: Vec<String> = communities
+        let mut in_list = |ids: &[u64]| {
+            let list: Vec<String> = ids
                 .iter()
                 .map(|&id| {
                     params.push(id as i64);
                     format!("${}", params.len() + 1)
                 })
                 .collect();
-            readable = format!("(c.is_public OR c.community_id IN ({}))", list.join(", "));
+            list.join(", ")
+        };
+        if communities.is_empty() {
+            filter.push_str(" AND c.is_public");
+        } else {
+            let list = in_list(communities);
+            filter.push_str(&format!(" AND (c.is_public OR c.community_id IN ({list}))"));
         }
-        filter.push_str(&format!(" AND {readable}"));
         if !banned.is_empty() {
-            let list: Vec<String> = banned
-                .iter()
-                .map(|&id| {
-                    params.push(id as i64);
-                    format!("${}", params.len() + 1)
-                })
-                .collect();
-            filter.push_str(&format!(" AND c.community_id NOT IN ({})", list.join(", ")));
+            let list = in_list(banned);
+            filter.push_str(&format!(" AND c.community_id NOT IN ({list})"));
         }
         if let Some(within) = within {
             params.push(within as i64);
