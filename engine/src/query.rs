@@ -116,7 +116,9 @@ impl Engine {
             Query::Community(_)
             | Query::CommunityMember(_)
             | Query::Thread(_)
-            | Query::Reply(_) => self.query_social(query),
+            | Query::Reply(_)
+            | Query::Room(_)
+            | Query::Blocks(_) => self.query_social(query),
             Query::Book(q) => self
                 .book_snapshot(q)
                 .map_or_else(not_found, QueryReply::Book),

@@ -27,7 +27,9 @@ use crate::markets::pool::{Pool, PoolMember, Pools};
 use crate::markets::trading::{
     ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading,
 };
-use crate::social::{Community, Member, Social, Thread, ThreadReply};
+use crate::social::{
+    Chat, ChatRoom, Community, Conversation, Member, RecentMessage, Social, Thread, ThreadReply,
+};
 use crate::tournaments::bracket::{Bracket, Entry, Format, Match, MatchResult, Slot, Stage};
 use crate::tournaments::rating::Rating;
 use crate::tournaments::{Entrant, Tournament, Tournaments};
@@ -56,7 +58,9 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 ///   the tournaments escrow owner and transactions referring to a tournament.
 /// - 9: communities and their memberships, threads, replies, votes, paywall purchases and
 ///   the hour's views, and transactions referring to a community or a thread.
-pub const SNAPSHOT_VERSION: u32 = 9;
+/// - 10: chat rooms (sequence numbers and their recent messages' senders), direct-message
+///   conversations and blocks.
+pub const SNAPSHOT_VERSION: u32 = 10;
 /// The oldest format [`Engine::restore`] reads (and migrates to the current one).
 #[cfg(not(feature = "broken-skip-migration"))]
 pub const SNAPSHOT_VERSION_MIN: u32 = 3;
@@ -494,6 +498,35 @@ codec!(Social {
     purchases,
     views_hour,
     viewed,
+    chat @ 10 = Default::default(),
+});
+codec!(Chat {
+    rooms,
+    conversations,
+    pairs,
+    conversations_per_user,
+    next_conversation,
+    next_message,
+    blocks,
+    blocks_per_user,
+});
+codec!(ChatRoom {
+    seq,
+    last_message,
+    recent
+});
+codec!(RecentMessage {
+    id,
+    sender,
+    message_type,
+    bet_slip,
+    posted_at,
+    deleted
+});
+codec!(Conversation {
+    id,
+    users,
+    created_at
 });
 codec!(Thread {
     id,

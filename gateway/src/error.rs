@@ -127,7 +127,7 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | InvalidTimeInForce | ExpiryInPast | InvalidUsername | InvalidEmail
         | InvalidReferralCode | UnsupportedCurrency | InvalidGameSettings | InvalidStake
         | InvalidClientSeed | InvalidChatMessage | InvalidTournament | InvalidCommunity
-        | InvalidModeration | InvalidPaywall => StatusCode::BAD_REQUEST,
+        | InvalidModeration | InvalidPaywall | CannotMessageSelf => StatusCode::BAD_REQUEST,
         Forbidden
         | NotMarketCreator
         | NotPoolManager
@@ -148,7 +148,9 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | PaywallRequired
         | CannotVoteOwnPost
         | NotPostAuthor
-        | MembersOnly => StatusCode::FORBIDDEN,
+        | MembersOnly
+        | UserBlocked
+        | NotMessageSender => StatusCode::FORBIDDEN,
         NotFound
         | UnknownAccount
         | DepositNotFound
@@ -170,7 +172,9 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | NotMember
         | NoJoinRequest
         | ThreadNotFound
-        | ReplyNotFound => StatusCode::NOT_FOUND,
+        | ReplyNotFound
+        | RoomNotFound
+        | MessageNotFound => StatusCode::NOT_FOUND,
         IdempotencyKeyConflict
         | WalletExists
         | UsernameTaken
@@ -205,7 +209,8 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | CommunityFull
         | ThreadLocked
         | PostDeleted
-        | ThreadFull => StatusCode::CONFLICT,
+        | ThreadFull
+        | MessageTooOld => StatusCode::CONFLICT,
         InvalidCredentials | SessionNotFound | SessionExpired | SessionRevoked
         | RefreshTokenReused | TwoFaRequired | InvalidTwoFaCode | TwoFaCodeReused
         | StaleTimestamp | NonceReused | BadSignature => StatusCode::UNAUTHORIZED,
@@ -284,6 +289,9 @@ pub const GATEWAY_CODES: &[(&str, &[u16])] = &[
     ("route_not_found", &[404]),
     ("method_not_allowed", &[405]),
     ("already_subscribed", &[409]),
+    ("channel_full", &[409]),
+    ("already_in_channel", &[409]),
+    ("not_in_channel", &[404]),
     ("limit_exceeded", &[422]),
     ("rate_limited", &[429]),
     ("too_many_in_flight", &[429]),

@@ -112,6 +112,9 @@ pub enum Topic {
     Market(MarketId),
     Session(GameSessionId),
     Tournament(betbet_protocol::tournaments::TournamentId),
+    /// A chat room: its messages and read markers (and, for a community's room, the
+    /// community's changes, which may end a member's place in it).
+    Room(betbet_protocol::social::RoomRef),
 }
 
 #[derive(Default)]
@@ -170,6 +173,12 @@ impl Registration {
     pub fn follow_tournament(&self, tournament: betbet_protocol::tournaments::TournamentId) {
         let mut routes = self.hub.routes.lock().expect("hub lock");
         routes.follow(self.id, Topic::Tournament(tournament));
+    }
+
+    /// Starts receiving a chat room's messages.
+    pub fn follow_room(&self, room: betbet_protocol::social::RoomRef) {
+        let mut routes = self.hub.routes.lock().expect("hub lock");
+        routes.follow(self.id, Topic::Room(room));
     }
 
     pub fn unfollow(&self, market: MarketId) {
@@ -299,6 +308,11 @@ impl Hub {
                 Event::TournamentChanged(changed) => {
                     topic(Topic::Tournament(changed.tournament));
                 }
+                Event::ChatMessage(message) => topic(Topic::Room(message.room)),
+                Event::ChatRead(read) => topic(Topic::Room(read.room)),
+                Event::CommunityChanged(changed) => topic(Topic::Room(
+                    betbet_protocol::social::RoomRef::community(changed.community),
+                )),
                 _ => {}
             }
         }

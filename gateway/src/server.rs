@@ -51,6 +51,7 @@ pub fn build_state(core: Core, config: GatewayConfig) -> std::io::Result<AppStat
         shapes: Arc::default(),
         history: None,
         seats: Arc::default(),
+        local_rooms: Arc::default(),
     })
 }
 

@@ -48,6 +48,9 @@ pub struct AppState {
     pub history: Option<Arc<crate::history::History>>,
     /// Players' seats held while their game-room connections are away.
     pub seats: Arc<crate::api::games::socket::Seats>,
+    /// This gateway's connections to chat rooms and voice channels, for what does not go
+    /// through the core (typing indicators, voice signalling).
+    pub local_rooms: Arc<crate::api::social::local::LocalRooms>,
 }
 
 impl AppState {

@@ -1062,7 +1062,9 @@ fn all_needs() -> (WsNames, Vec<Need>) {
     let names = ws_names(
         &(source("src/api/ws.rs")
             + &source("src/api/games/socket.rs")
-            + &source("src/api/games/tournament_socket.rs")),
+            + &source("src/api/games/tournament_socket.rs")
+            + &source("src/api/social/chat_socket.rs")
+            + &source("src/api/social/voice.rs")),
         &source("src/hub.rs"),
         &source("src/error.rs"),
     );

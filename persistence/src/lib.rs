@@ -13,6 +13,7 @@
 //! - [`store`]: the two backends behind one pool and one set of statements; [`schema`]: the
 //!   tables, after the product spec's.
 
+pub mod chat;
 pub mod follow;
 pub mod posts;
 pub mod project;

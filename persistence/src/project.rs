@@ -306,7 +306,7 @@ impl Projector {
                 }
                 // A move, a client seed, a chat message or a tick changes nothing the
                 // rows hold but the version (the moves and messages are journaled, the
-                // position is the core's; chat tables come with the social slice's chat
+                // position is the core's; a game chat is kept by the journal only, not
                 // history): the rows follow the session's other changes, its end at the
                 // latest, and its `version` is the one of the last change they follow.
                 // At thousands of moves a second, that is most of the history store's
@@ -362,6 +362,10 @@ impl Projector {
                 Event::TournamentChanged(_) => {}
                 Event::CommunityChanged(e) => self.community(e, entry.at, batch),
                 Event::PostChanged(e) => self.post(e, entry.at, batch),
+                Event::ChatMessage(e) => self.chat_message(e, entry.at, batch),
+                Event::ChatRead(e) => {
+                    batch.upsert(&schema::CHAT_READS, crate::chat::read_row(e, entry.at))
+                }
                 Event::PoolChanged(p) => {
                     if let QueryReply::Pool(pool) =
                         self.engine.query(&Query::Pool(PoolQuery { pool: p.pool }))
@@ -433,6 +437,29 @@ impl Projector {
         }
         if e.change.is_moderation() {
             batch.upsert(&schema::COMMUNITY_MODERATION, schema::moderation_row(e, at));
+        }
+    }
+
+    /// A message's row and, for a direct message, its conversation's.
+    fn chat_message(
+        &self,
+        e: &betbet_protocol::social::ChatMessage,
+        at: Timestamp,
+        batch: &mut Batch,
+    ) {
+        use betbet_protocol::social::{RoomKind, RoomQuery};
+        let (table, row) = crate::chat::message_row(e, at);
+        batch.upsert(table, row);
+        if e.room.kind == RoomKind::Direct {
+            let query = RoomQuery {
+                room: e.room,
+                viewer: e.sender,
+            };
+            if let QueryReply::Room(view) = self.engine.query(&Query::Room(query))
+                && let Some(row) = crate::chat::conversation_row(&view, at)
+            {
+                batch.upsert(&schema::CONVERSATIONS, row);
+            }
         }
     }
 

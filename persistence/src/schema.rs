@@ -188,6 +188,22 @@ tables! {
         content: Text, format: Text, content_html: Text, preview: Text, search_text: Text,
         updated_at: Time,
     }
+    CHAT_MESSAGES = "chat_messages" key("room_id", "message_id") {
+        room_id: Int, message_id: Int, seq: Int, sender_id: Int, message_type: Text,
+        content: Text, market_id: Int, outcome_id: Int, edited: Bool, deleted: Bool,
+        created_at: Time, updated_at: Time,
+    }
+    DIRECT_MESSAGES = "direct_messages" key("conversation_id", "message_id") {
+        conversation_id: Int, message_id: Int, seq: Int, sender_id: Int, recipient_id: Int,
+        message_type: Text, content: Text, market_id: Int, outcome_id: Int, edited: Bool,
+        deleted: Bool, created_at: Time, updated_at: Time,
+    }
+    CONVERSATIONS = "conversations" key("id") {
+        id: Int, user_a: Int, user_b: Int, last_message_id: Int, seq: Int, updated_at: Time,
+    }
+    CHAT_READS = "chat_reads" key("room_kind", "room_id", "user_id") {
+        room_kind: Text, room_id: Int, user_id: Int, message_id: Int, read_at: Time,
+    }
 }
 
 /// The checkpoint table's one row per projection.
@@ -1071,14 +1087,16 @@ mod tests {
         include_str!("../migrations/postgres/0002_games.sql"),
         include_str!("../migrations/postgres/0003_ratings.sql"),
         include_str!("../migrations/postgres/0004_communities.sql"),
-        include_str!("../migrations/postgres/0005_threads.sql")
+        include_str!("../migrations/postgres/0005_threads.sql"),
+        include_str!("../migrations/postgres/0007_chat.sql")
     );
     const SQLITE: &str = concat!(
         include_str!("../migrations/sqlite/0001_history.sql"),
         include_str!("../migrations/sqlite/0002_games.sql"),
         include_str!("../migrations/sqlite/0003_ratings.sql"),
         include_str!("../migrations/sqlite/0004_communities.sql"),
-        include_str!("../migrations/sqlite/0005_threads.sql")
+        include_str!("../migrations/sqlite/0005_threads.sql"),
+        include_str!("../migrations/sqlite/0007_chat.sql")
     );
 
     /// The column names and types of `CREATE TABLE name (...)` in a migration.

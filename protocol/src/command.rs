@@ -731,6 +731,11 @@ wire_enum! {
         DeletePost(crate::social::DeletePost) = 129,
         BuyThread(crate::social::ThreadReader) = 130,
         ViewThread(crate::social::ThreadReader) = 131,
+        SendMessage(crate::social::SendMessage) = 132,
+        EditMessage(crate::social::EditMessage) = 133,
+        DeleteMessage(crate::social::MessageAction) = 134,
+        MarkRead(crate::social::MessageAction) = 135,
+        BlockUser(crate::social::BlockUser) = 136,
     }
 }
 
@@ -811,7 +816,8 @@ impl Command {
             | StartTournament(_) => Domain::Games,
             CreateCommunity(_) | JoinCommunity(_) | LeaveCommunity(_) | ManageMember(_)
             | CreateThread(_) | ReplyThread(_) | VotePost(_) | ModerateThread(_) | EditPost(_)
-            | DeletePost(_) | BuyThread(_) | ViewThread(_) => Domain::Social,
+            | DeletePost(_) | BuyThread(_) | ViewThread(_) | SendMessage(_) | EditMessage(_)
+            | DeleteMessage(_) | MarkRead(_) | BlockUser(_) => Domain::Social,
         }
     }
 }

@@ -398,5 +398,7 @@ wire_enum! {
         TournamentChanged(crate::tournaments::TournamentChanged) = 95,
         CommunityChanged(crate::social::CommunityChanged) = 96,
         PostChanged(crate::social::PostChanged) = 97,
+        ChatMessage(crate::social::ChatMessage) = 98,
+        ChatRead(crate::social::ChatRead) = 99,
     }
 }

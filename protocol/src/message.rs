@@ -173,6 +173,7 @@ wire_enum! {
         Tx(TxReply) = 6,
         Authenticated(Authenticated) = 7,
         Quotes(QuotesReply) = 8,
+        Message(crate::social::MessageReply) = 9,
     }
 }
 

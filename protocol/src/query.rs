@@ -302,6 +302,8 @@ wire_enum! {
         CommunityMember(crate::social::CommunityMemberQuery) = 101,
         Thread(crate::social::ThreadQuery) = 102,
         Reply(crate::social::ReplyQuery) = 103,
+        Room(crate::social::RoomQuery) = 104,
+        Blocks(UserQuery) = 105,
         Bankroll(crate::games::BankrollQuery) = 87,
     }
 }
@@ -350,6 +352,8 @@ wire_enum! {
         CommunityMember(crate::social::MemberView) = 101,
         Thread(crate::social::ThreadView) = 102,
         Reply(crate::social::ReplyView) = 103,
+        Room(crate::social::RoomView) = 104,
+        Blocks(crate::social::BlockList) = 105,
         Bankroll(crate::games::BankrollView) = 87,
     }
 }

@@ -250,6 +250,14 @@ result_codes! {
     NotPostAuthor = 622 => "not_post_author", "only the post's author may do this (or a moderator, to delete it)";
     TooManyPosts = 623 => "too_many_posts", "the platform's post or vote limit is reached";
     MembersOnly = 624 => "members_only", "only the community's members may do this (and not while banned)";
+    RoomNotFound = 625 => "room_not_found", "no such chat room or conversation";
+    UserBlocked = 626 => "user_blocked", "you cannot message this user (one of you blocked the other)";
+    MessageNotFound = 627 => "message_not_found", "no such message in this room";
+    MessageTooOld = 628 => "message_too_old", "only a room's last 100 messages may be edited or deleted";
+    NotMessageSender = 629 => "not_message_sender", "only the message's sender may do this (or a moderator, to delete it)";
+    TooManyConversations = 630 => "too_many_conversations", "the conversation limit (yours, theirs or the platform's) is reached";
+    TooManyBlocks = 631 => "too_many_blocks", "you have blocked the most users you may";
+    CannotMessageSelf = 632 => "cannot_message_self", "you cannot message or block yourself";
 }
 
 impl ResultCode {

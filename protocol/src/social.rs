@@ -124,6 +124,8 @@ wire_cenum! {
         PostRemoved = 17 => "post_removed",
         /// A thread was opened (the community's activity).
         ThreadCreated = 18 => "thread_created",
+        /// A moderator deleted a chat message of `user` in the community's room.
+        MessageRemoved = 19 => "message_removed",
     }
 }
 
@@ -527,5 +529,221 @@ wire_struct! {
         pub is_deleted: bool,
         pub created_at: Timestamp,
         pub updated_at: Timestamp,
+    }
+}
+
+// ---- Direct messages and chat rooms ------------------------------------------------------
+
+/// The longest chat or direct message (characters), and an image message's URL.
+pub const CHAT_MESSAGE_MAX: usize = 4_000;
+pub const IMAGE_URL_MAX: usize = 2_048;
+/// The messages of a room that may still be edited or deleted: its last ones. The core
+/// keeps who sent each of them (and nothing of older ones: their text is in the history
+/// store).
+pub const ROOM_RECENT_MAX: usize = 100;
+/// Conversations in the core, and the ones one user may take part in.
+pub const CONVERSATIONS_MAX: usize = 2_000_000;
+pub const CONVERSATIONS_PER_USER_MAX: u32 = 10_000;
+/// Users one user may block.
+pub const BLOCKS_PER_USER_MAX: u32 = 1_000;
+
+/// A direct-message conversation between two users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct ConversationId(pub u64);
+
+/// A message of a chat room or a conversation (one sequence for the platform, so ids
+/// order a room's messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct MessageId(pub u64);
+
+crate::games::id_codec!(ConversationId, MessageId);
+
+wire_cenum! {
+    /// What a chat room belongs to.
+    pub enum RoomKind {
+        /// A community's room: its active, unbanned members.
+        Community = 0 => "community",
+        /// A direct-message conversation: its two users.
+        Direct = 1 => "direct",
+    }
+}
+
+wire_struct! {
+    /// A chat room: a community's (`id` its community id) or a conversation's.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct RoomRef {
+        pub kind: RoomKind,
+        pub id: u64,
+    }
+}
+
+impl RoomRef {
+    pub fn community(id: CommunityId) -> RoomRef {
+        RoomRef {
+            kind: RoomKind::Community,
+            id: id.0,
+        }
+    }
+
+    pub fn direct(id: ConversationId) -> RoomRef {
+        RoomRef {
+            kind: RoomKind::Direct,
+            id: id.0,
+        }
+    }
+}
+
+wire_cenum! {
+    /// The spec's `message_type`.
+    pub enum MessageType {
+        Text = 0 => "text",
+        /// `content` is an `https://` URL of the image (we store no media).
+        Image = 1 => "image",
+        /// A market (and optionally one of its outcomes) the clients render as a slip;
+        /// `content` is an optional caption.
+        BetSlip = 2 => "bet_slip",
+    }
+}
+
+wire_cenum! {
+    pub enum MessageChange {
+        Posted = 0 => "posted",
+        Edited = 1 => "edited",
+        /// Deleted by its sender or a moderator: its content is gone.
+        Deleted = 2 => "deleted",
+    }
+}
+
+wire_struct! {
+    /// What a bet-slip message refers to.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct BetSlip {
+        pub market: crate::types::MarketId,
+        pub outcome: Option<crate::types::OutcomeId>,
+    }
+}
+
+wire_struct! {
+    /// A message to a room. A direct message names `recipient` with `room` a `Direct`
+    /// room of id 0: the core finds the two users' conversation, or opens it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SendMessage {
+        pub actor: UserId,
+        pub room: RoomRef,
+        pub recipient: Option<UserId>,
+        pub message_type: MessageType,
+        pub content: String,
+        pub bet_slip: Option<BetSlip>,
+    }
+}
+
+wire_struct! {
+    /// The sender's edit of one of a room's recent messages (a text one stays text).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct EditMessage {
+        pub actor: UserId,
+        pub room: RoomRef,
+        pub message: MessageId,
+        pub content: String,
+    }
+}
+
+wire_struct! {
+    /// Delete one of a room's recent messages (its sender, or a community moderator who
+    /// outranks the sender), or mark a room read up to a message.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct MessageAction {
+        pub actor: UserId,
+        pub room: RoomRef,
+        pub message: MessageId,
+    }
+}
+
+wire_struct! {
+    /// `actor` blocks (or unblocks) `user`: no direct messages either way while blocked.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct BlockUser {
+        pub actor: UserId,
+        pub user: UserId,
+        pub blocked: bool,
+    }
+}
+
+wire_struct! {
+    /// What a command did to a room's message: its id and the room's sequence number.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct MessageReply {
+        pub room: RoomRef,
+        pub message: MessageId,
+        pub seq: u64,
+    }
+}
+
+wire_struct! {
+    /// A room's message was posted, edited or deleted. `seq` is the room's, +1 on each of
+    /// these, so a client sees a gap. `content` is the new text (empty once deleted);
+    /// `actor` who made the change (the sender, or the moderator who deleted it).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ChatMessage {
+        pub room: RoomRef,
+        pub message: MessageId,
+        pub seq: u64,
+        pub sender: UserId,
+        /// A direct message's recipient.
+        pub recipient: Option<UserId>,
+        pub actor: UserId,
+        pub change: MessageChange,
+        pub message_type: MessageType,
+        pub content: String,
+        pub bet_slip: Option<BetSlip>,
+        /// When it was first posted.
+        pub posted_at: Timestamp,
+    }
+}
+
+wire_struct! {
+    /// `user` has read the room up to `message`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ChatRead {
+        pub room: RoomRef,
+        pub user: UserId,
+        pub message: MessageId,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct RoomQuery {
+        pub room: RoomRef,
+        pub viewer: UserId,
+    }
+}
+
+wire_struct! {
+    /// A room as `viewer` may use it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct RoomView {
+        pub room: RoomRef,
+        /// The room's sequence number: its last message's, edit's or delete's.
+        pub seq: u64,
+        pub last_message: Option<MessageId>,
+        /// A conversation's two users (none for a community's room).
+        pub participants: Vec<UserId>,
+        /// Whether the viewer may read the room (a participant, an active unbanned member).
+        pub viewer_may_read: bool,
+        /// Until when the viewer may not post (a mute in the community).
+        pub viewer_muted_until: Option<Timestamp>,
+        /// The viewer's role in the community's room.
+        pub viewer_role: Option<MemberRole>,
+    }
+}
+
+wire_struct! {
+    /// The users one user blocked, in id order.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct BlockList {
+        pub users: Vec<UserId>,
     }
 }

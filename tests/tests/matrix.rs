@@ -124,6 +124,7 @@ struct Objects {
     tournament: String,
     community: String,
     thread: String,
+    conversation: String,
 }
 
 impl Objects {
@@ -152,6 +153,8 @@ impl Objects {
                 "tournament_id" => self.tournament.clone(),
                 "community_id" => self.community.clone(),
                 "thread_id" => self.thread.clone(),
+                "conversation_id" => self.conversation.clone(),
+                "channel_id" => self.community.clone(),
                 "id" if path.ends_with("/balance") => self.wallet.clone(),
                 "id" if path.ends_with("/cancel") => self.withdrawal.clone(),
                 "id" if method == "DELETE" => self.payment_method.clone(),
@@ -202,7 +205,7 @@ fn every_route_refuses_what_it_must() {
     let anon = server.api();
     let (name, password) = server.demo_login("admin");
     let admin = anon.login(&name, &password);
-    let (host, _) = funded(&anon, "mx_host", "100");
+    let (host, host_id) = funded(&anon, "mx_host", "100");
     let (victim, victim_id) = funded(&anon, "mx_victim", "1000");
     let (attacker, _) = funded(&anon, "mx_attacker", "1000");
 
@@ -311,6 +314,13 @@ fn every_route_refuses_what_it_must() {
             &json!({"community_id": community["id"], "title": "Matrix thread", "content": "mine"}),
         )
         .expect(201);
+    // A conversation of the victim's with the host.
+    let conversation = victim
+        .post(
+            "/api/v1/messages/send",
+            &json!({"recipient_id": host_id, "content": "just between us"}),
+        )
+        .expect(201);
     let wallets = victim
         .get(&format!("/api/v1/wallets/{victim_id}"))
         .expect(200);
@@ -330,6 +340,7 @@ fn every_route_refuses_what_it_must() {
         tournament: id(&tournament["tournament"]["id"]),
         community: id(&community["id"]),
         thread: id(&thread["id"]),
+        conversation: id(&conversation["conversation_id"]),
     };
 
     // Credentials that must not get through.

@@ -403,6 +403,27 @@ fn served() -> Vec<Case> {
         case("GET /api/v1/threads/{thread_id}", Bob, "/api/v1/threads/{thread}", Bare,
             200, No, &[("/thread/id", "{thread}"), ("/thread/upvotes", "1"), ("/total", "1"),
                 ("/replies/0/content", "A reply from the spec")]),
+        // send_direct_message(sender_id, recipient_id, content)
+        case("POST /api/v1/messages/send", Alice, "/api/v1/messages/send",
+            Json(json!({"sender_id": "{me}", "recipient_id": "{bob}", "content": "A DM from the spec"})),
+            201, Param("sender_id"), &[("/conversation_id", ANY), ("/message/sender_id", "{me}"),
+                ("/message/recipient_id", "{bob}"), ("/message/content", "A DM from the spec"),
+                ("/message/message_type", "text")])
+            .save(&[("conversation", "/conversation_id")]),
+        // get_conversations(user_id)
+        case("GET /api/v1/messages/{user_id}/conversations", Alice, "/api/v1/messages/{me}/conversations", Bare,
+            200, Path, &[("/total", "1"), ("/conversations/0/conversation_id", "{conversation}"),
+                ("/conversations/0/user_id", "{bob}"), ("/conversations/0/unread_count", "0")]),
+        // get_messages(conversation_id, limit=50)
+        case("GET /api/v1/messages/{conversation_id}", Alice, "/api/v1/messages/{conversation}",
+            Query(&[("limit", "50")]),
+            200, No, &[("/conversation_id", "{conversation}"), ("/messages/0/content", "A DM from the spec")]),
+        // chat_websocket(websocket, room_id): the community's room, for its members.
+        case("WS /ws/chat/{room_id}", Anon, "/ws/chat/{community}?token={bob_token}", Socket,
+            101, No, &[("/type", "snapshot"), ("/data/room_id", "{community}")]),
+        // voice_websocket(websocket, channel_id): the community's voice channel.
+        case("WS /ws/voice/{channel_id}", Anon, "/ws/voice/{community}?token={bob_token}", Socket,
+            101, No, &[("/type", "joined"), ("/data/channel_id", "{community}")]),
         // ---- Every service: the template's endpoints and the WebSocket manager ----------
         // health_check(): {"status": "healthy", "service": …}
         case("GET /health", Anon, "/health", Bare,
@@ -442,11 +463,6 @@ fn not_yet_served() -> Vec<(&'static str, &'static str)> {
         ("POST /api/v1/groups/create", "/api/v1/groups/create"),
         ("POST /api/v1/groups/{group_id}/join", "/api/v1/groups/grp_1/join"),
         ("GET /api/v1/groups/{group_id}/wallet", "/api/v1/groups/grp_1/wallet"),
-        ("POST /api/v1/messages/send", "/api/v1/messages/send"),
-        ("GET /api/v1/messages/{user_id}/conversations", "/api/v1/messages/usr_2/conversations"),
-        ("GET /api/v1/messages/{conversation_id}", "/api/v1/messages/cnv_1"),
-        ("WS /ws/chat/{room_id}", "/ws/chat/room_1"),
-        ("WS /ws/voice/{channel_id}", "/ws/voice/chn_1"),
     ]
 }
 

@@ -9,11 +9,17 @@
 //!   paywalls paid once per reader through the ledger, edits and soft deletes, pins and
 //!   locks, views counted once per reader and hour. The core keeps each post's state, not
 //!   its text: the text rides the `PostChanged` event into the history store;
+//! - `chat`: chat rooms (a community's, for its members) and direct-message conversations
+//!   (opened by the first message, refused while either user blocks the other): every
+//!   message, edit, delete and read marker journaled, each room's gap-free sequence
+//!   number, and who sent its last messages (the ones that may still be edited or
+//!   deleted). The text rides the `ChatMessage` event into the history store;
 //! - `query`: the views.
 //!
 //! The core keeps every community and membership (they decide every command); lists,
 //! paging over members and the moderation log are read from the history store.
 
+mod chat;
 mod communities;
 mod query;
 mod threads;
@@ -24,8 +30,10 @@ use betbet_protocol::command::Command;
 use betbet_protocol::event::Event;
 use betbet_protocol::message::Reply;
 use betbet_protocol::result::ResultCode;
+use betbet_protocol::social::BetSlip;
 use betbet_protocol::social::{
-    CommunityId, CommunityType, MemberRole, MemberStatus, ReplyId, ThreadId, ThreadType,
+    CommunityId, CommunityType, ConversationId, MemberRole, MemberStatus, MessageId, MessageType,
+    ReplyId, ThreadId, ThreadType,
 };
 use betbet_protocol::types::{AccountId, Currency, Timestamp, UserId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -115,6 +123,49 @@ pub struct ThreadReply {
     pub updated_at: Timestamp,
 }
 
+/// One of a room's last messages: who sent it (it may still be edited or deleted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentMessage {
+    pub id: MessageId,
+    pub sender: UserId,
+    pub message_type: MessageType,
+    pub bet_slip: Option<BetSlip>,
+    pub posted_at: Timestamp,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChatRoom {
+    /// +1 on every message, edit and delete.
+    pub seq: u64,
+    pub last_message: Option<MessageId>,
+    /// The last `ROOM_RECENT_MAX` messages, oldest first.
+    pub recent: Vec<RecentMessage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    /// Its two users, the lower id first.
+    pub users: (UserId, UserId),
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Chat {
+    /// Rooms that have had a message, by `(RoomKind, id)`.
+    pub rooms: BTreeMap<(u8, u64), ChatRoom>,
+    pub conversations: BTreeMap<ConversationId, Conversation>,
+    /// Each pair's conversation.
+    pub pairs: BTreeMap<(UserId, UserId), ConversationId>,
+    pub conversations_per_user: BTreeMap<UserId, u32>,
+    pub next_conversation: u64,
+    pub next_message: u64,
+    /// `(blocker, blocked)`.
+    pub blocks: BTreeSet<(UserId, UserId)>,
+    pub blocks_per_user: BTreeMap<UserId, u32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Social {
     pub communities: BTreeMap<CommunityId, Community>,
@@ -136,6 +187,7 @@ pub struct Social {
     /// The hour (since the epoch) whose views `viewed` holds.
     pub views_hour: i64,
     pub viewed: BTreeSet<(ThreadId, UserId)>,
+    pub chat: Chat,
 }
 
 pub(crate) struct Family;
@@ -160,6 +212,11 @@ impl CommandFamily for Family {
             Command::DeletePost(c) => engine.delete_post(c, out),
             Command::BuyThread(c) => engine.buy_thread(c, out),
             Command::ViewThread(c) => engine.view_thread(c, out),
+            Command::SendMessage(c) => engine.send_message(c, out),
+            Command::EditMessage(c) => engine.edit_message(c, out),
+            Command::DeleteMessage(c) => engine.delete_message(c, out),
+            Command::MarkRead(c) => engine.mark_read(c, out),
+            Command::BlockUser(c) => engine.block_user(c),
             other => misrouted(other, "social"),
         }
     }
@@ -167,5 +224,6 @@ impl CommandFamily for Family {
     fn check(engine: &Engine) {
         engine.check_social();
         engine.check_threads();
+        engine.check_chat();
     }
 }

@@ -66,6 +66,8 @@ impl Engine {
                 }),
                 None => not_found,
             },
+            Query::Room(q) => self.query_room(q),
+            Query::Blocks(q) => self.query_blocks(q.user),
             _ => not_found,
         }
     }

@@ -72,7 +72,11 @@ impl Engine {
     }
 
     /// The poster's role: an active member, not banned, not muted, whose account is active.
-    fn poster(&self, community: &Community, user: UserId) -> Result<MemberRole, ResultCode> {
+    pub(super) fn poster(
+        &self,
+        community: &Community,
+        user: UserId,
+    ) -> Result<MemberRole, ResultCode> {
         let account = self.users.get(user).ok_or(ResultCode::UserNotFound)?;
         if account.status != betbet_protocol::command::UserStatus::Active {
             return Err(ResultCode::AccountSuspended);
@@ -102,7 +106,7 @@ impl Engine {
     /// The author's role in the community (member once gone), when `actor` may act on the
     /// author's posts: a platform admin, a moderator and up who outranks the author, or one
     /// acting on their own post.
-    fn outranks(
+    pub(super) fn outranks(
         &self,
         community: &Community,
         actor: UserId,

@@ -845,3 +845,237 @@ fn moderators_lock_and_remove_only_the_posts_of_lower_roles_and_may_pin_any() {
     assert!(r.code().is_none());
     assert_eq!(world.events.len(), events);
 }
+
+impl World {
+    fn say(
+        &mut self,
+        actor: UserId,
+        room: RoomRef,
+        recipient: Option<UserId>,
+        text: &str,
+    ) -> Response {
+        self.apply(Command::SendMessage(SendMessage {
+            actor,
+            room,
+            recipient,
+            message_type: MessageType::Text,
+            content: text.to_owned(),
+            bet_slip: None,
+        }))
+    }
+
+    fn message_action(
+        &mut self,
+        delete: bool,
+        actor: UserId,
+        room: RoomRef,
+        message: MessageId,
+    ) -> Response {
+        let action = MessageAction {
+            actor,
+            room,
+            message,
+        };
+        self.apply(if delete {
+            Command::DeleteMessage(action)
+        } else {
+            Command::MarkRead(action)
+        })
+    }
+}
+
+fn sent(response: Response) -> MessageReply {
+    match response {
+        Response::Accepted(Reply::Message(m)) => m,
+        other => panic!("{other:?}"),
+    }
+}
+
+const DM: RoomRef = RoomRef {
+    kind: RoomKind::Direct,
+    id: 0,
+};
+
+#[test]
+fn direct_messages_open_one_conversation_per_pair_and_blocks_stop_both_ways() {
+    let mut world = World::new();
+    let ann = world.funded("ann", 1);
+    let ben = world.funded("ben", 1);
+    let cat = world.funded("cat", 1);
+    let first = sent(world.say(ann, DM, Some(ben), "hi"));
+    assert_eq!((first.seq, first.room.kind), (1, RoomKind::Direct));
+    let back = sent(world.say(ben, DM, Some(ann), "hello"));
+    assert_eq!(back.room, first.room, "one conversation for the pair");
+    assert_eq!(back.seq, 2);
+    // In the room itself, by its id; an outsider is told it does not exist.
+    assert_eq!(sent(world.say(ann, first.room, None, "again")).seq, 3);
+    assert_eq!(
+        rejected(world.say(cat, first.room, None, "me too")),
+        ResultCode::RoomNotFound
+    );
+    assert_eq!(
+        rejected(world.say(ann, DM, Some(ann), "self")),
+        ResultCode::CannotMessageSelf
+    );
+    assert_eq!(
+        rejected(world.say(ann, first.room, Some(cat), "redirected")),
+        ResultCode::InvalidRequest
+    );
+    // Read markers: up to a message of the room, not past its last.
+    assert!(
+        world
+            .message_action(false, ben, first.room, first.message)
+            .code()
+            .is_none()
+    );
+    assert_eq!(
+        rejected(world.message_action(false, ben, first.room, MessageId(99))),
+        ResultCode::MessageNotFound
+    );
+    // A block stops messages both ways, in the room and by recipient, until lifted.
+    let block = |blocked| {
+        Command::BlockUser(BlockUser {
+            actor: ben,
+            user: ann,
+            blocked,
+        })
+    };
+    world.ok(block(true));
+    world.ok(block(true));
+    assert_eq!(
+        world.engine.social.chat.blocks_per_user[&ben], 1,
+        "a block counts once"
+    );
+    assert_eq!(
+        rejected(world.say(ann, DM, Some(ben), "hey")),
+        ResultCode::UserBlocked
+    );
+    assert_eq!(
+        rejected(world.say(ben, first.room, None, "hey")),
+        ResultCode::UserBlocked
+    );
+    world.ok(block(false));
+    world.ok(block(false));
+    assert!(
+        world
+            .say(ann, DM, Some(ben), "friends again")
+            .code()
+            .is_none()
+    );
+    // Only the sender deletes a direct message.
+    assert_eq!(
+        rejected(world.message_action(true, ben, first.room, first.message)),
+        ResultCode::NotMessageSender
+    );
+    assert!(
+        world
+            .message_action(true, ann, first.room, first.message)
+            .code()
+            .is_none()
+    );
+    assert_eq!(
+        rejected(world.message_action(true, ann, first.room, first.message)),
+        ResultCode::PostDeleted
+    );
+}
+
+#[test]
+fn a_room_keeps_its_last_messages_editable_and_its_sequence_across_a_snapshot() {
+    let mut world = World::new();
+    let owner = world.funded("owner", 1);
+    let member = world.funded("member", 1);
+    let community = world.new_community(owner, "Chatters", CommunityType::Public, 0);
+    let room = RoomRef::community(community);
+    assert_eq!(
+        rejected(world.say(member, room, None, "not yet")),
+        ResultCode::MembersOnly
+    );
+    assert!(world.join_community(member, community).code().is_none());
+    let first = sent(world.say(member, room, None, "message 0"));
+    let mut last = first;
+    for n in 1..=ROOM_RECENT_MAX {
+        last = sent(world.say(owner, room, None, &format!("message {n}")));
+    }
+    assert_eq!(last.seq, ROOM_RECENT_MAX as u64 + 1);
+    let edit = |message, actor| {
+        Command::EditMessage(EditMessage {
+            actor,
+            room,
+            message,
+            content: "edited".to_owned(),
+        })
+    };
+    // The first message has left the window of the last 100.
+    assert_eq!(
+        world.apply(edit(first.message, member)).code(),
+        Some(ResultCode::MessageTooOld)
+    );
+    assert_eq!(
+        world.apply(edit(last.message, member)).code(),
+        Some(ResultCode::NotMessageSender)
+    );
+    let cut = world.journal.len();
+    let snapshot = world.engine.snapshot();
+    assert!(world.apply(edit(last.message, owner)).code().is_none());
+    // A moderator deletes a member's message (logged); a member cannot delete the owner's.
+    let mine = sent(world.say(member, room, None, "mine"));
+    assert_eq!(
+        rejected(world.message_action(true, member, room, last.message)),
+        ResultCode::NotMessageSender
+    );
+    let version = world.engine.social.communities[&community].version;
+    assert!(
+        world
+            .message_action(true, owner, room, mine.message)
+            .code()
+            .is_none()
+    );
+    assert_eq!(
+        world.engine.social.communities[&community].version,
+        version + 1
+    );
+    // Muted: refused at once.
+    let until = world.later(60);
+    let r = world.manage(
+        owner,
+        community,
+        member,
+        MemberAction::Mute,
+        MemberRole::Member,
+        until,
+    );
+    assert!(r.code().is_none());
+    assert_eq!(
+        rejected(world.say(member, room, None, "muted?")),
+        ResultCode::MemberMuted
+    );
+    let image = |content: &str| {
+        Command::SendMessage(SendMessage {
+            actor: owner,
+            room,
+            recipient: None,
+            message_type: MessageType::Image,
+            content: content.to_owned(),
+            bet_slip: None,
+        })
+    };
+    assert!(
+        world
+            .apply(image("https://img.example/a.png"))
+            .code()
+            .is_none()
+    );
+    for bad in [
+        "http://img.example/a.png",
+        "https://",
+        "https://a b",
+        "javascript:alert(1)",
+    ] {
+        assert_eq!(
+            world.apply(image(bad)).code(),
+            Some(ResultCode::InvalidChatMessage),
+            "{bad}"
+        );
+    }
+    world.replays_to_now(Engine::restore(&snapshot).unwrap(), cut);
+}

@@ -12,7 +12,7 @@ mod keys;
 mod markets;
 
 pub use markets::{MarketShape, market_shape, shape_no_terms};
-mod social;
+pub(crate) mod social;
 mod system;
 pub mod table;
 pub(crate) mod users;

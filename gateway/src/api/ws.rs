@@ -95,6 +95,15 @@ pub fn routes() -> Routes<AppState> {
             &[(GET, Public, NoBody)],
             routes!(super::games::tournament_socket::tournament_socket),
         )
+        // Chat rooms and voice channels are their members'.
+        .route(
+            &[(GET, super::table::Access::User, NoBody)],
+            routes!(super::social::chat_socket::chat_socket),
+        )
+        .route(
+            &[(GET, super::table::Access::User, NoBody)],
+            routes!(super::social::voice::voice_socket),
+        )
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -115,10 +124,10 @@ pub(super) type Upgrade =
 pub(super) type Slot = Option<axum::Extension<std::sync::Arc<crate::server::ConnectionSlot>>>;
 
 /// The spec's generic room socket: `room_type` `markets` with a market id as `room_id` is
-/// [`market_socket`]; other room types arrive with their features.
+/// [`market_socket`]; `game`, `tournament`, `chat` and `voice` are those rooms' sockets.
 #[utoipa::path(get, path = "/ws/{room_type}/{room_id}", tag = "websocket", params(
-        ("room_type" = String, Path, description = "`markets`, `game` or `tournament` (other room types arrive with their features)"),
-        ("room_id" = String, Path, description = "the room's id: for `markets`, a market id `mkt_<n>`; for `game`, a game session id `gs_<n>`; for `tournament`, a tournament id `trn_<n>`"),
+        ("room_type" = String, Path, description = "`markets`, `game`, `tournament`, `chat` or `voice`"),
+        ("room_id" = String, Path, description = "the room's id: for `markets`, a market id `mkt_<n>`; for `game`, a game session id `gs_<n>`; for `tournament`, a tournament id `trn_<n>`; for `chat` and `voice`, a community's `com_<n>` or a conversation's `dm_<n>`"),
         SocketParams,
     ),
     responses((status = 101, description = "Switching Protocols: the WebSocket of docs/protocols.md"),
@@ -148,6 +157,21 @@ async fn room_socket(
                 upgrade,
             )
             .await
+        }
+        "chat" => {
+            super::social::chat_socket::chat_socket(
+                state,
+                Path(room_id),
+                params,
+                headers,
+                slot,
+                upgrade,
+            )
+            .await
+        }
+        "voice" => {
+            super::social::voice::voice_socket(state, Path(room_id), params, headers, slot, upgrade)
+                .await
         }
         _ => ApiError::not_found("room type").into_response(),
     }
@@ -198,6 +222,71 @@ pub(super) fn not_a_socket(
         rejection.body_text()
     ))
     .into_response()
+}
+
+/// Upgrades to a room's socket and runs `serve` on it, counted in the metrics and holding
+/// the connection's slot for as long as it lives; a plain HTTP request is told what the
+/// path is.
+pub(super) fn serve_room<F, Fut>(
+    state: AppState,
+    slot: Slot,
+    upgrade: Upgrade,
+    serve: F,
+) -> Response
+where
+    F: FnOnce(AppState, WebSocket) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    match upgrade {
+        Ok(upgrade) => bounded(upgrade).on_upgrade({
+            let span = tracing::Span::current();
+            move |socket| {
+                tracing::Instrument::instrument(
+                    async move {
+                        state.metrics.ws_connected(1);
+                        serve(state.clone(), socket).await;
+                        state.metrics.ws_connected(-1);
+                        drop(slot);
+                    },
+                    span,
+                )
+            }
+        }),
+        Err(rejection) => not_a_socket(rejection),
+    }
+}
+
+/// What a room does with a frame from its client.
+pub(super) enum Frame {
+    /// A JSON text message to take.
+    Text(axum::extract::ws::Utf8Bytes),
+    /// A frame to answer with this refusal.
+    Refuse(Message),
+    /// The client closed (or the connection broke): the room ends.
+    Closed,
+    /// Pings and pongs: nothing to do.
+    Skip,
+}
+
+impl Frame {
+    pub(super) fn of(incoming: Option<Result<Message, axum::Error>>) -> Frame {
+        match incoming {
+            Some(Ok(Message::Text(text))) => Frame::Text(text),
+            Some(Ok(Message::Binary(_))) => Frame::Refuse(error_message(
+                None,
+                &ApiError::bad_request("send JSON text messages"),
+            )),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Frame::Skip,
+            Some(Ok(Message::Close(_)) | Err(_)) | None => Frame::Closed,
+        }
+    }
+}
+
+/// When an access token ends: a room's connection closes then unless it was given a fresh
+/// token.
+pub(super) fn token_deadline(user: &AuthUser) -> tokio::time::Instant {
+    let left = user.token_expires_at - AppState::now_secs();
+    tokio::time::Instant::now() + Duration::from_secs(left.max(0) as u64)
 }
 
 /// The socket's limits: its read buffer, message and frame sizes.

@@ -1,13 +1,19 @@
-//! Social routes (spec Service 6): communities, their members and moderation, and their
-//! threads (`threads`). Community ids are `com_<n>`.
+//! Social routes (spec Service 6): communities, their members and moderation, their
+//! threads (`threads`), direct messages and blocks (`messages`), and the chat-room and
+//! voice-channel WebSockets (`chat_socket`, `voice`, with `local` for what stays in this
+//! gateway). Community ids are `com_<n>`.
 //!
 //! Joining, leaving and moderation are journaled commands the core decides (it keeps
 //! every community and membership); the lists — communities by members, activity or
 //! age, a community's members and requests, its moderation log — are read from the
 //! history store once it holds every change the caller made (read-your-writes).
 
+pub(crate) mod chat_socket;
 mod communities;
+pub mod local;
+mod messages;
 mod threads;
+pub(crate) mod voice;
 
 use super::table::{Access::*, BodyKind::*, GET, POST, Routes};
 use crate::state::AppState;
@@ -81,4 +87,20 @@ pub fn routes() -> Routes<AppState> {
             &[(POST, Owner, MaybeJsonBody)],
             routes!(threads::delete_post),
         )
+        .route(&[(POST, User, JsonBody)], routes!(messages::send_message))
+        .route(
+            &[(GET, Owner, NoBody)],
+            routes!(messages::list_conversations),
+        )
+        .route(
+            &[(GET, Owner, NoBody)],
+            routes!(messages::conversation_messages),
+        )
+        .route(
+            &[(POST, Owner, MaybeJsonBody)],
+            routes!(messages::mark_conversation_read),
+        )
+        .route(&[(POST, User, NoBody)], routes!(messages::block_user))
+        .route(&[(POST, User, NoBody)], routes!(messages::unblock_user))
+        .route(&[(GET, Owner, NoBody)], routes!(messages::list_blocks))
 }
