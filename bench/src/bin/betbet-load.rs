@@ -46,6 +46,9 @@ enum Transport {
     /// Pairs of players in Connect Four rooms moving on a schedule (/ws/game/{id}, or a
     /// Colyseus room with --peer colyseus): move -> opponent's update latency.
     Game(GameArgs),
+    /// Members of community chat rooms sending on a schedule (/ws/chat/{community_id}):
+    /// send -> delivery latency on every member's socket, and deliveries per second.
+    Chat(ChatArgs),
     /// Writes a data directory whose journal holds the engine benchmark's seeded workload
     /// (setup, then --commands orders and cancels), the input of the history store's
     /// rebuild benchmark (`betbet projection rebuild --data-dir DIR`).
@@ -172,6 +175,39 @@ struct GameArgs {
     #[arg(long, default_value_t = 4)]
     setup_threads: usize,
     /// The server's pid (default: the newest process named `betbet`, or `node`).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    #[arg(long, default_value_t = 128)]
+    connect_concurrency: usize,
+    /// Generator worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Args)]
+struct ChatArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Connected members, over all rooms.
+    #[arg(long, default_value_t = 1_000)]
+    members: usize,
+    /// Community rooms (member `i` is in room `i % rooms`).
+    #[arg(long, default_value_t = 100)]
+    rooms: usize,
+    /// Messages per second sent over all members.
+    #[arg(long, default_value_t = 2_000.0)]
+    rate: f64,
+    /// Bytes of text in each message.
+    #[arg(long, default_value_t = 64)]
+    message_bytes: usize,
+    #[arg(long, value_parser = load::parse_duration, default_value = "5s")]
+    warmup: Duration,
+    #[arg(long, value_parser = load::parse_duration, default_value = "30s")]
+    duration: Duration,
+    #[arg(long, default_value_t = 4)]
+    setup_threads: usize,
+    /// The server's pid (default: the newest process named `betbet`).
     #[arg(long)]
     server_pid: Option<u32>,
     #[arg(long, default_value_t = 128)]
@@ -498,6 +534,43 @@ fn run_game(args: GameArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn run_chat(args: ChatArgs) -> Result<(), String> {
+    use load::chat;
+    if !args.url.starts_with("http://") {
+        return Err("--url is http://host:port".to_owned());
+    }
+    if args.rate <= 0.0 || args.members == 0 {
+        return Err("--rate and --members must be positive".to_owned());
+    }
+    let seats = chat::betbet_seats(&chat::ChatSetup {
+        base: args.url.clone(),
+        members: args.members,
+        rooms: args.rooms,
+        threads: args.setup_threads,
+    })?;
+    let options = chat::ChatOptions {
+        rate: args.rate,
+        warmup: args.warmup,
+        duration: args.duration,
+        connect_concurrency: args.connect_concurrency,
+        message_bytes: args.message_bytes,
+    };
+    let server_pid = args
+        .server_pid
+        .or_else(|| load::host::find_process("betbet"));
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all().thread_name("betbet-load");
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = runtime.build().map_err(|e| format!("tokio runtime: {e}"))?;
+    let host = Arc::new(Mutex::new(Host::new(server_pid)));
+    let report = runtime.block_on(chat::run(seats, options, host))?;
+    println!("{report}");
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match load::host::raise_open_files_limit() {
@@ -508,6 +581,7 @@ fn main() -> ExitCode {
         Transport::Ws(args) => run_ws(args),
         Transport::Quic(args) => run_quic(args),
         Transport::Game(args) => run_game(args),
+        Transport::Chat(args) => run_chat(args),
         Transport::Journal {
             dir,
             commands,

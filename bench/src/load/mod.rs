@@ -12,6 +12,7 @@
 //! schedule and report are shared. A new transport adds a module here and a subcommand in
 //! `bench/src/bin/betbet-load.rs`.
 
+pub mod chat;
 pub mod colyseus;
 pub mod fixture;
 pub mod game;
