@@ -504,7 +504,7 @@ codec!(Chat {
     rooms,
     conversations,
     pairs,
-    conversations_per_user,
+    conversations_opened,
     next_conversation,
     next_message,
     blocks,
@@ -521,11 +521,13 @@ codec!(RecentMessage {
     message_type,
     bet_slip,
     posted_at,
+    edited,
     deleted
 });
 codec!(Conversation {
     id,
     users,
+    opener,
     created_at
 });
 codec!(Thread {

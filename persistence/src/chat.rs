@@ -66,7 +66,7 @@ pub fn message_row(e: &ChatMessage, at: Timestamp) -> (&'static Table, Row) {
         schema::text(e.content.as_str()),
         opt(slip.map(|s| s.market.0)),
         opt(slip.and_then(|s| s.outcome).map(|o| o.0)),
-        Value::Bool(Some(e.change == MessageChange::Edited)),
+        Value::Bool(Some(e.edited)),
         Value::Bool(Some(deleted)),
         schema::time(e.posted_at),
         schema::time(at),

@@ -463,9 +463,9 @@ impl Projector {
         }
     }
 
-    /// Communities, their memberships, threads and replies as the replica holds them. A
-    /// post's text is not in the core (only in the journal's records), so text from before
-    /// the seed's snapshot is not in the store.
+    /// Communities, their memberships, threads, replies and conversations as the replica
+    /// holds them. A post's or message's text is not in the core (only in the journal's
+    /// records), so text from before the seed's snapshot is not in the store.
     fn seed_social(&self, batch: &mut Batch) {
         use betbet_protocol::social::{CommunityId, CommunityQuery, ReplyId, ReplyQuery};
         use betbet_protocol::social::{ThreadId, ThreadQuery};
@@ -501,6 +501,15 @@ impl Projector {
             });
             if let QueryReply::Reply(view) = self.engine.query(&query) {
                 batch.upsert(&schema::THREAD_REPLIES, schema::reply_row(&view));
+            }
+        }
+        // Conversations (their messages' text, like posts', is not in the core).
+        for (room, viewer) in self.engine.conversation_rooms() {
+            let query = Query::Room(betbet_protocol::social::RoomQuery { room, viewer });
+            if let QueryReply::Room(view) = self.engine.query(&query)
+                && let Some(row) = crate::chat::conversation_row(&view, self.engine.now())
+            {
+                batch.upsert(&schema::CONVERSATIONS, row);
             }
         }
     }

@@ -253,9 +253,9 @@ result_codes! {
     RoomNotFound = 625 => "room_not_found", "no such chat room or conversation";
     UserBlocked = 626 => "user_blocked", "you cannot message this user (one of you blocked the other)";
     MessageNotFound = 627 => "message_not_found", "no such message in this room";
-    MessageTooOld = 628 => "message_too_old", "only a room's last 100 messages may be edited or deleted";
+    MessageTooOld = 628 => "message_too_old", "only a room's last messages (100; a conversation's 20) may be edited or deleted";
     NotMessageSender = 629 => "not_message_sender", "only the message's sender may do this (or a moderator, to delete it)";
-    TooManyConversations = 630 => "too_many_conversations", "the conversation limit (yours, theirs or the platform's) is reached";
+    TooManyConversations = 630 => "too_many_conversations", "the conversation limit (the ones you opened, or the platform's) is reached";
     TooManyBlocks = 631 => "too_many_blocks", "you have blocked the most users you may";
     CannotMessageSelf = 632 => "cannot_message_self", "you cannot message or block yourself";
 }

@@ -537,13 +537,15 @@ wire_struct! {
 /// The longest chat or direct message (characters), and an image message's URL.
 pub const CHAT_MESSAGE_MAX: usize = 4_000;
 pub const IMAGE_URL_MAX: usize = 2_048;
-/// The messages of a room that may still be edited or deleted: its last ones. The core
-/// keeps who sent each of them (and nothing of older ones: their text is in the history
-/// store).
+/// The messages of a community's room, and of a conversation, that may still be edited or
+/// deleted: its last ones. The core keeps who sent each of them (and nothing of older ones:
+/// their text is in the history store).
 pub const ROOM_RECENT_MAX: usize = 100;
-/// Conversations in the core, and the ones one user may take part in.
-pub const CONVERSATIONS_MAX: usize = 2_000_000;
-pub const CONVERSATIONS_PER_USER_MAX: u32 = 10_000;
+pub const DIRECT_RECENT_MAX: usize = 20;
+/// Conversations in the core, and the ones one user may open (a conversation someone else
+/// opened with them does not count against theirs).
+pub const CONVERSATIONS_MAX: usize = 1_000_000;
+pub const CONVERSATIONS_OPENED_PER_USER_MAX: u32 = 2_000;
 /// Users one user may block.
 pub const BLOCKS_PER_USER_MAX: u32 = 1_000;
 
@@ -678,6 +680,8 @@ wire_struct! {
         pub room: RoomRef,
         pub message: MessageId,
         pub seq: u64,
+        /// When the message was first posted.
+        pub posted_at: Timestamp,
     }
 }
 
@@ -698,8 +702,11 @@ wire_struct! {
         pub message_type: MessageType,
         pub content: String,
         pub bet_slip: Option<BetSlip>,
-        /// When it was first posted.
+        /// Whether it was edited (before this change, for a delete).
+        pub edited: bool,
+        /// When it was first posted, and when this change was made.
         pub posted_at: Timestamp,
+        pub changed_at: Timestamp,
     }
 }
 
@@ -737,6 +744,8 @@ wire_struct! {
         pub viewer_muted_until: Option<Timestamp>,
         /// The viewer's role in the community's room.
         pub viewer_role: Option<MemberRole>,
+        /// A conversation whose users blocked one another (either way).
+        pub viewer_blocked: bool,
     }
 }
 

@@ -158,10 +158,18 @@ impl Server {
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--metrics-addr")
             .arg(format!("127.0.0.1:{}", self.metrics_port))
-            .arg("--sandbox-payments")
-            .arg("--rate-limits")
-            .arg("default=100000/60,auth=100000/60,wallet=100000/60,trading=100000/1")
-            .args(&self.args)
+            .arg("--sandbox-payments");
+        // Generous limits for the tests' bursts; a test's own `--rate-limits` adds to them.
+        let limits = "default=100000/60,auth=100000/60,wallet=100000/60,trading=100000/1";
+        let mut args = self.args.clone();
+        match args.iter().position(|a| a == "--rate-limits") {
+            Some(at) if at + 1 < args.len() => {
+                args[at + 1] = format!("{limits},{}", args[at + 1]);
+            }
+            _ => args.extend(["--rate-limits".to_owned(), limits.to_owned()]),
+        }
+        command
+            .args(&args)
             .env("BETBET_LOG", "warn")
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -14,10 +14,10 @@ use betbet_protocol::query::QueryReply;
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::social::{
     BLOCKS_PER_USER_MAX, BlockList, BlockUser, CHAT_MESSAGE_MAX, CONVERSATIONS_MAX,
-    CONVERSATIONS_PER_USER_MAX, ChatMessage, ChatRead, CommunityChange, CommunityId,
-    ConversationId, EditMessage, IMAGE_URL_MAX, MemberRole, MemberStatus, MessageAction,
-    MessageChange, MessageId, MessageReply, MessageType, ROOM_RECENT_MAX, RoomKind, RoomQuery,
-    RoomRef, RoomView, SendMessage,
+    CONVERSATIONS_OPENED_PER_USER_MAX, ChatMessage, ChatRead, CommunityChange, CommunityId,
+    ConversationId, DIRECT_RECENT_MAX, EditMessage, IMAGE_URL_MAX, MemberRole, MemberStatus,
+    MessageAction, MessageChange, MessageId, MessageReply, MessageType, ROOM_RECENT_MAX, RoomKind,
+    RoomQuery, RoomRef, RoomView, SendMessage,
 };
 use betbet_protocol::types::UserId;
 
@@ -51,6 +51,14 @@ fn check_content(kind: MessageType, content: &str, has_slip: bool) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The messages of a room that may still be edited or deleted.
+fn recent_max(kind: RoomKind) -> usize {
+    match kind {
+        RoomKind::Community => ROOM_RECENT_MAX,
+        RoomKind::Direct => DIRECT_RECENT_MAX,
+    }
 }
 
 fn room_key(room: RoomRef) -> (u8, u64) {
@@ -151,10 +159,11 @@ impl Engine {
         if let Some(&id) = chat.pairs.get(&pair(actor, recipient)) {
             return Ok(id);
         }
-        let count = |user| chat.conversations_per_user.get(&user).copied().unwrap_or(0);
+        // Only the conversations a user opened count against them: nobody can fill
+        // someone else's allowance by writing to them.
+        let opened = chat.conversations_opened.get(&actor).copied().unwrap_or(0);
         if chat.conversations.len() >= CONVERSATIONS_MAX
-            || count(actor) >= CONVERSATIONS_PER_USER_MAX
-            || count(recipient) >= CONVERSATIONS_PER_USER_MAX
+            || opened >= CONVERSATIONS_OPENED_PER_USER_MAX
         {
             return Err(ResultCode::TooManyConversations);
         }
@@ -167,13 +176,12 @@ impl Engine {
             Conversation {
                 id,
                 users,
+                opener: actor,
                 created_at: self.now,
             },
         );
         chat.pairs.insert(users, id);
-        for user in [actor, recipient] {
-            *chat.conversations_per_user.entry(user).or_default() += 1;
-        }
+        *chat.conversations_opened.entry(actor).or_default() += 1;
         Ok(id)
     }
 
@@ -219,7 +227,7 @@ impl Engine {
         let entry = chat.rooms.entry(room_key(room)).or_default();
         entry.seq += 1;
         entry.last_message = Some(message);
-        if entry.recent.len() >= ROOM_RECENT_MAX {
+        if entry.recent.len() >= recent_max(room.kind) {
             entry.recent.remove(0);
         }
         entry.recent.push(RecentMessage {
@@ -228,6 +236,7 @@ impl Engine {
             message_type: c.message_type,
             bet_slip: c.bet_slip,
             posted_at: now,
+            edited: false,
             deleted: false,
         });
         let seq = entry.seq;
@@ -242,9 +251,16 @@ impl Engine {
             message_type: c.message_type,
             content: c.content.clone(),
             bet_slip: c.bet_slip,
+            edited: false,
             posted_at: now,
+            changed_at: now,
         }));
-        Ok(Reply::Message(MessageReply { room, message, seq }))
+        Ok(Reply::Message(MessageReply {
+            room,
+            message,
+            seq,
+            posted_at: now,
+        }))
     }
 
     /// One of the room's recent messages, or why not.
@@ -257,14 +273,15 @@ impl Engine {
             .ok_or(ResultCode::MessageNotFound)?;
         match entry.recent.binary_search_by_key(&message, |m| m.id) {
             Ok(index) => Ok(&entry.recent[index]),
-            Err(0) if entry.recent.len() >= ROOM_RECENT_MAX && message.0 > 0 => {
+            Err(0) if entry.recent.len() >= recent_max(room.kind) && message.0 > 0 => {
                 Err(ResultCode::MessageTooOld)
             }
             Err(_) => Err(ResultCode::MessageNotFound),
         }
     }
 
-    /// The room's next change of a recent message: its sequence number.
+    /// The room's next change of a recent message (an edit, or a delete): its sequence
+    /// number.
     fn change_message(&mut self, room: RoomRef, message: MessageId, deleted: bool) -> u64 {
         let entry = self
             .social
@@ -273,8 +290,13 @@ impl Engine {
             .get_mut(&room_key(room))
             .expect("the room was looked up before");
         entry.seq += 1;
-        if deleted && let Ok(index) = entry.recent.binary_search_by_key(&message, |m| m.id) {
-            entry.recent[index].deleted = true;
+        if let Ok(index) = entry.recent.binary_search_by_key(&message, |m| m.id) {
+            let recent = &mut entry.recent[index];
+            if deleted {
+                recent.deleted = true;
+            } else {
+                recent.edited = true;
+            }
         }
         entry.seq
     }
@@ -312,12 +334,15 @@ impl Engine {
             message_type,
             content: c.content.clone(),
             bet_slip,
+            edited: true,
             posted_at,
+            changed_at: self.now,
         }));
         Ok(Reply::Message(MessageReply {
             room: c.room,
             message: c.message,
             seq,
+            posted_at,
         }))
     }
 
@@ -334,8 +359,12 @@ impl Engine {
         if recent.deleted {
             return Err(ResultCode::PostDeleted);
         }
-        let (sender, message_type, posted_at) =
-            (recent.sender, recent.message_type, recent.posted_at);
+        let (sender, message_type, posted_at, edited) = (
+            recent.sender,
+            recent.message_type,
+            recent.posted_at,
+            recent.edited,
+        );
         let community = CommunityId(c.room.id);
         let moderated = sender != c.actor;
         let author_role = match c.room.kind {
@@ -367,7 +396,9 @@ impl Engine {
             message_type,
             content: String::new(),
             bet_slip: None,
+            edited,
             posted_at,
+            changed_at: self.now,
         }));
         if moderated {
             let change = Change::of(CommunityChange::MessageRemoved, sender, author_role);
@@ -377,6 +408,7 @@ impl Engine {
             room: c.room,
             message: c.message,
             seq,
+            posted_at,
         }))
     }
 
@@ -434,6 +466,7 @@ impl Engine {
     pub(crate) fn query_room(&self, q: &RoomQuery) -> QueryReply {
         let not_found = QueryReply::NotFound(Empty {});
         let entry = self.social.chat.rooms.get(&room_key(q.room));
+        let mut blocked = false;
         let (participants, may_read, muted_until, role) = match q.room.kind {
             RoomKind::Community => {
                 let Some(community) = self.social.communities.get(&CommunityId(q.room.id)) else {
@@ -457,6 +490,7 @@ impl Engine {
             RoomKind::Direct => match self.conversation_of(q.room, q.viewer) {
                 Ok((conversation, _)) => {
                     let (a, b) = conversation.users;
+                    blocked = self.social.chat.blocked_between(a, b);
                     (vec![a, b], true, None, None)
                 }
                 Err(_) => return not_found,
@@ -470,7 +504,19 @@ impl Engine {
             viewer_may_read: may_read,
             viewer_muted_until: muted_until,
             viewer_role: role,
+            viewer_blocked: blocked,
         })
+    }
+
+    /// Every conversation's room and one of its users (for a history store seeded from a
+    /// snapshot).
+    pub fn conversation_rooms(&self) -> Vec<(RoomRef, UserId)> {
+        self.social
+            .chat
+            .conversations
+            .values()
+            .map(|c| (RoomRef::direct(c.id), c.users.0))
+            .collect()
     }
 
     pub(crate) fn query_blocks(&self, user: UserId) -> QueryReply {
@@ -489,19 +535,23 @@ impl Engine {
     /// blocks match their counts.
     pub(crate) fn check_chat(&self) {
         let chat = &self.social.chat;
-        let mut per_user = std::collections::BTreeMap::<UserId, u32>::new();
+        let mut opened = std::collections::BTreeMap::<UserId, u32>::new();
         for (id, conversation) in &chat.conversations {
             assert_eq!(chat.pairs.get(&conversation.users), Some(id));
             assert!(conversation.users.0 < conversation.users.1);
+            let (a, b) = conversation.users;
+            assert!(conversation.opener == a || conversation.opener == b);
             assert!(id.0 <= chat.next_conversation);
-            for user in [conversation.users.0, conversation.users.1] {
-                *per_user.entry(user).or_default() += 1;
-            }
+            *opened.entry(conversation.opener).or_default() += 1;
         }
         assert_eq!(chat.pairs.len(), chat.conversations.len());
-        assert_eq!(per_user, chat.conversations_per_user);
+        assert_eq!(opened, chat.conversations_opened);
         for (key, room) in &chat.rooms {
-            assert!(room.recent.len() <= ROOM_RECENT_MAX, "{key:?}");
+            let kind = RoomKind::from_u8(key.0).expect("a room's kind");
+            assert!(room.recent.len() <= recent_max(kind), "{key:?}");
+            if kind == RoomKind::Direct {
+                assert!(chat.conversations.contains_key(&ConversationId(key.1)));
+            }
             assert!(room.recent.len() as u64 <= room.seq, "{key:?}");
             assert!(room.recent.windows(2).all(|w| w[0].id < w[1].id), "{key:?}");
             assert_eq!(room.recent.last().map(|m| m.id), room.last_message);

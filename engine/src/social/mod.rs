@@ -131,6 +131,7 @@ pub struct RecentMessage {
     pub message_type: MessageType,
     pub bet_slip: Option<BetSlip>,
     pub posted_at: Timestamp,
+    pub edited: bool,
     pub deleted: bool,
 }
 
@@ -139,7 +140,8 @@ pub struct ChatRoom {
     /// +1 on every message, edit and delete.
     pub seq: u64,
     pub last_message: Option<MessageId>,
-    /// The last `ROOM_RECENT_MAX` messages, oldest first.
+    /// The last `ROOM_RECENT_MAX` messages (a conversation's `DIRECT_RECENT_MAX`), oldest
+    /// first.
     pub recent: Vec<RecentMessage>,
 }
 
@@ -148,6 +150,8 @@ pub struct Conversation {
     pub id: ConversationId,
     /// Its two users, the lower id first.
     pub users: (UserId, UserId),
+    /// Who sent its first message (the one whose limit it counts against).
+    pub opener: UserId,
     pub created_at: Timestamp,
 }
 
@@ -158,7 +162,8 @@ pub struct Chat {
     pub conversations: BTreeMap<ConversationId, Conversation>,
     /// Each pair's conversation.
     pub pairs: BTreeMap<(UserId, UserId), ConversationId>,
-    pub conversations_per_user: BTreeMap<UserId, u32>,
+    /// Conversations each user opened.
+    pub conversations_opened: BTreeMap<UserId, u32>,
     pub next_conversation: u64,
     pub next_message: u64,
     /// `(blocker, blocked)`.

@@ -977,6 +977,18 @@ fn direct_messages_open_one_conversation_per_pair_and_blocks_stop_both_ways() {
         rejected(world.message_action(true, ann, first.room, first.message)),
         ResultCode::PostDeleted
     );
+    // A conversation keeps its last 20 messages editable.
+    let oldest = sent(world.say(ann, first.room, None, "soon too old"));
+    for n in 0..DIRECT_RECENT_MAX {
+        world.say(ben, first.room, None, &format!("filler {n}"));
+    }
+    assert_eq!(
+        rejected(world.message_action(true, ann, first.room, oldest.message)),
+        ResultCode::MessageTooOld
+    );
+    // Only the opener's allowance counts the conversation.
+    let opened = &world.engine.social.chat.conversations_opened;
+    assert_eq!((opened.get(&ann), opened.get(&ben)), (Some(&1), None));
 }
 
 #[test]

@@ -241,6 +241,7 @@ fn class_of(path: &str) -> RouteClass {
         | "payment-methods" => RouteClass::Wallet,
         "markets" | "orders" | "positions" | "pools" => RouteClass::Trading,
         "games" | "sessions" | "tournaments" => RouteClass::Gaming,
+        "messages" => RouteClass::Chat,
         _ => RouteClass::Default,
     }
 }

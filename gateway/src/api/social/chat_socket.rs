@@ -49,12 +49,14 @@ use betbet_protocol::social::{
 use betbet_protocol::types::{Timestamp, UserId};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The messages a connection's snapshot holds.
 pub const CHAT_HISTORY_ON_JOIN: u32 = 50;
 /// Connections to one room through one gateway (typing reaches each of them).
 pub const CHAT_ROOM_CONNECTIONS_MAX: usize = 10_000;
+/// A connection's typing indicators are relayed at most this often.
+pub const TYPING_RELAY_INTERVAL: Duration = Duration::from_secs(2);
 /// The close of a connection whose user is no longer in the room (banned, removed, left).
 pub const CLOSE_NOT_IN_ROOM: u16 = 4004;
 
@@ -156,12 +158,13 @@ async fn snapshot(
     view: &RoomView,
     online: Vec<UserId>,
 ) -> ApiResult<Message> {
-    let store = &state.store().await?.store;
     let unavailable = super::messages::store_error;
     let up_to = view.last_message.map(|m| m.0);
+    // A room without messages needs no history store (a remote core's gateway has none).
     let (messages, has_more, mine, theirs) = match up_to {
         None => (Vec::new(), false, None, None),
         Some(last) => {
+            let store = &state.store().await?.store;
             let mut messages = store
                 .room_messages(
                     room.kind,
@@ -265,6 +268,8 @@ async fn serve(state: &AppState, socket: &mut WebSocket, room: RoomRef, mut user
         return;
     }
     let mut seq = view.seq;
+    // When this connection's typing was last relayed.
+    let mut typed: Option<Instant> = None;
     let mut expiry = std::pin::pin!(tokio::time::sleep_until(ws::token_deadline(&user)));
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
@@ -305,7 +310,11 @@ async fn serve(state: &AppState, socket: &mut WebSocket, room: RoomRef, mut user
                         }
                         other => match ending(other, room, &user) {
                             Ok(None) => {}
-                            Ok(end) => ending_now = end,
+                            // Nothing after it reaches a member who is no longer one.
+                            Ok(end) => {
+                                ending_now = end;
+                                break;
+                            }
                             Err(()) => recheck = true,
                         },
                     }
@@ -329,7 +338,7 @@ async fn serve(state: &AppState, socket: &mut WebSocket, room: RoomRef, mut user
                 last_seen = Instant::now();
                 match ws::Frame::of(incoming) {
                     ws::Frame::Text(text) => {
-                        let (answer, fresh) = take(state, room, user, &joined, &text).await;
+                        let (answer, fresh) = take(state, room, user, (&joined, &mut typed), &text).await;
                         if let Some(fresh) = fresh {
                             user = fresh;
                             expiry.as_mut().reset(ws::token_deadline(&fresh));
@@ -399,7 +408,7 @@ async fn take(
     state: &AppState,
     room: RoomRef,
     user: AuthUser,
-    joined: &Joined,
+    (joined, typed): (&Joined, &mut Option<Instant>),
     text: &str,
 ) -> (Message, Option<AuthUser>) {
     let read_at = std::time::Instant::now();
@@ -493,8 +502,26 @@ async fn take(
                 Ok(("read_marked", json!({ "message_id": message.public() })))
             }
             "typing" => {
-                let typing = ws::envelope("typing", None, None, json!({ "user_id": actor.public() }));
-                joined.to_others(&typing);
+                // The room as it is now: no typing to someone who blocked you, nor while
+                // muted.
+                let view = fetch_room(state, room, actor).await?;
+                if !view.viewer_may_read {
+                    return Err(ApiError::from(ResultCode::MembersOnly));
+                }
+                if view.viewer_blocked {
+                    return Err(ApiError::from(ResultCode::UserBlocked));
+                }
+                if view.viewer_muted_until.is_some() {
+                    return Err(ApiError::from(ResultCode::MemberMuted));
+                }
+                // One relayed per connection and TYPING_RELAY_INTERVAL: an indicator lasts
+                // a few seconds, and a client that repeats it faster gains nothing.
+                let now = Instant::now();
+                if typed.is_none_or(|at| now.duration_since(at) >= TYPING_RELAY_INTERVAL) {
+                    *typed = Some(now);
+                    let typing = ws::envelope("typing", None, None, json!({ "user_id": actor.public() }));
+                    joined.to_others(&typing);
+                }
                 Ok(("typing_sent", json!({})))
             }
             other => Err(ApiError::bad_request(format!(

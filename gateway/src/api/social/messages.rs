@@ -155,9 +155,7 @@ pub(crate) fn event_json(e: &betbet_protocol::social::ChatMessage) -> MessageJso
         deleted,
         read: None,
         created_at: time(e.posted_at),
-        updated_at: time(betbet_protocol::types::Timestamp::from_secs(
-            AppState::now_secs(),
-        )),
+        updated_at: time(e.changed_at),
     }
 }
 
@@ -240,7 +238,7 @@ pub(super) async fn send_message(
     let Reply::Message(sent) = state.core.execute(Command::SendMessage(command)).await? else {
         return Err(ApiError::internal("unexpected reply"));
     };
-    let now = betbet_protocol::types::Timestamp::from_secs(AppState::now_secs());
+    let now = sent.posted_at;
     let stored = StoredMessage {
         room_id: sent.room.id,
         message_id: sent.message.0,
@@ -392,12 +390,14 @@ pub(super) struct MessageListParams {
 
 #[derive(Serialize, ToSchema)]
 pub(super) struct MessagePage {
+    /// The room: the conversation (`dm_<n>`), or a community's room (`com_<n>`).
     conversation_id: String,
-    /// The other user.
-    user_id: String,
+    /// A conversation's other user (null for a community's room).
+    user_id: Option<String>,
     /// Newest first.
     messages: Vec<MessageJson>,
-    /// Whether older messages remain before the last one here (`before` its id).
+    /// Whether more remain past this page in its direction: older ones for the latest
+    /// page and `before`, newer ones for `after`.
     has_more: bool,
 }
 
@@ -416,9 +416,10 @@ pub(crate) fn window(before: Option<&str>, after: Option<&str>) -> ApiResult<Win
 }
 
 /// A conversation's messages, newest first: the latest, or those `before` or `after` a
-/// message id. Only its two users see it.
+/// message id. Only its two users see it. A community's chat room (`com_<n>`) pages the
+/// same way, for its members (and platform admins).
 #[utoipa::path(get, path = "/messages/{conversation_id}", tag = "social",
-    params(("conversation_id" = String, Path, description = "the conversation, `dm_<n>`"), MessageListParams),
+    params(("conversation_id" = String, Path, description = "the conversation, `dm_<n>` (or a community's room, `com_<n>`)"), MessageListParams),
     responses((status = 200, description = "A page of messages", body = MessagePage)))]
 pub(super) async fn conversation_messages(
     State(state): State<AppState>,
@@ -426,60 +427,43 @@ pub(super) async fn conversation_messages(
     Path(conversation_id): Path<String>,
     Params(params): Params<MessageListParams>,
 ) -> ApiResult<Json<MessagePage>> {
-    let conversation: ConversationId = crate::ids::parse_path(&conversation_id, "conversation")?;
+    let room = parse_room(&conversation_id)?;
     let limit = bounded("limit", params.limit, 50, 1, MESSAGE_PAGE_MAX)?;
     let window = window(params.before.as_deref(), params.after.as_deref())?;
-    let room = RoomRef::direct(conversation);
     let view = fetch_room(&state, room, caller.user).await?;
+    if !view.viewer_may_read {
+        return Err(ApiError::from(ResultCode::MembersOnly));
+    }
     let other = view
         .participants
         .iter()
         .copied()
-        .find(|&u| u != caller.user)
-        .ok_or_else(|| ApiError::internal("a conversation has two users"))?;
+        .find(|&u| u != caller.user);
     let store = &state.store().await?.store;
-    // One more than asked: whether older ones remain.
+    // One more than asked: whether more remain in the page's direction.
     let mut messages = store
-        .room_messages(RoomKind::Direct, conversation.0, window, None, limit + 1)
+        .room_messages(room.kind, room.id, window, None, limit + 1)
         .await
         .map_err(store_error)?;
-    let has_more = match window {
-        Window::After(_) => {
-            // The page is the `limit` right after the id; anything before its oldest is
-            // older than the page.
-            if messages.len() > limit as usize {
-                messages.remove(0);
-            }
-            let oldest = messages.last().map(|m| m.message_id);
-            match oldest {
-                Some(oldest) => !store
-                    .room_messages(
-                        RoomKind::Direct,
-                        conversation.0,
-                        Window::Before(oldest),
-                        None,
-                        1,
-                    )
-                    .await
-                    .map_err(store_error)?
-                    .is_empty(),
-                None => false,
-            }
+    let has_more = messages.len() > limit as usize;
+    match window {
+        // Newest first: the extra one of an `after` page is its newest.
+        Window::After(_) if has_more => {
+            messages.remove(0);
         }
-        _ => {
-            let more = messages.len() > limit as usize;
-            messages.truncate(limit as usize);
-            more
-        }
-    };
+        _ => messages.truncate(limit as usize),
+    }
     let mine = store
-        .read_marker(RoomKind::Direct, conversation.0, caller.user.0)
+        .read_marker(room.kind, room.id, caller.user.0)
         .await
         .map_err(store_error)?;
-    let theirs = store
-        .read_marker(RoomKind::Direct, conversation.0, other.0)
-        .await
-        .map_err(store_error)?;
+    let theirs = match other {
+        Some(other) => store
+            .read_marker(room.kind, room.id, other.0)
+            .await
+            .map_err(store_error)?,
+        None => None,
+    };
     let messages = messages
         .iter()
         .map(|m| {
@@ -493,7 +477,7 @@ pub(super) async fn conversation_messages(
         .collect();
     Ok(Json(MessagePage {
         conversation_id: room_public(room),
-        user_id: other.public(),
+        user_id: other.map(|u| u.public()),
         messages,
         has_more,
     }))

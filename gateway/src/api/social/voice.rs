@@ -12,8 +12,9 @@
 //! the channel. Nothing is relayed outside the channel. A member banned from the community
 //! is closed out with 4004.
 
-use super::chat_socket::{ending, room_member};
+use super::chat_socket::{CLOSE_NOT_IN_ROOM, ending, room_member};
 use super::local::{JoinRefused, Joined, Place};
+use super::messages::fetch_room;
 use super::messages::room_public;
 use crate::api::ws::{
     self, CLOSE_TOKEN_EXPIRED, ClientMessage, IDLE_TIMEOUT, PING_INTERVAL, SocketParams,
@@ -85,7 +86,13 @@ async fn accept(
     params: SocketParams,
     headers: &HeaderMap,
 ) -> ApiResult<(RoomRef, AuthUser)> {
-    let (room, user, _) = room_member(state, channel_id, params, headers, "voice channel").await?;
+    let (room, user, view) =
+        room_member(state, channel_id, params, headers, "voice channel").await?;
+    if view.viewer_blocked {
+        return Err(ApiError::from(
+            betbet_protocol::result::ResultCode::UserBlocked,
+        ));
+    }
     // Checked again when the socket joins (another may have come in between).
     let present = state.local_rooms.users(Place::Voice(room));
     if present.contains(&user.user) {
@@ -113,6 +120,26 @@ fn presence(state: &AppState, room: RoomRef, user: UserId, change: &str) -> Mess
 }
 
 async fn serve(state: &AppState, socket: &mut WebSocket, room: RoomRef, user: AuthUser) {
+    // Registered before anything is checked again: a ban or a revoked session after the
+    // handshake either shows in the check below or reaches the queue.
+    let registration = state.hub.register(Some(user.user));
+    registration.follow_room(room);
+    if let Some((code, reason)) = ws::session_ended(state, Some(user)).await {
+        ws::close(socket, code, reason).await;
+        return;
+    }
+    match fetch_room(state, room, user.user).await {
+        Ok(view) if view.viewer_may_read && !view.viewer_blocked => {}
+        Ok(_) => {
+            ws::close(socket, CLOSE_NOT_IN_ROOM, "not a member of the room").await;
+            return;
+        }
+        Err(error) => {
+            ws::write(socket, [ws::error_message(None, &error)]).await;
+            ws::close(socket, 1011, "the channel is unavailable").await;
+            return;
+        }
+    }
     let joined =
         match state
             .local_rooms
@@ -126,7 +153,7 @@ async fn serve(state: &AppState, socket: &mut WebSocket, room: RoomRef, user: Au
             }
         };
     joined.to_others(&presence(state, room, user.user, "joined"));
-    run(state, socket, room, user, joined).await;
+    run(state, socket, room, user, (joined, registration)).await;
     // Gone (the membership was dropped with `run`): the others hear it.
     let left = presence(state, room, user.user, "left");
     state.local_rooms.broadcast(Place::Voice(room), &left);
@@ -137,11 +164,8 @@ async fn run(
     socket: &mut WebSocket,
     room: RoomRef,
     mut user: AuthUser,
-    mut joined: Joined,
+    (mut joined, mut registration): (Joined, crate::hub::Registration),
 ) {
-    // For the changes that end the connection: a ban, a revoked session.
-    let mut registration = state.hub.register(Some(user.user));
-    registration.follow_room(room);
     let participants = state.local_rooms.users(Place::Voice(room));
     let hello = ws::envelope(
         "joined",
