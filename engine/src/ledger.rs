@@ -36,6 +36,8 @@ pub enum Owner {
     Bankroll,
     /// The prize pools and entry fees of every live tournament of one currency.
     Tournaments,
+    /// A group's wallet: its members' contributions, paid out by its owner (or admins).
+    Group(betbet_protocol::social::GroupId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

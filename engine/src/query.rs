@@ -72,6 +72,7 @@ fn tx_view(tx: &Tx) -> TxView {
         Reference::Tournament(id) => (ReferenceType::Tournament, id),
         Reference::Community(id) => (ReferenceType::Community, id),
         Reference::Thread(id) => (ReferenceType::Thread, id),
+        Reference::Group(id) => (ReferenceType::Group, id),
     };
     TxView {
         id: tx.id,
@@ -118,7 +119,8 @@ impl Engine {
             | Query::Thread(_)
             | Query::Reply(_)
             | Query::Room(_)
-            | Query::Blocks(_) => self.query_social(query),
+            | Query::Blocks(_)
+            | Query::Group(_) => self.query_social(query),
             Query::Book(q) => self
                 .book_snapshot(q)
                 .map_or_else(not_found, QueryReply::Book),

@@ -28,7 +28,8 @@ use crate::markets::trading::{
     ClosedOrders, Order, OrderLinks, Position, SettledPosition, Trading,
 };
 use crate::social::{
-    Chat, ChatRoom, Community, Conversation, Member, RecentMessage, Social, Thread, ThreadReply,
+    Chat, ChatRoom, Community, Conversation, Group, GroupMember, GroupsIndex, Member,
+    RecentMessage, Social, Thread, ThreadReply,
 };
 use crate::tournaments::bracket::{Bracket, Entry, Format, Match, MatchResult, Slot, Stage};
 use crate::tournaments::rating::Rating;
@@ -59,7 +60,8 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"BBENGINE";
 /// - 9: communities and their memberships, threads, replies, votes, paywall purchases and
 ///   the hour's views, and transactions referring to a community or a thread.
 /// - 10: chat rooms (sequence numbers and their recent messages' senders), direct-message
-///   conversations and blocks.
+///   conversations and blocks; groups, their members and wallets (accounts owned by a
+///   group, transactions referring to one).
 pub const SNAPSHOT_VERSION: u32 = 10;
 /// The oldest format [`Engine::restore`] reads (and migrates to the current one).
 #[cfg(not(feature = "broken-skip-migration"))]
@@ -499,6 +501,35 @@ codec!(Social {
     views_hour,
     viewed,
     chat @ 10 = Default::default(),
+    groups @ 10 = Default::default(),
+    groups_index @ 10 = Default::default(),
+});
+codec!(Group {
+    id,
+    name,
+    kind,
+    max_members,
+    currency,
+    owner,
+    payout_policy,
+    account,
+    members,
+    member_count,
+    created_at,
+    version,
+});
+codec!(GroupMember {
+    role,
+    invited,
+    joined_at,
+    contributed,
+    received
+});
+codec!(GroupsIndex {
+    next,
+    names,
+    memberships,
+    owned
 });
 codec!(Chat {
     rooms,
@@ -964,6 +995,10 @@ impl Encode for Owner {
             Owner::Games => 5u8.encode(out),
             Owner::Bankroll => 6u8.encode(out),
             Owner::Tournaments => 7u8.encode(out),
+            Owner::Group(id) => {
+                8u8.encode(out);
+                id.encode(out);
+            }
         }
     }
 }
@@ -979,6 +1014,7 @@ impl Decode for Owner {
             5 => Owner::Games,
             6 => Owner::Bankroll,
             7 => Owner::Tournaments,
+            8 => Owner::Group(Decode::decode(r)?),
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "account owner",
@@ -1000,6 +1036,7 @@ impl Encode for Reference {
             Reference::Tournament(id) => (5, id),
             Reference::Community(id) => (6, id),
             Reference::Thread(id) => (7, id),
+            Reference::Group(id) => (8, id),
         };
         tag.encode(out);
         id.encode(out);
@@ -1019,6 +1056,7 @@ impl Decode for Reference {
             5 => Reference::Tournament(id),
             6 => Reference::Community(id),
             7 => Reference::Thread(id),
+            8 => Reference::Group(id),
             _ => {
                 return Err(DecodeError::UnknownTag {
                     what: "reference",

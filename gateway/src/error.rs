@@ -127,7 +127,9 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | InvalidTimeInForce | ExpiryInPast | InvalidUsername | InvalidEmail
         | InvalidReferralCode | UnsupportedCurrency | InvalidGameSettings | InvalidStake
         | InvalidClientSeed | InvalidChatMessage | InvalidTournament | InvalidCommunity
-        | InvalidModeration | InvalidPaywall | CannotMessageSelf => StatusCode::BAD_REQUEST,
+        | InvalidModeration | InvalidPaywall | CannotMessageSelf | InvalidGroup => {
+            StatusCode::BAD_REQUEST
+        }
         Forbidden
         | NotMarketCreator
         | NotPoolManager
@@ -150,7 +152,9 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | NotPostAuthor
         | MembersOnly
         | UserBlocked
-        | NotMessageSender => StatusCode::FORBIDDEN,
+        | NotMessageSender
+        | NotInvited
+        | NotGroupAdmin => StatusCode::FORBIDDEN,
         NotFound
         | UnknownAccount
         | DepositNotFound
@@ -174,7 +178,9 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | ThreadNotFound
         | ReplyNotFound
         | RoomNotFound
-        | MessageNotFound => StatusCode::NOT_FOUND,
+        | MessageNotFound
+        | GroupNotFound
+        | NotGroupMember => StatusCode::NOT_FOUND,
         IdempotencyKeyConflict
         | WalletExists
         | UsernameTaken
@@ -210,7 +216,10 @@ pub fn status_of(code: ResultCode) -> StatusCode {
         | ThreadLocked
         | PostDeleted
         | ThreadFull
-        | MessageTooOld => StatusCode::CONFLICT,
+        | MessageTooOld
+        | GroupNameTaken
+        | AlreadyGroupMember
+        | GroupFull => StatusCode::CONFLICT,
         InvalidCredentials | SessionNotFound | SessionExpired | SessionRevoked
         | RefreshTokenReused | TwoFaRequired | InvalidTwoFaCode | TwoFaCodeReused
         | StaleTimestamp | NonceReused | BadSignature => StatusCode::UNAUTHORIZED,

@@ -313,6 +313,9 @@ impl Hub {
                 Event::CommunityChanged(changed) => topic(Topic::Room(
                     betbet_protocol::social::RoomRef::community(changed.community),
                 )),
+                Event::GroupChanged(changed) => topic(Topic::Room(
+                    betbet_protocol::social::RoomRef::group(changed.group),
+                )),
                 _ => {}
             }
         }

@@ -41,7 +41,7 @@ pub struct ConversationSummary {
 
 fn table(kind: RoomKind) -> &'static Table {
     match kind {
-        RoomKind::Community => &schema::CHAT_MESSAGES,
+        RoomKind::Community | RoomKind::Group => &schema::CHAT_MESSAGES,
         RoomKind::Direct => &schema::DIRECT_MESSAGES,
     }
 }
@@ -50,12 +50,16 @@ fn table(kind: RoomKind) -> &'static Table {
 /// slip, a delete empties it).
 pub fn message_row(e: &ChatMessage, at: Timestamp) -> (&'static Table, Row) {
     let opt = |raw: Option<u64>| Value::Int(raw.map(|r| r as i64));
-    let mut row = vec![
+    let mut row = Vec::with_capacity(13);
+    if e.room.kind != RoomKind::Direct {
+        row.push(schema::text(e.room.kind.as_str()));
+    }
+    row.extend([
         schema::id(e.room.id),
         schema::id(e.message.0),
         schema::id(e.seq),
         schema::id(e.sender.0),
-    ];
+    ]);
     if e.room.kind == RoomKind::Direct {
         row.push(schema::id(e.recipient.map_or(0, |r| r.0)));
     }
@@ -100,6 +104,8 @@ pub fn read_row(e: &ChatRead, at: Timestamp) -> Row {
 }
 
 fn message_view(row: &Row, direct: bool) -> Option<StoredMessage> {
+    // A room's row starts with its kind.
+    let row: &[Value] = if direct { row } else { row.get(1..)? };
     let mut cells = row.iter();
     let mut int = || match cells.next()? {
         Value::Int(Some(v)) | Value::Time(Some(v)) => Some(*v),
@@ -162,19 +168,23 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<StoredMessage>> {
         let table = table(kind);
-        let key = table.columns[0].name;
-        let mut filter = format!("{key} = $1");
-        let mut params = vec![schema::id(room)];
+        let (mut filter, mut params) = match kind {
+            RoomKind::Direct => ("conversation_id = $1".to_owned(), vec![schema::id(room)]),
+            RoomKind::Community | RoomKind::Group => (
+                "room_kind = $1 AND room_id = $2".to_owned(),
+                vec![schema::text(kind.as_str()), schema::id(room)],
+            ),
+        };
         let mut order = "message_id DESC";
         match window {
             Window::Latest => {}
             Window::Before(id) => {
                 params.push(schema::id(id));
-                filter.push_str(" AND message_id < $2");
+                filter.push_str(&format!(" AND message_id < ${}", params.len()));
             }
             Window::After(id) => {
                 params.push(schema::id(id));
-                filter.push_str(" AND message_id > $2");
+                filter.push_str(&format!(" AND message_id > ${}", params.len()));
                 order = "message_id ASC";
             }
         }

@@ -363,6 +363,7 @@ impl Projector {
                 Event::CommunityChanged(e) => self.community(e, entry.at, batch),
                 Event::PostChanged(e) => self.post(e, entry.at, batch),
                 Event::ChatMessage(e) => self.chat_message(e, entry.at, batch),
+                Event::GroupChanged(e) => self.group(e, entry.at, batch),
                 Event::ChatRead(e) => {
                     batch.upsert(&schema::CHAT_READS, crate::chat::read_row(e, entry.at))
                 }
@@ -440,6 +441,35 @@ impl Projector {
         }
     }
 
+    /// A group's rows (its members' replaced: one may have gone) and, for money, the
+    /// wallet history's entry.
+    fn group(&self, e: &betbet_protocol::social::GroupChanged, at: Timestamp, batch: &mut Batch) {
+        use betbet_protocol::social::{GroupChange, GroupQuery};
+        let query = GroupQuery {
+            group: e.group,
+            viewer: UserId::SYSTEM,
+        };
+        if let QueryReply::Group(view) = self.engine.query(&Query::Group(query)) {
+            let (row, members) = schema::group_rows(&view);
+            batch.upsert(&schema::GROUPS, row);
+            batch.replace(
+                &schema::GROUP_MEMBERS,
+                "group_id",
+                schema::id(view.id.0),
+                "group_id = $1",
+            );
+            for member in members {
+                batch.upsert(&schema::GROUP_MEMBERS, member);
+            }
+        }
+        if matches!(e.change, GroupChange::Contributed | GroupChange::PaidOut) {
+            batch.upsert(
+                &schema::GROUP_TRANSACTIONS,
+                schema::group_transaction_row(e, at),
+            );
+        }
+    }
+
     /// A message's row and, for a direct message, its conversation's.
     fn chat_message(
         &self,
@@ -501,6 +531,19 @@ impl Projector {
             });
             if let QueryReply::Reply(view) = self.engine.query(&query) {
                 batch.upsert(&schema::THREAD_REPLIES, schema::reply_row(&view));
+            }
+        }
+        for raw in 1..=self.engine.groups_next() {
+            let query = Query::Group(betbet_protocol::social::GroupQuery {
+                group: betbet_protocol::social::GroupId(raw),
+                viewer: system,
+            });
+            if let QueryReply::Group(view) = self.engine.query(&query) {
+                let (row, members) = schema::group_rows(&view);
+                batch.upsert(&schema::GROUPS, row);
+                for member in members {
+                    batch.upsert(&schema::GROUP_MEMBERS, member);
+                }
             }
         }
         // Conversations (their messages' text, like posts', is not in the core).

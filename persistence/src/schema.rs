@@ -188,8 +188,8 @@ tables! {
         content: Text, format: Text, content_html: Text, preview: Text, search_text: Text,
         updated_at: Time,
     }
-    CHAT_MESSAGES = "chat_messages" key("room_id", "message_id") {
-        room_id: Int, message_id: Int, seq: Int, sender_id: Int, message_type: Text,
+    CHAT_MESSAGES = "chat_messages" key("room_kind", "room_id", "message_id") {
+        room_kind: Text, room_id: Int, message_id: Int, seq: Int, sender_id: Int, message_type: Text,
         content: Text, market_id: Int, outcome_id: Int, edited: Bool, deleted: Bool,
         created_at: Time, updated_at: Time,
     }
@@ -203,6 +203,18 @@ tables! {
     }
     CHAT_READS = "chat_reads" key("room_kind", "room_id", "user_id") {
         room_kind: Text, room_id: Int, user_id: Int, message_id: Int, read_at: Time,
+    }
+    GROUPS = "groups" key("id") {
+        id: Int, name: Text, type: Text, max_members: Int, currency: Text, owner_id: Int,
+        payout_policy: Text, member_count: Int, wallet_id: Int, created_at: Time, version: Int,
+    }
+    GROUP_MEMBERS = "group_members" key("group_id", "user_id") {
+        group_id: Int, user_id: Int, role: Text, invited: Bool, joined_at: Time,
+        contributed: Int, received: Int,
+    }
+    GROUP_TRANSACTIONS = "group_transactions" key("group_id", "version") {
+        group_id: Int, version: Int, actor_id: Int, user_id: Int, type: Text, amount: Int,
+        created_at: Time,
     }
 }
 
@@ -843,6 +855,66 @@ pub fn community_member_view(row: &Row) -> Option<betbet_protocol::social::Membe
     })
 }
 
+/// A group's row and its members' rows.
+pub fn group_rows(v: &betbet_protocol::social::GroupView) -> (Row, Vec<Row>) {
+    let group = vec![
+        id(v.id.0),
+        text(v.name.as_str()),
+        text(v.kind.as_str()),
+        int(v.max_members),
+        text(v.currency.to_string()),
+        id(v.owner.0),
+        text(v.payout_policy.as_str()),
+        int(v.member_count),
+        id(v.wallet.0),
+        time(v.created_at),
+        uint(v.version),
+    ];
+    let members = v
+        .members
+        .iter()
+        .map(|m| {
+            vec![
+                id(v.id.0),
+                id(m.user.0),
+                text(m.role.as_str()),
+                boolean(m.invited),
+                time(m.joined_at),
+                int(m.contributed.0),
+                int(m.received.0),
+            ]
+        })
+        .collect();
+    (group, members)
+}
+
+/// A group wallet's history entry: a contribution or a payout, at its record's time.
+pub fn group_transaction_row(e: &betbet_protocol::social::GroupChanged, at: Timestamp) -> Row {
+    vec![
+        id(e.group.0),
+        uint(e.version),
+        id(e.actor.0),
+        id(e.user.0),
+        text(e.change.as_str()),
+        int(e.amount.0),
+        time(at),
+    ]
+}
+
+/// A group wallet's history entry as (version, actor, user, type, amount, time).
+pub fn group_transaction_view(row: &Row) -> Option<(u64, u64, u64, String, i64, Timestamp)> {
+    let mut c = Cells(row.iter());
+    let _group = c.req()?;
+    Some((
+        c.req()? as u64,
+        c.req()? as u64,
+        c.req()? as u64,
+        c.string()?,
+        c.req()?,
+        Timestamp(c.req()?),
+    ))
+}
+
 /// A moderation log entry's row: the change and the time of its record.
 pub fn moderation_row(e: &betbet_protocol::social::CommunityChanged, at: Timestamp) -> Row {
     vec![
@@ -1088,7 +1160,8 @@ mod tests {
         include_str!("../migrations/postgres/0003_ratings.sql"),
         include_str!("../migrations/postgres/0004_communities.sql"),
         include_str!("../migrations/postgres/0005_threads.sql"),
-        include_str!("../migrations/postgres/0007_chat.sql")
+        include_str!("../migrations/postgres/0007_chat.sql"),
+        include_str!("../migrations/postgres/0008_groups.sql")
     );
     const SQLITE: &str = concat!(
         include_str!("../migrations/sqlite/0001_history.sql"),
@@ -1096,7 +1169,8 @@ mod tests {
         include_str!("../migrations/sqlite/0003_ratings.sql"),
         include_str!("../migrations/sqlite/0004_communities.sql"),
         include_str!("../migrations/sqlite/0005_threads.sql"),
-        include_str!("../migrations/sqlite/0007_chat.sql")
+        include_str!("../migrations/sqlite/0007_chat.sql"),
+        include_str!("../migrations/sqlite/0008_groups.sql")
     );
 
     /// The column names and types of `CREATE TABLE name (...)` in a migration.

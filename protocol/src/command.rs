@@ -736,6 +736,12 @@ wire_enum! {
         DeleteMessage(crate::social::MessageAction) = 134,
         MarkRead(crate::social::MessageAction) = 135,
         BlockUser(crate::social::BlockUser) = 136,
+        CreateGroup(crate::social::CreateGroup) = 137,
+        JoinGroup(crate::social::GroupAction) = 138,
+        LeaveGroup(crate::social::GroupAction) = 139,
+        ManageGroupMember(crate::social::ManageGroupMember) = 140,
+        ContributeGroup(crate::social::GroupMoney) = 141,
+        PayoutGroup(crate::social::GroupMoney) = 142,
     }
 }
 
@@ -817,7 +823,10 @@ impl Command {
             CreateCommunity(_) | JoinCommunity(_) | LeaveCommunity(_) | ManageMember(_)
             | CreateThread(_) | ReplyThread(_) | VotePost(_) | ModerateThread(_) | EditPost(_)
             | DeletePost(_) | BuyThread(_) | ViewThread(_) | SendMessage(_) | EditMessage(_)
-            | DeleteMessage(_) | MarkRead(_) | BlockUser(_) => Domain::Social,
+            | DeleteMessage(_) | MarkRead(_) | BlockUser(_) | CreateGroup(_) | JoinGroup(_)
+            | LeaveGroup(_) | ManageGroupMember(_) | ContributeGroup(_) | PayoutGroup(_) => {
+                Domain::Social
+            }
         }
     }
 }

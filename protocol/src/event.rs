@@ -117,6 +117,9 @@ wire_cenum! {
         CommunityFee = 18 => "community_fee",
         /// A paywalled thread's price to its author.
         ThreadPurchase = 19 => "thread_purchase",
+        /// A member's money into a group's wallet, and out of it to a member.
+        GroupContribution = 20 => "group_contribution",
+        GroupPayout = 21 => "group_payout",
     }
 }
 
@@ -400,5 +403,6 @@ wire_enum! {
         PostChanged(crate::social::PostChanged) = 97,
         ChatMessage(crate::social::ChatMessage) = 98,
         ChatRead(crate::social::ChatRead) = 99,
+        GroupChanged(crate::social::GroupChanged) = 100,
     }
 }

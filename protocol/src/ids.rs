@@ -5,7 +5,7 @@
 //! spec gives both for "a user's transactions" and "one transaction", can tell the two apart.
 
 use crate::games::{GameId, GameSessionId, TournamentId};
-use crate::social::{CommunityId, ConversationId, MessageId, ReplyId, ThreadId};
+use crate::social::{CommunityId, ConversationId, GroupId, MessageId, ReplyId, ThreadId};
 use crate::types::{
     AccountId, KycDocumentId, MarketId, OrderId, OutcomeId, PaymentMethodId, PoolId, PositionId,
     SessionId, TradeId, TxId, UserId,
@@ -68,6 +68,7 @@ public_id!(
     ReplyId => "rpl",
     ConversationId => "dm",
     MessageId => "msg",
+    GroupId => "grp",
 );
 
 #[cfg(test)]

@@ -304,6 +304,7 @@ wire_enum! {
         Reply(crate::social::ReplyQuery) = 103,
         Room(crate::social::RoomQuery) = 104,
         Blocks(UserQuery) = 105,
+        Group(crate::social::GroupQuery) = 106,
         Bankroll(crate::games::BankrollQuery) = 87,
     }
 }
@@ -354,6 +355,7 @@ wire_enum! {
         Reply(crate::social::ReplyView) = 103,
         Room(crate::social::RoomView) = 104,
         Blocks(crate::social::BlockList) = 105,
+        Group(crate::social::GroupView) = 106,
         Bankroll(crate::games::BankrollView) = 87,
     }
 }

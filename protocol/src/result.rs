@@ -258,6 +258,15 @@ result_codes! {
     TooManyConversations = 630 => "too_many_conversations", "the conversation limit (the ones you opened, or the platform's) is reached";
     TooManyBlocks = 631 => "too_many_blocks", "you have blocked the most users you may";
     CannotMessageSelf = 632 => "cannot_message_self", "you cannot message or block yourself";
+    GroupNotFound = 633 => "group_not_found", "no such group";
+    InvalidGroup = 634 => "invalid_group", "the group's settings are out of range (max_members is 2 to 1 000)";
+    GroupNameTaken = 635 => "group_name_taken", "a group of that name exists";
+    AlreadyGroupMember = 636 => "already_group_member", "you are already a member of this group";
+    GroupFull = 637 => "group_full", "the group has its most members";
+    NotInvited = 638 => "not_invited", "this group is private: an owner or admin must invite you";
+    NotGroupMember = 639 => "not_group_member", "that user is not a member of this group";
+    NotGroupAdmin = 640 => "not_group_admin", "your role in this group does not allow this";
+    TooManyGroups = 641 => "too_many_groups", "the group limit (yours, or the platform's) is reached";
 }
 
 impl ResultCode {

@@ -569,11 +569,13 @@ wire_cenum! {
         Community = 0 => "community",
         /// A direct-message conversation: its two users.
         Direct = 1 => "direct",
+        /// A group's room: its members (not those only invited).
+        Group = 2 => "group",
     }
 }
 
 wire_struct! {
-    /// A chat room: a community's (`id` its community id) or a conversation's.
+    /// A chat room: a community's (`id` its community id), a conversation's or a group's.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub struct RoomRef {
         pub kind: RoomKind,
@@ -592,6 +594,13 @@ impl RoomRef {
     pub fn direct(id: ConversationId) -> RoomRef {
         RoomRef {
             kind: RoomKind::Direct,
+            id: id.0,
+        }
+    }
+
+    pub fn group(id: GroupId) -> RoomRef {
+        RoomRef {
+            kind: RoomKind::Group,
             id: id.0,
         }
     }
@@ -754,5 +763,199 @@ wire_struct! {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct BlockList {
         pub users: Vec<UserId>,
+    }
+}
+
+// ---- Groups and their wallets ------------------------------------------------------------
+
+/// The longest group name (characters; unique without regard to case, like communities').
+pub const GROUP_NAME_MAX: usize = 100;
+/// Groups in the core, the ones one user may own, and the ones one user may belong to
+/// (invitations included).
+pub const GROUPS_MAX: usize = 200_000;
+pub const GROUPS_OWNED_MAX: u32 = 20;
+pub const GROUPS_PER_USER_MAX: u32 = 200;
+/// The most members a group may allow (its `max_members`, at least 2).
+pub const GROUP_MEMBERS_MAX: u32 = 1_000;
+
+/// A group: its members and its wallet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct GroupId(pub u64);
+
+crate::games::id_codec!(GroupId);
+
+wire_cenum! {
+    /// The spec's group `type`: who may join.
+    pub enum GroupType {
+        /// Anyone joins while there is room.
+        Public = 0 => "public",
+        /// Only users an owner or admin invited.
+        Private = 1 => "private",
+    }
+}
+
+wire_cenum! {
+    /// Who may pay out of the group's wallet.
+    pub enum PayoutPolicy {
+        Owner = 0 => "owner",
+        /// The owner and the group's admins.
+        Admins = 1 => "admins",
+    }
+}
+
+wire_cenum! {
+    pub enum GroupRole {
+        Member = 0 => "member",
+        /// Invites and removes members (and pays out, when the policy says admins).
+        Admin = 1 => "admin",
+        Owner = 2 => "owner",
+    }
+}
+
+impl GroupRole {
+    pub fn rank(self) -> u8 {
+        match self {
+            GroupRole::Member => 0,
+            GroupRole::Admin => 1,
+            GroupRole::Owner => 2,
+        }
+    }
+}
+
+wire_cenum! {
+    pub enum GroupMemberAction {
+        /// Invites a user (a private group's only way in).
+        Invite = 0 => "invite",
+        /// Withdraws an invitation, or removes a member (their contributions stay).
+        Remove = 1 => "remove",
+        /// The owner makes a member an admin, or an admin a member.
+        SetRole = 2 => "set_role",
+    }
+}
+
+wire_cenum! {
+    pub enum GroupChange {
+        Created = 0 => "created",
+        Joined = 1 => "joined",
+        Left = 2 => "left",
+        Invited = 3 => "invited",
+        Removed = 4 => "removed",
+        RoleSet = 5 => "role_set",
+        /// A member paid `amount` into the wallet.
+        Contributed = 6 => "contributed",
+        /// `amount` went out of the wallet to the member `user`.
+        PaidOut = 7 => "paid_out",
+    }
+}
+
+wire_struct! {
+    /// Opens a group owned by its creator, with a wallet of `currency` (the creator must
+    /// hold a wallet of it).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CreateGroup {
+        pub actor: UserId,
+        pub name: String,
+        pub kind: GroupType,
+        pub max_members: u32,
+        pub currency: Currency,
+        pub payout_policy: PayoutPolicy,
+    }
+}
+
+wire_struct! {
+    /// Join or leave: the actor and the group.
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct GroupAction {
+        pub actor: UserId,
+        pub group: GroupId,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ManageGroupMember {
+        pub actor: UserId,
+        pub group: GroupId,
+        pub user: UserId,
+        pub action: GroupMemberAction,
+        /// For `SetRole`: `Admin` or `Member`.
+        pub role: GroupRole,
+    }
+}
+
+wire_struct! {
+    /// Money into the group's wallet from the actor's (a contribution, `user` the actor),
+    /// or out of it to the member `user`'s wallet (a payout).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct GroupMoney {
+        pub actor: UserId,
+        pub group: GroupId,
+        pub user: UserId,
+        pub amount: Amount,
+    }
+}
+
+wire_struct! {
+    /// A group or one of its memberships changed, or money moved through its wallet;
+    /// `version` is the group's, +1 on each change.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GroupChanged {
+        pub group: GroupId,
+        pub actor: UserId,
+        pub user: UserId,
+        pub change: GroupChange,
+        pub amount: Amount,
+        pub version: u64,
+    }
+}
+
+wire_struct! {
+    #[fixed(16)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct GroupQuery {
+        pub group: GroupId,
+        pub viewer: UserId,
+    }
+}
+
+wire_struct! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GroupMemberView {
+        pub user: UserId,
+        pub role: GroupRole,
+        /// Invited and not joined yet.
+        pub invited: bool,
+        pub joined_at: Timestamp,
+        /// What they paid in, and what was paid out to them.
+        pub contributed: Amount,
+        pub received: Amount,
+    }
+}
+
+wire_struct! {
+    /// A group as the viewer may see it: a private group is visible to its members and
+    /// invitees only, the wallet (`balance`, `members`' money) to its members only — the
+    /// gateway leaves out what the viewer may not see.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GroupView {
+        pub id: GroupId,
+        pub name: String,
+        pub kind: GroupType,
+        pub max_members: u32,
+        pub currency: Currency,
+        pub owner: UserId,
+        pub payout_policy: PayoutPolicy,
+        pub member_count: u32,
+        pub wallet: crate::types::AccountId,
+        pub balance: Amount,
+        pub created_at: Timestamp,
+        pub version: u64,
+        /// The viewer's membership: role, and whether only invited.
+        pub viewer_role: Option<GroupRole>,
+        pub viewer_invited: bool,
+        /// Members and invitees, in the order they came.
+        pub members: Vec<GroupMemberView>,
     }
 }

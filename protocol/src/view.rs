@@ -91,6 +91,7 @@ wire_cenum! {
         Tournament = 5 => "tournament",
         Community = 6 => "community",
         Thread = 7 => "thread",
+        Group = 8 => "group",
     }
 }
 

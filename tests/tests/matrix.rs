@@ -125,6 +125,7 @@ struct Objects {
     community: String,
     thread: String,
     conversation: String,
+    group: String,
 }
 
 impl Objects {
@@ -154,6 +155,7 @@ impl Objects {
                 "community_id" => self.community.clone(),
                 "thread_id" => self.thread.clone(),
                 "conversation_id" => self.conversation.clone(),
+                "group_id" => self.group.clone(),
                 "channel_id" => self.community.clone(),
                 "id" if path.ends_with("/balance") => self.wallet.clone(),
                 "id" if path.ends_with("/cancel") => self.withdrawal.clone(),
@@ -192,6 +194,9 @@ fn sample_body(method: &str, path: &str) -> Option<Value> {
         }
         ("POST", "/api/v1/threads/{thread_id}/moderate") => json!({"action": "lock"}),
         ("POST", "/api/v1/threads/{thread_id}/edit") => json!({"content": "rewritten"}),
+        ("POST", "/api/v1/groups/{group_id}/members/{user_id}") => json!({"action": "remove"}),
+        ("POST", "/api/v1/groups/{group_id}/contribute") => json!({"amount": "1"}),
+        ("POST", "/api/v1/groups/{group_id}/payout") => json!({"user_id": "usr_2", "amount": "1"}),
         _ => return None,
     })
 }
@@ -321,6 +326,16 @@ fn every_route_refuses_what_it_must() {
             &json!({"recipient_id": host_id, "content": "just between us"}),
         )
         .expect(201);
+    // A group of the victim's, with money in its wallet.
+    let group = victim
+        .post("/api/v1/groups/create", &json!({"name": "Matrix group"}))
+        .expect(201);
+    victim
+        .post(
+            &format!("/api/v1/groups/{}/contribute", id(&group["id"])),
+            &json!({"amount": "5"}),
+        )
+        .expect(200);
     let wallets = victim
         .get(&format!("/api/v1/wallets/{victim_id}"))
         .expect(200);
@@ -341,6 +356,7 @@ fn every_route_refuses_what_it_must() {
         community: id(&community["id"]),
         thread: id(&thread["id"]),
         conversation: id(&conversation["conversation_id"]),
+        group: id(&group["id"]),
     };
 
     // Credentials that must not get through.

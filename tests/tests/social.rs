@@ -626,3 +626,191 @@ fn ids_of(found: &Value) -> Vec<Value> {
         .map(|r| r["thread_id"].clone())
         .collect()
 }
+
+fn group_path(group: &Value, rest: &str) -> String {
+    format!("/api/v1/groups/{}{rest}", group["id"].as_str().unwrap())
+}
+
+#[test]
+fn a_group_wallet_takes_contributions_pays_out_exactly_and_stays_private() {
+    let server = Server::start(&["--demo"]);
+    let anon = server.api();
+    let (owner, owner_id) = funded(&anon, "grp_owner", "100");
+    let (ann, ann_id) = funded(&anon, "grp_ann", "100");
+    let (ben, ben_id) = funded(&anon, "grp_ben", "100");
+    let (outsider, outsider_id) = funded(&anon, "grp_out", "100");
+    let group = owner
+        .post(
+            "/api/v1/groups/create",
+            &json!({"name": "Weekend Syndicate", "type": "public", "max_members": 3}),
+        )
+        .expect(201);
+    assert_eq!(group["your_role"], "owner");
+    assert_eq!(group["member_count"], 1);
+    owner
+        .post(
+            "/api/v1/groups/create",
+            &json!({"name": "weekend syndicate"}),
+        )
+        .expect_error(409, "group_name_taken");
+    for api in [&ann, &ben] {
+        let joined = api
+            .post(&group_path(&group, "/join"), &json!({}))
+            .expect(200);
+        assert_eq!(joined["your_role"], "member");
+    }
+    outsider
+        .post(&group_path(&group, "/join"), &json!({}))
+        .expect_error(409, "group_full");
+
+    // Contributions leave the members' wallets exactly; a payout reaches one exactly.
+    ann.post(
+        &group_path(&group, "/contribute"),
+        &json!({"amount": "25.5"}),
+    )
+    .expect(200);
+    let wallet = ben
+        .post(&group_path(&group, "/contribute"), &json!({"amount": "10"}))
+        .expect(200);
+    assert_amount(&wallet["balance"], "35.5");
+    assert_amount(&Value::String(available(&ann, &ann_id)), "74.5");
+    ann.post(
+        &group_path(&group, "/payout"),
+        &json!({"user_id": ann_id, "amount": "1"}),
+    )
+    .expect_error(403, "not_group_admin");
+    owner
+        .post(
+            &group_path(&group, "/payout"),
+            &json!({"user_id": ben_id, "amount": "40"}),
+        )
+        .expect_error(422, "insufficient_funds");
+    owner
+        .post(
+            &group_path(&group, "/payout"),
+            &json!({"user_id": outsider_id, "amount": "1"}),
+        )
+        .expect_error(404, "not_group_member");
+    let wallet = owner
+        .post(
+            &group_path(&group, "/payout"),
+            &json!({"user_id": ben_id, "amount": "20"}),
+        )
+        .expect(200);
+    assert_amount(&wallet["balance"], "15.5");
+    assert_amount(&Value::String(available(&ben, &ben_id)), "110");
+    let wallet = ann.get(&group_path(&group, "/wallet")).expect(200);
+    assert_eq!(wallet["total"], 3);
+    let kinds: Vec<&str> = wallet["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["paid_out", "contributed", "contributed"]);
+    assert_eq!(wallet["transactions"][0]["user_id"], ben_id.as_str());
+    assert_eq!(wallet["transactions"][0]["actor_id"], owner_id.as_str());
+    let member = |user: &str| {
+        wallet["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user_id"] == user)
+            .cloned()
+            .unwrap()
+    };
+    assert_amount(&member(&ann_id)["contributed"], "25.5");
+    assert_amount(&member(&ann_id)["received"], "0");
+    assert_amount(&member(&ben_id)["contributed"], "10");
+    assert_amount(&member(&ben_id)["received"], "20");
+    // Ben's wallet history shows both movements, referring to the group.
+    let txs = ben
+        .get(&format!("/api/v1/transactions/{ben_id}"))
+        .expect(200);
+    let group_txs: Vec<&Value> = txs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["reference_type"] == "group")
+        .collect();
+    assert_eq!(group_txs.len(), 2, "{txs}");
+
+    // The wallet is the members' alone.
+    outsider
+        .get(&group_path(&group, "/wallet"))
+        .expect_error(404, "group_not_found");
+    outsider
+        .post(&group_path(&group, "/contribute"), &json!({"amount": "1"}))
+        .expect_error(404, "group_not_found");
+    let seen = outsider.get(&group_path(&group, "")).expect(200);
+    assert_eq!(seen["members"], json!([]));
+
+    // A private group: invisible until invited; an invitation lets one in.
+    let private = owner
+        .post(
+            "/api/v1/groups/create",
+            &json!({"name": "Inner Circle", "type": "private"}),
+        )
+        .expect(201);
+    outsider
+        .get(&group_path(&private, ""))
+        .expect_error(404, "group_not_found");
+    outsider
+        .post(&group_path(&private, "/join"), &json!({}))
+        .expect_error(404, "group_not_found");
+    owner
+        .post(
+            &group_path(&private, &format!("/members/{outsider_id}")),
+            &json!({"action": "invite"}),
+        )
+        .expect(200);
+    let invited = outsider.get(&group_path(&private, "")).expect(200);
+    assert_eq!(invited["invited"], true);
+    let joined = outsider
+        .post(&group_path(&private, "/join"), &json!({}))
+        .expect(200);
+    assert_eq!(joined["your_role"], "member");
+    // The group's chat room is its members': an outsider is refused at the handshake, a
+    // member who leaves is closed out.
+    let room = |api: &Api| {
+        let url = format!(
+            "ws://127.0.0.1:{}/ws/chat/{}?token={}",
+            server.port,
+            group["id"].as_str().unwrap(),
+            api.token.as_deref().unwrap()
+        );
+        tungstenite::connect(url)
+    };
+    match room(&outsider) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 404, "{:?}", r.body()),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("an outsider opened the group's room"),
+    }
+    let (mut socket, _) = room(&ann).expect("a member opens the room");
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_mut() {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+    }
+    let mut next = || loop {
+        match socket.read().expect("a message") {
+            tungstenite::Message::Text(text) => {
+                return serde_json::from_str::<Value>(&text).unwrap();
+            }
+            tungstenite::Message::Close(frame) => {
+                return json!({"type": "close", "code": u16::from(frame.unwrap().code)});
+            }
+            _ => {}
+        }
+    };
+    assert_eq!(next()["type"], "snapshot");
+    // Leaving keeps what was paid in; the owner cannot leave.
+    ann.post(&group_path(&group, "/leave"), &json!({}))
+        .expect(200);
+    assert_eq!(next(), json!({"type": "close", "code": 4004}));
+    let wallet = owner.get(&group_path(&group, "/wallet")).expect(200);
+    assert_amount(&wallet["balance"], "15.5");
+    owner
+        .post(&group_path(&group, "/leave"), &json!({}))
+        .expect_error(403, "owner_cannot_leave");
+}

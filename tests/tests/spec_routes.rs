@@ -403,6 +403,19 @@ fn served() -> Vec<Case> {
         case("GET /api/v1/threads/{thread_id}", Bob, "/api/v1/threads/{thread}", Bare,
             200, No, &[("/thread/id", "{thread}"), ("/thread/upvotes", "1"), ("/total", "1"),
                 ("/replies/0/content", "A reply from the spec")]),
+        // create_group(name, type, max_members)
+        case("POST /api/v1/groups/create", Bob, "/api/v1/groups/create",
+            Json(json!({"name": "Spec Group", "type": "public", "max_members": 10})),
+            201, No, &[("/id", ANY), ("/name", "Spec Group"), ("/type", "public"),
+                ("/max_members", "10"), ("/owner_id", "{me}"), ("/your_role", "owner")])
+            .save(&[("group", "/id")]),
+        // join_group(group_id, user_id)
+        case("POST /api/v1/groups/{group_id}/join", Alice, "/api/v1/groups/{group}/join",
+            Json(json!({"user_id": "{me}"})),
+            200, Param("user_id"), &[("/id", "{group}"), ("/member_count", "2"), ("/your_role", "member")]),
+        // get_group_wallet(group_id)
+        case("GET /api/v1/groups/{group_id}/wallet", Alice, "/api/v1/groups/{group}/wallet", Bare,
+            200, No, &[("/group_id", "{group}"), ("/balance", "0"), ("/currency", "USD")]),
         // send_direct_message(sender_id, recipient_id, content)
         case("POST /api/v1/messages/send", Alice, "/api/v1/messages/send",
             Json(json!({"sender_id": "{me}", "recipient_id": "{bob}", "content": "A DM from the spec"})),
@@ -460,9 +473,6 @@ fn not_yet_served() -> Vec<(&'static str, &'static str)> {
         ("GET /api/v1/experts/{expert_id}/stats", "/api/v1/experts/usr_3/stats"),
         ("GET /api/v1/subscriptions/{user_id}", "/api/v1/subscriptions/usr_2"),
         // Service 6: Social Forum.
-        ("POST /api/v1/groups/create", "/api/v1/groups/create"),
-        ("POST /api/v1/groups/{group_id}/join", "/api/v1/groups/grp_1/join"),
-        ("GET /api/v1/groups/{group_id}/wallet", "/api/v1/groups/grp_1/wallet"),
     ]
 }
 

@@ -240,7 +240,8 @@ impl Engine {
             | Reference::Game(id)
             | Reference::Tournament(id)
             | Reference::Community(id)
-            | Reference::Thread(id) => id,
+            | Reference::Thread(id)
+            | Reference::Group(id) => id,
         };
         self.ledger
             .transfer(debit, credited, amount, false, reason, reference_id, out);

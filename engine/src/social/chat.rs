@@ -12,6 +12,7 @@ use betbet_protocol::event::Event;
 use betbet_protocol::message::{Empty, Reply};
 use betbet_protocol::query::QueryReply;
 use betbet_protocol::result::ResultCode;
+use betbet_protocol::social::GroupId;
 use betbet_protocol::social::{
     BLOCKS_PER_USER_MAX, BlockList, BlockUser, CHAT_MESSAGE_MAX, CONVERSATIONS_MAX,
     CONVERSATIONS_OPENED_PER_USER_MAX, ChatMessage, ChatRead, CommunityChange, CommunityId,
@@ -56,7 +57,7 @@ fn check_content(kind: MessageType, content: &str, has_slip: bool) -> Result<(),
 /// The messages of a room that may still be edited or deleted.
 fn recent_max(kind: RoomKind) -> usize {
     match kind {
-        RoomKind::Community => ROOM_RECENT_MAX,
+        RoomKind::Community | RoomKind::Group => ROOM_RECENT_MAX,
         RoomKind::Direct => DIRECT_RECENT_MAX,
     }
 }
@@ -123,7 +124,27 @@ impl Engine {
                 }
                 Ok(Some(other))
             }
+            RoomKind::Group => self.group_room_role(room, actor).map(|_| None),
         }
+    }
+
+    /// The actor's role in the group whose room this is (a member who joined), or why not.
+    fn group_room_role(
+        &self,
+        room: RoomRef,
+        actor: UserId,
+    ) -> Result<betbet_protocol::social::GroupRole, ResultCode> {
+        let group = self
+            .social
+            .groups
+            .get(&GroupId(room.id))
+            .ok_or(ResultCode::GroupNotFound)?;
+        group
+            .members
+            .get(&actor)
+            .filter(|m| !m.invited)
+            .map(|m| m.role)
+            .ok_or(ResultCode::NotGroupMember)
     }
 
     /// Whether `actor` may read the room: a member of the community (active, unbanned),
@@ -138,6 +159,7 @@ impl Engine {
                 Ok(())
             }
             RoomKind::Direct => self.conversation_of(room, actor).map(|_| ()),
+            RoomKind::Group => self.group_room_role(room, actor).map(|_| ()),
         }
     }
 
@@ -370,6 +392,15 @@ impl Engine {
         let author_role = match c.room.kind {
             RoomKind::Direct if moderated => return Err(ResultCode::NotMessageSender),
             RoomKind::Direct => MemberRole::Member,
+            // A group's owner or admin removes the messages of the roles below theirs.
+            RoomKind::Group => {
+                let actor = self.group_room_role(c.room, c.actor)?;
+                let sender = self.group_room_role(c.room, sender).ok();
+                if moderated && sender.is_none_or(|s| s.rank() >= actor.rank()) {
+                    return Err(ResultCode::NotMessageSender);
+                }
+                MemberRole::Member
+            }
             RoomKind::Community => {
                 let community = self.community(community)?;
                 if moderated {
@@ -382,7 +413,7 @@ impl Engine {
         };
         let recipient = match c.room.kind {
             RoomKind::Direct => Some(self.conversation_of(c.room, c.actor)?.1),
-            RoomKind::Community => None,
+            RoomKind::Community | RoomKind::Group => None,
         };
         let seq = self.change_message(c.room, c.message, true);
         out.push(Event::ChatMessage(ChatMessage {
@@ -400,7 +431,7 @@ impl Engine {
             posted_at,
             changed_at: self.now,
         }));
-        if moderated {
+        if moderated && c.room.kind == RoomKind::Community {
             let change = Change::of(CommunityChange::MessageRemoved, sender, author_role);
             self.community_changed(community, c.actor, change, out);
         }
@@ -495,6 +526,13 @@ impl Engine {
                 }
                 Err(_) => return not_found,
             },
+            RoomKind::Group => {
+                if !self.social.groups.contains_key(&GroupId(q.room.id)) {
+                    return not_found;
+                }
+                let member = self.group_room_role(q.room, q.viewer).is_ok();
+                (Vec::new(), member, None, None)
+            }
         };
         QueryReply::Room(RoomView {
             room: q.room,
@@ -549,8 +587,14 @@ impl Engine {
         for (key, room) in &chat.rooms {
             let kind = RoomKind::from_u8(key.0).expect("a room's kind");
             assert!(room.recent.len() <= recent_max(kind), "{key:?}");
-            if kind == RoomKind::Direct {
-                assert!(chat.conversations.contains_key(&ConversationId(key.1)));
+            match kind {
+                RoomKind::Direct => {
+                    assert!(chat.conversations.contains_key(&ConversationId(key.1)));
+                }
+                RoomKind::Group => assert!(self.social.groups.contains_key(&GroupId(key.1))),
+                RoomKind::Community => {
+                    assert!(self.social.communities.contains_key(&CommunityId(key.1)));
+                }
             }
             assert!(room.recent.len() as u64 <= room.seq, "{key:?}");
             assert!(room.recent.windows(2).all(|w| w[0].id < w[1].id), "{key:?}");

@@ -14,6 +14,10 @@
 //!   message, edit, delete and read marker journaled, each room's gap-free sequence
 //!   number, and who sent its last messages (the ones that may still be edited or
 //!   deleted). The text rides the `ChatMessage` event into the history store;
+//! - `groups`: groups (public, or private by invitation; owner > admin > member) with a
+//!   wallet of their own — a ledger account members contribute to and the owner (or the
+//!   admins, by the group's policy) pays out of to members, each movement one transfer
+//!   with the member's transaction and a `GroupChanged` event;
 //! - `query`: the views.
 //!
 //! The core keeps every community and membership (they decide every command); lists,
@@ -21,6 +25,7 @@
 
 mod chat;
 mod communities;
+mod groups;
 mod query;
 mod threads;
 
@@ -30,7 +35,7 @@ use betbet_protocol::command::Command;
 use betbet_protocol::event::Event;
 use betbet_protocol::message::Reply;
 use betbet_protocol::result::ResultCode;
-use betbet_protocol::social::BetSlip;
+use betbet_protocol::social::{BetSlip, GroupId, GroupRole, GroupType, PayoutPolicy};
 use betbet_protocol::social::{
     CommunityId, CommunityType, ConversationId, MemberRole, MemberStatus, MessageId, MessageType,
     ReplyId, ThreadId, ThreadType,
@@ -171,6 +176,44 @@ pub struct Chat {
     pub blocks_per_user: BTreeMap<UserId, u32>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    pub role: GroupRole,
+    /// Invited, not joined yet (not counted among the members).
+    pub invited: bool,
+    pub joined_at: Timestamp,
+    pub contributed: i64,
+    pub received: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub kind: GroupType,
+    pub max_members: u32,
+    pub currency: Currency,
+    pub owner: UserId,
+    pub payout_policy: PayoutPolicy,
+    /// The group's wallet (a ledger account owned by the group).
+    pub account: AccountId,
+    /// Members and invitees.
+    pub members: BTreeMap<UserId, GroupMember>,
+    pub member_count: u32,
+    pub created_at: Timestamp,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupsIndex {
+    pub next: u64,
+    /// Names folded to lower case.
+    pub names: BTreeMap<String, GroupId>,
+    /// Groups (joined or invited to) per user, and owned per user.
+    pub memberships: BTreeMap<UserId, u32>,
+    pub owned: BTreeMap<UserId, u32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Social {
     pub communities: BTreeMap<CommunityId, Community>,
@@ -193,6 +236,8 @@ pub struct Social {
     pub views_hour: i64,
     pub viewed: BTreeSet<(ThreadId, UserId)>,
     pub chat: Chat,
+    pub groups: BTreeMap<GroupId, Group>,
+    pub groups_index: GroupsIndex,
 }
 
 pub(crate) struct Family;
@@ -222,6 +267,12 @@ impl CommandFamily for Family {
             Command::DeleteMessage(c) => engine.delete_message(c, out),
             Command::MarkRead(c) => engine.mark_read(c, out),
             Command::BlockUser(c) => engine.block_user(c),
+            Command::CreateGroup(c) => engine.create_group(c, out),
+            Command::JoinGroup(c) => engine.join_group(c, out),
+            Command::LeaveGroup(c) => engine.leave_group(c, out),
+            Command::ManageGroupMember(c) => engine.manage_group_member(c, out),
+            Command::ContributeGroup(c) => engine.contribute_group(c, out),
+            Command::PayoutGroup(c) => engine.payout_group(c, out),
             other => misrouted(other, "social"),
         }
     }
@@ -230,5 +281,6 @@ impl CommandFamily for Family {
         engine.check_social();
         engine.check_threads();
         engine.check_chat();
+        engine.check_groups();
     }
 }

@@ -68,6 +68,7 @@ impl Engine {
             },
             Query::Room(q) => self.query_room(q),
             Query::Blocks(q) => self.query_blocks(q.user),
+            Query::Group(q) => self.query_group(q),
             _ => not_found,
         }
     }

@@ -1091,3 +1091,84 @@ fn a_room_keeps_its_last_messages_editable_and_its_sequence_across_a_snapshot() 
     }
     world.replays_to_now(Engine::restore(&snapshot).unwrap(), cut);
 }
+
+#[test]
+fn a_group_wallet_moves_money_exactly_and_survives_a_snapshot() {
+    let mut world = World::new();
+    let owner = world.funded("owner", 10);
+    let member = world.funded("member", 50);
+    let outsider = world.funded("outsider", 50);
+    let create = Command::CreateGroup(CreateGroup {
+        actor: owner,
+        name: "Syndicate".to_owned(),
+        kind: GroupType::Private,
+        max_members: 3,
+        currency: usd(),
+        payout_policy: PayoutPolicy::Owner,
+    });
+    let group = match world.ok(create) {
+        Reply::Created(c) => GroupId(c.id),
+        other => panic!("{other:?}"),
+    };
+    let join = |actor| Command::JoinGroup(GroupAction { actor, group });
+    assert_eq!(
+        world.apply(join(member)).code(),
+        Some(ResultCode::NotInvited)
+    );
+    let invite = Command::ManageGroupMember(ManageGroupMember {
+        actor: owner,
+        group,
+        user: member,
+        action: GroupMemberAction::Invite,
+        role: GroupRole::Member,
+    });
+    world.ok(invite);
+    world.ok(join(member));
+    let money = |actor, user, amount| GroupMoney {
+        actor,
+        group,
+        user,
+        amount: Amount(amount),
+    };
+    assert_eq!(
+        world
+            .apply(Command::ContributeGroup(money(
+                outsider,
+                outsider,
+                units(1)
+            )))
+            .code(),
+        Some(ResultCode::NotGroupMember)
+    );
+    assert_eq!(
+        world
+            .apply(Command::ContributeGroup(money(owner, member, units(1))))
+            .code(),
+        Some(ResultCode::Forbidden),
+        "nobody contributes for someone else"
+    );
+    world.ok(Command::ContributeGroup(money(member, member, units(30))));
+    let cut = world.journal.len();
+    let snapshot = world.engine.snapshot();
+    assert_eq!(
+        world
+            .apply(Command::PayoutGroup(money(member, member, units(1))))
+            .code(),
+        Some(ResultCode::NotGroupAdmin)
+    );
+    assert_eq!(
+        world
+            .apply(Command::PayoutGroup(money(owner, member, units(31))))
+            .code(),
+        Some(ResultCode::InsufficientFunds)
+    );
+    world.ok(Command::PayoutGroup(money(owner, owner, units(12))));
+    let account = world.engine.social.groups[&group].account;
+    assert_eq!(world.engine.ledger.get(account).balance(), units(18));
+    let members = &world.engine.social.groups[&group].members;
+    assert_eq!(
+        (members[&member].contributed, members[&owner].received),
+        (units(30), units(12))
+    );
+    world.replays_to_now(Engine::restore(&snapshot).unwrap(), cut);
+}

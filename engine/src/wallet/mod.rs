@@ -95,6 +95,7 @@ pub enum Reference {
     Tournament(u64),
     Community(u64),
     Thread(u64),
+    Group(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,7 +246,7 @@ fn fingerprint(command: &Command) -> u64 {
     })
 }
 
-fn check_amount(amount: Amount) -> Result<i64, ResultCode> {
+pub(crate) fn check_amount(amount: Amount) -> Result<i64, ResultCode> {
     if amount.0 <= 0 || amount.0 > MONEY_MOVE_MAX {
         return Err(ResultCode::InvalidAmount);
     }
@@ -314,7 +315,7 @@ impl Engine {
 
     /// The user's wallet in `currency`, opened if missing (checked, not yet mutated: returns
     /// `None` when it would have to be opened).
-    fn wallet_or_room(
+    pub(crate) fn wallet_or_room(
         &self,
         user: UserId,
         currency: Currency,
@@ -482,7 +483,7 @@ impl Engine {
 
     /// Refuses money coming into `user`'s wallet (deposits and transfers received) that
     /// would take its balance with pending deposits past `wallet_balance_max`.
-    fn incoming_room(
+    pub(crate) fn incoming_room(
         &self,
         user: UserId,
         wallet: Option<AccountId>,

@@ -177,6 +177,7 @@ fn reference_id(tx: &TxView) -> Option<String> {
             Some(betbet_protocol::social::CommunityId(tx.reference_id).public())
         }
         ReferenceType::Thread => Some(betbet_protocol::social::ThreadId(tx.reference_id).public()),
+        ReferenceType::Group => Some(betbet_protocol::social::GroupId(tx.reference_id).public()),
     }
 }
 
@@ -207,7 +208,7 @@ pub struct Transaction {
     /// What the transaction is about, with `reference_id`; null for none.
     #[schema(
         required = true,
-        pattern = "^(market|p2p|pool|game_session|tournament|community|thread)$"
+        pattern = "^(market|p2p|pool|game_session|tournament|community|thread|group)$"
     )]
     reference_type: Option<&'static str>,
     /// By `reference_type`: a market id `mkt_<n>`, a transaction id `txn_<n>` (p2p), a pool

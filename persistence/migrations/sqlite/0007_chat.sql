@@ -1,10 +1,11 @@
--- Chat: a community room's messages (the spec's Cassandra `chat_messages`, same key, read
--- newest first) and direct messages (`direct_messages`, same key), each with its room's
+-- Chat: a community's or a group's room's messages (the spec's Cassandra `chat_messages`,
+-- keyed by the room — its kind and id — and the message, read newest first) and direct messages (`direct_messages`, same key), each with its room's
 -- sequence number and, for a bet slip, the market (and outcome) it refers to. A message
 -- is `read` when its recipient's marker in `chat_reads` has reached it (the marker, not a
 -- flag on each row, so marking read is one write). `conversations`: each pair's
 -- conversation, its last message and sequence number.
 CREATE TABLE chat_messages (
+    room_kind TEXT NOT NULL,
     room_id BIGINT NOT NULL,
     message_id BIGINT NOT NULL,
     seq BIGINT NOT NULL,
@@ -17,7 +18,7 @@ CREATE TABLE chat_messages (
     deleted INTEGER NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
-    PRIMARY KEY (room_id, message_id)
+    PRIMARY KEY (room_kind, room_id, message_id)
 );
 
 CREATE TABLE direct_messages (

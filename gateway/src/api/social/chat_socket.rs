@@ -43,8 +43,8 @@ use betbet_protocol::command::Command;
 use betbet_protocol::event::Event;
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::social::{
-    CommunityChange, EditMessage, MessageAction, MessageId, RoomKind, RoomRef, RoomView,
-    SendMessage,
+    CommunityChange, EditMessage, GroupChange, MessageAction, MessageId, RoomKind, RoomRef,
+    RoomView, SendMessage,
 };
 use betbet_protocol::types::{Timestamp, UserId};
 use serde::Deserialize;
@@ -142,6 +142,14 @@ pub(super) fn ending(
                 ) =>
         {
             Some((CLOSE_NOT_IN_ROOM, "no longer a member of the community"))
+        }
+        Event::GroupChanged(changed)
+            if room.kind == RoomKind::Group
+                && changed.group.0 == room.id
+                && changed.user == user.user
+                && matches!(changed.change, GroupChange::Removed | GroupChange::Left) =>
+        {
+            Some((CLOSE_NOT_IN_ROOM, "no longer a member of the group"))
         }
         Event::SessionRevoked(revoked) if revoked.session == user.session => {
             Some((CLOSE_SESSION_REVOKED, "session revoked: log in again"))

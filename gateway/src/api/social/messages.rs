@@ -27,15 +27,19 @@ use betbet_protocol::types::{MarketId, OutcomeId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-/// A room's public id: a community's `com_<n>` or a conversation's `dm_<n>`.
+/// A room's public id: a community's `com_<n>`, a conversation's `dm_<n>` or a group's
+/// `grp_<n>`.
 pub(crate) fn parse_room(text: &str) -> ApiResult<RoomRef> {
     if let Some(community) = betbet_protocol::social::CommunityId::parse(text) {
         return Ok(RoomRef::community(community));
     }
+    if let Some(group) = betbet_protocol::social::GroupId::parse(text) {
+        return Ok(RoomRef::group(group));
+    }
     match ConversationId::parse(text) {
         Some(conversation) => Ok(RoomRef::direct(conversation)),
         None => Err(crate::ids::invalid_id(
-            "chat room (a community's com_<n> or a conversation's dm_<n>)",
+            "chat room (a community's com_<n>, a conversation's dm_<n> or a group's grp_<n>)",
             text,
         )),
     }
@@ -45,6 +49,7 @@ pub(crate) fn room_public(room: RoomRef) -> String {
     match room.kind {
         RoomKind::Community => betbet_protocol::social::CommunityId(room.id).public(),
         RoomKind::Direct => ConversationId(room.id).public(),
+        RoomKind::Group => betbet_protocol::social::GroupId(room.id).public(),
     }
 }
 
@@ -55,9 +60,17 @@ pub(crate) async fn fetch_room(
     viewer: UserId,
 ) -> ApiResult<RoomView> {
     match state.query(Query::Room(RoomQuery { room, viewer })).await? {
+        // A group's room is its members' alone: to anyone else it does not exist, as the
+        // group's wallet does not.
+        QueryReply::Room(view) if room.kind == RoomKind::Group && !view.viewer_may_read => {
+            Err(ApiError::from(ResultCode::GroupNotFound))
+        }
         QueryReply::Room(view) => Ok(view),
-        _ if room.kind == RoomKind::Community => Err(ApiError::from(ResultCode::CommunityNotFound)),
-        _ => Err(ApiError::from(ResultCode::RoomNotFound)),
+        _ => Err(ApiError::from(match room.kind {
+            RoomKind::Community => ResultCode::CommunityNotFound,
+            RoomKind::Group => ResultCode::GroupNotFound,
+            RoomKind::Direct => ResultCode::RoomNotFound,
+        })),
     }
 }
 

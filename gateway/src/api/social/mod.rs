@@ -10,6 +10,7 @@
 
 pub(crate) mod chat_socket;
 mod communities;
+mod groups;
 pub mod local;
 mod messages;
 mod threads;
@@ -103,4 +104,18 @@ pub fn routes() -> Routes<AppState> {
         .route(&[(POST, User, NoBody)], routes!(messages::block_user))
         .route(&[(POST, User, NoBody)], routes!(messages::unblock_user))
         .route(&[(GET, Owner, NoBody)], routes!(messages::list_blocks))
+        .route(&[(POST, User, JsonBody)], routes!(groups::create_group))
+        .route(&[(GET, User, NoBody)], routes!(groups::get_group))
+        .route(&[(POST, User, MaybeJsonBody)], routes!(groups::join_group))
+        .route(&[(POST, User, NoBody)], routes!(groups::leave_group))
+        .route(
+            &[(POST, Owner, JsonBody)],
+            routes!(groups::manage_group_member),
+        )
+        .route(
+            &[(POST, Owner, JsonBody)],
+            routes!(groups::contribute_group),
+        )
+        .route(&[(POST, Owner, JsonBody)], routes!(groups::payout_group))
+        .route(&[(GET, Owner, NoBody)], routes!(groups::group_wallet))
 }
