@@ -70,6 +70,8 @@ wire_cenum! {
         Payout = 4 => "payout",
         Fee = 5 => "fee",
         Refund = 6 => "refund",
+        /// Money a member paid into a group's wallet.
+        Contribution = 7 => "contribution",
     }
 }
 

@@ -770,13 +770,14 @@ wire_struct! {
 
 /// The longest group name (characters; unique without regard to case, like communities').
 pub const GROUP_NAME_MAX: usize = 100;
-/// Groups in the core, the ones one user may own, and the ones one user may belong to
-/// (invitations included).
+/// Groups in the core, the ones one user may own, and the ones one user may belong to.
 pub const GROUPS_MAX: usize = 200_000;
 pub const GROUPS_OWNED_MAX: u32 = 20;
 pub const GROUPS_PER_USER_MAX: u32 = 200;
-/// The most members a group may allow (its `max_members`, at least 2).
+/// The most members a group may allow (its `max_members`, at least 2), and its pending
+/// invitations (which count against no one's groups until accepted).
 pub const GROUP_MEMBERS_MAX: u32 = 1_000;
+pub const GROUP_INVITES_MAX: u32 = 100;
 
 /// A group: its members and its wallet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -850,8 +851,7 @@ wire_cenum! {
 }
 
 wire_struct! {
-    /// Opens a group owned by its creator, with a wallet of `currency` (the creator must
-    /// hold a wallet of it).
+    /// Opens a group owned by its creator, with a wallet of `currency`.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct CreateGroup {
         pub actor: UserId,
@@ -955,7 +955,7 @@ wire_struct! {
         /// The viewer's membership: role, and whether only invited.
         pub viewer_role: Option<GroupRole>,
         pub viewer_invited: bool,
-        /// Members and invitees, in the order they came.
+        /// Members and invitees, in user id order.
         pub members: Vec<GroupMemberView>,
     }
 }

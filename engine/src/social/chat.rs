@@ -395,8 +395,9 @@ impl Engine {
             // A group's owner or admin removes the messages of the roles below theirs.
             RoomKind::Group => {
                 let actor = self.group_room_role(c.room, c.actor)?;
-                let sender = self.group_room_role(c.room, sender).ok();
-                if moderated && sender.is_none_or(|s| s.rank() >= actor.rank()) {
+                // A sender who has left ranks as a member.
+                let sender = self.group_room_role(c.room, sender).map_or(0, |s| s.rank());
+                if moderated && sender >= actor.rank() {
                     return Err(ResultCode::NotMessageSender);
                 }
                 MemberRole::Member

@@ -15,10 +15,10 @@ use betbet_protocol::message::{Created, Empty, Reply};
 use betbet_protocol::query::QueryReply;
 use betbet_protocol::result::ResultCode;
 use betbet_protocol::social::{
-    CreateGroup, GROUP_MEMBERS_MAX, GROUP_NAME_MAX, GROUPS_MAX, GROUPS_OWNED_MAX,
-    GROUPS_PER_USER_MAX, GroupAction, GroupChange, GroupChanged, GroupId, GroupMemberAction,
-    GroupMemberView, GroupMoney, GroupQuery, GroupRole, GroupType, GroupView, ManageGroupMember,
-    PayoutPolicy,
+    CreateGroup, GROUP_INVITES_MAX, GROUP_MEMBERS_MAX, GROUP_NAME_MAX, GROUPS_MAX,
+    GROUPS_OWNED_MAX, GROUPS_PER_USER_MAX, GroupAction, GroupChange, GroupChanged, GroupId,
+    GroupMemberAction, GroupMemberView, GroupMoney, GroupQuery, GroupRole, GroupType, GroupView,
+    ManageGroupMember, PayoutPolicy,
 };
 use betbet_protocol::types::{Amount, UserId};
 
@@ -162,7 +162,7 @@ impl Engine {
             return Err(ResultCode::GroupFull);
         }
         let memberships = self.social.groups_index.memberships.get(&c.actor);
-        if !invited && memberships.copied().unwrap_or(0) >= GROUPS_PER_USER_MAX {
+        if memberships.copied().unwrap_or(0) >= GROUPS_PER_USER_MAX {
             return Err(ResultCode::TooManyGroups);
         }
         let now = self.now;
@@ -177,25 +177,25 @@ impl Engine {
         });
         member.invited = false;
         member.joined_at = now;
-        if !invited {
-            *self
-                .social
-                .groups_index
-                .memberships
-                .entry(c.actor)
-                .or_default() += 1;
-        }
+        *self
+            .social
+            .groups_index
+            .memberships
+            .entry(c.actor)
+            .or_default() += 1;
         self.group_changed(c.group, (c.actor, c.actor), GroupChange::Joined, 0, out);
         Ok(Reply::Done(Empty {}))
     }
 
-    /// Takes `user` out of the group (their contributions stay in its wallet).
+    /// Takes `user` out of the group, or withdraws their invitation (what they paid in
+    /// stays in its wallet).
     fn drop_member(&mut self, id: GroupId, user: UserId) {
         let group = self.group_mut(id);
         let member = group.members.remove(&user).expect("a member");
-        if !member.invited {
-            group.member_count -= 1;
+        if member.invited {
+            return;
         }
+        group.member_count -= 1;
         let index = &mut self.social.groups_index;
         let count = index.memberships.get_mut(&user).expect("counted");
         *count -= 1;
@@ -238,9 +238,11 @@ impl Engine {
                     return Err(ResultCode::AlreadyGroupMember);
                 }
                 self.users.get(c.user).ok_or(ResultCode::UserNotFound)?;
-                let memberships = self.social.groups_index.memberships.get(&c.user);
-                if memberships.copied().unwrap_or(0) >= GROUPS_PER_USER_MAX {
-                    return Err(ResultCode::TooManyGroups);
+                // Invitations count against the group, not the invitee: nobody can fill
+                // someone else's groups by inviting them.
+                let pending = group.members.len() as u32 - group.member_count;
+                if pending >= GROUP_INVITES_MAX {
+                    return Err(ResultCode::GroupFull);
                 }
                 let now = self.now;
                 self.group_mut(c.group).members.insert(
@@ -253,12 +255,6 @@ impl Engine {
                         received: 0,
                     },
                 );
-                *self
-                    .social
-                    .groups_index
-                    .memberships
-                    .entry(c.user)
-                    .or_default() += 1;
                 GroupChange::Invited
             }
             GroupMemberAction::Remove => {
@@ -332,7 +328,8 @@ impl Engine {
             .members
             .get_mut(&c.actor)
             .expect("a member");
-        member.contributed += amount;
+        // Totals of a group's life: a member paying in and out forever must not overflow.
+        member.contributed = member.contributed.saturating_add(amount);
         self.group_changed(
             c.group,
             (c.actor, c.actor),
@@ -386,7 +383,7 @@ impl Engine {
             .members
             .get_mut(&c.user)
             .expect("a member");
-        member.received += amount;
+        member.received = member.received.saturating_add(amount);
         self.group_changed(
             c.group,
             (c.actor, c.user),
@@ -451,8 +448,15 @@ impl Engine {
             assert_eq!(owners.len(), 1, "{id:?} has one owner");
             assert_eq!(*owners[0].0, group.owner);
             assert_eq!(self.ledger.get(group.account).owner, Owner::Group(*id));
+            let pending = group.members.len() as u32 - group.member_count;
+            assert!(
+                pending <= betbet_protocol::social::GROUP_INVITES_MAX,
+                "{id:?}"
+            );
             for (user, member) in &group.members {
-                *memberships.entry(*user).or_default() += 1;
+                if !member.invited {
+                    *memberships.entry(*user).or_default() += 1;
+                }
                 assert!(member.contributed >= 0 && member.received >= 0);
             }
             *owned.entry(group.owner).or_default() += 1;

@@ -209,7 +209,7 @@ pub struct GroupsIndex {
     pub next: u64,
     /// Names folded to lower case.
     pub names: BTreeMap<String, GroupId>,
-    /// Groups (joined or invited to) per user, and owned per user.
+    /// Groups joined per user (invitations count against no one), and owned per user.
     pub memberships: BTreeMap<UserId, u32>,
     pub owned: BTreeMap<UserId, u32>,
 }

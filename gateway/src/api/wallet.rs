@@ -189,7 +189,7 @@ pub struct Transaction {
     user_id: String,
     wallet_id: String,
     #[serde(rename = "type")]
-    #[schema(pattern = "^(deposit|withdrawal|transfer|bet|payout|fee|refund)$")]
+    #[schema(pattern = "^(deposit|withdrawal|transfer|bet|payout|fee|refund|contribution)$")]
     tx_type: &'static str,
     /// `pending` while a deposit awaits its provider or a withdrawal an admin's decision.
     #[schema(pattern = "^(pending|completed|cancelled|rejected)$")]
@@ -691,9 +691,10 @@ struct HistoryParams {
     #[param(minimum = 1, maximum = 1_000_000)]
     page: Option<u32>,
     /// Only transactions of this type: `deposit`, `withdrawal`, `transfer`, `bet`, `payout`,
-    /// `fee` or `refund`. A history of one type accepts only that type here.
+    /// `fee`, `refund` or `contribution` (to a group). A history of one type accepts only that
+    /// type here.
     #[serde(rename = "type")]
-    #[param(pattern = "^(deposit|withdrawal|transfer|bet|payout|fee|refund)$")]
+    #[param(pattern = "^(deposit|withdrawal|transfer|bet|payout|fee|refund|contribution)$")]
     tx_type: Option<String>,
     /// Only transactions from this time on: RFC 3339, or `YYYY-MM-DD[THH:MM:SS]` in UTC.
     date_from: Option<String>,
