@@ -35,7 +35,8 @@ impl std::fmt::Debug for History {
     }
 }
 
-fn store_error(error: betbet_persistence::Error) -> ApiError {
+/// A failed read of the history store: 503 `history_unavailable`, retry in a second.
+pub(crate) fn store_error(error: betbet_persistence::Error) -> ApiError {
     tracing::error!(%error, "history store read failed");
     ApiError {
         retry_after: Some(1),

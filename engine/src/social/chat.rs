@@ -7,7 +7,6 @@
 use super::communities::Change;
 use super::{Chat, Conversation, RecentMessage};
 use crate::Engine;
-use betbet_protocol::command::UserStatus;
 use betbet_protocol::event::Event;
 use betbet_protocol::message::{Empty, Reply};
 use betbet_protocol::query::QueryReply;
@@ -78,14 +77,6 @@ impl Chat {
 }
 
 impl Engine {
-    fn chat_user(&self, user: UserId) -> Result<(), ResultCode> {
-        let account = self.users.get(user).ok_or(ResultCode::UserNotFound)?;
-        if account.status != UserStatus::Active {
-            return Err(ResultCode::AccountSuspended);
-        }
-        Ok(())
-    }
-
     /// The conversation `room` names, when `actor` is one of its users, and the other.
     fn conversation_of(
         &self,
@@ -110,7 +101,7 @@ impl Engine {
     /// unbanned, unmuted member of the community; a user of the conversation neither of
     /// whose users blocked the other.
     fn room_poster(&self, room: RoomRef, actor: UserId) -> Result<Option<UserId>, ResultCode> {
-        self.chat_user(actor)?;
+        self.active_user(actor)?;
         match room.kind {
             RoomKind::Community => {
                 let community = self.community(CommunityId(room.id))?;
@@ -172,7 +163,7 @@ impl Engine {
         if actor == recipient {
             return Err(ResultCode::CannotMessageSelf);
         }
-        self.chat_user(actor)?;
+        self.active_user(actor)?;
         self.users.get(recipient).ok_or(ResultCode::UserNotFound)?;
         let chat = &self.social.chat;
         if chat.blocked_between(actor, recipient) {
@@ -471,7 +462,7 @@ impl Engine {
         if c.actor == c.user {
             return Err(ResultCode::CannotMessageSelf);
         }
-        self.chat_user(c.actor)?;
+        self.active_user(c.actor)?;
         self.users.get(c.user).ok_or(ResultCode::UserNotFound)?;
         let chat = &mut self.social.chat;
         let key = (c.actor, c.user);

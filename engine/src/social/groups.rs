@@ -39,14 +39,6 @@ impl Engine {
             .expect("the group was looked up before")
     }
 
-    fn active_user(&self, user: UserId) -> Result<(), ResultCode> {
-        let account = self.users.get(user).ok_or(ResultCode::UserNotFound)?;
-        if account.status != UserStatus::Active {
-            return Err(ResultCode::AccountSuspended);
-        }
-        Ok(())
-    }
-
     /// The user's role in the group as a member who joined (not one only invited).
     fn group_role(group: &Group, user: UserId) -> Option<GroupRole> {
         group

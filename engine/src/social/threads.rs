@@ -35,6 +35,15 @@ fn check_text(text: &PostText, thread: bool, max: usize) -> Result<(), ResultCod
 }
 
 impl Engine {
+    /// The user exists and is active (not suspended): who may post, message or move money.
+    pub(super) fn active_user(&self, user: UserId) -> Result<(), ResultCode> {
+        let account = self.users.get(user).ok_or(ResultCode::UserNotFound)?;
+        if account.status != betbet_protocol::command::UserStatus::Active {
+            return Err(ResultCode::AccountSuspended);
+        }
+        Ok(())
+    }
+
     /// The user's role in an active, unbanned membership of the community, if any.
     pub(super) fn role_in(&self, community: &Community, user: UserId) -> Option<MemberRole> {
         community
@@ -77,10 +86,7 @@ impl Engine {
         community: &Community,
         user: UserId,
     ) -> Result<MemberRole, ResultCode> {
-        let account = self.users.get(user).ok_or(ResultCode::UserNotFound)?;
-        if account.status != betbet_protocol::command::UserStatus::Active {
-            return Err(ResultCode::AccountSuspended);
-        }
+        self.active_user(user)?;
         let member = community
             .members
             .get(&user)

@@ -105,7 +105,7 @@ fn community_json(v: &CommunityView, membership: Option<Option<CommunityMember>>
     }
 }
 
-async fn username(state: &AppState, user: UserId) -> ApiResult<Option<String>> {
+pub(super) async fn username(state: &AppState, user: UserId) -> ApiResult<Option<String>> {
     Ok(match state.query(Query::User(UserQuery { user })).await? {
         QueryReply::User(u) => Some(u.username),
         _ => None,

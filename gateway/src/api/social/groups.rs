@@ -112,10 +112,6 @@ async fn fetch(state: &AppState, group: GroupId, viewer: UserId) -> ApiResult<Gr
     }
 }
 
-async fn execute(state: &AppState, command: Command) -> ApiResult<Reply> {
-    state.core.execute(command).await
-}
-
 /// A new group. The spec's `name`, `type` and `max_members`; the rest has defaults.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -164,7 +160,7 @@ pub(super) async fn create_group(
         currency: currency(body.currency.as_deref().unwrap_or("USD"))?,
         payout_policy,
     };
-    let Reply::Created(created) = execute(&state, Command::CreateGroup(command)).await? else {
+    let Reply::Created(created) = state.core.execute(Command::CreateGroup(command)).await? else {
         return Err(ApiError::internal("unexpected reply"));
     };
     let view = fetch(&state, GroupId(created.id), caller.user).await?;
@@ -212,7 +208,7 @@ pub(super) async fn join_group(
         actor: caller.user,
         group,
     };
-    execute(&state, Command::JoinGroup(action)).await?;
+    state.core.execute(Command::JoinGroup(action)).await?;
     Ok(Json(group_json(&fetch(&state, group, caller.user).await?)))
 }
 
@@ -231,7 +227,7 @@ pub(super) async fn leave_group(
         actor: caller.user,
         group,
     };
-    execute(&state, Command::LeaveGroup(action)).await?;
+    state.core.execute(Command::LeaveGroup(action)).await?;
     Ok(Json(GroupLeft {
         group_id: group.public(),
         left: true,
@@ -287,7 +283,10 @@ pub(super) async fn manage_group_member(
         action,
         role,
     };
-    execute(&state, Command::ManageGroupMember(command)).await?;
+    state
+        .core
+        .execute(Command::ManageGroupMember(command))
+        .await?;
     Ok(Json(group_json(&fetch(&state, group, caller.user).await?)))
 }
 
@@ -325,7 +324,7 @@ pub(super) async fn contribute_group(
         user: caller.user,
         amount: amount("amount", body.amount)?,
     };
-    execute(&state, Command::ContributeGroup(money)).await?;
+    state.core.execute(Command::ContributeGroup(money)).await?;
     wallet(&state, group, &caller, 1, 20).await.map(Json)
 }
 
@@ -357,7 +356,7 @@ pub(super) async fn payout_group(
         user,
         amount: amount("amount", body.amount)?,
     };
-    execute(&state, Command::PayoutGroup(money)).await?;
+    state.core.execute(Command::PayoutGroup(money)).await?;
     wallet(&state, group, &caller, 1, 20).await.map(Json)
 }
 

@@ -7,7 +7,9 @@
 //! Sending, reading and blocking are journaled commands the core decides; the messages
 //! are read from the history store once it holds every change the caller made.
 
+use super::communities::username;
 use crate::error::{ApiError, ApiResult};
+pub(super) use crate::history::store_error;
 use crate::ids::PublicId;
 use crate::json::{Body, OptBody, PAGE_MAX, Params, bounded, time};
 use crate::state::{AppState, AuthUser};
@@ -310,25 +312,6 @@ pub(super) struct ConversationPage {
     limit: u32,
     total: u64,
     conversations: Vec<ConversationJson>,
-}
-
-async fn username(state: &AppState, user: UserId) -> ApiResult<Option<String>> {
-    Ok(match state.query(Query::User(UserQuery { user })).await? {
-        QueryReply::User(u) => Some(u.username),
-        _ => None,
-    })
-}
-
-pub(super) fn store_error(error: betbet_persistence::Error) -> ApiError {
-    tracing::error!(%error, "history store read failed");
-    ApiError {
-        retry_after: Some(1),
-        ..ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "history_unavailable",
-            "the history store cannot be read right now",
-        )
-    }
 }
 
 /// Your conversations, the latest message first, each with its last message and how
